@@ -1,0 +1,147 @@
+//! `sealbox`: the server and the command-line client in one binary.
+//!
+//! `sealbox server` wires up `sealbox-server`; every other command goes through `sealbox-client`.
+//! The token comes from `SEALBOX_TOKEN` only, and secret values from stdin, a file or a hidden
+//! prompt only: flags and arguments show up in process listings and shell history.
+
+mod account;
+mod audit;
+mod input;
+mod output;
+mod secret;
+mod server;
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sealbox_client::Client;
+use secrecy::SecretString;
+
+const DEFAULT_ADDR: &str = "http://127.0.0.1:8270";
+
+#[derive(Parser)]
+#[command(
+    name = "sealbox",
+    version,
+    about = "Sealbox, a self-hosted secrets manager",
+    after_help = "Authentication: client commands send the token in SEALBOX_TOKEN \
+                  (`sealbox login` prints one). It is never taken as a flag."
+)]
+struct Cli {
+    /// The server's address.
+    #[arg(long, global = true, env = "SEALBOX_ADDR", default_value = DEFAULT_ADDR, value_name = "URL")]
+    addr: String,
+    /// Machine output: the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Server(server::ServerArgs),
+    /// Sign in with e-mail and password and print a session token.
+    Login(account::LoginArgs),
+    /// Revoke the session token in SEALBOX_TOKEN.
+    Logout,
+    /// Show who the token in SEALBOX_TOKEN belongs to.
+    Whoami,
+    /// Create, read, change and delete secrets.
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
+    /// Manage the people in the workspace.
+    #[command(subcommand)]
+    Member(account::MemberCommand),
+    /// Manage your personal access tokens.
+    #[command(subcommand)]
+    Token(account::TokenCommand),
+    /// Create workspaces.
+    #[command(subcommand)]
+    Workspace(account::WorkspaceCommand),
+    /// Query and verify the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+/// What every client command needs: a connected client and the output mode.
+pub struct Ctx {
+    pub client: Client,
+    pub json: bool,
+}
+
+/// A mistake in the command line that clap cannot see (exit code 2, like clap's own).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Returns early with a [`UsageError`].
+#[macro_export]
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::UsageError(format!($($arg)*))))
+    };
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            {
+                // The reader went away (`sealbox secret list | head -1`): nothing left to say.
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            if e.is::<UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Server(args) = cli.command {
+        return server::run(args).await;
+    }
+    let token = std::env::var("SEALBOX_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| SecretString::from(t.trim().to_owned()));
+    let client = Client::new(&cli.addr, token)
+        .map_err(|e| anyhow::anyhow!("{e}; set --addr or SEALBOX_ADDR to e.g. {DEFAULT_ADDR}"))?;
+    let ctx = Ctx {
+        client,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Server(_) => Ok(()),
+        Command::Login(args) => account::login(&ctx, args).await,
+        Command::Logout => account::logout(&ctx).await,
+        Command::Whoami => account::whoami(&ctx).await,
+        Command::Secret(cmd) => secret::run(&ctx, cmd).await,
+        Command::Member(cmd) => account::member(&ctx, cmd).await,
+        Command::Token(cmd) => account::token(&ctx, cmd).await,
+        Command::Workspace(cmd) => account::workspace(&ctx, cmd).await,
+        Command::Audit(cmd) => audit::run(&ctx, cmd).await,
+    }
+}
+
+/// True when stdin is a terminal (so a hidden prompt is possible) rather than a pipe or file.
+pub fn stdin_is_terminal() -> bool {
+    io::stdin().is_terminal()
+}

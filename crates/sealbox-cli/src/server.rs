@@ -1,0 +1,91 @@
+//! `sealbox server`: flags and `SEALBOX_*` variables into `sealbox_server::Config`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use clap::builder::BoolishValueParser;
+
+#[derive(Args)]
+pub struct ServerArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(
+        long,
+        env = "SEALBOX_LISTEN",
+        default_value = "127.0.0.1:8270",
+        value_name = "ADDR:PORT"
+    )]
+    listen: String,
+    /// Where the SQLite database, root key file and bootstrap credentials live.
+    #[arg(
+        long,
+        env = "SEALBOX_DATA_DIR",
+        default_value = "./sealbox-data",
+        value_name = "DIR"
+    )]
+    data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded SQLite, e.g. postgres://user@host/sealbox.
+    #[arg(
+        long,
+        env = "SEALBOX_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
+    /// The root key file (created on first start); kept in the data directory when absent.
+    #[arg(long, env = "SEALBOX_ROOT_KEY_FILE", value_name = "PATH")]
+    root_key_file: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address.
+    #[arg(long, env = "SEALBOX_INSECURE_HTTP", value_parser = BoolishValueParser::new(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    insecure_http: bool,
+    /// TLS certificate chain (PEM).
+    #[arg(
+        long,
+        env = "SEALBOX_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(
+        long,
+        env = "SEALBOX_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Days a deleted secret stays in the trash before it is purged.
+    #[arg(
+        long,
+        env = "SEALBOX_TRASH_RETENTION_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS"
+    )]
+    trash_retention_days: u32,
+    /// Log filter, e.g. info or sealbox_server=debug.
+    #[arg(
+        long,
+        env = "SEALBOX_LOG",
+        default_value = "info",
+        value_name = "FILTER"
+    )]
+    log_level: String,
+    /// Logs as JSON lines.
+    #[arg(long, env = "SEALBOX_LOG_JSON", value_parser = BoolishValueParser::new(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    log_json: bool,
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let config = sealbox_server::Config {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        root_key_file: args.root_key_file,
+        insecure_http: args.insecure_http,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        trash_retention_days: args.trash_retention_days,
+        log_level: args.log_level,
+        log_json: args.log_json,
+    };
+    sealbox_server::run(config).await
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests of the `sealbox` binary: each test starts a real `sealbox server` on port 0
+//! with a temporary data directory and drives it with `sealbox` subcommands.
+
+// Test code: a failed unwrap is a failed test, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod access;
+mod audit;
+mod secrets;
+mod support;

@@ -1,0 +1,225 @@
+//! `setup()`: a real server on 127.0.0.1:0 and a runner for the CLI pointed at it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sealbox");
+const READY: &str = "sealbox listening on ";
+
+/// A running `sealbox server`, killed on drop.
+pub struct Sealbox {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub addr: String,
+    /// Holds `data/` (the server's data directory) and `server.log` (its stderr).
+    pub dir: TempDir,
+    pub bootstrap: Bootstrap,
+}
+
+/// `<data-dir>/bootstrap.json`: the first owner's credentials.
+pub struct Bootstrap {
+    pub workspace: String,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+/// One finished CLI run.
+#[derive(Debug)]
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and hands back stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.status, 0, "expected success: {self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts exit code 1 with `error: ... (code)` on stderr, and hands back stderr.
+    #[track_caller]
+    pub fn fails_with(&self, code: &str) -> &str {
+        assert_eq!(self.status, 1, "expected exit code 1: {self:#?}");
+        assert!(self.stderr.starts_with("error: "), "{self:#?}");
+        assert!(
+            self.stderr.contains(&format!("({code})")),
+            "expected {code}: {self:#?}"
+        );
+        &self.stderr
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {self:#?}"))
+    }
+
+    /// stdout and stderr together, to check what a command let out.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+pub fn setup() -> Sealbox {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .envs(clean_env())
+        .env_remove("SEALBOX_LOG_JSON")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+
+    // Read stdout on a thread until the ready line, then keep draining it so the server never
+    // blocks on a full pipe.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.find(READY).map(|at| &line[at + READY.len()..]) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(addr) => addr,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+            panic!("the server did not print {READY:?} ({e:?}); its stderr:\n{log}");
+        }
+    };
+    assert!(addr.starts_with("http://127.0.0.1:"), "{addr}");
+
+    let path = data_dir.join("bootstrap.json");
+    let b: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let field = |k: &str| {
+        b[k].as_str()
+            .unwrap_or_else(|| panic!("bootstrap.json lacks {k}: {b}"))
+            .to_owned()
+    };
+    let bootstrap = Bootstrap {
+        workspace: field("workspace"),
+        email: field("email"),
+        password: field("password"),
+        token: field("token"),
+    };
+    Sealbox {
+        child,
+        addr,
+        dir,
+        bootstrap,
+    }
+}
+
+/// The inherited environment without any `SEALBOX_*` variable of the person running the tests.
+fn clean_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| !k.starts_with("SEALBOX_"))
+        .collect()
+}
+
+impl Sealbox {
+    /// Runs `sealbox ARGS` as the bootstrapped owner, with `stdin` piped in (or no stdin at all).
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        self.cli_as(Some(&self.bootstrap.token), args, stdin)
+    }
+
+    /// Runs `sealbox ARGS` with another token (or none).
+    pub fn cli_as(&self, token: Option<&str>, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .envs(clean_env())
+            .env("SEALBOX_ADDR", &self.addr)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(token) = token {
+            cmd.env("SEALBOX_TOKEN", token);
+        }
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().unwrap();
+            pipe.write_all(input.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Every file the server wrote (data directory and its log), to search for plaintext.
+    pub fn written_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, bytes));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.dir.path(), &mut out);
+        out
+    }
+
+    /// Signs in as `email` with `password` and returns the session token.
+    pub fn login(&self, email: &str, password: &str) -> String {
+        let run = self.cli_as(
+            None,
+            &[
+                "login",
+                "--email",
+                email,
+                "--workspace",
+                &self.bootstrap.workspace,
+            ],
+            Some(&format!("{password}\n")),
+        );
+        let line = run.ok().trim();
+        line.strip_prefix("export SEALBOX_TOKEN=")
+            .unwrap_or_else(|| panic!("no export line: {run:#?}"))
+            .to_owned()
+    }
+}
+
+impl Drop for Sealbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

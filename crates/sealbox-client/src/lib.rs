@@ -1,0 +1,517 @@
+//! The Rust SDK for Sealbox: one async method per route of the HTTP API (`docs/api.md`), with the
+//! bodies of `sealbox-types`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sealbox_client::ClientError> {
+//! use sealbox_client::{Client, ListSecretsQuery};
+//! let token = std::env::var("SEALBOX_TOKEN").ok().map(Into::into);
+//! let client = Client::new("http://127.0.0.1:8270", token)?;
+//! for secret in client.list_secrets(&ListSecretsQuery::default()).await?.secrets {
+//!     println!("{} v{}", secret.name, secret.version);
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+pub use sealbox_types as types;
+use sealbox_types::{
+    AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateSecretRequest,
+    CreateTokenRequest, CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken, ErrorBody,
+    Health, LoginRequest, LoginResponse, MemberInfo, MemberList, RevealRequest, RevealResponse,
+    Role, RollbackRequest, SecretDetails, SecretList, SecretType, SecretVersionList,
+    SetRoleRequest, TokenList, UpdateSecretRequest, WhoAmI,
+};
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// Everything a call can fail with. `Api` is the server's own error shape; the rest happen on the
+/// way there or back.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server refused the request with its error shape; `code` is one of `sealbox_types::codes`.
+    #[error("{message} ({code})")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        request_id: String,
+    },
+    /// The server answered with an error status but without the error shape (a proxy, most likely).
+    #[error(
+        "the server answered {status} without a sealbox error body (request id {request_id:?})"
+    )]
+    UnexpectedStatus { status: u16, request_id: String },
+    #[error("invalid server address {addr:?}: {reason}")]
+    InvalidAddress { addr: String, reason: String },
+    /// An argument the client cannot put on the wire, caught before sending.
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("the token contains characters that cannot be sent in an HTTP header")]
+    InvalidToken,
+    #[error("request to the sealbox server failed")]
+    Transport(#[from] reqwest::Error),
+    #[error("could not decode the server's answer (status {status})")]
+    Decode {
+        status: u16,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ClientError {
+    /// The stable error code, when the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /v1/secrets` filters. Every tag must match.
+#[derive(Debug, Clone, Default)]
+pub struct ListSecretsQuery {
+    pub prefix: Option<String>,
+    pub secret_type: Option<SecretType>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// `GET /v1/audit` filters. `target` is e.g. `secret:NAME`; times are RFC 3339; `after` is a
+/// sequence number to page from.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub after: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+/// A connection to one Sealbox server with (optionally) one bearer token. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    /// The server address without a trailing slash; may carry a path prefix.
+    base: String,
+    token: Option<SecretString>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl Client {
+    /// `base_url` is the server's address, e.g. `https://sealbox.example.com` or
+    /// `http://127.0.0.1:8270`.
+    pub fn new(base_url: &str, token: Option<SecretString>) -> Result<Client> {
+        let invalid = |reason: &str| ClientError::InvalidAddress {
+            addr: base_url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let url = Url::parse(base_url).map_err(|e| invalid(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid("the scheme must be http or https"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid("it must not carry a query or a fragment"));
+        }
+        if let Some(token) = &token {
+            bearer(token)?;
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("sealbox-client/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            // A bearer token is never carried along a redirect.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Client {
+            http,
+            base: url.as_str().trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    /// The same server with another token (e.g. the session token `login` returned).
+    pub fn with_token(&self, token: Option<SecretString>) -> Result<Client> {
+        if let Some(token) = &token {
+            bearer(token)?;
+        }
+        Ok(Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            token,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    // ---- system and auth ----
+
+    pub async fn health(&self) -> Result<Health> {
+        self.send(self.request(Method::GET, &["sys", "health"])?)
+            .await
+    }
+
+    /// Signs in; the answer holds a session token for `with_token`. Sends no token.
+    pub async fn login(&self, body: &LoginRequest) -> Result<LoginResponse> {
+        let url = self.url(&["auth", "login"])?;
+        self.send(self.http.post(url).json(body)).await
+    }
+
+    /// Revokes the calling session token.
+    pub async fn logout(&self) -> Result<()> {
+        self.send_empty(self.request(Method::POST, &["auth", "logout"])?)
+            .await
+    }
+
+    pub async fn whoami(&self) -> Result<WhoAmI> {
+        self.send(self.request(Method::GET, &["auth", "whoami"])?)
+            .await
+    }
+
+    pub async fn create_workspace(
+        &self,
+        body: &CreateWorkspaceRequest,
+    ) -> Result<CreateWorkspaceResponse> {
+        self.send(self.request(Method::POST, &["workspaces"])?.json(body))
+            .await
+    }
+
+    // ---- secrets ----
+
+    pub async fn create_secret(&self, body: &CreateSecretRequest) -> Result<SecretDetails> {
+        self.send(self.request(Method::POST, &["secrets"])?.json(body))
+            .await
+    }
+
+    pub async fn list_secrets(&self, query: &ListSecretsQuery) -> Result<SecretList> {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(prefix) = &query.prefix {
+            params.push(("prefix", prefix.clone()));
+        }
+        if let Some(t) = query.secret_type {
+            params.push(("type", t.as_str().to_owned()));
+        }
+        for (k, v) in &query.tags {
+            params.push(("tag", format!("{k}={v}")));
+        }
+        self.send(self.request(Method::GET, &["secrets"])?.query(&params))
+            .await
+    }
+
+    pub async fn get_secret(&self, name: &str) -> Result<SecretDetails> {
+        self.send(self.request(Method::GET, &["secrets", name])?)
+            .await
+    }
+
+    pub async fn update_secret(
+        &self,
+        name: &str,
+        body: &UpdateSecretRequest,
+    ) -> Result<SecretDetails> {
+        self.send(self.request(Method::PATCH, &["secrets", name])?.json(body))
+            .await
+    }
+
+    /// Moves the secret to the trash.
+    pub async fn delete_secret(&self, name: &str) -> Result<SecretDetails> {
+        self.send(self.request(Method::DELETE, &["secrets", name])?)
+            .await
+    }
+
+    pub async fn versions(&self, name: &str) -> Result<SecretVersionList> {
+        self.send(self.request(Method::GET, &["secrets", name, "versions"])?)
+            .await
+    }
+
+    /// The value of the current version, or of `version`. Audited by the server.
+    pub async fn reveal(&self, name: &str, version: Option<u64>) -> Result<RevealResponse> {
+        let mut req = self.request(Method::POST, &["secrets", name, "reveal"])?;
+        if let Some(v) = version {
+            req = req.query(&[("version", v)]);
+        }
+        self.send(req.json(&RevealRequest { version })).await
+    }
+
+    /// Writes a new version holding version `body.to`'s value, server-side.
+    pub async fn rollback(&self, name: &str, body: &RollbackRequest) -> Result<SecretDetails> {
+        self.send(
+            self.request(Method::POST, &["secrets", name, "rollback"])?
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn trash(&self) -> Result<SecretList> {
+        self.send(self.request(Method::GET, &["trash"])?).await
+    }
+
+    pub async fn restore(&self, name: &str) -> Result<SecretDetails> {
+        self.send(self.request(Method::POST, &["trash", name, "restore"])?)
+            .await
+    }
+
+    /// Deletes a trashed secret for good.
+    pub async fn purge(&self, name: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &["trash", name])?)
+            .await
+    }
+
+    // ---- members ----
+
+    pub async fn list_members(&self) -> Result<MemberList> {
+        self.send(self.request(Method::GET, &["members"])?).await
+    }
+
+    pub async fn add_member(&self, body: &AddMemberRequest) -> Result<AddMemberResponse> {
+        self.send(self.request(Method::POST, &["members"])?.json(body))
+            .await
+    }
+
+    pub async fn set_member_role(&self, email: &str, role: Role) -> Result<MemberInfo> {
+        self.send(
+            self.request(Method::PATCH, &["members", email])?
+                .json(&SetRoleRequest { role }),
+        )
+        .await
+    }
+
+    pub async fn remove_member(&self, email: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &["members", email])?)
+            .await
+    }
+
+    // ---- personal access tokens ----
+
+    pub async fn list_tokens(&self) -> Result<TokenList> {
+        self.send(self.request(Method::GET, &["tokens"])?).await
+    }
+
+    pub async fn create_token(&self, body: &CreateTokenRequest) -> Result<CreatedToken> {
+        self.send(self.request(Method::POST, &["tokens"])?.json(body))
+            .await
+    }
+
+    pub async fn revoke_token(&self, id: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &["tokens", id])?)
+            .await
+    }
+
+    // ---- audit ----
+
+    pub async fn audit_list(&self, query: &AuditQuery) -> Result<AuditList> {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        let strings = [
+            ("since", &query.since),
+            ("until", &query.until),
+            ("actor", &query.actor),
+            ("action", &query.action),
+            ("target", &query.target),
+        ];
+        for (key, value) in strings {
+            if let Some(value) = value {
+                params.push((key, value.clone()));
+            }
+        }
+        if let Some(after) = query.after {
+            params.push(("after", after.to_string()));
+        }
+        if let Some(limit) = query.limit {
+            params.push(("limit", limit.to_string()));
+        }
+        self.send(self.request(Method::GET, &["audit"])?.query(&params))
+            .await
+    }
+
+    pub async fn audit_verify(&self) -> Result<AuditVerifyResponse> {
+        self.send(self.request(Method::GET, &["audit", "verify"])?)
+            .await
+    }
+
+    // ---- plumbing ----
+
+    /// `{base}/v1/{segments}`, each segment percent-encoded as one path segment.
+    fn url(&self, segments: &[&str]) -> Result<Url> {
+        let mut url = format!("{}/v1", self.base);
+        for segment in segments {
+            url.push('/');
+            url.push_str(&encode_segment(segment)?);
+        }
+        Url::parse(&url).map_err(|e| ClientError::InvalidArgument(format!("bad request URL: {e}")))
+    }
+
+    fn request(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder> {
+        let mut req = self.http.request(method, self.url(segments)?);
+        if let Some(token) = &self.token {
+            req = req.header(AUTHORIZATION, bearer(token)?);
+        }
+        Ok(req)
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
+        let (status, body) = self.exchange(req).await?;
+        serde_json::from_slice(&body).map_err(|source| ClientError::Decode {
+            status: status.as_u16(),
+            source,
+        })
+    }
+
+    async fn send_empty(&self, req: RequestBuilder) -> Result<()> {
+        self.exchange(req).await.map(|_| ())
+    }
+
+    async fn exchange(&self, req: RequestBuilder) -> Result<(StatusCode, Vec<u8>)> {
+        let resp = req.send().await?;
+        let status = resp.status();
+        let request_id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = resp.bytes().await?.to_vec();
+        if status.is_success() {
+            return Ok((status, body));
+        }
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(ErrorBody { error }) => Err(ClientError::Api {
+                status: status.as_u16(),
+                code: error.code,
+                message: error.message,
+                request_id: if error.request_id.is_empty() {
+                    request_id
+                } else {
+                    error.request_id
+                },
+            }),
+            Err(_) => Err(ClientError::UnexpectedStatus {
+                status: status.as_u16(),
+                request_id,
+            }),
+        }
+    }
+}
+
+fn bearer(token: &SecretString) -> Result<HeaderValue> {
+    // EXPOSE: the token goes only into a header marked sensitive, which hides it from Debug.
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+        .map_err(|_| ClientError::InvalidToken)?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Percent-encodes everything but unreserved characters, so `/`, `?`, `#` and `%` in a name stay
+/// inside one segment. `.` and `..` cannot be sent as a segment at all (URLs normalise them away,
+/// encoded or not), and neither can an empty one, so they are refused here.
+fn encode_segment(segment: &str) -> Result<String> {
+    if segment.is_empty() || segment == "." || segment == ".." {
+        return Err(ClientError::InvalidArgument(format!(
+            "{segment:?} cannot be used as a name in a request path"
+        )));
+    }
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base: &str) -> Client {
+        Client::new(
+            base,
+            Some(SecretString::from("sbx_secret-token".to_owned())),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn segments_are_encoded_as_one() {
+        let c = client("http://127.0.0.1:8270/");
+        let url = c.url(&["secrets", "../x", "reveal"]).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8270/v1/secrets/..%2Fx/reveal"
+        );
+        let url = c.url(&["members", "a+b@example.com"]).unwrap();
+        assert_eq!(url.path(), "/v1/members/a%2Bb%40example.com");
+        let url = c.url(&["secrets", "a?b#c%d é"]).unwrap();
+        assert_eq!(url.path(), "/v1/secrets/a%3Fb%23c%25d%20%C3%A9");
+    }
+
+    #[test]
+    fn dot_segments_and_empty_names_are_refused() {
+        let c = client("http://127.0.0.1:8270");
+        for bad in ["", ".", ".."] {
+            assert!(matches!(
+                c.url(&["secrets", bad]),
+                Err(ClientError::InvalidArgument(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn base_path_prefix_is_kept() {
+        let c = client("https://example.com/sealbox/");
+        assert_eq!(
+            c.url(&["secrets"]).unwrap().as_str(),
+            "https://example.com/sealbox/v1/secrets"
+        );
+    }
+
+    #[test]
+    fn bad_addresses_are_refused() {
+        for bad in ["127.0.0.1:8270", "ftp://x", "http://x/?a=b", "not a url"] {
+            assert!(matches!(
+                Client::new(bad, None),
+                Err(ClientError::InvalidAddress { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let shown = format!("{:?}", client("http://127.0.0.1:8270"));
+        assert!(!shown.contains("sbx_secret-token"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn api_error_display() {
+        let e = ClientError::Api {
+            status: 409,
+            code: "secret.version_conflict".into(),
+            message: "the secret is at version 3, not 2".into(),
+            request_id: "r1".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the secret is at version 3, not 2 (secret.version_conflict)"
+        );
+        assert_eq!(e.code(), Some("secret.version_conflict"));
+    }
+}

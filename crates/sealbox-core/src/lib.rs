@@ -1,0 +1,154 @@
+//! Sealbox's use-cases and every authorisation decision.
+//!
+//! **Architecture Invariant:** this crate knows nothing of HTTP, cookies, HTML or SQL. It takes
+//! validated or plain-data inputs (the `sealbox-types` shapes), decides in [`principal`] whether the
+//! caller may act, seals and opens values with `sealbox-crypto`, and persists through the
+//! `sealbox_store::Store` trait. Time comes from a [`Clock`].
+
+mod access;
+pub mod clock;
+pub mod error;
+pub mod kinds;
+pub mod principal;
+mod secrets;
+pub mod validate;
+
+use std::sync::Arc;
+
+use sealbox_crypto::{RootKey, TokenHasher};
+use sealbox_store::{AuditRecord, Store};
+use serde_json::Value;
+
+pub use access::{AuditQuery, BootstrapCredentials};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{CoreError, CoreResult, ErrorClass};
+pub use principal::{Principal, RequestContext};
+pub use secrets::SecretQuery;
+
+const ROOT_KEY_CHECK: &str = "root_key_check";
+
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// How long a deleted secret stays in the trash before the sweep purges it.
+    pub trash_retention_ms: i64,
+    /// Lifetime of a session token from a password login.
+    pub session_ttl_ms: i64,
+    /// Failed logins for one e-mail within `login_window_ms` before further attempts are refused.
+    pub login_max_failures: i64,
+    pub login_window_ms: i64,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        const DAY: i64 = 24 * 60 * 60 * 1000;
+        Self {
+            trash_retention_ms: 30 * DAY,
+            session_ttl_ms: DAY / 2,
+            login_max_failures: 5,
+            login_window_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+/// The application: one per server process, shared by every request.
+pub struct Sealbox {
+    store: Arc<dyn Store>,
+    root_key: RootKey,
+    token_hasher: TokenHasher,
+    clock: Arc<dyn Clock>,
+    config: CoreConfig,
+}
+
+impl std::fmt::Debug for Sealbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealbox")
+            .field("store", &self.store.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    WrongRootKey(sealbox_crypto::CryptoError),
+    #[error("cannot read the root-key check value: {0}")]
+    Store(#[from] sealbox_store::StoreError),
+}
+
+impl Sealbox {
+    /// Ties a store to a root key. On the first start the key's check value is stored; on every
+    /// later start it must verify, so a wrong key is refused here and never returns garbage.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        root_key: RootKey,
+        clock: Arc<dyn Clock>,
+        config: CoreConfig,
+    ) -> Result<Self, OpenError> {
+        let check_key = format!("{ROOT_KEY_CHECK}:v{}", root_key.version());
+        match store.get_meta(&check_key).await? {
+            Some(check) => root_key.verify_check_value(&check).map_err(OpenError::WrongRootKey)?,
+            None => {
+                if !store.put_meta_if_absent(&check_key, &root_key.check_value()).await? {
+                    // Another replica stored its check value first: ours must match it.
+                    let check = store.get_meta(&check_key).await?.unwrap_or_default();
+                    root_key.verify_check_value(&check).map_err(OpenError::WrongRootKey)?;
+                }
+            }
+        }
+        let token_hasher = root_key.token_hasher();
+        Ok(Self {
+            store,
+            root_key,
+            token_hasher,
+            clock,
+            config,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn audit_record(
+        &self,
+        workspace_id: &str,
+        actor: String,
+        ctx: &RequestContext,
+        action: &str,
+        target: String,
+        outcome: &str,
+        detail: Value,
+    ) -> AuditRecord {
+        AuditRecord {
+            workspace_id: workspace_id.to_owned(),
+            at: self.now(),
+            actor,
+            action: action.to_owned(),
+            target,
+            outcome: outcome.to_owned(),
+            request_id: ctx.request_id.clone(),
+            client_addr: ctx.client_addr.clone(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Records a refusal. Best effort: the operation is refused whether or not this is written.
+    async fn audit_denied(&self, p: &Principal, ctx: &RequestContext, action: &str, target: String) {
+        let record = self.audit_record(&p.workspace_id, p.label(), ctx, action, target, "denied", Value::Null);
+        if let Err(e) = self.store.append_audit(record).await {
+            tracing::warn!(error = %e, "could not record a denied attempt");
+        }
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

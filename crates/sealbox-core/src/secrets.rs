@@ -1,0 +1,622 @@
+//! Secrets: create, read details, list, update, versions, reveal, rollback, trash, restore, purge.
+
+use std::collections::BTreeMap;
+
+use sealbox_crypto::{self as crypto, Aad, ExposeSecret, Sealed};
+use sealbox_store::{SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StoreError};
+use sealbox_types::{
+    CreateSecretRequest, RevealResponse, SecretDetails, SecretType, SecretVersionInfo, SecretVersionList,
+    UpdateSecretRequest, Visibility, codes,
+};
+use serde_json::{Value, json};
+
+use crate::clock::format_ms;
+use crate::error::{CoreError, CoreResult};
+use crate::kinds::{self, ValidatedValue};
+use crate::principal::{Permission, Principal, RequestContext, authorize};
+use crate::validate::{self, SecretName};
+use crate::{Sealbox, new_id};
+
+/// Filters for listing secrets, as the caller sent them.
+#[derive(Debug, Clone, Default)]
+pub struct SecretQuery {
+    pub prefix: Option<String>,
+    pub secret_type: Option<String>,
+    /// Every pair must match the secret's tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// How often an update without `expected_version` retries when another writer got in between.
+const UPDATE_ATTEMPTS: usize = 5;
+
+impl Sealbox {
+    pub async fn create_secret(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        req: CreateSecretRequest,
+    ) -> CoreResult<SecretDetails> {
+        authorize(p, Permission::ManageSecrets)?;
+        let name = SecretName::parse(&req.name)?;
+        let value = kinds::validate(req.secret_type, &req.value)?;
+        let description = validate::description(req.description)?;
+        let metadata = validate::metadata(req.metadata)?;
+        let tags = validate::tags(req.tags)?;
+        let visibility = req.visibility.unwrap_or_default();
+        let now = self.now();
+        let row = SecretRow {
+            id: new_id(),
+            workspace_id: p.workspace_id.clone(),
+            name: name.to_string(),
+            secret_type: req.secret_type.as_str().to_owned(),
+            visibility: visibility.as_str().to_owned(),
+            description,
+            metadata,
+            tags: json_text(&tags)?,
+            details: value.details.to_string(),
+            current_version: 1,
+            created_at: now,
+            created_by: p.label(),
+            updated_at: now,
+            updated_by: p.label(),
+            last_used_at: None,
+            last_used_by: None,
+            deleted_at: None,
+            deleted_by: None,
+        };
+        let version = self.seal_version(&row, 1, &value, p)?;
+        let record = self.secret_audit(
+            p,
+            ctx,
+            "secret.create",
+            &name,
+            json!({ "version": 1, "type": req.secret_type, "visibility": visibility }),
+        );
+        match self.store.insert_secret(row.clone(), version, record).await {
+            Ok(()) => self.details(&row),
+            Err(StoreError::Duplicate(_)) => Err(self.name_taken(&p.workspace_id, &name).await),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn name_taken(&self, workspace_id: &str, name: &SecretName) -> CoreError {
+        match self.store.secret_by_name(workspace_id, name.as_str()).await {
+            Ok(Some(existing)) if existing.deleted_at.is_some() => CoreError::conflict(
+                codes::SECRET_NAME_IN_TRASH,
+                format!(
+                    "a secret named {name} is in the trash; restore it (`sealbox secret restore {name}`) or purge it for good (`sealbox secret purge {name}`) to use the name again"
+                ),
+            ),
+            _ => CoreError::conflict(
+                codes::SECRET_NAME_TAKEN,
+                format!("name {name}: already exists; names are unique in a workspace"),
+            ),
+        }
+    }
+
+    pub async fn get_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretDetails> {
+        authorize(p, Permission::ViewSecrets)?;
+        let row = self.live_secret(p, name).await?;
+        self.details(&row)
+    }
+
+    pub async fn list_secrets(&self, p: &Principal, query: SecretQuery) -> CoreResult<Vec<SecretDetails>> {
+        authorize(p, Permission::ViewSecrets)?;
+        self.list(p, query, false).await
+    }
+
+    pub async fn list_trash(&self, p: &Principal) -> CoreResult<Vec<SecretDetails>> {
+        authorize(p, Permission::ViewSecrets)?;
+        self.list(p, SecretQuery::default(), true).await
+    }
+
+    async fn list(&self, p: &Principal, query: SecretQuery, in_trash: bool) -> CoreResult<Vec<SecretDetails>> {
+        if let Some(t) = &query.secret_type
+            && SecretType::parse(t).is_none()
+        {
+            return Err(CoreError::invalid(
+                codes::REQUEST_INVALID,
+                "type: must be one of text, smtp, aws_sqs",
+            ));
+        }
+        for (k, v) in &query.tags {
+            validate::check_tag(k, v).map_err(|m| CoreError::invalid(codes::SECRET_TAGS_INVALID, m))?;
+        }
+        let filter = SecretFilter {
+            prefix: query.prefix,
+            secret_type: query.secret_type,
+            in_trash,
+        };
+        let rows = self.store.list_secrets(&p.workspace_id, &filter).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let tags = parse_tags(&row)?;
+            if query.tags.iter().all(|(k, v)| tags.get(k) == Some(v)) {
+                out.push(self.details(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn update_secret(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        req: UpdateSecretRequest,
+    ) -> CoreResult<SecretDetails> {
+        authorize(p, Permission::ManageSecrets)?;
+        let name = SecretName::parse(name)?;
+        let nothing = req.value.is_none() && req.description.is_none() && req.metadata.is_none() && req.tags.is_none();
+        let description = req
+            .description
+            .clone()
+            .map(|d| validate::description(Some(d)))
+            .transpose()?;
+        let metadata = req.metadata.clone().map(|m| validate::metadata(Some(m))).transpose()?;
+        let tags = req.tags.clone().map(|t| validate::tags(Some(t))).transpose()?;
+        for attempt in 1..=UPDATE_ATTEMPTS {
+            let row = self.live_secret(p, name.as_str()).await?;
+            check_immutable(&row, &req)?;
+            if nothing {
+                return Err(CoreError::invalid(
+                    codes::SECRET_NOTHING_TO_UPDATE,
+                    "nothing to update: give a value, description, metadata or tags",
+                ));
+            }
+            check_expected(&row, req.expected_version)?;
+            let secret_type = secret_type(&row)?;
+            let value = req
+                .value
+                .as_ref()
+                .map(|v| kinds::validate(secret_type, v))
+                .transpose()?;
+            let mut changed = Vec::new();
+            let mut updated = row.clone();
+            let new_version = match &value {
+                Some(v) => {
+                    changed.push("value");
+                    updated.current_version += 1;
+                    updated.details = v.details.to_string();
+                    Some(self.seal_version(&row, updated.current_version, v, p)?)
+                }
+                None => None,
+            };
+            if let Some(d) = &description {
+                changed.push("description");
+                updated.description = d.clone();
+            }
+            if let Some(m) = &metadata {
+                changed.push("metadata");
+                updated.metadata = m.clone();
+            }
+            if let Some(t) = &tags {
+                changed.push("tags");
+                updated.tags = json_text(t)?;
+            }
+            updated.updated_at = self.now();
+            updated.updated_by = p.label();
+            let record = self.secret_audit(
+                p,
+                ctx,
+                "secret.update",
+                &name,
+                json!({ "version": updated.current_version, "changed": changed }),
+            );
+            match self
+                .store
+                .update_secret(self.update_of(&row, &updated, new_version), record)
+                .await
+            {
+                Ok(()) => return self.details(&updated),
+                Err(StoreError::VersionConflict { current })
+                    if req.expected_version.is_none() && attempt < UPDATE_ATTEMPTS =>
+                {
+                    tracing::debug!(current, "secret changed during update; retrying");
+                }
+                Err(StoreError::VersionConflict { current }) => {
+                    return Err(version_conflict(&name, current, row.current_version));
+                }
+                Err(StoreError::NotFound) => return Err(not_found(&name)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::conflict(
+            codes::SECRET_VERSION_CONFLICT,
+            format!("secret {name} kept changing during the update; try again"),
+        ))
+    }
+
+    pub async fn list_versions(&self, p: &Principal, name: &str) -> CoreResult<SecretVersionList> {
+        authorize(p, Permission::ViewSecrets)?;
+        let row = self.live_secret(p, name).await?;
+        let versions = self.store.list_versions(&row.id).await?;
+        Ok(SecretVersionList {
+            name: row.name,
+            current_version: row.current_version.max(0) as u64,
+            versions: versions
+                .into_iter()
+                .map(|v| SecretVersionInfo {
+                    version: v.version.max(0) as u64,
+                    created_at: format_ms(v.created_at),
+                    created_by: v.created_by,
+                })
+                .collect(),
+        })
+    }
+
+    /// Shows a masked value to a member. Restricted values are refused for everyone; each reveal is
+    /// audited before the value is returned, and refused if the event cannot be recorded.
+    pub async fn reveal(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        version: Option<u64>,
+    ) -> CoreResult<RevealResponse> {
+        authorize(p, Permission::RevealMasked)?;
+        let name = SecretName::parse(name)?;
+        let row = self.live_secret(p, name.as_str()).await?;
+        if row.visibility == Visibility::Restricted.as_str() {
+            self.audit_denied(p, ctx, "secret.reveal", format!("secret:{name}"))
+                .await;
+            return Err(CoreError::new(
+                crate::ErrorClass::Forbidden,
+                codes::SECRET_RESTRICTED,
+                format!("secret {name} is restricted: its value can never be displayed, only replaced or used"),
+            ));
+        }
+        let version = version.map_or(row.current_version, |v| v.min(i64::MAX as u64) as i64);
+        let secret_type = secret_type(&row)?;
+        let value = self.open_version(&row, version).await?;
+        let value = kinds::kind_of(secret_type).decode(value.expose_secret())?;
+        let record = self.secret_audit(p, ctx, "secret.reveal", &name, json!({ "version": version }));
+        self.store.append_audit(record).await?;
+        Ok(RevealResponse {
+            name: row.name,
+            secret_type,
+            version: version as u64,
+            value,
+        })
+    }
+
+    /// Writes a new version holding version `to`'s value, server-side: nobody reads it.
+    pub async fn rollback(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        to: u64,
+        expected_version: Option<u64>,
+    ) -> CoreResult<SecretDetails> {
+        authorize(p, Permission::ManageSecrets)?;
+        let name = SecretName::parse(name)?;
+        let row = self.live_secret(p, name.as_str()).await?;
+        check_expected(&row, expected_version)?;
+        let to = to.min(i64::MAX as u64) as i64;
+        let old = self.open_version(&row, to).await?;
+        let mut updated = row.clone();
+        updated.current_version += 1;
+        updated.updated_at = self.now();
+        updated.updated_by = p.label();
+        // The details of a structured value follow the value back.
+        let old_value = kinds::kind_of(secret_type(&row)?).decode(old.expose_secret())?;
+        let revalidated = kinds::validate(secret_type(&row)?, &old_value)?;
+        updated.details = revalidated.details.to_string();
+        let version = self.seal_version(&row, updated.current_version, &revalidated, p)?;
+        let record = self.secret_audit(
+            p,
+            ctx,
+            "secret.rollback",
+            &name,
+            json!({ "from": row.current_version, "to": to, "version": updated.current_version }),
+        );
+        match self
+            .store
+            .update_secret(self.update_of(&row, &updated, Some(version)), record)
+            .await
+        {
+            Ok(()) => self.details(&updated),
+            Err(StoreError::VersionConflict { current }) => Err(version_conflict(&name, current, row.current_version)),
+            Err(StoreError::NotFound) => Err(not_found(&name)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Moves a secret to the trash; its name stays reserved until it is purged.
+    pub async fn delete_secret(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<SecretDetails> {
+        authorize(p, Permission::ManageSecrets)?;
+        let name = SecretName::parse(name)?;
+        let mut row = self.live_secret(p, name.as_str()).await?;
+        let now = self.now();
+        let record = self.secret_audit(
+            p,
+            ctx,
+            "secret.delete",
+            &name,
+            json!({ "version": row.current_version }),
+        );
+        match self
+            .store
+            .set_secret_trashed(&p.workspace_id, &row.id, Some((now, p.label())), record)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(not_found(&name)),
+            Err(e) => return Err(e.into()),
+        }
+        row.deleted_at = Some(now);
+        row.deleted_by = Some(p.label());
+        self.details(&row)
+    }
+
+    pub async fn restore_secret(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<SecretDetails> {
+        authorize(p, Permission::ManageSecrets)?;
+        let name = SecretName::parse(name)?;
+        let mut row = self.trashed_secret(p, &name).await?;
+        let record = self.secret_audit(
+            p,
+            ctx,
+            "secret.restore",
+            &name,
+            json!({ "version": row.current_version }),
+        );
+        match self
+            .store
+            .set_secret_trashed(&p.workspace_id, &row.id, None, record)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(not_in_trash(&name)),
+            Err(e) => return Err(e.into()),
+        }
+        row.deleted_at = None;
+        row.deleted_by = None;
+        self.details(&row)
+    }
+
+    /// Deletes a trashed secret and its whole history for good.
+    pub async fn purge_secret(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<()> {
+        authorize(p, Permission::ManageSecrets)?;
+        let name = SecretName::parse(name)?;
+        let row = self.trashed_secret(p, &name).await?;
+        let record = self.secret_audit(
+            p,
+            ctx,
+            "secret.purge",
+            &name,
+            json!({ "versions": row.current_version }),
+        );
+        match self.store.purge_secret(&p.workspace_id, &row.id, record).await {
+            Err(StoreError::NotFound) => Err(not_in_trash(&name)),
+            other => Ok(other?),
+        }
+    }
+
+    /// Purges every secret that has been in the trash longer than the retention period.
+    /// Returns how many were purged.
+    pub async fn sweep_trash(&self) -> CoreResult<usize> {
+        let before = self.now() - self.config.trash_retention_ms;
+        let expired = self.store.trashed_before(before).await?;
+        let ctx = RequestContext {
+            request_id: "trash-sweep".into(),
+            client_addr: "local".into(),
+        };
+        let mut purged = 0;
+        for row in expired {
+            let record = self.audit_record(
+                &row.workspace_id,
+                "system:trash-retention".into(),
+                &ctx,
+                "secret.purge",
+                format!("secret:{}", row.name),
+                "success",
+                json!({ "versions": row.current_version, "reason": "retention" }),
+            );
+            match self.store.purge_secret(&row.workspace_id, &row.id, record).await {
+                Ok(()) => purged += 1,
+                Err(StoreError::NotFound) => {} // restored or purged meanwhile
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(purged)
+    }
+
+    // ---- helpers ----
+
+    async fn live_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretRow> {
+        let name = SecretName::parse(name)?;
+        match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
+            Some(row) if row.deleted_at.is_none() => Ok(row),
+            Some(_) => Err(CoreError::not_found(
+                codes::SECRET_NOT_FOUND,
+                format!("secret {name} is in the trash; restore it with `sealbox secret restore {name}`"),
+            )),
+            None => Err(not_found(&name)),
+        }
+    }
+
+    async fn trashed_secret(&self, p: &Principal, name: &SecretName) -> CoreResult<SecretRow> {
+        match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
+            Some(row) if row.deleted_at.is_some() => Ok(row),
+            Some(_) => Err(not_in_trash(name)),
+            None => Err(not_found(name)),
+        }
+    }
+
+    fn seal_version(
+        &self,
+        row: &SecretRow,
+        version: i64,
+        value: &ValidatedValue,
+        p: &Principal,
+    ) -> CoreResult<SecretVersionRow> {
+        let aad = Aad {
+            workspace_id: &row.workspace_id,
+            secret_id: &row.id,
+            version: version.max(0) as u64,
+        };
+        // EXPOSE: the plaintext goes straight into AES-GCM and is never copied elsewhere.
+        let sealed =
+            crypto::seal(&self.root_key, &aad, value.plaintext.expose_secret()).map_err(CoreError::internal)?;
+        Ok(SecretVersionRow {
+            secret_id: row.id.clone(),
+            version,
+            ciphertext: sealed.ciphertext,
+            wrapped_dek: sealed.wrapped_dek,
+            key_version: i64::from(sealed.key_version),
+            created_at: self.now(),
+            created_by: p.label(),
+        })
+    }
+
+    async fn open_version(&self, row: &SecretRow, version: i64) -> CoreResult<crypto::SecretSlice<u8>> {
+        let stored = self.store.secret_version(&row.id, version).await?.ok_or_else(|| {
+            CoreError::not_found(
+                codes::SECRET_VERSION_NOT_FOUND,
+                format!(
+                    "secret {} has no version {version}; it has versions 1 to {}",
+                    row.name, row.current_version
+                ),
+            )
+        })?;
+        let sealed = Sealed {
+            ciphertext: stored.ciphertext,
+            wrapped_dek: stored.wrapped_dek,
+            key_version: u32::try_from(stored.key_version).unwrap_or(u32::MAX),
+        };
+        let aad = Aad {
+            workspace_id: &row.workspace_id,
+            secret_id: &row.id,
+            version: version.max(0) as u64,
+        };
+        crypto::open(&self.root_key, &aad, &sealed)
+            .map_err(|_| CoreError::internal(format!("cannot open secret id {} version {version}", row.id)))
+    }
+
+    fn update_of(&self, before: &SecretRow, after: &SecretRow, new_version: Option<SecretVersionRow>) -> SecretUpdate {
+        SecretUpdate {
+            secret_id: before.id.clone(),
+            workspace_id: before.workspace_id.clone(),
+            expected_current_version: before.current_version,
+            new_version,
+            description: after.description.clone(),
+            metadata: after.metadata.clone(),
+            tags: after.tags.clone(),
+            details: after.details.clone(),
+            updated_at: after.updated_at,
+            updated_by: after.updated_by.clone(),
+        }
+    }
+
+    fn secret_audit(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        action: &str,
+        name: &SecretName,
+        detail: Value,
+    ) -> sealbox_store::AuditRecord {
+        self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            action,
+            format!("secret:{name}"),
+            "success",
+            detail,
+        )
+    }
+
+    fn details(&self, row: &SecretRow) -> CoreResult<SecretDetails> {
+        let parse = |text: &str| {
+            serde_json::from_str::<Value>(text).map_err(|_| CoreError::internal("stored JSON column is invalid"))
+        };
+        Ok(SecretDetails {
+            name: row.name.clone(),
+            secret_type: secret_type(row)?,
+            visibility: Visibility::parse(&row.visibility)
+                .ok_or_else(|| CoreError::internal("stored visibility is unknown"))?,
+            description: row.description.clone(),
+            metadata: parse(&row.metadata)?,
+            tags: parse_tags(row)?,
+            details: parse(&row.details)?,
+            version: row.current_version.max(0) as u64,
+            created_at: format_ms(row.created_at),
+            created_by: row.created_by.clone(),
+            updated_at: format_ms(row.updated_at),
+            updated_by: row.updated_by.clone(),
+            last_used_at: row.last_used_at.map(format_ms),
+            last_used_by: row.last_used_by.clone(),
+            deleted_at: row.deleted_at.map(format_ms),
+            purge_after: row.deleted_at.map(|at| format_ms(at + self.config.trash_retention_ms)),
+        })
+    }
+}
+
+fn secret_type(row: &SecretRow) -> CoreResult<SecretType> {
+    SecretType::parse(&row.secret_type).ok_or_else(|| CoreError::internal("stored secret type is unknown"))
+}
+
+fn parse_tags(row: &SecretRow) -> CoreResult<BTreeMap<String, String>> {
+    serde_json::from_str(&row.tags).map_err(|_| CoreError::internal("stored tags are invalid"))
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> CoreResult<String> {
+    serde_json::to_string(v).map_err(CoreError::internal)
+}
+
+fn check_immutable(row: &SecretRow, req: &UpdateSecretRequest) -> CoreResult<()> {
+    if req.name.as_deref().is_some_and(|n| n != row.name) {
+        return Err(CoreError::invalid(
+            codes::SECRET_NAME_IMMUTABLE,
+            "name: secret names cannot be changed; create a new secret and delete this one",
+        ));
+    }
+    if req.secret_type.is_some_and(|t| t.as_str() != row.secret_type) {
+        return Err(CoreError::invalid(
+            codes::SECRET_TYPE_IMMUTABLE,
+            "type: a secret's type is fixed at creation",
+        ));
+    }
+    if req.visibility.is_some_and(|v| v.as_str() != row.visibility) {
+        return Err(CoreError::invalid(
+            codes::SECRET_VISIBILITY_IMMUTABLE,
+            "visibility: a secret's visibility is fixed at creation",
+        ));
+    }
+    Ok(())
+}
+
+fn check_expected(row: &SecretRow, expected: Option<u64>) -> CoreResult<()> {
+    match expected {
+        Some(e) if e != row.current_version.max(0) as u64 => Err(CoreError::conflict(
+            codes::SECRET_VERSION_CONFLICT,
+            format!(
+                "secret {} is at version {}, not {e}: someone changed it; read it again and retry",
+                row.name, row.current_version
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn version_conflict(name: &SecretName, current: i64, read: i64) -> CoreError {
+    CoreError::conflict(
+        codes::SECRET_VERSION_CONFLICT,
+        format!(
+            "secret {name} moved from version {read} to {current} during the update; nothing was written; read it again and retry"
+        ),
+    )
+}
+
+fn not_found(name: &SecretName) -> CoreError {
+    CoreError::not_found(
+        codes::SECRET_NOT_FOUND,
+        format!("no secret named {name} in this workspace"),
+    )
+}
+
+fn not_in_trash(name: &SecretName) -> CoreError {
+    CoreError::not_found(codes::SECRET_NOT_FOUND, format!("secret {name} is not in the trash"))
+}

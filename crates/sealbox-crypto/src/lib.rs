@@ -1,0 +1,705 @@
+//! Sealbox cryptography: envelope encryption of secret values, the root key, bearer-token
+//! hashing and password hashing. No IO, no async; the primitives stay private.
+//!
+//! `Sealed::ciphertext`, `Sealed::wrapped_dek` and the check value share one byte format:
+//! `0x01 | key_version (u32 BE) | nonce (12) | AES-256-GCM output`. The 5 header bytes followed
+//! by the encoded [`Aad`] are the GCM associated data. The root key is only ever an HMAC key:
+//! the DEK-wrapping, check-value and token-hashing keys are derived from it by HMAC-SHA256 with
+//! distinct labels.
+
+use std::fmt;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, Payload};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use rand::distributions::Alphanumeric;
+use rand::rngs::OsRng;
+use rand::{Rng, RngCore};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+pub use secrecy::{ExposeSecret, SecretBox, SecretSlice, SecretString};
+
+const FORMAT: u8 = 0x01;
+const HEADER_LEN: usize = 5;
+const NONCE_LEN: usize = 12;
+const KEY_LEN: usize = 32;
+const WRAP_LABEL: &[u8] = b"sealbox dek wrap v1";
+const CHECK_LABEL: &[u8] = b"sealbox check value v1";
+const TOKEN_LABEL: &[u8] = b"sealbox token hash v1";
+const CHECK_PLAINTEXT: &[u8] = b"sealbox root key check v1";
+const TOKEN_LEN: usize = TOKEN_PREFIX.len() + 43;
+
+type Key = [u8; KEY_LEN];
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("decryption failed")]
+    Decrypt,
+    #[error("the root key does not match this database: start with the key it was created with")]
+    WrongRootKey,
+    #[error("invalid root key: {0}")]
+    InvalidKey(&'static str),
+    #[error("password hashing failed")]
+    PasswordHash,
+}
+
+/// A root key (256-bit) with its version number. Redacted Debug, zeroized on drop.
+pub struct RootKey {
+    version: u32,
+    key: SecretBox<Key>,
+}
+
+impl RootKey {
+    pub fn generate(version: u32) -> RootKey {
+        let key = SecretBox::init_with_mut(|k: &mut Key| OsRng.fill_bytes(k));
+        RootKey { version, key }
+    }
+
+    /// Reads standard base64 of exactly 32 bytes; surrounding whitespace is ignored.
+    pub fn from_encoded(version: u32, encoded: &str) -> Result<RootKey, CryptoError> {
+        let bytes = STANDARD.decode(encoded.trim()).map(Zeroizing::new);
+        match bytes {
+            Ok(bytes) if bytes.len() == KEY_LEN => {
+                let key = SecretBox::init_with_mut(|k: &mut Key| k.copy_from_slice(&bytes));
+                Ok(RootKey { version, key })
+            }
+            _ => Err(CryptoError::InvalidKey("expected 32 bytes, base64-encoded")),
+        }
+    }
+
+    /// The form [`RootKey::from_encoded`] reads (for the key file).
+    pub fn encode(&self) -> SecretString {
+        // EXPOSE: encoded straight into a SecretString, which is zeroized on drop.
+        SecretString::from(STANDARD.encode(self.key.expose_secret()))
+    }
+
+    /// Argon2id with m=64 MiB, t=3, p=1; the salt must be at least 16 bytes.
+    pub fn from_passphrase(
+        version: u32,
+        passphrase: &SecretString,
+        salt: &[u8],
+    ) -> Result<RootKey, CryptoError> {
+        if salt.len() < 16 {
+            return Err(CryptoError::InvalidKey("salt must be at least 16 bytes"));
+        }
+        let params =
+            Params::new(64 * 1024, 3, 1, Some(KEY_LEN)).map_err(|_| CryptoError::PasswordHash)?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let mut result = Ok(());
+        let key = SecretBox::init_with_mut(|k: &mut Key| {
+            // EXPOSE: the passphrase goes only into Argon2, which writes into the boxed key.
+            result = argon.hash_password_into(passphrase.expose_secret().as_bytes(), salt, k);
+        });
+        result.map_err(|_| CryptoError::PasswordHash)?;
+        Ok(RootKey { version, key })
+    }
+
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// A value stored beside the data that lets a later start detect a wrong key.
+    pub fn check_value(&self) -> Vec<u8> {
+        // Sealing a short constant cannot fail; an empty value would just fail verification.
+        let key = self.derive(CHECK_LABEL);
+        gcm_seal(&key, self.version, b"", CHECK_PLAINTEXT).unwrap_or_default()
+    }
+
+    /// `WrongRootKey` on any mismatch (key, version) or garbage.
+    pub fn verify_check_value(&self, check: &[u8]) -> Result<(), CryptoError> {
+        match gcm_open(&self.derive(CHECK_LABEL), b"", check) {
+            Ok((version, plain))
+                if version == self.version && bool::from(plain.ct_eq(CHECK_PLAINTEXT)) =>
+            {
+                Ok(())
+            }
+            _ => Err(CryptoError::WrongRootKey),
+        }
+    }
+
+    /// The keyed hash used to store bearer tokens, under a subkey derived from the root key.
+    pub fn token_hasher(&self) -> TokenHasher {
+        let sub = self.derive(TOKEN_LABEL);
+        TokenHasher {
+            key: SecretBox::init_with_mut(|k: &mut Key| *k = *sub),
+        }
+    }
+
+    fn derive(&self, label: &[u8]) -> Zeroizing<Key> {
+        // EXPOSE: the root key is used only as an HMAC key; the subkey is zeroized on drop.
+        Zeroizing::new(hmac_sha256(self.key.expose_secret(), label))
+    }
+}
+
+impl fmt::Debug for RootKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RootKey")
+            .field("version", &self.version)
+            .field("key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// Associated data that binds a ciphertext to its row: a ciphertext moved to another
+/// workspace, secret or version fails to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aad<'a> {
+    pub workspace_id: &'a str,
+    pub secret_id: &'a str,
+    pub version: u64,
+}
+
+impl Aad<'_> {
+    /// Format byte, length-prefixed (u64 BE) ids, version (u64 BE): unambiguous.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![FORMAT];
+        for field in [self.workspace_id, self.secret_id] {
+            out.extend_from_slice(&(field.len() as u64).to_be_bytes());
+            out.extend_from_slice(field.as_bytes());
+        }
+        out.extend_from_slice(&self.version.to_be_bytes());
+        out
+    }
+}
+
+/// Sealed value: opaque bytes for the store. `ciphertext` keeps the header of the key version
+/// it was first sealed under; `key_version` and `wrapped_dek` follow rotation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub ciphertext: Vec<u8>,
+    pub wrapped_dek: Vec<u8>,
+    pub key_version: u32,
+}
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealed")
+            .field("ciphertext_len", &self.ciphertext.len())
+            .field("wrapped_dek_len", &self.wrapped_dek.len())
+            .field("key_version", &self.key_version)
+            .finish()
+    }
+}
+
+/// Envelope encryption: a fresh random DEK per call; the value under the DEK and the DEK under
+/// the root key's wrapping subkey, both AES-256-GCM with the same AAD.
+pub fn seal(root: &RootKey, aad: &Aad<'_>, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+    let aad = aad.encode();
+    let mut dek = Zeroizing::new(Key::default());
+    OsRng.fill_bytes(&mut *dek);
+    Ok(Sealed {
+        ciphertext: gcm_seal(&dek, root.version, &aad, plaintext)?,
+        wrapped_dek: wrap_dek(root, &aad, &dek)?,
+        key_version: root.version,
+    })
+}
+
+/// `Decrypt` if `root.version() != sealed.key_version`, on any tampering, or a wrong AAD.
+pub fn open(
+    root: &RootKey,
+    aad: &Aad<'_>,
+    sealed: &Sealed,
+) -> Result<SecretSlice<u8>, CryptoError> {
+    let aad = aad.encode();
+    let dek = open_dek(root, &aad, sealed)?;
+    let (_, mut plain) = gcm_open(&dek, &aad, &sealed.ciphertext)?;
+    Ok(SecretSlice::from(std::mem::take(&mut *plain)))
+}
+
+/// Re-wraps the DEK under another root key without touching the value ciphertext.
+pub fn rewrap(
+    from: &RootKey,
+    to: &RootKey,
+    aad: &Aad<'_>,
+    sealed: &Sealed,
+) -> Result<Sealed, CryptoError> {
+    let aad = aad.encode();
+    let dek = open_dek(from, &aad, sealed)?;
+    Ok(Sealed {
+        ciphertext: sealed.ciphertext.clone(),
+        wrapped_dek: wrap_dek(to, &aad, &dek)?,
+        key_version: to.version,
+    })
+}
+
+fn wrap_dek(root: &RootKey, aad: &[u8], dek: &Key) -> Result<Vec<u8>, CryptoError> {
+    gcm_seal(&root.derive(WRAP_LABEL), root.version, aad, dek)
+}
+
+fn open_dek(root: &RootKey, aad: &[u8], sealed: &Sealed) -> Result<Zeroizing<Key>, CryptoError> {
+    if sealed.key_version != root.version {
+        return Err(CryptoError::Decrypt);
+    }
+    let (version, dek) = gcm_open(&root.derive(WRAP_LABEL), aad, &sealed.wrapped_dek)?;
+    match Key::try_from(dek.as_slice()) {
+        Ok(key) if version == root.version => Ok(Zeroizing::new(key)),
+        _ => Err(CryptoError::Decrypt),
+    }
+}
+
+fn gcm_seal(key: &Key, version: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let mut out = vec![FORMAT];
+    out.extend_from_slice(&version.to_be_bytes());
+    let ad = [out.as_slice(), aad].concat();
+    let payload = Payload {
+        msg: plaintext,
+        aad: &ad,
+    };
+    let body = Aes256Gcm::new(key.into())
+        .encrypt(&nonce, payload)
+        // Fails only for plaintexts over 64 GiB; there is no separate encryption error.
+        .map_err(|_| CryptoError::Decrypt)?;
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Returns the header's key version and the plaintext; every failure is `Decrypt`.
+fn gcm_open(key: &Key, aad: &[u8], data: &[u8]) -> Result<(u32, Zeroizing<Vec<u8>>), CryptoError> {
+    let (header, rest) = data
+        .split_first_chunk::<HEADER_LEN>()
+        .ok_or(CryptoError::Decrypt)?;
+    let (nonce, body) = rest
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or(CryptoError::Decrypt)?;
+    let [format, version @ ..] = *header;
+    if format != FORMAT {
+        return Err(CryptoError::Decrypt);
+    }
+    let ad = [header.as_slice(), aad].concat();
+    let payload = Payload {
+        msg: body,
+        aad: &ad,
+    };
+    let plain = Aes256Gcm::new(key.into())
+        .decrypt(nonce.into(), payload)
+        .map_err(|_| CryptoError::Decrypt)?;
+    Ok((u32::from_be_bytes(version), Zeroizing::new(plain)))
+}
+
+fn hmac_sha256(key: &Key, msg: &[u8]) -> Key {
+    // HMAC zero-pads a short key to the block size (RFC 2104), so this equals HMAC with the
+    // 32-byte key, without `new_from_slice`'s never-failing Result.
+    let mut block = Zeroizing::new([0u8; 64]);
+    block[..KEY_LEN].copy_from_slice(key);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+pub const TOKEN_PREFIX: &str = "sbx_";
+
+/// `sbx_` followed by 43 chars of URL-safe base64 (no padding) of 32 random bytes.
+pub fn generate_token() -> SecretString {
+    let mut bytes = Zeroizing::new(Key::default());
+    OsRng.fill_bytes(&mut *bytes);
+    let mut token = String::with_capacity(TOKEN_LEN);
+    token.push_str(TOKEN_PREFIX);
+    URL_SAFE_NO_PAD.encode_string(*bytes, &mut token);
+    SecretString::from(token)
+}
+
+/// Cheap syntactic check (prefix, exact length, canonical base64 of 32 bytes); never panics.
+pub fn is_well_formed_token(candidate: &str) -> bool {
+    let mut buf = Zeroizing::new([0u8; KEY_LEN + 1]);
+    candidate.len() == TOKEN_LEN
+        && candidate
+            .strip_prefix(TOKEN_PREFIX)
+            .is_some_and(|body| URL_SAFE_NO_PAD.decode_slice(body, &mut *buf) == Ok(KEY_LEN))
+}
+
+/// HMAC-SHA256 of bearer tokens under a subkey of the root key. Redacted Debug.
+pub struct TokenHasher {
+    key: SecretBox<Key>,
+}
+
+impl TokenHasher {
+    /// 32 bytes.
+    pub fn hash(&self, token: &str) -> Vec<u8> {
+        // EXPOSE: the subkey is used only as the HMAC key.
+        hmac_sha256(self.key.expose_secret(), token.as_bytes()).to_vec()
+    }
+
+    /// Constant-time comparison with a stored hash.
+    pub fn matches(&self, token: &str, stored_hash: &[u8]) -> bool {
+        self.hash(token).ct_eq(stored_hash).into()
+    }
+}
+
+impl fmt::Debug for TokenHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenHasher")
+            .field("key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+fn password_argon2() -> Result<Argon2<'static>, CryptoError> {
+    let params = Params::new(19_456, 2, 1, None).map_err(|_| CryptoError::PasswordHash)?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Argon2id PHC string (m=19456 KiB, t=2, p=1, the OWASP minimum) with a random salt.
+pub fn hash_password(password: &SecretString) -> Result<String, CryptoError> {
+    let salt = SaltString::generate(&mut OsRng);
+    password_argon2()?
+        // EXPOSE: the password goes only into Argon2.
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| CryptoError::PasswordHash)
+}
+
+/// False on mismatch or an unparsable hash; never panics.
+pub fn verify_password(password: &SecretString, phc_hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc_hash) else {
+        return false;
+    };
+    // A corrupt hash with huge costs must not exhaust memory or time.
+    let sane = Params::try_from(&parsed)
+        .is_ok_and(|p| p.m_cost() <= 1 << 20 && p.t_cost() <= 10 && p.p_cost() <= 8);
+    // EXPOSE: the password goes only into Argon2.
+    let password = password.expose_secret().as_bytes();
+    sane && Argon2::default().verify_password(password, &parsed).is_ok()
+}
+
+/// Burns the same time as a real verification, for logins with an unknown e-mail.
+pub fn verify_password_dummy(password: &SecretString) {
+    let mut out = Zeroizing::new(Key::default());
+    if let Ok(argon) = password_argon2() {
+        // EXPOSE: the password goes only into Argon2; the output is discarded.
+        let password = password.expose_secret().as_bytes();
+        let _ = argon.hash_password_into(password, b"sealbox dummy salt", &mut *out);
+    }
+    std::hint::black_box(&out);
+}
+
+/// 24 random characters from [A-Za-z0-9].
+pub fn generate_password() -> SecretString {
+    let mut password = String::with_capacity(24);
+    password.extend(OsRng.sample_iter(&Alphanumeric).take(24).map(char::from));
+    SecretString::from(password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AAD: Aad<'static> = Aad {
+        workspace_id: "ws",
+        secret_id: "db-password",
+        version: 3,
+    };
+
+    fn sealed(root: &RootKey) -> Sealed {
+        seal(root, &AAD, b"hunter2").unwrap()
+    }
+
+    fn opens(root: &RootKey, aad: &Aad<'_>, sealed: &Sealed) -> bool {
+        match open(root, aad, sealed) {
+            Ok(plain) => plain.expose_secret() == b"hunter2",
+            Err(CryptoError::Decrypt) => false,
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn round_trip() {
+        let root = RootKey::generate(1);
+        assert!(opens(&root, &AAD, &sealed(&root)));
+        let empty = seal(&root, &AAD, b"").unwrap();
+        assert!(
+            open(&root, &AAD, &empty)
+                .unwrap()
+                .expose_secret()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn each_aad_field_is_bound() {
+        let root = RootKey::generate(1);
+        let s = sealed(&root);
+        let aad = |workspace_id, secret_id, version| Aad {
+            workspace_id,
+            secret_id,
+            version,
+        };
+        assert!(opens(&root, &aad("ws", "db-password", 3), &s));
+        assert!(!opens(&root, &aad("ws2", "db-password", 3), &s));
+        assert!(!opens(&root, &aad("ws", "other", 3), &s));
+        assert!(!opens(&root, &aad("ws", "db-password", 4), &s));
+        // Length prefixes keep the boundary between the ids unambiguous.
+        assert!(!opens(&root, &aad("wsd", "b-password", 3), &s));
+    }
+
+    #[test]
+    fn wrong_root_key_and_version_mismatch_fail() {
+        let root = RootKey::generate(1);
+        let s = sealed(&root);
+        assert!(!opens(&RootKey::generate(1), &AAD, &s));
+        assert!(!opens(
+            &root,
+            &AAD,
+            &Sealed {
+                key_version: 2,
+                ..s.clone()
+            }
+        ));
+        let same_bytes_v2 = RootKey::from_encoded(2, root.encode().expose_secret()).unwrap();
+        assert!(!opens(&same_bytes_v2, &AAD, &s));
+    }
+
+    #[test]
+    fn every_flipped_bit_fails() {
+        let root = RootKey::generate(1);
+        let s = sealed(&root);
+        for i in 0..s.ciphertext.len() * 8 {
+            let mut t = s.clone();
+            t.ciphertext[i / 8] ^= 1 << (i % 8);
+            assert!(!opens(&root, &AAD, &t), "ciphertext bit {i}");
+        }
+        for i in 0..s.wrapped_dek.len() * 8 {
+            let mut t = s.clone();
+            t.wrapped_dek[i / 8] ^= 1 << (i % 8);
+            assert!(!opens(&root, &AAD, &t), "wrapped_dek bit {i}");
+        }
+    }
+
+    #[test]
+    fn truncated_inputs_fail_without_panic() {
+        let root = RootKey::generate(1);
+        let s = sealed(&root);
+        for len in 0..=HEADER_LEN + NONCE_LEN + 16 {
+            let t = Sealed {
+                ciphertext: s.ciphertext[..len].to_vec(),
+                ..s.clone()
+            };
+            assert!(!opens(&root, &AAD, &t), "ciphertext len {len}");
+            let t = Sealed {
+                wrapped_dek: s.wrapped_dek[..len].to_vec(),
+                ..s.clone()
+            };
+            assert!(!opens(&root, &AAD, &t), "wrapped_dek len {len}");
+        }
+    }
+
+    #[test]
+    fn seals_are_fresh() {
+        let root = RootKey::generate(1);
+        let (a, b) = (sealed(&root), sealed(&root));
+        assert_ne!(a.ciphertext, b.ciphertext);
+        assert_ne!(a.wrapped_dek, b.wrapped_dek);
+        assert_eq!(a.ciphertext[..HEADER_LEN], [1, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn rewrap_moves_to_new_key() {
+        let (old, new) = (RootKey::generate(1), RootKey::generate(2));
+        let s = sealed(&old);
+        let r = rewrap(&old, &new, &AAD, &s).unwrap();
+        assert_eq!(r.ciphertext, s.ciphertext);
+        assert_eq!(r.key_version, 2);
+        assert!(opens(&new, &AAD, &r));
+        assert!(!opens(&old, &AAD, &r));
+        assert!(!opens(
+            &old,
+            &AAD,
+            &Sealed {
+                key_version: 1,
+                ..r
+            }
+        ));
+        assert!(rewrap(&new, &old, &AAD, &s).is_err());
+    }
+
+    #[test]
+    fn check_value() {
+        let root = RootKey::generate(7);
+        let check = root.check_value();
+        assert_ne!(check, root.check_value());
+        root.verify_check_value(&check).unwrap();
+        for garbage in [&b""[..], b"garbage", &check[..check.len() - 1]] {
+            assert!(matches!(
+                root.verify_check_value(garbage),
+                Err(CryptoError::WrongRootKey)
+            ));
+        }
+        let other = RootKey::generate(7);
+        assert!(matches!(
+            other.verify_check_value(&check),
+            Err(CryptoError::WrongRootKey)
+        ));
+    }
+
+    #[test]
+    fn encoded_key_round_trip_and_refusals() {
+        let root = RootKey::generate(4);
+        let encoded = root.encode();
+        let back = RootKey::from_encoded(4, &format!("  {}\n", encoded.expose_secret())).unwrap();
+        assert_eq!(back.key.expose_secret(), root.key.expose_secret());
+        assert_eq!(back.version(), 4);
+        let short = STANDARD.encode([1u8; 31]);
+        let long = STANDARD.encode([1u8; 33]);
+        for bad in [
+            "",
+            "not base64!",
+            &short,
+            &long,
+            &URL_SAFE_NO_PAD.encode([0xffu8; 32]),
+        ] {
+            assert!(
+                matches!(
+                    RootKey::from_encoded(1, bad),
+                    Err(CryptoError::InvalidKey(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn passphrase_derivation() {
+        let pass = SecretString::from("correct horse battery staple");
+        let a = RootKey::from_passphrase(1, &pass, &[7; 16]).unwrap();
+        let b = RootKey::from_passphrase(1, &pass, &[7; 16]).unwrap();
+        assert_eq!(a.key.expose_secret(), b.key.expose_secret());
+        let short = RootKey::from_passphrase(1, &pass, &[7; 15]);
+        assert!(matches!(short, Err(CryptoError::InvalidKey(_))));
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let root = RootKey::generate(9);
+        let key = root.key.expose_secret();
+        let hasher = root.token_hasher();
+        let s = sealed(&root);
+        let shown = format!("{root:?} {hasher:?} {s:?}");
+        for secret in [key.as_slice(), hasher.key.expose_secret()] {
+            assert!(!shown.contains(&hex(secret)), "{shown}");
+            assert!(!shown.contains(&STANDARD.encode(secret)), "{shown}");
+            assert!(!shown.contains(&format!("{secret:?}")), "{shown}");
+        }
+        assert!(!shown.contains(&format!("{:?}", s.ciphertext)), "{shown}");
+        assert_eq!(
+            format!("{root:?}"),
+            r#"RootKey { version: 9, key: "[REDACTED]" }"#
+        );
+    }
+
+    #[test]
+    fn password_hash_and_verify() {
+        let pw = SecretString::from("s3cret pässword");
+        let phc = hash_password(&pw).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_password(&pw, &phc));
+        assert!(!verify_password(&SecretString::from("wrong"), &phc));
+        assert_ne!(phc, hash_password(&pw).unwrap());
+        for garbage in [
+            "",
+            "garbage",
+            "$argon2id$v=19$m=19456,t=2,p=1$",
+            &phc[..phc.len() - 5],
+        ] {
+            assert!(!verify_password(&pw, garbage));
+        }
+        let huge = phc.replace("m=19456", "m=4294967295");
+        assert!(!verify_password(&pw, &huge));
+        verify_password_dummy(&pw);
+    }
+
+    #[test]
+    fn generated_passwords() {
+        let a = generate_password();
+        assert_eq!(a.expose_secret().len(), 24);
+        assert!(a.expose_secret().bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(a.expose_secret(), generate_password().expose_secret());
+    }
+
+    #[test]
+    fn token_shape() {
+        let token = generate_token();
+        let t = token.expose_secret();
+        assert_eq!(t.len(), 47);
+        assert!(t.starts_with(TOKEN_PREFIX));
+        assert!(is_well_formed_token(t));
+        assert_ne!(t, generate_token().expose_secret());
+        let body = &t[4..];
+        let bad = [
+            String::new(),
+            TOKEN_PREFIX.to_owned(),
+            format!("sbx-{body}"),
+            format!("{t}A"),
+            t[..46].to_owned(),
+            format!("sbx_{}", &body[..41]) + "+/",
+            format!("sbx_{}é", &body[..41]),
+            format!("sbx_{}B", &body[..42]), // non-canonical trailing bits
+        ];
+        for b in &bad {
+            assert!(!is_well_formed_token(b), "{b}");
+        }
+    }
+
+    #[test]
+    fn token_check_never_panics() {
+        let alphabet: Vec<char> = "sbx_AZaz09-+/=é€😀\u{0}".chars().collect();
+        let mut rng = rand::thread_rng();
+        for i in 0..20_000 {
+            // Half random strings, half valid tokens with a few characters replaced.
+            let mut chars: Vec<char> = if i % 2 == 0 {
+                generate_token().expose_secret().chars().collect()
+            } else {
+                (0..rng.gen_range(0..60)).map(|_| 'a').collect()
+            };
+            for _ in 0..rng.gen_range(0..4) {
+                if let Some(c) = chars.get_mut(rng.gen_range(0..48)) {
+                    *c = alphabet[rng.gen_range(0..alphabet.len())];
+                }
+            }
+            let s: String = chars.into_iter().collect();
+            let expected = s.len() == 47
+                && s.starts_with(TOKEN_PREFIX)
+                && URL_SAFE_NO_PAD.decode(&s[4..]).is_ok();
+            assert_eq!(is_well_formed_token(&s), expected, "{s}");
+        }
+    }
+
+    #[test]
+    fn token_hasher_is_deterministic_and_keyed() {
+        let root = RootKey::generate(1);
+        let token = generate_token();
+        let t = token.expose_secret();
+        let h = root.token_hasher().hash(t);
+        assert_eq!(h.len(), 32);
+        assert_eq!(h, root.token_hasher().hash(t));
+        assert!(root.token_hasher().matches(t, &h));
+        assert!(!root.token_hasher().matches("sbx_other", &h));
+        assert!(!root.token_hasher().matches(t, &h[..31]));
+        assert_ne!(h, RootKey::generate(1).token_hasher().hash(t));
+        assert_ne!(
+            root.token_hasher().key.expose_secret(),
+            root.key.expose_secret()
+        );
+    }
+
+    #[test]
+    fn hmac_matches_reference() {
+        let key = [0x0bu8; 32];
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap();
+        mac.update(b"Hi There");
+        assert_eq!(
+            hmac_sha256(&key, b"Hi There"),
+            <Key>::from(mac.finalize().into_bytes())
+        );
+    }
+}

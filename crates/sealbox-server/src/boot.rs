@@ -1,0 +1,258 @@
+//! Start-up: logging, process hardening, the store, the root key, the first workspace, TLS, and
+//! the background trash sweep.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sealbox_core::{BootstrapCredentials, CoreConfig, OpenError, Sealbox, SystemClock};
+use sealbox_crypto::{ExposeSecret, RootKey};
+use sealbox_store::{PostgresStore, SqliteStore, Store};
+
+use crate::{AppState, Config};
+
+/// The e-mail of the owner created on first start.
+pub const BOOTSTRAP_EMAIL: &str = "admin@sealbox.local";
+pub const BOOTSTRAP_WORKSPACE: &str = "default";
+const ROOT_KEY_ENV: &str = "SEALBOX_ROOT_KEY";
+
+/// A ready application: its state, and what the first start created.
+pub struct Prepared {
+    pub state: AppState,
+    /// The owner created on first start; `None` when the workspace existed.
+    pub bootstrap: Option<BootstrapCredentials>,
+    /// Where those credentials were written (mode 0600).
+    pub bootstrap_file: Option<PathBuf>,
+    sqlite: Option<Arc<SqliteStore>>,
+}
+
+impl Prepared {
+    /// Lets queued writes finish; call after the server stopped.
+    pub async fn close(&self) {
+        if let Some(sqlite) = &self.sqlite {
+            sqlite.close().await;
+        }
+    }
+}
+
+/// Opens the store, loads or creates the root key, checks it against the store, and bootstraps
+/// the first workspace on first start.
+pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
+    create_private_dir(&config.data_dir)?;
+    let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let pg = PostgresStore::connect(url)
+                .await
+                .context("cannot open the PostgreSQL database")?;
+            (Arc::new(pg), None)
+        }
+        Some(_) => anyhow::bail!("--database-url: expected postgres://user@host:port/database"),
+        None => {
+            let path = config.data_dir.join("sealbox.db");
+            let sqlite = Arc::new(
+                SqliteStore::open(&path)
+                    .await
+                    .with_context(|| format!("cannot open the SQLite database {}", path.display()))?,
+            );
+            (sqlite.clone() as Arc<dyn Store>, Some(sqlite))
+        }
+    };
+    let key = load_root_key(config)?;
+    let core_config = CoreConfig {
+        trash_retention_ms: i64::from(config.trash_retention_days) * 24 * 60 * 60 * 1000,
+        ..CoreConfig::default()
+    };
+    let core = match Sealbox::open(store, key.key, Arc::new(SystemClock), core_config).await {
+        Ok(core) => core,
+        Err(OpenError::WrongRootKey(e)) => match &key.origin {
+            KeyOrigin::Generated(path) => anyhow::bail!(
+                "no root key at {} but this database was created with one: restore the key file (or set {ROOT_KEY_ENV}) and start again",
+                path.display()
+            ),
+            KeyOrigin::File(path) => anyhow::bail!("{e} (root key file {})", path.display()),
+            KeyOrigin::Env => anyhow::bail!("{e} (root key from {ROOT_KEY_ENV})"),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    if let (KeyOrigin::Generated(path), Some(encoded)) = (&key.origin, &key.new_file_contents) {
+        // EXPOSE: written once to a 0600 file that only the server reads.
+        write_private_file(path, encoded.expose_secret().as_bytes()).context("cannot write the root key file")?;
+        tracing::info!(path = %path.display(), "created a new root key file; back it up: without it the data cannot be read");
+    }
+    let core = Arc::new(core);
+    let bootstrap = core
+        .bootstrap(BOOTSTRAP_WORKSPACE, BOOTSTRAP_EMAIL)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bootstrap_file = match &bootstrap {
+        Some(creds) => {
+            let path = config.data_dir.join("bootstrap.json");
+            // EXPOSE: the first owner's credentials go to a 0600 file for the operator, once.
+            let json = serde_json::json!({
+                "workspace": creds.workspace,
+                "email": creds.email,
+                "password": creds.password.expose_secret(),
+                "token": creds.token.expose_secret(),
+            });
+            write_private_file(&path, format!("{json:#}\n").as_bytes()).context("cannot write bootstrap.json")?;
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(Prepared {
+        state: AppState { core },
+        bootstrap,
+        bootstrap_file,
+        sqlite,
+    })
+}
+
+enum KeyOrigin {
+    Env,
+    File(PathBuf),
+    Generated(PathBuf),
+}
+
+struct LoadedKey {
+    key: RootKey,
+    origin: KeyOrigin,
+    new_file_contents: Option<sealbox_crypto::SecretString>,
+}
+
+fn load_root_key(config: &Config) -> anyhow::Result<LoadedKey> {
+    if let Ok(encoded) = std::env::var(ROOT_KEY_ENV) {
+        let key =
+            RootKey::from_encoded(1, &encoded).with_context(|| format!("{ROOT_KEY_ENV} is not a valid root key"))?;
+        return Ok(LoadedKey {
+            key,
+            origin: KeyOrigin::Env,
+            new_file_contents: None,
+        });
+    }
+    let path = config
+        .root_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("root.key"));
+    match std::fs::read_to_string(&path) {
+        Ok(encoded) => {
+            let key = RootKey::from_encoded(1, &encoded)
+                .with_context(|| format!("{} does not hold a valid root key", path.display()))?;
+            Ok(LoadedKey {
+                key,
+                origin: KeyOrigin::File(path),
+                new_file_contents: None,
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = RootKey::generate(1);
+            let encoded = key.encode();
+            Ok(LoadedKey {
+                key,
+                origin: KeyOrigin::Generated(path),
+                new_file_contents: Some(encoded),
+            })
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read the root key file {}", path.display())),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+pub fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level).with_context(|| {
+        format!(
+            "--log-level {:?}: expected e.g. info, debug or sealbox=trace",
+            config.log_level
+        )
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if config.log_json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    // Already initialised (e.g. in tests): keep the existing subscriber.
+    drop(result);
+    Ok(())
+}
+
+/// No core dumps: a dump would hold keys and values in plaintext.
+pub fn harden_process() {
+    let no_core = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+    let not_dumpable = nix::sys::prctl::set_dumpable(false);
+    if no_core.is_err() || not_dumpable.is_err() {
+        tracing::warn!("could not disable core dumps");
+    }
+}
+
+pub async fn tls_config(config: &Config) -> anyhow::Result<Option<axum_server::tls_rustls::RustlsConfig>> {
+    match (&config.tls_cert, &config.tls_key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot load TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            Ok(Some(tls))
+        }
+        _ => anyhow::bail!("give both --tls-cert and --tls-key, or neither"),
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+pub async fn sweep_trash_forever(core: Arc<Sealbox>) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match core.sweep_trash().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "trash retention: purged expired secrets"),
+            Err(e) => tracing::warn!(error = %e, "trash retention sweep failed"),
+        }
+    }
+}

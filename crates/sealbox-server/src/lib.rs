@@ -1,0 +1,218 @@
+//! The HTTP server: routes, authentication extractors, the error boundary, and process start-up.
+//!
+//! **Architecture Invariant:** this is the only crate that knows HTTP. Handlers are thin: extract,
+//! call `sealbox_core::Sealbox`, map the result. Every authorisation decision is made in core.
+//!
+//! [`router`] builds the whole application for a state; [`serve`] runs it on a listener until a
+//! shutdown future resolves, so tests start the real thing on port 0. [`run`] is `sealbox server`.
+
+mod boot;
+mod error;
+mod extract;
+mod openapi;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use sealbox_core::Sealbox;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use boot::{Prepared, prepare, tls_config};
+pub use openapi::ApiDoc;
+
+/// Largest request body accepted; larger ones get 413 `request.body_too_large`.
+pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
+
+/// `sealbox server`'s settings, from flags and `SEALBOX_*` variables.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// `postgres://...`; the embedded SQLite database in `data_dir` when absent.
+    pub database_url: Option<String>,
+    /// Where the root key is kept; `data_dir/root.key` when absent. `SEALBOX_ROOT_KEY` (the key
+    /// itself, base64) takes precedence over any file.
+    pub root_key_file: Option<PathBuf>,
+    pub insecure_http: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub trash_retention_days: u32,
+    pub log_level: String,
+    pub log_json: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
+            .field("root_key_file", &self.root_key_file)
+            .field("insecure_http", &self.insecure_http)
+            .field("tls", &self.tls_cert.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Defaults for a data directory (what `sealbox server` uses with no flags).
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: "127.0.0.1:8270".into(),
+            data_dir: data_dir.into(),
+            database_url: None,
+            root_key_file: None,
+            insecure_http: false,
+            tls_cert: None,
+            tls_key: None,
+            trash_retention_days: 30,
+            log_level: "info".into(),
+            log_json: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Arc<Sealbox>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let nosniff = SetResponseHeaderLayer::overriding(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            // The path names secrets, never values; the query string is left out.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    Router::new()
+        .merge(routes::sys::router())
+        .merge(routes::auth::router())
+        .merge(routes::secrets::router())
+        .merge(routes::members::router())
+        .merge(routes::tokens::router())
+        .merge(routes::audit::router())
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(assign_request_id))
+                .layer(trace)
+                .layer(middleware::from_fn(error::error_boundary))
+                .layer(CatchPanicLayer::new())
+                .layer(no_store)
+                .layer(nosniff)
+                .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
+        )
+        .with_state(state)
+}
+
+/// Gives every request a fresh id (a caller's own `x-request-id` is replaced, so ids in logs and
+/// audit events are always the server's) and returns it on the response.
+async fn assign_request_id(mut request: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let value = HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+    request.headers_mut().insert("x-request-id", value.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert("x-request-id", value);
+    response
+}
+
+/// Serves plain HTTP on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Serves HTTPS (rustls) on `listener` until `shutdown` resolves.
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    state: AppState,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let on_shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        on_shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum_server::from_tcp_rustls(listener, tls)
+        .handle(handle)
+        .serve(app)
+        .await
+}
+
+/// `sealbox server`: reads the config, prepares storage and keys, binds, and serves until
+/// SIGTERM or SIGINT.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    boot::init_logging(&config)?;
+    boot::harden_process();
+    let listen: SocketAddr = config
+        .listen
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--listen {:?}: expected an address like 127.0.0.1:8270", config.listen))?;
+    let tls = boot::tls_config(&config).await?;
+    if tls.is_none() && !listen.ip().is_loopback() && !config.insecure_http {
+        anyhow::bail!(
+            "refusing to serve plain HTTP on {listen}, which is not a loopback address: give --tls-cert and --tls-key, or --insecure-http if a proxy in front terminates TLS"
+        );
+    }
+    let prepared = prepare(&config).await?;
+    if let Some(path) = &prepared.bootstrap_file {
+        println!(
+            "sealbox: first start; the owner's credentials are in {} (mode 0600)",
+            path.display()
+        );
+    }
+    let std_listener =
+        std::net::TcpListener::bind(listen).map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("sealbox listening on {scheme}://{addr}");
+    tracing::info!(%addr, store = prepared.state.core.store().kind(), "sealbox listening");
+    let sweeper = tokio::spawn(boot::sweep_trash_forever(prepared.state.core.clone()));
+    let state = prepared.state.clone();
+    match tls {
+        Some(tls) => serve_tls(std_listener, state, tls, boot::shutdown_signal()).await?,
+        None => {
+            serve(
+                tokio::net::TcpListener::from_std(std_listener)?,
+                state,
+                boot::shutdown_signal(),
+            )
+            .await?
+        }
+    }
+    sweeper.abort();
+    prepared.close().await;
+    tracing::info!("sealbox stopped");
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! The OpenAPI document, generated from the handlers' annotations and the wire types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Sealbox API", description = "Self-hosted secrets manager. Errors: `{\"error\": {\"code\", \"message\", \"request_id\"}}`."),
+    paths(
+        routes::sys::health,
+        routes::auth::login, routes::auth::logout, routes::auth::whoami, routes::auth::create_workspace,
+        routes::secrets::create, routes::secrets::list, routes::secrets::details, routes::secrets::update,
+        routes::secrets::delete, routes::secrets::versions, routes::secrets::reveal, routes::secrets::rollback,
+        routes::secrets::trash, routes::secrets::restore, routes::secrets::purge,
+        routes::members::list, routes::members::add, routes::members::set_role, routes::members::remove,
+        routes::tokens::list, routes::tokens::create, routes::tokens::revoke,
+        routes::audit::list, routes::audit::verify,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sbx_...")
+                    .build(),
+            ),
+        );
+    }
+}

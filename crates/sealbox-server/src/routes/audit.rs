@@ -1,0 +1,61 @@
+//! `/v1/audit`.
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use sealbox_core::AuditQuery;
+use sealbox_types::{AuditList, AuditVerifyResponse};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::Auth;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/audit", get(list))
+        .route("/v1/audit/verify", get(verify))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditParams {
+    /// RFC 3339 time.
+    since: Option<String>,
+    until: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    /// e.g. `secret:API_KEY`.
+    target: Option<String>,
+    /// Only events after this sequence number.
+    after: Option<u64>,
+    /// 1-1000, default 100.
+    limit: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, body = AuditList), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<AuditParams>,
+) -> ApiResult<Json<AuditList>> {
+    let query = AuditQuery {
+        since: q.since,
+        until: q.until,
+        actor: q.actor,
+        action: q.action,
+        target: q.target,
+        after: q.after,
+        limit: q.limit,
+    };
+    Ok(Json(AuditList {
+        events: s.core.list_audit(&p, query).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = AuditVerifyResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn verify(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<AuditVerifyResponse>> {
+    Ok(Json(s.core.verify_audit(&p).await?))
+}

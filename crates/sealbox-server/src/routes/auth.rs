@@ -1,0 +1,66 @@
+//! `/v1/auth/*` and `/v1/workspaces`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sealbox_types::{CreateWorkspaceRequest, CreateWorkspaceResponse, LoginRequest, LoginResponse, WhoAmI};
+use secrecy::SecretString;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Auth, Ctx};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/logout", post(logout))
+        .route("/v1/auth/whoami", get(whoami))
+        .route("/v1/workspaces", post(create_workspace))
+}
+
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),
+    responses((status = 200, body = LoginResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn login(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let password = SecretString::from(req.password);
+    Ok(Json(
+        s.core
+            .login(&ctx, &req.email, password, req.workspace.as_deref())
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "the calling token is revoked"), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn logout(State(s): State<AppState>, Auth(p): Auth, Ctx(ctx): Ctx) -> ApiResult<StatusCode> {
+    s.core.logout(&p, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/auth/whoami", tag = "auth",
+    responses((status = 200, body = WhoAmI), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn whoami(State(s): State<AppState>, Auth(p): Auth) -> Json<WhoAmI> {
+    Json(s.core.whoami(&p))
+}
+
+#[utoipa::path(post, path = "/v1/workspaces", tag = "auth", request_body = CreateWorkspaceRequest,
+    responses((status = 201, body = CreateWorkspaceResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn create_workspace(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Json(req): Json<CreateWorkspaceRequest>,
+) -> ApiResult<(StatusCode, Json<CreateWorkspaceResponse>)> {
+    let token = s.core.create_workspace(&p, &ctx, &req.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateWorkspaceResponse {
+            workspace: req.name,
+            token,
+        }),
+    ))
+}

@@ -1,0 +1,60 @@
+//! `/v1/members`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use sealbox_types::{AddMemberRequest, AddMemberResponse, MemberInfo, MemberList, SetRoleRequest};
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Auth, Ctx};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/members", get(list).post(add))
+        .route("/v1/members/{email}", patch(set_role).delete(remove))
+}
+
+#[utoipa::path(get, path = "/v1/members", tag = "members",
+    responses((status = 200, body = MemberList), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn list(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<MemberList>> {
+    Ok(Json(MemberList {
+        members: s.core.list_members(&p).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/members", tag = "members", request_body = AddMemberRequest,
+    responses((status = 201, body = AddMemberResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn add(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Json(req): Json<AddMemberRequest>,
+) -> ApiResult<(StatusCode, Json<AddMemberResponse>)> {
+    Ok((StatusCode::CREATED, Json(s.core.add_member(&p, &ctx, req).await?)))
+}
+
+#[utoipa::path(patch, path = "/v1/members/{email}", tag = "members", params(("email" = String, Path)), request_body = SetRoleRequest,
+    responses((status = 200, body = MemberInfo), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn set_role(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(email): Path<String>,
+    Json(req): Json<SetRoleRequest>,
+) -> ApiResult<Json<MemberInfo>> {
+    Ok(Json(s.core.set_member_role(&p, &ctx, &email, req.role).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/members/{email}", tag = "members", params(("email" = String, Path)),
+    responses((status = 204, description = "removed, with all their tokens"), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn remove(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(email): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.core.remove_member(&p, &ctx, &email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,184 @@
+//! `/v1/secrets` and `/v1/trash`.
+
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sealbox_core::SecretQuery;
+use sealbox_types::{
+    CreateSecretRequest, RevealRequest, RevealResponse, RollbackRequest, SecretDetails, SecretList, SecretVersionList,
+    UpdateSecretRequest, codes,
+};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Auth, Ctx};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/secrets", get(list).post(create))
+        .route("/v1/secrets/{name}", get(details).patch(update).delete(delete))
+        .route("/v1/secrets/{name}/versions", get(versions))
+        .route("/v1/secrets/{name}/reveal", post(reveal))
+        .route("/v1/secrets/{name}/rollback", post(rollback))
+        .route("/v1/trash", get(trash))
+        .route("/v1/trash/{name}", axum::routing::delete(purge))
+        .route("/v1/trash/{name}/restore", post(restore))
+}
+
+#[utoipa::path(post, path = "/v1/secrets", tag = "secrets", request_body = CreateSecretRequest,
+    responses((status = 201, body = SecretDetails), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Json(req): Json<CreateSecretRequest>,
+) -> ApiResult<(StatusCode, Json<SecretDetails>)> {
+    Ok((StatusCode::CREATED, Json(s.core.create_secret(&p, &ctx, req).await?)))
+}
+
+/// `?prefix=P&type=T&tag=K=V&tag=K2=V2`; `tag` may repeat, so the query is read as pairs.
+#[utoipa::path(get, path = "/v1/secrets", tag = "secrets",
+    params(("prefix" = Option<String>, Query), ("type" = Option<String>, Query), ("tag" = Option<Vec<String>>, Query, description = "KEY=VALUE; repeat for more")),
+    responses((status = 200, body = SecretList), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<SecretList>> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+        .map_err(|_| ApiError::bad_request(codes::REQUEST_INVALID, "the query string is not valid URL encoding"))?;
+    let mut query = SecretQuery::default();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "prefix" => query.prefix = Some(value),
+            "type" => query.secret_type = Some(value),
+            "tag" => {
+                let (k, v) = value
+                    .split_once('=')
+                    .ok_or_else(|| ApiError::bad_request(codes::SECRET_TAGS_INVALID, "tag: must be KEY=VALUE"))?;
+                query.tags.push((k.to_owned(), v.to_owned()));
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    codes::REQUEST_INVALID,
+                    format!("unknown query parameter {other:?}; allowed: prefix, type, tag"),
+                ));
+            }
+        }
+    }
+    Ok(Json(SecretList {
+        secrets: s.core.list_secrets(&p, query).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/secrets/{name}", tag = "secrets", params(("name" = String, Path)),
+    responses((status = 200, body = SecretDetails), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn details(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SecretDetails>> {
+    Ok(Json(s.core.get_secret(&p, &name).await?))
+}
+
+#[utoipa::path(patch, path = "/v1/secrets/{name}", tag = "secrets", params(("name" = String, Path)), request_body = UpdateSecretRequest,
+    responses((status = 200, body = SecretDetails), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn update(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+    Json(req): Json<UpdateSecretRequest>,
+) -> ApiResult<Json<SecretDetails>> {
+    Ok(Json(s.core.update_secret(&p, &ctx, &name, req).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/secrets/{name}", tag = "secrets", params(("name" = String, Path)),
+    responses((status = 200, description = "moved to the trash", body = SecretDetails), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SecretDetails>> {
+    Ok(Json(s.core.delete_secret(&p, &ctx, &name).await?))
+}
+
+#[utoipa::path(get, path = "/v1/secrets/{name}/versions", tag = "secrets", params(("name" = String, Path)),
+    responses((status = 200, body = SecretVersionList), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn versions(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SecretVersionList>> {
+    Ok(Json(s.core.list_versions(&p, &name).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VersionParam {
+    version: Option<u64>,
+}
+
+/// The body is optional: `{}` or none reveals the current version; `?version=N` works too.
+#[utoipa::path(post, path = "/v1/secrets/{name}/reveal", tag = "secrets",
+    params(("name" = String, Path), ("version" = Option<u64>, Query)), request_body(content = Option<RevealRequest>),
+    responses((status = 200, body = RevealResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn reveal(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+    Query(q): Query<VersionParam>,
+    body: Option<Json<RevealRequest>>,
+) -> ApiResult<Json<RevealResponse>> {
+    let version = body.and_then(|Json(b)| b.version).or(q.version);
+    Ok(Json(s.core.reveal(&p, &ctx, &name, version).await?))
+}
+
+#[utoipa::path(post, path = "/v1/secrets/{name}/rollback", tag = "secrets", params(("name" = String, Path)), request_body = RollbackRequest,
+    responses((status = 200, body = SecretDetails), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn rollback(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+    Json(req): Json<RollbackRequest>,
+) -> ApiResult<Json<SecretDetails>> {
+    Ok(Json(
+        s.core.rollback(&p, &ctx, &name, req.to, req.expected_version).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/trash", tag = "secrets",
+    responses((status = 200, body = SecretList), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn trash(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<SecretList>> {
+    Ok(Json(SecretList {
+        secrets: s.core.list_trash(&p).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/trash/{name}/restore", tag = "secrets", params(("name" = String, Path)),
+    responses((status = 200, body = SecretDetails), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn restore(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SecretDetails>> {
+    Ok(Json(s.core.restore_secret(&p, &ctx, &name).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/trash/{name}", tag = "secrets", params(("name" = String, Path)),
+    responses((status = 204, description = "purged for good"), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn purge(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.core.purge_secret(&p, &ctx, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

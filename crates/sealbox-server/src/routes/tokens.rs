@@ -1,0 +1,51 @@
+//! `/v1/tokens`: the caller's personal access tokens.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use sealbox_types::{CreateTokenRequest, CreatedToken, TokenList};
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Auth, Ctx};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tokens", get(list).post(create))
+        .route("/v1/tokens/{id}", delete(revoke))
+}
+
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens",
+    responses((status = 200, body = TokenList), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn list(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<TokenList>> {
+    Ok(Json(TokenList {
+        tokens: s.core.list_tokens(&p).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
+    responses((status = 201, body = CreatedToken), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Json(req): Json<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.core.create_token(&p, &ctx, &req.name, req.expires_in_seconds).await?),
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
+    responses((status = 204, description = "revoked; effective on the next request"), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn revoke(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.core.revoke_token(&p, &ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

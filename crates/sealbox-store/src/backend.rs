@@ -1,0 +1,191 @@
+//! What a database backend provides (somewhere to read, a way to run a write transaction), and
+//! the one [`Store`] implementation built on it from the queries in `ops.rs`.
+
+use async_trait::async_trait;
+use futures_util::future::BoxFuture;
+
+use crate::db::Exec;
+use crate::{
+    AuditEventRow, AuditFilter, AuditRecord, MemberRow, Result, SecretFilter, SecretRow, SecretUpdate,
+    SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow, ops,
+};
+
+/// A unit of work run inside a write transaction.
+pub(crate) type Job<T> = Box<dyn for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send>;
+
+#[async_trait]
+pub(crate) trait Backend: Send + Sync + 'static {
+    const KIND: &'static str;
+    type Reader: Exec + Clone;
+
+    /// Where reads run (a pool).
+    fn reader(&self) -> Self::Reader;
+
+    /// Runs `job` in a write transaction and answers once the transaction is committed
+    /// (or with the job's error, and nothing of it written).
+    async fn write<T: Send + 'static>(&self, job: Job<T>) -> Result<T>;
+}
+
+/// Boxes `job` for [`Backend::write`]; taking the closure here lets its signature be inferred.
+async fn write<B, T, F>(backend: &B, job: F) -> Result<T>
+where
+    B: Backend,
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send + 'static,
+{
+    backend.write(Box::new(job)).await
+}
+
+#[async_trait]
+impl<B: Backend> Store for B {
+    fn kind(&self) -> &'static str {
+        B::KIND
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        ops::get_meta(&mut self.reader(), key).await
+    }
+
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        write(self, move |c| Box::pin(ops::put_meta_if_absent(c, key, value))).await
+    }
+
+    async fn create_workspace(
+        &self,
+        workspace: WorkspaceRow,
+        owner: MemberRow,
+        token: Option<TokenRow>,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        write(self, move |c| Box::pin(ops::create_workspace(c, workspace, owner, token, audit))).await
+    }
+
+    async fn workspace_by_name(&self, name: &str) -> Result<Option<WorkspaceRow>> {
+        ops::workspace_by_name(&mut self.reader(), name).await
+    }
+
+    async fn workspace_by_id(&self, id: &str) -> Result<Option<WorkspaceRow>> {
+        ops::workspace_by_id(&mut self.reader(), id).await
+    }
+
+    async fn insert_member(&self, member: MemberRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(ops::insert_member(c, member, audit))).await
+    }
+
+    async fn member_by_email(&self, workspace_id: &str, email: &str) -> Result<Option<MemberRow>> {
+        ops::member_by_email(&mut self.reader(), workspace_id, email).await
+    }
+
+    async fn member_by_id(&self, member_id: &str) -> Result<Option<MemberRow>> {
+        ops::member_by_id(&mut self.reader(), member_id).await
+    }
+
+    async fn list_members(&self, workspace_id: &str) -> Result<Vec<MemberRow>> {
+        ops::list_members(&mut self.reader(), workspace_id).await
+    }
+
+    async fn set_member_role(&self, workspace_id: &str, member_id: &str, role: &str, audit: AuditRecord) -> Result<()> {
+        let (workspace_id, member_id, role) = (workspace_id.to_owned(), member_id.to_owned(), role.to_owned());
+        write(self, move |c| Box::pin(ops::set_member_role(c, workspace_id, member_id, role, audit))).await
+    }
+
+    async fn delete_member(&self, workspace_id: &str, member_id: &str, audit: AuditRecord) -> Result<()> {
+        let (workspace_id, member_id) = (workspace_id.to_owned(), member_id.to_owned());
+        write(self, move |c| Box::pin(ops::delete_member(c, workspace_id, member_id, audit))).await
+    }
+
+    async fn insert_token(&self, token: TokenRow, audit: Option<AuditRecord>) -> Result<()> {
+        write(self, move |c| Box::pin(ops::insert_token(c, token, audit))).await
+    }
+
+    async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRow>> {
+        ops::token_by_hash(&mut self.reader(), hash).await
+    }
+
+    async fn list_tokens(&self, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>> {
+        ops::list_tokens(&mut self.reader(), workspace_id, member_id, kind).await
+    }
+
+    async fn revoke_token(
+        &self,
+        workspace_id: &str,
+        member_id: &str,
+        token_id: &str,
+        at: i64,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let (workspace_id, member_id, token_id) = (workspace_id.to_owned(), member_id.to_owned(), token_id.to_owned());
+        write(self, move |c| Box::pin(ops::revoke_token(c, workspace_id, member_id, token_id, at, audit))).await
+    }
+
+    async fn touch_token(&self, token_id: &str, at: i64) -> Result<()> {
+        let token_id = token_id.to_owned();
+        write(self, move |c| Box::pin(ops::touch_token(c, token_id, at))).await
+    }
+
+    async fn insert_secret(&self, secret: SecretRow, first_version: SecretVersionRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(ops::insert_secret(c, secret, first_version, audit))).await
+    }
+
+    async fn secret_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<SecretRow>> {
+        ops::secret_by_name(&mut self.reader(), workspace_id, name).await
+    }
+
+    async fn list_secrets(&self, workspace_id: &str, filter: &SecretFilter) -> Result<Vec<SecretRow>> {
+        ops::list_secrets(&mut self.reader(), workspace_id, filter).await
+    }
+
+    async fn secret_version(&self, secret_id: &str, version: i64) -> Result<Option<SecretVersionRow>> {
+        ops::secret_version(&mut self.reader(), secret_id, version).await
+    }
+
+    async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionMeta>> {
+        ops::list_versions(&mut self.reader(), secret_id).await
+    }
+
+    async fn update_secret(&self, update: SecretUpdate, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(ops::update_secret(c, update, audit))).await
+    }
+
+    async fn set_secret_trashed(
+        &self,
+        workspace_id: &str,
+        secret_id: &str,
+        deleted: Option<(i64, String)>,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let (workspace_id, secret_id) = (workspace_id.to_owned(), secret_id.to_owned());
+        write(self, move |c| Box::pin(ops::set_secret_trashed(c, workspace_id, secret_id, deleted, audit))).await
+    }
+
+    async fn purge_secret(&self, workspace_id: &str, secret_id: &str, audit: AuditRecord) -> Result<()> {
+        let (workspace_id, secret_id) = (workspace_id.to_owned(), secret_id.to_owned());
+        write(self, move |c| Box::pin(ops::purge_secret(c, workspace_id, secret_id, audit))).await
+    }
+
+    async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>> {
+        ops::trashed_before(&mut self.reader(), before).await
+    }
+
+    async fn touch_secret_used(&self, secret_id: &str, at: i64, by: &str) -> Result<()> {
+        let (secret_id, by) = (secret_id.to_owned(), by.to_owned());
+        write(self, move |c| Box::pin(ops::touch_secret_used(c, secret_id, at, by))).await
+    }
+
+    async fn append_audit(&self, audit: AuditRecord) -> Result<i64> {
+        write(self, move |c| Box::pin(ops::append_audit(c, audit))).await
+    }
+
+    async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>> {
+        ops::list_audit(&mut self.reader(), workspace_id, filter).await
+    }
+
+    async fn count_audit(&self, workspace_id: &str, action: &str, outcome: &str, target: &str, since: i64) -> Result<i64> {
+        ops::count_audit(&mut self.reader(), workspace_id, action, outcome, target, since).await
+    }
+
+    async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>> {
+        ops::audit_head(&mut self.reader(), workspace_id).await
+    }
+}

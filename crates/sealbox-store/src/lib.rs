@@ -1,0 +1,320 @@
+//! Persistence for Sealbox: the [`Store`] trait, its row models, and two implementations
+//! ([`SqliteStore`], the embedded default, and [`PostgresStore`]).
+//!
+//! **Invariant:** the store never sees a plaintext secret value. Version rows carry the sealed
+//! ciphertext, the wrapped data key and the root-key version as opaque bytes; this crate does not
+//! depend on `sealbox-crypto`.
+//!
+//! Every mutating method takes the [`AuditRecord`] that describes it and appends it to the
+//! workspace's hash chain in the same transaction: either both are durable or neither is
+//! (audit is fail-closed).
+//!
+//! Times are milliseconds since the Unix epoch, chosen by the caller (the store never reads a clock).
+//!
+//! # Layout
+//!
+//! Both implementations run the same queries (`ops.rs`, written once with `$n` parameters, which
+//! SQLite accepts too) over a small connection abstraction (`db.rs`); they differ in how a write
+//! transaction is run. [`SqliteStore`] group-commits: one writer task batches queued writes into
+//! one transaction, each in its own savepoint, and answers them after the commit.
+//! [`PostgresStore`] runs each write in its own transaction on a pool. Schema migrations live in
+//! `migrations/{sqlite,postgres}/` under the same file names, are embedded in the binary and
+//! applied at open/connect, recorded in `schema_migrations`.
+//!
+//! # Testing against PostgreSQL
+//!
+//! The conformance suite (`tests/it`) runs every scenario on SQLite, and on PostgreSQL when
+//! `SEALBOX_TEST_DATABASE_URL` is set (under `CI=true` it must be set and reachable). Each test
+//! gets its own schema from [`create_isolated_schema`], which returns the given URL with
+//! `options[search_path]=sbx_<16 hex digits>` appended (sqlx's syntax for a server option, so
+//! [`PostgresStore::connect`] and `sqlx` itself accept it); every connection made from that URL
+//! sees only that schema.
+
+mod audit_chain;
+mod backend;
+mod db;
+mod migrate;
+mod ops;
+mod postgres;
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use audit_chain::{GENESIS_HASH, chain_hash};
+pub use postgres::{PostgresStore, create_isolated_schema};
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was hit. The string names which: `workspace_name`, `member_email`,
+    /// `secret_name`, `token_hash`.
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
+    /// The row to change does not exist (or belongs to another workspace).
+    #[error("not found")]
+    NotFound,
+    /// A compare-and-set on a secret's current version failed; `current` is what is stored now.
+    #[error("version conflict: current version is {current}")]
+    VersionConflict { current: i64 },
+    /// The change would leave the workspace without an owner.
+    #[error("the workspace must keep at least one owner")]
+    LastOwner,
+    /// Appending the audit event failed; nothing was written.
+    #[error("audit event could not be recorded: {0}")]
+    Audit(String),
+    /// Anything else the database said. The text is for the operator's log, never for a client.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// A person in a workspace. `password_hash` is a PHC string (Argon2id).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub email: String,
+    pub password_hash: String,
+    /// `owner`, `admin` or `editor`.
+    pub role: String,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for MemberRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemberRow")
+            .field("id", &self.id)
+            .field("workspace_id", &self.workspace_id)
+            .field("email", &self.email)
+            .field("password_hash", &"[redacted]")
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+/// A bearer token. Only the keyed hash of the token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub id: String,
+    pub workspace_id: String,
+    /// `personal` (a member's access token) or `session` (from a password login).
+    pub kind: String,
+    /// The member the token acts as.
+    pub member_id: Option<String>,
+    pub name: String,
+    pub hash: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// A secret's row: everything but the value. `metadata`, `tags` and `details` are JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub secret_type: String,
+    pub visibility: String,
+    pub description: String,
+    pub metadata: String,
+    pub tags: String,
+    /// Non-sensitive fields of structured values (e.g. the SMTP host), as JSON.
+    pub details: String,
+    pub current_version: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+    pub last_used_at: Option<i64>,
+    pub last_used_by: Option<String>,
+    pub deleted_at: Option<i64>,
+    pub deleted_by: Option<String>,
+}
+
+/// One sealed version of a secret's value. The byte fields are opaque to the store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretVersionRow {
+    pub secret_id: String,
+    pub version: i64,
+    pub ciphertext: Vec<u8>,
+    pub wrapped_dek: Vec<u8>,
+    pub key_version: i64,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+impl std::fmt::Debug for SecretVersionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretVersionRow")
+            .field("secret_id", &self.secret_id)
+            .field("version", &self.version)
+            .field("key_version", &self.key_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A version's metadata, without the sealed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionMeta {
+    pub version: i64,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+/// What `list_secrets` returns. `prefix` matches the start of the name, case-sensitively.
+#[derive(Debug, Clone, Default)]
+pub struct SecretFilter {
+    pub prefix: Option<String>,
+    pub secret_type: Option<String>,
+    /// `false`: live secrets only; `true`: only those in the trash.
+    pub in_trash: bool,
+}
+
+/// A change to a secret, applied only if its current version is still `expected_current_version`.
+#[derive(Debug, Clone)]
+pub struct SecretUpdate {
+    pub secret_id: String,
+    pub workspace_id: String,
+    pub expected_current_version: i64,
+    /// A new version; its `version` must be `expected_current_version + 1`.
+    pub new_version: Option<SecretVersionRow>,
+    pub description: String,
+    pub metadata: String,
+    pub tags: String,
+    pub details: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// An audit event as the caller describes it. The store adds the sequence number and hashes.
+/// It never contains a secret value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord {
+    pub workspace_id: String,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// `success`, `failure` or `denied`.
+    pub outcome: String,
+    pub request_id: String,
+    pub client_addr: String,
+    /// A JSON object with extra facts (versions, roles, names); never a value.
+    pub detail: String,
+}
+
+/// A stored audit event: the record, its place in the workspace's chain, and the chain hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEventRow {
+    pub seq: i64,
+    pub record: AuditRecord,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    /// Only events with `seq` greater than this (for paging).
+    pub after_seq: Option<i64>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A short name for logs: `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
+
+    // ---- server metadata (root-key check values and the like) ----
+    async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores `value` under `key` unless the key exists; returns whether it was stored.
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool>;
+
+    // ---- workspaces ----
+    /// Creates a workspace, its first owner, and optionally a token for that owner, atomically.
+    /// `Duplicate("workspace_name")` when the name is taken.
+    async fn create_workspace(
+        &self,
+        workspace: WorkspaceRow,
+        owner: MemberRow,
+        token: Option<TokenRow>,
+        audit: AuditRecord,
+    ) -> Result<()>;
+    async fn workspace_by_name(&self, name: &str) -> Result<Option<WorkspaceRow>>;
+    async fn workspace_by_id(&self, id: &str) -> Result<Option<WorkspaceRow>>;
+
+    // ---- members ----
+    /// `Duplicate("member_email")` when the e-mail is already a member of the workspace.
+    async fn insert_member(&self, member: MemberRow, audit: AuditRecord) -> Result<()>;
+    async fn member_by_email(&self, workspace_id: &str, email: &str) -> Result<Option<MemberRow>>;
+    async fn member_by_id(&self, member_id: &str) -> Result<Option<MemberRow>>;
+    async fn list_members(&self, workspace_id: &str) -> Result<Vec<MemberRow>>;
+    /// `LastOwner` when this would demote the workspace's only owner.
+    async fn set_member_role(&self, workspace_id: &str, member_id: &str, role: &str, audit: AuditRecord) -> Result<()>;
+    /// Removes the member and every token of theirs. `LastOwner` when they are the only owner.
+    async fn delete_member(&self, workspace_id: &str, member_id: &str, audit: AuditRecord) -> Result<()>;
+
+    // ---- tokens ----
+    /// `audit` is `None` for session tokens minted by a login, whose event the caller records.
+    async fn insert_token(&self, token: TokenRow, audit: Option<AuditRecord>) -> Result<()>;
+    async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRow>>;
+    /// Tokens of one member of `kind`, newest first, revoked ones left out.
+    async fn list_tokens(&self, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>>;
+    /// Marks the token revoked at `at`. `NotFound` unless it belongs to `member_id` in the workspace.
+    async fn revoke_token(&self, workspace_id: &str, member_id: &str, token_id: &str, at: i64, audit: AuditRecord) -> Result<()>;
+    /// Records use; cheap and not audited.
+    async fn touch_token(&self, token_id: &str, at: i64) -> Result<()>;
+
+    // ---- secrets ----
+    /// Inserts the secret with its first version. `Duplicate("secret_name")` when the name is taken
+    /// in the workspace, including by a secret in the trash.
+    async fn insert_secret(&self, secret: SecretRow, first_version: SecretVersionRow, audit: AuditRecord) -> Result<()>;
+    /// The secret with this name, live or in the trash.
+    async fn secret_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<SecretRow>>;
+    async fn list_secrets(&self, workspace_id: &str, filter: &SecretFilter) -> Result<Vec<SecretRow>>;
+    async fn secret_version(&self, secret_id: &str, version: i64) -> Result<Option<SecretVersionRow>>;
+    /// Every version's metadata, newest first.
+    async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionMeta>>;
+    /// Applies `update` if the stored current version still is `expected_current_version`,
+    /// else `VersionConflict`. The secret must be live (not in the trash), else `NotFound`.
+    async fn update_secret(&self, update: SecretUpdate, audit: AuditRecord) -> Result<()>;
+    /// Moves a live secret to the trash (`deleted_at = Some`) or restores a trashed one (`None`).
+    /// `NotFound` when it is not in the state the change starts from.
+    async fn set_secret_trashed(
+        &self,
+        workspace_id: &str,
+        secret_id: &str,
+        deleted: Option<(i64, String)>,
+        audit: AuditRecord,
+    ) -> Result<()>;
+    /// Deletes a trashed secret and all its versions for good. `NotFound` unless it is in the trash.
+    async fn purge_secret(&self, workspace_id: &str, secret_id: &str, audit: AuditRecord) -> Result<()>;
+    /// Trashed secrets of every workspace deleted before `before`, for the retention sweep.
+    async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>>;
+    /// Records that the secret was read or used. Not audited by itself.
+    async fn touch_secret_used(&self, secret_id: &str, at: i64, by: &str) -> Result<()>;
+
+    // ---- audit ----
+    /// Appends an event that stands alone (a reveal, a failed login); returns its sequence number.
+    async fn append_audit(&self, audit: AuditRecord) -> Result<i64>;
+    /// Events matching the filter, oldest first.
+    async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>>;
+    /// How many events of `action` with `outcome` and `target` happened at or after `since`.
+    async fn count_audit(&self, workspace_id: &str, action: &str, outcome: &str, target: &str, since: i64) -> Result<i64>;
+    /// The last event's sequence number and hash as recorded in the workspace's chain head.
+    async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>>;
+}

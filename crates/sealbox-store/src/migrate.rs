@@ -1,0 +1,62 @@
+//! Schema migrations: SQL files embedded at build time, applied in order, each in its own
+//! transaction and recorded in `schema_migrations`, so running them again is a no-op.
+
+use crate::Result;
+use crate::db::{Dialect, Exec, args};
+
+struct Migration {
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// In order of application. The two databases' files carry the same names.
+const MIGRATIONS: &[Migration] = &[Migration {
+    name: "0001_init",
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// Applies the migrations not yet recorded. The caller makes sure no one else migrates the same
+/// database at the same time (SQLite: `BEGIN IMMEDIATE` per migration; PostgreSQL: an advisory lock).
+pub(crate) async fn run(c: &mut dyn Exec) -> Result<()> {
+    c.execute_script(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    for migration in MIGRATIONS {
+        c.execute_script(c.dialect().begin()).await?;
+        match apply(c, migration).await {
+            Ok(()) => c.execute_script("COMMIT").await?,
+            Err(e) => {
+                if let Err(rollback) = c.execute_script("ROLLBACK").await {
+                    tracing::warn!(error = %rollback, "could not roll back a failed migration");
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply(c: &mut dyn Exec, migration: &Migration) -> Result<()> {
+    let done = c
+        .fetch_all("SELECT name FROM schema_migrations WHERE name = $1", args![migration.name])
+        .await?;
+    if !done.is_empty() {
+        return Ok(());
+    }
+    let dialect = c.dialect();
+    c.execute_script(match dialect {
+        Dialect::Sqlite => migration.sqlite,
+        Dialect::Postgres => migration.postgres,
+    })
+    .await?;
+    let record = format!(
+        "INSERT INTO schema_migrations (name, applied_at) VALUES ($1, {})",
+        dialect.now_ms()
+    );
+    c.execute(&record, args![migration.name]).await?;
+    tracing::info!(migration = migration.name, "applied database migration");
+    Ok(())
+}

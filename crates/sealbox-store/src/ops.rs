@@ -1,0 +1,644 @@
+//! Every query of the store, written once for both databases.
+//!
+//! Write operations run inside a transaction opened by the backend and take owned arguments
+//! (SQLite runs them on its writer task). Each audited write first locks the workspace's audit
+//! chain head ([`lock_head`]), then makes its change, then [`append`]s its event: taking the
+//! workspace lock first gives every PostgreSQL transaction the same lock order.
+
+use crate::db::{Arg, Exec, Row, args, audit_error, duplicate_as};
+use crate::{
+    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, MemberRow, Result, SecretFilter, SecretRow,
+    SecretUpdate, SecretVersionRow, StoreError, TokenRow, VersionMeta, WorkspaceRow, chain_hash,
+};
+
+const WORKSPACE: &str = "id, name, created_at";
+const MEMBER: &str = "id, workspace_id, email, password_hash, role, created_at";
+const TOKEN: &str = "id, workspace_id, kind, member_id, name, hash, created_at, expires_at, revoked_at, last_used_at";
+const SECRET: &str = "id, workspace_id, name, secret_type, visibility, description, metadata, tags, details, \
+    current_version, created_at, created_by, updated_at, updated_by, last_used_at, last_used_by, deleted_at, deleted_by";
+const AUDIT: &str =
+    "workspace_id, seq, at, actor, action, target, outcome, request_id, client_addr, detail, prev_hash, hash";
+
+fn workspace(r: &Row) -> Result<WorkspaceRow> {
+    Ok(WorkspaceRow { id: r.get("id")?, name: r.get("name")?, created_at: r.get("created_at")? })
+}
+
+fn member(r: &Row) -> Result<MemberRow> {
+    Ok(MemberRow {
+        id: r.get("id")?,
+        workspace_id: r.get("workspace_id")?,
+        email: r.get("email")?,
+        password_hash: r.get("password_hash")?,
+        role: r.get("role")?,
+        created_at: r.get("created_at")?,
+    })
+}
+
+fn token(r: &Row) -> Result<TokenRow> {
+    Ok(TokenRow {
+        id: r.get("id")?,
+        workspace_id: r.get("workspace_id")?,
+        kind: r.get("kind")?,
+        member_id: r.get("member_id")?,
+        name: r.get("name")?,
+        hash: r.get("hash")?,
+        created_at: r.get("created_at")?,
+        expires_at: r.get("expires_at")?,
+        revoked_at: r.get("revoked_at")?,
+        last_used_at: r.get("last_used_at")?,
+    })
+}
+
+fn secret(r: &Row) -> Result<SecretRow> {
+    Ok(SecretRow {
+        id: r.get("id")?,
+        workspace_id: r.get("workspace_id")?,
+        name: r.get("name")?,
+        secret_type: r.get("secret_type")?,
+        visibility: r.get("visibility")?,
+        description: r.get("description")?,
+        metadata: r.get("metadata")?,
+        tags: r.get("tags")?,
+        details: r.get("details")?,
+        current_version: r.get("current_version")?,
+        created_at: r.get("created_at")?,
+        created_by: r.get("created_by")?,
+        updated_at: r.get("updated_at")?,
+        updated_by: r.get("updated_by")?,
+        last_used_at: r.get("last_used_at")?,
+        last_used_by: r.get("last_used_by")?,
+        deleted_at: r.get("deleted_at")?,
+        deleted_by: r.get("deleted_by")?,
+    })
+}
+
+fn secret_version_row(r: &Row) -> Result<SecretVersionRow> {
+    Ok(SecretVersionRow {
+        secret_id: r.get("secret_id")?,
+        version: r.get("version")?,
+        ciphertext: r.get("ciphertext")?,
+        wrapped_dek: r.get("wrapped_dek")?,
+        key_version: r.get("key_version")?,
+        created_at: r.get("created_at")?,
+        created_by: r.get("created_by")?,
+    })
+}
+
+fn version_meta(r: &Row) -> Result<VersionMeta> {
+    Ok(VersionMeta { version: r.get("version")?, created_at: r.get("created_at")?, created_by: r.get("created_by")? })
+}
+
+fn audit_event(r: &Row) -> Result<AuditEventRow> {
+    Ok(AuditEventRow {
+        seq: r.get("seq")?,
+        record: AuditRecord {
+            workspace_id: r.get("workspace_id")?,
+            at: r.get("at")?,
+            actor: r.get("actor")?,
+            action: r.get("action")?,
+            target: r.get("target")?,
+            outcome: r.get("outcome")?,
+            request_id: r.get("request_id")?,
+            client_addr: r.get("client_addr")?,
+            detail: r.get("detail")?,
+        },
+        prev_hash: r.get("prev_hash")?,
+        hash: r.get("hash")?,
+    })
+}
+
+async fn fetch<T>(c: &mut dyn Exec, sql: &str, args: &[Arg<'_>], map: fn(&Row) -> Result<T>) -> Result<Vec<T>> {
+    c.fetch_all(sql, args).await?.iter().map(map).collect()
+}
+
+async fn fetch_optional<T>(
+    c: &mut dyn Exec,
+    sql: &str,
+    args: &[Arg<'_>],
+    map: fn(&Row) -> Result<T>,
+) -> Result<Option<T>> {
+    c.fetch_all(sql, args).await?.first().map(map).transpose()
+}
+
+// ---- audit chain ----
+
+/// A workspace's audit chain head, locked until the transaction ends.
+pub(crate) struct Head {
+    seq: i64,
+    hash: Vec<u8>,
+}
+
+/// Locks the chain head of `workspace_id`, the workspace the change happens in, which must be
+/// the one its audit record names. `NotFound` when there is no such workspace.
+async fn lock_head(c: &mut dyn Exec, workspace_id: &str, audit: &AuditRecord) -> Result<Head> {
+    if audit.workspace_id != workspace_id {
+        return Err(StoreError::Audit("the audit record names another workspace than the change".into()));
+    }
+    let sql = format!("SELECT audit_seq, audit_hash FROM workspaces WHERE id = $1{}", c.dialect().for_update());
+    let rows = c.fetch_all(&sql, args![workspace_id]).await.map_err(audit_error)?;
+    let row = rows.first().ok_or(StoreError::NotFound)?;
+    let seq: i64 = row.get("audit_seq")?;
+    let hash: Option<Vec<u8>> = row.get("audit_hash")?;
+    Ok(Head { seq, hash: hash.filter(|_| seq > 0).unwrap_or_else(|| GENESIS_HASH.to_vec()) })
+}
+
+/// Appends `record` after `head` and moves the head; returns the event's sequence number.
+async fn append(c: &mut dyn Exec, head: Head, record: &AuditRecord) -> Result<i64> {
+    let seq = head.seq + 1;
+    let hash = chain_hash(&head.hash, seq, record);
+    let r = record;
+    let insert = format!("INSERT INTO audit_events ({AUDIT}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+    c.execute(
+        &insert,
+        args![
+            &r.workspace_id,
+            seq,
+            r.at,
+            &r.actor,
+            &r.action,
+            &r.target,
+            &r.outcome,
+            &r.request_id,
+            &r.client_addr,
+            &r.detail,
+            &head.hash,
+            &hash
+        ],
+    )
+    .await
+    .map_err(audit_error)?;
+    c.execute("UPDATE workspaces SET audit_seq = $1, audit_hash = $2 WHERE id = $3", args![seq, &hash, &r.workspace_id])
+        .await
+        .map_err(audit_error)?;
+    Ok(seq)
+}
+
+pub(crate) async fn append_audit(c: &mut dyn Exec, audit: AuditRecord) -> Result<i64> {
+    let head = lock_head(c, &audit.workspace_id, &audit).await?;
+    append(c, head, &audit).await
+}
+
+pub(crate) async fn list_audit(c: &mut dyn Exec, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>> {
+    let f = filter;
+    let conditions = [
+        ("at >=", f.since.map(Arg::from)),
+        ("at <", f.until.map(Arg::from)),
+        ("actor =", f.actor.as_ref().map(Arg::from)),
+        ("action =", f.action.as_ref().map(Arg::from)),
+        ("target =", f.target.as_ref().map(Arg::from)),
+        ("seq >", f.after_seq.map(Arg::from)),
+    ];
+    let mut sql = format!("SELECT {AUDIT} FROM audit_events WHERE workspace_id = $1");
+    let mut params = vec![Arg::from(workspace_id)];
+    for (condition, arg) in conditions {
+        if let Some(arg) = arg {
+            params.push(arg);
+            sql.push_str(&format!(" AND {condition} ${}", params.len()));
+        }
+    }
+    sql.push_str(" ORDER BY seq");
+    if f.limit > 0 {
+        sql.push_str(&format!(" LIMIT {}", f.limit));
+    }
+    fetch(c, &sql, &params, audit_event).await
+}
+
+pub(crate) async fn count_audit(
+    c: &mut dyn Exec,
+    workspace_id: &str,
+    action: &str,
+    outcome: &str,
+    target: &str,
+    since: i64,
+) -> Result<i64> {
+    let rows = c
+        .fetch_all(
+            "SELECT COUNT(*) AS n FROM audit_events \
+             WHERE workspace_id = $1 AND action = $2 AND target = $3 AND outcome = $4 AND at >= $5",
+            args![workspace_id, action, target, outcome, since],
+        )
+        .await?;
+    rows.first().map_or(Ok(0), |r| r.get("n"))
+}
+
+pub(crate) async fn audit_head(c: &mut dyn Exec, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>> {
+    let rows = c
+        .fetch_all("SELECT audit_seq, audit_hash FROM workspaces WHERE id = $1", args![workspace_id])
+        .await?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    let seq: i64 = row.get("audit_seq")?;
+    let hash: Option<Vec<u8>> = row.get("audit_hash")?;
+    Ok(hash.filter(|_| seq > 0).map(|hash| (seq, hash)))
+}
+
+// ---- meta ----
+
+pub(crate) async fn get_meta(c: &mut dyn Exec, key: &str) -> Result<Option<Vec<u8>>> {
+    fetch_optional(c, "SELECT value FROM meta WHERE key = $1", args![key], |r| r.get("value")).await
+}
+
+pub(crate) async fn put_meta_if_absent(c: &mut dyn Exec, key: String, value: Vec<u8>) -> Result<bool> {
+    let stored = c
+        .execute("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", args![&key, &value])
+        .await?;
+    Ok(stored == 1)
+}
+
+// ---- workspaces ----
+
+pub(crate) async fn create_workspace(
+    c: &mut dyn Exec,
+    workspace: WorkspaceRow,
+    owner: MemberRow,
+    token: Option<TokenRow>,
+    audit: AuditRecord,
+) -> Result<()> {
+    let w = &workspace;
+    c.execute(
+        "INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)",
+        args![&w.id, &w.name, w.created_at],
+    )
+    .await
+    .map_err(duplicate_as("workspace_name"))?;
+    insert_member_row(c, &owner).await?;
+    if let Some(token) = &token {
+        insert_token_row(c, token).await?;
+    }
+    let head = lock_head(c, &w.id, &audit).await?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn workspace_by_id(c: &mut dyn Exec, id: &str) -> Result<Option<WorkspaceRow>> {
+    let sql = format!("SELECT {WORKSPACE} FROM workspaces WHERE id = $1");
+    fetch_optional(c, &sql, args![id], workspace).await
+}
+
+pub(crate) async fn workspace_by_name(c: &mut dyn Exec, name: &str) -> Result<Option<WorkspaceRow>> {
+    let sql = format!("SELECT {WORKSPACE} FROM workspaces WHERE name = $1");
+    fetch_optional(c, &sql, args![name], workspace).await
+}
+
+// ---- members ----
+
+async fn insert_member_row(c: &mut dyn Exec, m: &MemberRow) -> Result<()> {
+    let sql = format!("INSERT INTO members ({MEMBER}) VALUES ($1, $2, $3, $4, $5, $6)");
+    c.execute(&sql, args![&m.id, &m.workspace_id, &m.email, &m.password_hash, &m.role, m.created_at])
+        .await
+        .map_err(duplicate_as("member_email"))?;
+    Ok(())
+}
+
+pub(crate) async fn insert_member(c: &mut dyn Exec, member: MemberRow, audit: AuditRecord) -> Result<()> {
+    let head = lock_head(c, &member.workspace_id, &audit).await?;
+    insert_member_row(c, &member).await?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn member_by_email(c: &mut dyn Exec, workspace_id: &str, email: &str) -> Result<Option<MemberRow>> {
+    let sql = format!("SELECT {MEMBER} FROM members WHERE workspace_id = $1 AND email = $2");
+    fetch_optional(c, &sql, args![workspace_id, email], member).await
+}
+
+pub(crate) async fn member_by_id(c: &mut dyn Exec, member_id: &str) -> Result<Option<MemberRow>> {
+    let sql = format!("SELECT {MEMBER} FROM members WHERE id = $1");
+    fetch_optional(c, &sql, args![member_id], member).await
+}
+
+pub(crate) async fn list_members(c: &mut dyn Exec, workspace_id: &str) -> Result<Vec<MemberRow>> {
+    let sql = format!("SELECT {MEMBER} FROM members WHERE workspace_id = $1 ORDER BY created_at, email");
+    fetch(c, &sql, args![workspace_id], member).await
+}
+
+/// `NotFound` unless the member is in the workspace; `LastOwner` when they are its only owner
+/// and `change` would take that away (`None`: delete, `Some(role)`: a new role).
+async fn check_owner_kept(c: &mut dyn Exec, workspace_id: &str, member_id: &str, change: Option<&str>) -> Result<()> {
+    let role: String = fetch_optional(
+        c,
+        "SELECT role FROM members WHERE id = $1 AND workspace_id = $2",
+        args![member_id, workspace_id],
+        |r| r.get("role"),
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    if role != "owner" || change == Some("owner") {
+        return Ok(());
+    }
+    let owners = c
+        .fetch_all(
+            "SELECT COUNT(*) AS n FROM members WHERE workspace_id = $1 AND role = 'owner'",
+            args![workspace_id],
+        )
+        .await?;
+    let owners: i64 = owners.first().map_or(Ok(0), |r| r.get("n"))?;
+    if owners <= 1 { Err(StoreError::LastOwner) } else { Ok(()) }
+}
+
+pub(crate) async fn set_member_role(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    member_id: String,
+    role: String,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    check_owner_kept(c, &workspace_id, &member_id, Some(&role)).await?;
+    c.execute(
+        "UPDATE members SET role = $1 WHERE id = $2 AND workspace_id = $3",
+        args![&role, &member_id, &workspace_id],
+    )
+    .await?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn delete_member(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    member_id: String,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    check_owner_kept(c, &workspace_id, &member_id, None).await?;
+    // The foreign key cascades too; deleting the tokens explicitly does not depend on it.
+    c.execute("DELETE FROM tokens WHERE member_id = $1", args![&member_id]).await?;
+    c.execute("DELETE FROM members WHERE id = $1 AND workspace_id = $2", args![&member_id, &workspace_id])
+        .await?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+// ---- tokens ----
+
+async fn insert_token_row(c: &mut dyn Exec, t: &TokenRow) -> Result<()> {
+    let sql = format!("INSERT INTO tokens ({TOKEN}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+    c.execute(
+        &sql,
+        args![
+            &t.id,
+            &t.workspace_id,
+            &t.kind,
+            &t.member_id,
+            &t.name,
+            &t.hash,
+            t.created_at,
+            t.expires_at,
+            t.revoked_at,
+            t.last_used_at
+        ],
+    )
+    .await
+    .map_err(duplicate_as("token_hash"))?;
+    Ok(())
+}
+
+pub(crate) async fn insert_token(c: &mut dyn Exec, token: TokenRow, audit: Option<AuditRecord>) -> Result<()> {
+    let Some(audit) = audit else { return insert_token_row(c, &token).await };
+    let head = lock_head(c, &token.workspace_id, &audit).await?;
+    insert_token_row(c, &token).await?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn token_by_hash(c: &mut dyn Exec, hash: &[u8]) -> Result<Option<TokenRow>> {
+    let sql = format!("SELECT {TOKEN} FROM tokens WHERE hash = $1");
+    fetch_optional(c, &sql, args![hash], token).await
+}
+
+pub(crate) async fn list_tokens(c: &mut dyn Exec, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>> {
+    let sql = format!(
+        "SELECT {TOKEN} FROM tokens WHERE workspace_id = $1 AND member_id = $2 AND kind = $3 AND revoked_at IS NULL \
+         ORDER BY created_at DESC, id DESC"
+    );
+    fetch(c, &sql, args![workspace_id, member_id, kind], token).await
+}
+
+pub(crate) async fn revoke_token(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    member_id: String,
+    token_id: String,
+    at: i64,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    let revoked = c
+        .execute(
+            "UPDATE tokens SET revoked_at = $1 \
+             WHERE id = $2 AND workspace_id = $3 AND member_id = $4 AND revoked_at IS NULL",
+            args![at, &token_id, &workspace_id, &member_id],
+        )
+        .await?;
+    if revoked == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn touch_token(c: &mut dyn Exec, token_id: String, at: i64) -> Result<()> {
+    c.execute("UPDATE tokens SET last_used_at = $1 WHERE id = $2", args![at, &token_id]).await?;
+    Ok(())
+}
+
+// ---- secrets ----
+
+async fn insert_version_row(c: &mut dyn Exec, v: &SecretVersionRow) -> Result<()> {
+    c.execute(
+        "INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek, key_version, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![&v.secret_id, v.version, &v.ciphertext, &v.wrapped_dek, v.key_version, v.created_at, &v.created_by],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_secret(
+    c: &mut dyn Exec,
+    secret: SecretRow,
+    first_version: SecretVersionRow,
+    audit: AuditRecord,
+) -> Result<()> {
+    let s = &secret;
+    let head = lock_head(c, &s.workspace_id, &audit).await?;
+    let sql = format!(
+        "INSERT INTO secrets ({SECRET}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    );
+    c.execute(
+        &sql,
+        args![
+            &s.id,
+            &s.workspace_id,
+            &s.name,
+            &s.secret_type,
+            &s.visibility,
+            &s.description,
+            &s.metadata,
+            &s.tags,
+            &s.details,
+            s.current_version,
+            s.created_at,
+            &s.created_by,
+            s.updated_at,
+            &s.updated_by,
+            s.last_used_at,
+            &s.last_used_by,
+            s.deleted_at,
+            &s.deleted_by
+        ],
+    )
+    .await
+    .map_err(duplicate_as("secret_name"))?;
+    insert_version_row(c, &first_version).await?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn secret_by_name(c: &mut dyn Exec, workspace_id: &str, name: &str) -> Result<Option<SecretRow>> {
+    let sql = format!("SELECT {SECRET} FROM secrets WHERE workspace_id = $1 AND name = $2");
+    fetch_optional(c, &sql, args![workspace_id, name], secret).await
+}
+
+pub(crate) async fn list_secrets(c: &mut dyn Exec, workspace_id: &str, filter: &SecretFilter) -> Result<Vec<SecretRow>> {
+    let trash = if filter.in_trash { "IS NOT NULL" } else { "IS NULL" };
+    let mut sql = format!("SELECT {SECRET} FROM secrets WHERE workspace_id = $1 AND deleted_at {trash}");
+    let mut params = vec![Arg::from(workspace_id)];
+    if let Some(prefix) = &filter.prefix {
+        params.push(prefix.into());
+        let n = params.len();
+        sql.push_str(&format!(" AND substr(name, 1, length(${n})) = ${n}"));
+    }
+    if let Some(secret_type) = &filter.secret_type {
+        params.push(secret_type.into());
+        sql.push_str(&format!(" AND secret_type = ${}", params.len()));
+    }
+    sql.push_str(" ORDER BY name");
+    fetch(c, &sql, &params, secret).await
+}
+
+pub(crate) async fn secret_version(c: &mut dyn Exec, secret_id: &str, version: i64) -> Result<Option<SecretVersionRow>> {
+    fetch_optional(
+        c,
+        "SELECT secret_id, version, ciphertext, wrapped_dek, key_version, created_at, created_by \
+         FROM secret_versions WHERE secret_id = $1 AND version = $2",
+        args![secret_id, version],
+        secret_version_row,
+    )
+    .await
+}
+
+pub(crate) async fn list_versions(c: &mut dyn Exec, secret_id: &str) -> Result<Vec<VersionMeta>> {
+    fetch(
+        c,
+        "SELECT version, created_at, created_by FROM secret_versions WHERE secret_id = $1 ORDER BY version DESC",
+        args![secret_id],
+        version_meta,
+    )
+    .await
+}
+
+pub(crate) async fn update_secret(c: &mut dyn Exec, update: SecretUpdate, audit: AuditRecord) -> Result<()> {
+    let u = &update;
+    let head = lock_head(c, &u.workspace_id, &audit).await?;
+    let mut next = u.expected_current_version;
+    if let Some(v) = &u.new_version {
+        next += 1;
+        if v.version != next || v.secret_id != u.secret_id {
+            return Err(StoreError::Database(format!(
+                "a new version of a secret must be number {next} of that secret (expected version + 1)"
+            )));
+        }
+    }
+    let updated = c
+        .execute(
+            "UPDATE secrets SET description = $1, metadata = $2, tags = $3, details = $4, \
+             updated_at = $5, updated_by = $6, current_version = $7 \
+             WHERE id = $8 AND workspace_id = $9 AND current_version = $10 AND deleted_at IS NULL",
+            args![
+                &u.description,
+                &u.metadata,
+                &u.tags,
+                &u.details,
+                u.updated_at,
+                &u.updated_by,
+                next,
+                &u.secret_id,
+                &u.workspace_id,
+                u.expected_current_version
+            ],
+        )
+        .await?;
+    if updated == 0 {
+        let current = fetch_optional(
+            c,
+            "SELECT current_version FROM secrets WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+            args![&u.secret_id, &u.workspace_id],
+            |r| r.get("current_version"),
+        )
+        .await?;
+        return Err(match current {
+            Some(current) => StoreError::VersionConflict { current },
+            None => StoreError::NotFound,
+        });
+    }
+    if let Some(v) = &u.new_version {
+        insert_version_row(c, v).await?;
+    }
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn set_secret_trashed(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    secret_id: String,
+    deleted: Option<(i64, String)>,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    let (at, by) = deleted.unzip();
+    let from = if at.is_some() { "IS NULL" } else { "IS NOT NULL" };
+    let sql = format!(
+        "UPDATE secrets SET deleted_at = $1, deleted_by = $2 WHERE id = $3 AND workspace_id = $4 AND deleted_at {from}"
+    );
+    let changed = c.execute(&sql, args![at, &by, &secret_id, &workspace_id]).await?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn purge_secret(c: &mut dyn Exec, workspace_id: String, secret_id: String, audit: AuditRecord) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    let purged = c
+        .execute(
+            "DELETE FROM secrets WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NOT NULL",
+            args![&secret_id, &workspace_id],
+        )
+        .await?;
+    if purged == 0 {
+        return Err(StoreError::NotFound);
+    }
+    // The foreign key cascades too; deleting the versions explicitly does not depend on it.
+    c.execute("DELETE FROM secret_versions WHERE secret_id = $1", args![&secret_id]).await?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn trashed_before(c: &mut dyn Exec, before: i64) -> Result<Vec<SecretRow>> {
+    let sql = format!(
+        "SELECT {SECRET} FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < $1 ORDER BY deleted_at, id"
+    );
+    fetch(c, &sql, args![before], secret).await
+}
+
+pub(crate) async fn touch_secret_used(c: &mut dyn Exec, secret_id: String, at: i64, by: String) -> Result<()> {
+    c.execute(
+        "UPDATE secrets SET last_used_at = $1, last_used_by = $2 WHERE id = $3",
+        args![at, &by, &secret_id],
+    )
+    .await?;
+    Ok(())
+}

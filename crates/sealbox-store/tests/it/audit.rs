@@ -1,0 +1,156 @@
+use sealbox_store::{AuditFilter, AuditRecord, Store};
+
+use crate::fixtures::{all, audit, head_seq, member, secret, token, update, verify_chain, workspace};
+use crate::harness::Db;
+
+conformance!(
+    every_change_appends_one_event,
+    chains_are_per_workspace,
+    one_chain_across_store_instances,
+    list_filters_and_paging,
+    count_audit,
+);
+
+async fn every_change_appends_one_event(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let ws = acme.id();
+    let mut expected: Vec<AuditRecord> = s.list_audit(ws, &all()).await.unwrap().into_iter().map(|e| e.record).collect();
+    let ev = |action: &str| audit(ws, action, &format!("target:{action}"));
+
+    macro_rules! appends_one {
+        ($event:expr, $call:expr) => {{
+            let event = $event;
+            let before = head_seq(s, ws).await;
+            $call(event.clone()).await.unwrap();
+            assert_eq!(head_seq(s, ws).await, before + 1, "{}", event.action);
+            expected.push(event);
+        }};
+    }
+    let editor = member(ws, "editor@example.com", "editor");
+    let personal = token(ws, &editor.id, "personal", 1_000);
+    let (row, first) = secret(ws, "API_KEY", "text");
+    appends_one!(ev("member.add"), |e| s.insert_member(editor.clone(), e));
+    appends_one!(ev("member.role"), |e| s.set_member_role(ws, &editor.id, "admin", e));
+    appends_one!(ev("token.create"), |e| s.insert_token(personal.clone(), Some(e)));
+    appends_one!(ev("token.revoke"), |e| s.revoke_token(ws, &editor.id, &personal.id, 2_000, e));
+    appends_one!(ev("secret.create"), |e| s.insert_secret(row.clone(), first.clone(), e));
+    appends_one!(ev("secret.update"), |e| s.update_secret(update(&row, 1, "v2", true), e));
+    appends_one!(ev("secret.delete"), |e| s.set_secret_trashed(ws, &row.id, Some((3_000, "m".into())), e));
+    appends_one!(ev("secret.restore"), |e| s.set_secret_trashed(ws, &row.id, None, e));
+    appends_one!(ev("secret.delete"), |e| s.set_secret_trashed(ws, &row.id, Some((4_000, "m".into())), e));
+    appends_one!(ev("secret.purge"), |e| s.purge_secret(ws, &row.id, e));
+    appends_one!(ev("member.remove"), |e| s.delete_member(ws, &editor.id, e));
+    let before = head_seq(s, ws).await;
+    assert_eq!(s.append_audit(ev("secret.reveal")).await.unwrap(), before + 1);
+    expected.push(ev("secret.reveal"));
+    // ...and the calls that are not audited by the store append nothing.
+    s.insert_token(token(ws, &acme.owner.id, "session", 5_000), None).await.unwrap();
+    s.touch_token(&personal.id, 6_000).await.unwrap();
+
+    let events = verify_chain(s, ws).await;
+    let records: Vec<_> = events.into_iter().map(|e| e.record).collect();
+    assert_eq!(records.len(), expected.len());
+    for (got, want) in records.iter().zip(&expected) {
+        // request ids are fresh per call of `ev`; everything else is stored as given.
+        assert_eq!(AuditRecord { request_id: want.request_id.clone(), ..got.clone() }, *want);
+    }
+}
+
+async fn chains_are_per_workspace(db: Db) {
+    let s = &*db.store;
+    let a = workspace(s, "a").await;
+    let b = workspace(s, "b").await;
+    for i in 0..5 {
+        assert_eq!(s.append_audit(audit(a.id(), "login", "x")).await.unwrap(), 2 + i);
+        if i % 2 == 0 {
+            s.append_audit(audit(b.id(), "login", "x")).await.unwrap();
+        }
+    }
+    assert_eq!(verify_chain(s, a.id()).await.len(), 6);
+    assert_eq!(verify_chain(s, b.id()).await.len(), 4);
+    assert_eq!(s.audit_head("no-such-workspace").await.unwrap(), None);
+    assert!(s.append_audit(audit("no-such-workspace", "login", "x")).await.is_err());
+}
+
+/// Two stores on one database (two server processes) extend the same chain.
+async fn one_chain_across_store_instances(db: Db) {
+    let second = db.open_again().await;
+    let acme = workspace(&*db.store, "acme").await;
+    for i in 0..10 {
+        let server = if i % 2 == 0 { &db.store } else { &second };
+        assert_eq!(server.append_audit(audit(acme.id(), "login", "x")).await.unwrap(), i + 2);
+    }
+    assert_eq!(verify_chain(&*second, acme.id()).await.len(), 11);
+}
+
+async fn list_filters_and_paging(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await; // seq 1, at 1_000
+    let other = workspace(s, "other").await;
+    let event = |at: i64, actor: &str, action: &str, target: &str| AuditRecord {
+        at,
+        actor: actor.into(),
+        action: action.into(),
+        target: target.into(),
+        ..audit(acme.id(), "", "")
+    };
+    // seq 2..=7
+    for e in [
+        event(2_000, "member:a", "secret.read", "secret:A"),
+        event(3_000, "member:b", "secret.read", "secret:B"),
+        event(4_000, "member:a", "secret.update", "secret:A"),
+        event(5_000, "member:a", "login", "member:a"),
+        event(6_000, "member:b", "secret.read", "secret:A"),
+        event(7_000, "member:a", "secret.read", "secret:A"),
+    ] {
+        s.append_audit(e).await.unwrap();
+    }
+    s.append_audit(AuditRecord { workspace_id: other.id().into(), ..event(2_500, "member:a", "secret.read", "secret:A") })
+        .await
+        .unwrap();
+
+    let ws = acme.id();
+    let seqs = |filter: AuditFilter| async move {
+        s.list_audit(ws, &filter).await.unwrap().into_iter().map(|e| e.seq).collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(all()).await, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(seqs(AuditFilter { actor: Some("member:a".into()), ..all() }).await, [2, 4, 5, 7]);
+    assert_eq!(seqs(AuditFilter { action: Some("secret.read".into()), ..all() }).await, [2, 3, 6, 7]);
+    assert_eq!(seqs(AuditFilter { target: Some("secret:A".into()), ..all() }).await, [2, 4, 6, 7]);
+    assert_eq!(seqs(AuditFilter { since: Some(3_000), until: Some(6_000), ..all() }).await, [3, 4, 5], "[since, until)");
+    let reads_of_a = AuditFilter { action: Some("secret.read".into()), target: Some("secret:A".into()), ..all() };
+    assert_eq!(seqs(reads_of_a.clone()).await, [2, 6, 7]);
+
+    // Paging: `limit` from the oldest, then on after the last seq seen.
+    assert_eq!(seqs(AuditFilter { limit: 3, ..all() }).await, [1, 2, 3]);
+    assert_eq!(seqs(AuditFilter { limit: 3, after_seq: Some(3), ..all() }).await, [4, 5, 6]);
+    assert_eq!(seqs(AuditFilter { limit: 3, after_seq: Some(6), ..all() }).await, [7]);
+    assert_eq!(seqs(AuditFilter { limit: 1, after_seq: Some(2), ..reads_of_a }).await, [6]);
+}
+
+async fn count_audit(db: Db) {
+    let s: &dyn Store = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let other = workspace(s, "other").await;
+    let failed_login = |ws: &str, at: i64, outcome: &str, target: &str| AuditRecord {
+        at,
+        outcome: outcome.into(),
+        ..audit(ws, "login", target)
+    };
+    for e in [
+        failed_login(acme.id(), 1_000, "failure", "member:a"),
+        failed_login(acme.id(), 2_000, "failure", "member:a"),
+        failed_login(acme.id(), 3_000, "failure", "member:a"),
+        failed_login(acme.id(), 3_000, "success", "member:a"),
+        failed_login(acme.id(), 3_000, "failure", "member:b"),
+        failed_login(other.id(), 3_000, "failure", "member:a"),
+    ] {
+        s.append_audit(e).await.unwrap();
+    }
+    assert_eq!(s.count_audit(acme.id(), "login", "failure", "member:a", 0).await.unwrap(), 3);
+    assert_eq!(s.count_audit(acme.id(), "login", "failure", "member:a", 2_000).await.unwrap(), 2, "at or after");
+    assert_eq!(s.count_audit(acme.id(), "login", "success", "member:a", 0).await.unwrap(), 1);
+    assert_eq!(s.count_audit(acme.id(), "login", "failure", "member:c", 0).await.unwrap(), 0);
+    assert_eq!(s.count_audit(acme.id(), "logout", "failure", "member:a", 0).await.unwrap(), 0);
+}

@@ -1,0 +1,115 @@
+//! Hands each scenario a real, empty store: SQLite in a temporary directory, or PostgreSQL on a
+//! fresh schema of the database at `SEALBOX_TEST_DATABASE_URL`.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sealbox_store::{PostgresStore, SqliteStore, Store, create_isolated_schema};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, Executor};
+use tempfile::TempDir;
+
+pub const DATABASE_URL_VAR: &str = "SEALBOX_TEST_DATABASE_URL";
+
+pub struct Db {
+    pub store: Arc<dyn Store>,
+    at: Location,
+}
+
+enum Location {
+    Sqlite { _dir: TempDir, path: PathBuf },
+    Postgres { url: String },
+}
+
+impl Db {
+    /// Another store on the same database, as a second server process would open it.
+    pub async fn open_again(&self) -> Arc<dyn Store> {
+        match &self.at {
+            Location::Sqlite { path, .. } => Arc::new(SqliteStore::open(path).await.unwrap()),
+            Location::Postgres { url } => Arc::new(PostgresStore::connect(url).await.unwrap()),
+        }
+    }
+
+    /// Makes every insert into `audit_events` fail (or work again), behind the store's back.
+    pub async fn set_audit_offline(&self, offline: bool) {
+        let sql = match (&self.at, offline) {
+            (Location::Sqlite { .. }, true) => {
+                "CREATE TRIGGER audit_offline BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit offline'); END;"
+            }
+            (Location::Sqlite { .. }, false) => "DROP TRIGGER audit_offline",
+            (Location::Postgres { .. }, true) => {
+                "CREATE FUNCTION audit_offline() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN RAISE EXCEPTION 'audit offline'; END $$; \
+                 CREATE TRIGGER audit_offline BEFORE INSERT ON audit_events \
+                 FOR EACH ROW EXECUTE FUNCTION audit_offline();"
+            }
+            (Location::Postgres { .. }, false) => "DROP TRIGGER audit_offline ON audit_events",
+        };
+        match &self.at {
+            Location::Sqlite { path, .. } => {
+                let mut conn: SqliteConnection =
+                    SqliteConnectOptions::new().filename(path).connect().await.unwrap();
+                conn.execute(sql).await.unwrap();
+            }
+            Location::Postgres { url } => {
+                let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(url).unwrap()).await.unwrap();
+                conn.execute(sql).await.unwrap();
+            }
+        }
+    }
+}
+
+pub async fn on_sqlite<F, Fut>(scenario: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sealbox.db");
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    scenario(Db { store, at: Location::Sqlite { _dir: dir, path } }).await;
+}
+
+pub async fn on_postgres<F, Fut>(scenario: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(admin_url) = postgres_admin_url() else { return };
+    let url = isolated_schema(&admin_url).await;
+    let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    scenario(Db { store, at: Location::Postgres { url: url.clone() } }).await;
+    drop_schema(&admin_url, &url).await;
+}
+
+/// The PostgreSQL to test against, or `None` to skip those tests: only outside CI, and only
+/// when none is configured.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var(DATABASE_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but {DATABASE_URL_VAR} is not set: the PostgreSQL conformance tests must run in CI")
+        }
+        _ => {
+            eprintln!("skipped: set {DATABASE_URL_VAR} to run the PostgreSQL conformance tests");
+            None
+        }
+    }
+}
+
+/// A URL for a fresh, empty schema. Panics (the test fails) when the database is unreachable.
+pub async fn isolated_schema(admin_url: &str) -> String {
+    create_isolated_schema(admin_url).await.unwrap_or_else(|e| {
+        panic!("{DATABASE_URL_VAR} is set but PostgreSQL is unreachable or refused: {e}")
+    })
+}
+
+pub async fn drop_schema(admin_url: &str, url: &str) {
+    let (_, schema) = url.rsplit_once("options[search_path]=").unwrap();
+    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(admin_url).unwrap()).await.unwrap();
+    conn.execute(format!("DROP SCHEMA {schema} CASCADE").as_str()).await.unwrap();
+    conn.close().await.unwrap();
+}

@@ -1,0 +1,37 @@
+//! The store conformance suite. Every scenario runs on SQLite, and on PostgreSQL when
+//! `SEALBOX_TEST_DATABASE_URL` is set, each test on a fresh schema (see `harness`).
+
+/// `conformance!(scenario, ...)` in a scenario module: one test per scenario and database,
+/// named `<module>::sqlite::<scenario>` and `<module>::postgres::<scenario>`.
+macro_rules! conformance {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    crate::harness::on_sqlite(super::$scenario).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    crate::harness::on_postgres(super::$scenario).await
+                }
+            )*
+        }
+    };
+}
+
+mod fixtures;
+mod harness;
+
+mod audit;
+mod fail_closed;
+mod members;
+mod postgres_only;
+mod secrets;
+mod sqlite_only;
+mod tokens;
+mod workspaces;

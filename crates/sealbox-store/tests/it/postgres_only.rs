@@ -1,0 +1,81 @@
+//! What PostgreSQL adds: several server processes on one database.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sealbox_store::{PostgresStore, Store};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+
+use crate::fixtures::{audit, verify_chain, workspace};
+use crate::harness::{drop_schema, isolated_schema, postgres_admin_url};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_append_one_gapless_chain() {
+    let Some(admin_url) = postgres_admin_url() else { return };
+    let url = isolated_schema(&admin_url).await;
+    let (one, two) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
+    let servers: [Arc<dyn Store>; 2] = [Arc::new(one.unwrap()), Arc::new(two.unwrap())];
+    let acme = workspace(&*servers[0], "acme").await;
+
+    let mut tasks = Vec::new();
+    for server in &servers {
+        for i in 0..50 {
+            let (server, ws) = (server.clone(), acme.id().to_owned());
+            tasks.push(tokio::spawn(async move { server.append_audit(audit(&ws, "secret.reveal", &format!("secret:{i}"))).await }));
+        }
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap().unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (2..=101).collect::<Vec<_>>());
+    for server in &servers {
+        assert_eq!(verify_chain(&**server, acme.id()).await.len(), 101);
+    }
+    drop_schema(&admin_url, &url).await;
+}
+
+#[tokio::test]
+async fn servers_migrate_one_schema_concurrently() {
+    let Some(admin_url) = postgres_admin_url() else { return };
+    let url = isolated_schema(&admin_url).await;
+    let connects = (0..4).map(|_| PostgresStore::connect(&url));
+    for store in futures_util::future::join_all(connects).await {
+        store.unwrap();
+    }
+    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(&url).unwrap()).await.unwrap();
+    let applied: Vec<String> = sqlx::query_scalar("SELECT name FROM schema_migrations").fetch_all(&mut conn).await.unwrap();
+    assert_eq!(applied, ["0001_init"]);
+    conn.close().await.unwrap();
+    drop_schema(&admin_url, &url).await;
+}
+
+#[tokio::test]
+async fn isolated_schemas_do_not_share_data() {
+    let Some(admin_url) = postgres_admin_url() else { return };
+    let (url_a, url_b) = (isolated_schema(&admin_url).await, isolated_schema(&admin_url).await);
+    assert_ne!(url_a, url_b);
+    let a = PostgresStore::connect(&url_a).await.unwrap();
+    let b = PostgresStore::connect(&url_b).await.unwrap();
+    let in_a = workspace(&a, "acme").await;
+    assert_eq!(b.workspace_by_name("acme").await.unwrap(), None);
+    // The same name is free in the other schema.
+    let in_b = workspace(&b, "acme").await;
+    assert_ne!(in_a.row.id, in_b.row.id);
+    assert_eq!(a.workspace_by_name("acme").await.unwrap(), Some(in_a.row));
+    // Nothing landed in the schema the admin URL uses.
+    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(&admin_url).unwrap()).await.unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'workspaces' AND table_schema = current_schema()",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0);
+    conn.close().await.unwrap();
+    assert_eq!(a.kind(), "postgres");
+    drop_schema(&admin_url, &url_a).await;
+    drop_schema(&admin_url, &url_b).await;
+}

@@ -1,0 +1,111 @@
+//! What only the embedded store promises: group commit, durability on acknowledgement, and an
+//! orderly close.
+
+use std::sync::Arc;
+
+use sealbox_store::{SecretFilter, SqliteStore, Store, StoreError};
+
+use crate::fixtures::{audit, head_seq, secret, secrets, verify_chain, workspace};
+
+async fn open() -> (tempfile::TempDir, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("nested/dir/sealbox.db")).await.unwrap();
+    (dir, Arc::new(store))
+}
+
+/// Inserts secrets `names` concurrently, one task each; returns the results in order.
+async fn insert_concurrently(store: &Arc<SqliteStore>, ws: &str, names: Vec<String>) -> Vec<Result<(), StoreError>> {
+    let tasks: Vec<_> = names
+        .into_iter()
+        .map(|name| {
+            let (store, ws) = (store.clone(), ws.to_owned());
+            tokio::spawn(async move {
+                let (row, first) = secret(&ws, &name, "text");
+                store.insert_secret(row, first, audit(&ws, "secret.create", &name)).await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_all_commit() {
+    let (_dir, store) = open().await;
+    let acme = workspace(&*store, "acme").await;
+    let names: Vec<_> = (0..200).map(|i| format!("SECRET_{i:03}")).collect();
+    for result in insert_concurrently(&store, acme.id(), names.clone()).await {
+        result.unwrap();
+    }
+    let listed = store.list_secrets(acme.id(), &SecretFilter::default()).await.unwrap();
+    assert_eq!(listed.into_iter().map(|s| s.name).collect::<Vec<_>>(), names);
+    assert_eq!(verify_chain(&*store, acme.id()).await.len(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_write_does_not_fail_the_others() {
+    let (_dir, store) = open().await;
+    let acme = workspace(&*store, "acme").await;
+    // Every fifth name repeats the one before it.
+    let names: Vec<_> = (0..100).map(|i| format!("SECRET_{}", if i % 5 == 4 { i - 1 } else { i })).collect();
+    let results = insert_concurrently(&store, acme.id(), names.clone()).await;
+    let failed = results.iter().filter(|r| matches!(r, Err(StoreError::Duplicate("secret_name")))).count();
+    assert_eq!(failed, 20, "{results:?}");
+    assert!(results.iter().all(|r| matches!(r, Ok(()) | Err(StoreError::Duplicate(_)))));
+    let listed = store.list_secrets(acme.id(), &SecretFilter::default()).await.unwrap();
+    assert_eq!(listed.len(), 80);
+    assert_eq!(verify_chain(&*store, acme.id()).await.len(), 81);
+}
+
+#[tokio::test]
+async fn acknowledged_writes_are_durable() {
+    let (_dir, store) = open().await;
+    let acme = workspace(&*store, "acme").await;
+    secrets(&*store, acme.id(), &["API_KEY"]).await;
+    // No close: a second process opening the file sees every acknowledged write.
+    let again = SqliteStore::open(store.database_path()).await.unwrap();
+    assert!(again.secret_by_name(acme.id(), "API_KEY").await.unwrap().is_some());
+    assert_eq!(head_seq(&again, acme.id()).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_finishes_queued_writes_and_refuses_new_ones() {
+    let (_dir, store) = open().await;
+    let acme = workspace(&*store, "acme").await;
+    let writes = {
+        let store = store.clone();
+        let ws = acme.id().to_owned();
+        tokio::spawn(async move { insert_concurrently(&store, &ws, (0..50).map(|i| format!("S{i}")).collect()).await })
+    };
+    tokio::task::yield_now().await;
+    store.close().await;
+    let committed = writes.await.unwrap().into_iter().filter(Result::is_ok).count();
+    let (row, first) = secret(acme.id(), "LATE", "text");
+    let err = store.insert_secret(row, first, audit(acme.id(), "secret.create", "LATE")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+
+    let reopened = SqliteStore::open(store.database_path()).await.unwrap();
+    let listed = reopened.list_secrets(acme.id(), &SecretFilter::default()).await.unwrap();
+    assert_eq!(listed.len(), committed, "every acknowledged write is there, and only those");
+    verify_chain(&reopened, acme.id()).await;
+}
+
+#[tokio::test]
+async fn reopening_does_not_migrate_again() {
+    let (_dir, store) = open().await;
+    let acme = workspace(&*store, "acme").await;
+    store.close().await;
+    let reopened = SqliteStore::open(store.database_path()).await.unwrap();
+    assert!(reopened.workspace_by_id(acme.id()).await.unwrap().is_some());
+    let mut conn: sqlx::SqliteConnection =
+        sqlx::ConnectOptions::connect(&sqlx::sqlite::SqliteConnectOptions::new().filename(store.database_path()))
+            .await
+            .unwrap();
+    let applied: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM schema_migrations").fetch_all(&mut conn).await.unwrap();
+    assert_eq!(applied, ["0001_init"]);
+    assert_eq!(reopened.kind(), "sqlite");
+}

@@ -1,0 +1,157 @@
+//! Dev-only: a real Sealbox server on 127.0.0.1:0 with a temporary data directory, handed to
+//! tests with its first owner's token.
+//!
+//! PostgreSQL: [`postgres_url`] gives each test its own schema on the database named by
+//! `SEALBOX_TEST_DATABASE_URL`. Under `CI=true` an unset or unreachable database is a failure,
+//! never a skip.
+
+// Test support: failing loudly on a broken setup is the point.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use sealbox_server::{AppState, Config, Prepared};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub owner_email: String,
+    pub owner_password: String,
+    /// The first owner's personal access token.
+    pub owner_token: String,
+    pub state: AppState,
+    pub config: Config,
+    data_dir: Option<tempfile::TempDir>,
+    prepared: Prepared,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+#[derive(Default, Clone)]
+pub struct Options {
+    /// `postgres://...`; SQLite in the data directory when absent.
+    pub database_url: Option<String>,
+    /// An existing data directory (to restart on the same data); a fresh temp dir when absent.
+    pub data_dir: Option<PathBuf>,
+    /// The root key file, e.g. another replica's; `data_dir/root.key` when absent.
+    pub root_key_file: Option<PathBuf>,
+}
+
+impl TestServer {
+    /// A server on SQLite in a fresh temporary directory.
+    pub async fn start() -> TestServer {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> TestServer {
+        let (data_dir, path) = match options.data_dir {
+            Some(p) => (None, p),
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("data");
+                (Some(dir), path)
+            }
+        };
+        let mut config = Config::with_data_dir(path.clone());
+        config.database_url = options.database_url;
+        config.root_key_file = options.root_key_file;
+        let prepared = sealbox_server::prepare(&config).await.expect("server prepares");
+        let creds = match &prepared.bootstrap {
+            Some(c) => {
+                use secrecy::ExposeSecret;
+                (
+                    c.email.clone(),
+                    c.password.expose_secret().to_owned(),
+                    c.token.expose_secret().to_owned(),
+                )
+            }
+            None => read_bootstrap_file(&path).unwrap_or_default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let state = prepared.state.clone();
+        let task = tokio::spawn(sealbox_server::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            url,
+            owner_email: creds.0,
+            owner_password: creds.1,
+            owner_token: creds.2,
+            state,
+            config,
+            data_dir,
+            prepared,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// The SDK, authenticated with `token`.
+    pub fn client(&self, token: &str) -> sealbox_client::Client {
+        sealbox_client::Client::new(&self.url, Some(token.to_owned().into())).expect("client")
+    }
+
+    /// The SDK as the first owner.
+    pub fn owner(&self) -> sealbox_client::Client {
+        self.client(&self.owner_token)
+    }
+
+    /// Stops the server gracefully and waits for queued writes; keeps the data directory.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        self.shutdown_now().await;
+        self.data_dir.take()
+    }
+
+    async fn shutdown_now(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.prepared.close().await;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The credentials of an earlier first start in the same data directory, if any (a replica
+/// joining a bootstrapped database has none of its own).
+fn read_bootstrap_file(data_dir: &std::path::Path) -> Option<(String, String, String)> {
+    let text = std::fs::read_to_string(data_dir.join("bootstrap.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).expect("bootstrap.json is JSON");
+    let field = |k: &str| v[k].as_str().expect("bootstrap field").to_owned();
+    Some((field("email"), field("password"), field("token")))
+}
+
+/// A fresh, isolated PostgreSQL schema for one test, from `SEALBOX_TEST_DATABASE_URL`.
+/// `None` when that is unset outside CI; under `CI=true` it panics instead, so nothing is skipped.
+pub async fn postgres_url() -> Option<String> {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let Ok(base) = std::env::var("SEALBOX_TEST_DATABASE_URL") else {
+        assert!(
+            !in_ci,
+            "CI=true but SEALBOX_TEST_DATABASE_URL is not set: the PostgreSQL tests cannot be skipped in CI"
+        );
+        eprintln!("SEALBOX_TEST_DATABASE_URL is not set; skipping the PostgreSQL part of this test");
+        return None;
+    };
+    match sealbox_store::create_isolated_schema(&base).await {
+        Ok(url) => Some(url),
+        Err(e) => panic!("SEALBOX_TEST_DATABASE_URL is set but PostgreSQL is not usable: {e}"),
+    }
+}

@@ -1,0 +1,50 @@
+//! Stable error codes. Clients match on these; the messages beside them may change.
+
+pub const REQUEST_INVALID: &str = "request.invalid";
+pub const REQUEST_BODY_TOO_LARGE: &str = "request.body_too_large";
+pub const REQUEST_NOT_FOUND: &str = "request.not_found";
+pub const REQUEST_METHOD_NOT_ALLOWED: &str = "request.method_not_allowed";
+
+pub const AUTH_MISSING_TOKEN: &str = "auth.missing_token";
+pub const AUTH_INVALID_TOKEN: &str = "auth.invalid_token";
+pub const AUTH_TOKEN_EXPIRED: &str = "auth.token_expired";
+pub const AUTH_TOKEN_REVOKED: &str = "auth.token_revoked";
+pub const AUTH_BAD_CREDENTIALS: &str = "auth.bad_credentials";
+pub const AUTH_RATE_LIMITED: &str = "auth.rate_limited";
+pub const PERMISSION_DENIED: &str = "permission.denied";
+
+pub const SECRET_NAME_INVALID: &str = "secret.name_invalid";
+pub const SECRET_NAME_TAKEN: &str = "secret.name_taken";
+pub const SECRET_NAME_IN_TRASH: &str = "secret.name_in_trash";
+pub const SECRET_NAME_IMMUTABLE: &str = "secret.name_immutable";
+pub const SECRET_TYPE_IMMUTABLE: &str = "secret.type_immutable";
+pub const SECRET_VISIBILITY_IMMUTABLE: &str = "secret.visibility_immutable";
+pub const SECRET_VALUE_INVALID: &str = "secret.value_invalid";
+pub const SECRET_DESCRIPTION_INVALID: &str = "secret.description_invalid";
+pub const SECRET_METADATA_INVALID: &str = "secret.metadata_invalid";
+pub const SECRET_TAGS_INVALID: &str = "secret.tags_invalid";
+pub const SECRET_NOT_FOUND: &str = "secret.not_found";
+pub const SECRET_VERSION_NOT_FOUND: &str = "secret.version_not_found";
+pub const SECRET_VERSION_CONFLICT: &str = "secret.version_conflict";
+pub const SECRET_RESTRICTED: &str = "secret.restricted";
+pub const SECRET_NOTHING_TO_UPDATE: &str = "secret.nothing_to_update";
+
+pub const MEMBER_NOT_FOUND: &str = "member.not_found";
+pub const MEMBER_EXISTS: &str = "member.exists";
+pub const MEMBER_EMAIL_INVALID: &str = "member.email_invalid";
+pub const MEMBER_PASSWORD_INVALID: &str = "member.password_invalid";
+pub const MEMBER_LAST_OWNER: &str = "member.last_owner";
+
+pub const TOKEN_NOT_FOUND: &str = "token.not_found";
+pub const TOKEN_NAME_INVALID: &str = "token.name_invalid";
+pub const TOKEN_TTL_INVALID: &str = "token.ttl_invalid";
+
+pub const WORKSPACE_NAME_INVALID: &str = "workspace.name_invalid";
+pub const WORKSPACE_EXISTS: &str = "workspace.exists";
+
+pub const AUDIT_QUERY_INVALID: &str = "audit.query_invalid";
+/// The audit event could not be recorded, so the operation that needed it was refused.
+pub const AUDIT_UNAVAILABLE: &str = "audit.unavailable";
+
+pub const INTERNAL: &str = "internal";
+pub const UNAVAILABLE: &str = "unavailable";

@@ -1,0 +1,410 @@
+//! Wire types shared by the server and the SDK: request and response bodies and the stable error codes.
+//!
+//! Everything here is plain data. Validation happens in `sealbox-core`; these types only describe shapes.
+//! Timestamps are RFC 3339 strings in UTC.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub mod codes;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// The one error shape every failing request gets: `{"error": {"code", "message", "request_id"}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// A stable, dotted code such as `secret.name_invalid`; see [`codes`].
+    pub code: String,
+    /// What was wrong and what to do, safe to show to the caller.
+    pub message: String,
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SecretType {
+    Text,
+    Smtp,
+    AwsSqs,
+}
+
+impl SecretType {
+    pub const ALL: [SecretType; 3] = [SecretType::Text, SecretType::Smtp, SecretType::AwsSqs];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretType::Text => "text",
+            SecretType::Smtp => "smtp",
+            SecretType::AwsSqs => "aws_sqs",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Shown as dots; a member may reveal it, and every reveal is audited.
+    #[default]
+    Masked,
+    /// No person can ever read the value back; it can only be replaced or used.
+    Restricted,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Masked => "masked",
+            Visibility::Restricted => "restricted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "masked" => Some(Visibility::Masked),
+            "restricted" => Some(Visibility::Restricted),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Editor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "editor" => Some(Role::Editor),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /v1/secrets`.
+///
+/// `value` is a JSON string for `text`, and a JSON object for the structured types
+/// (`smtp`: `host`, `port`, `username`, `password`, `from`; `aws_sqs`: `aws_region`, `queue_url`,
+/// `access_key_id`, `secret_access_key`).
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateSecretRequest {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub secret_type: SecretType,
+    pub value: Value,
+    #[serde(default)]
+    pub visibility: Option<Visibility>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// `PATCH /v1/secrets/{name}`. Every field is optional; a new `value` makes a new version.
+///
+/// `name`, `type` and `visibility` are accepted only so that an attempt to change them gets a clear
+/// error: they are fixed at creation.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSecretRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Refuse the update with `secret.version_conflict` unless the current version is this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub secret_type: Option<SecretType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+}
+
+/// A secret's details: everything but the value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SecretDetails {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub secret_type: SecretType,
+    pub visibility: Visibility,
+    pub description: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Value,
+    pub tags: BTreeMap<String, String>,
+    /// The non-sensitive fields of a structured value (SMTP host, port, username, from; SQS region
+    /// and queue URL). Empty for `text`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: Value,
+    /// The current version.
+    pub version: u64,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
+    pub last_used_at: Option<String>,
+    pub last_used_by: Option<String>,
+    /// Set while the secret is in the trash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    /// When a trashed secret will be purged for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_after: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SecretList {
+    pub secrets: Vec<SecretDetails>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SecretVersionInfo {
+    pub version: u64,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SecretVersionList {
+    pub name: String,
+    pub current_version: u64,
+    pub versions: Vec<SecretVersionInfo>,
+}
+
+/// `POST /v1/secrets/{name}/reveal`. Without `version`, the current one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RevealRequest {
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// A revealed value. Deliberately no `Debug`: it holds a secret.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RevealResponse {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub secret_type: SecretType,
+    pub version: u64,
+    pub value: Value,
+}
+
+/// `POST /v1/secrets/{name}/rollback`: writes a new version holding version `to`'s value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    pub to: u64,
+    #[serde(default)]
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// Which workspace to sign in to; `default` when absent.
+    #[serde(default)]
+    pub workspace: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LoginResponse {
+    /// A session token (`sbx_...`); send it as `Authorization: Bearer ...`.
+    pub token: String,
+    pub expires_at: String,
+    pub workspace: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WhoAmI {
+    pub workspace: String,
+    /// `member` (identities come later).
+    pub kind: String,
+    pub name: String,
+    pub role: Option<Role>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkspaceRequest {
+    pub name: String,
+}
+
+/// The new workspace, with a personal access token of the caller, who is its first owner.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateWorkspaceResponse {
+    pub workspace: String,
+    pub token: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    pub email: String,
+    pub role: Role,
+    /// The new member's password; generated (and returned once) when absent.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MemberInfo {
+    pub email: String,
+    pub role: Role,
+    pub created_at: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AddMemberResponse {
+    pub member: MemberInfo,
+    /// Present only when the server generated the password; shown this once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MemberList {
+    pub members: Vec<MemberInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetRoleRequest {
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    pub name: String,
+    /// Lifetime in seconds; the token never expires when absent.
+    #[serde(default)]
+    pub expires_in_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenList {
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// A token, shown this once; only its hash is stored.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreatedToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: TokenInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEvent {
+    pub seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// `success`, `failure` or `denied`.
+    pub outcome: String,
+    pub request_id: String,
+    pub client_addr: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditList {
+    pub events: Vec<AuditEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditVerifyResponse {
+    /// True when every event's hash and link to its predecessor check out.
+    pub ok: bool,
+    pub events_checked: u64,
+    /// The first event that does not verify (or the sequence number where one is missing).
+    pub first_bad_seq: Option<u64>,
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}

@@ -58,7 +58,10 @@ impl<B: Backend> Store for B {
         token: Option<TokenRow>,
         audit: AuditRecord,
     ) -> Result<()> {
-        write(self, move |c| Box::pin(ops::create_workspace(c, workspace, owner, token, audit))).await
+        write(self, move |c| {
+            Box::pin(ops::create_workspace(c, workspace, owner, token, audit))
+        })
+        .await
     }
 
     async fn workspace_by_name(&self, name: &str) -> Result<Option<WorkspaceRow>> {
@@ -87,12 +90,18 @@ impl<B: Backend> Store for B {
 
     async fn set_member_role(&self, workspace_id: &str, member_id: &str, role: &str, audit: AuditRecord) -> Result<()> {
         let (workspace_id, member_id, role) = (workspace_id.to_owned(), member_id.to_owned(), role.to_owned());
-        write(self, move |c| Box::pin(ops::set_member_role(c, workspace_id, member_id, role, audit))).await
+        write(self, move |c| {
+            Box::pin(ops::set_member_role(c, workspace_id, member_id, role, audit))
+        })
+        .await
     }
 
     async fn delete_member(&self, workspace_id: &str, member_id: &str, audit: AuditRecord) -> Result<()> {
         let (workspace_id, member_id) = (workspace_id.to_owned(), member_id.to_owned());
-        write(self, move |c| Box::pin(ops::delete_member(c, workspace_id, member_id, audit))).await
+        write(self, move |c| {
+            Box::pin(ops::delete_member(c, workspace_id, member_id, audit))
+        })
+        .await
     }
 
     async fn insert_token(&self, token: TokenRow, audit: Option<AuditRecord>) -> Result<()> {
@@ -116,7 +125,10 @@ impl<B: Backend> Store for B {
         audit: AuditRecord,
     ) -> Result<()> {
         let (workspace_id, member_id, token_id) = (workspace_id.to_owned(), member_id.to_owned(), token_id.to_owned());
-        write(self, move |c| Box::pin(ops::revoke_token(c, workspace_id, member_id, token_id, at, audit))).await
+        write(self, move |c| {
+            Box::pin(ops::revoke_token(c, workspace_id, member_id, token_id, at, audit))
+        })
+        .await
     }
 
     async fn touch_token(&self, token_id: &str, at: i64) -> Result<()> {
@@ -124,8 +136,16 @@ impl<B: Backend> Store for B {
         write(self, move |c| Box::pin(ops::touch_token(c, token_id, at))).await
     }
 
-    async fn insert_secret(&self, secret: SecretRow, first_version: SecretVersionRow, audit: AuditRecord) -> Result<()> {
-        write(self, move |c| Box::pin(ops::insert_secret(c, secret, first_version, audit))).await
+    async fn insert_secret(
+        &self,
+        secret: SecretRow,
+        first_version: SecretVersionRow,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        write(self, move |c| {
+            Box::pin(ops::insert_secret(c, secret, first_version, audit))
+        })
+        .await
     }
 
     async fn secret_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<SecretRow>> {
@@ -156,12 +176,18 @@ impl<B: Backend> Store for B {
         audit: AuditRecord,
     ) -> Result<()> {
         let (workspace_id, secret_id) = (workspace_id.to_owned(), secret_id.to_owned());
-        write(self, move |c| Box::pin(ops::set_secret_trashed(c, workspace_id, secret_id, deleted, audit))).await
+        write(self, move |c| {
+            Box::pin(ops::set_secret_trashed(c, workspace_id, secret_id, deleted, audit))
+        })
+        .await
     }
 
     async fn purge_secret(&self, workspace_id: &str, secret_id: &str, audit: AuditRecord) -> Result<()> {
         let (workspace_id, secret_id) = (workspace_id.to_owned(), secret_id.to_owned());
-        write(self, move |c| Box::pin(ops::purge_secret(c, workspace_id, secret_id, audit))).await
+        write(self, move |c| {
+            Box::pin(ops::purge_secret(c, workspace_id, secret_id, audit))
+        })
+        .await
     }
 
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>> {
@@ -181,7 +207,14 @@ impl<B: Backend> Store for B {
         ops::list_audit(&mut self.reader(), workspace_id, filter).await
     }
 
-    async fn count_audit(&self, workspace_id: &str, action: &str, outcome: &str, target: &str, since: i64) -> Result<i64> {
+    async fn count_audit(
+        &self,
+        workspace_id: &str,
+        action: &str,
+        outcome: &str,
+        target: &str,
+        since: i64,
+    ) -> Result<i64> {
         ops::count_audit(&mut self.reader(), workspace_id, action, outcome, target, since).await
     }
 

@@ -22,7 +22,7 @@ impl Dialect {
     pub(crate) fn for_update(self) -> &'static str {
         match self {
             Dialect::Sqlite => "",
-            Dialect::Postgres => "",
+            Dialect::Postgres => " FOR UPDATE",
         }
     }
 
@@ -125,10 +125,7 @@ pub(crate) trait Exec: Send {
     async fn execute_script(&mut self, sql: &str) -> Result<(), sqlx::Error>;
 }
 
-fn bind<'q, DB: Database>(
-    query: Query<'q, DB, DB::Arguments<'q>>,
-    args: &[Arg<'q>],
-) -> Query<'q, DB, DB::Arguments<'q>>
+fn bind<'q, DB: Database>(query: Query<'q, DB, DB::Arguments<'q>>, args: &[Arg<'q>]) -> Query<'q, DB, DB::Arguments<'q>>
 where
     i64: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
@@ -155,7 +152,10 @@ macro_rules! impl_exec {
 
             async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
                 let $this = self;
-                Ok(bind(sqlx::query(sql), args).execute($executor).await?.rows_affected())
+                Ok(bind(sqlx::query(sql), args)
+                    .execute($executor)
+                    .await?
+                    .rows_affected())
             }
 
             async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, sqlx::Error> {

@@ -275,14 +275,22 @@ pub trait Store: Send + Sync + 'static {
     /// Tokens of one member of `kind`, newest first, revoked ones left out.
     async fn list_tokens(&self, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>>;
     /// Marks the token revoked at `at`. `NotFound` unless it belongs to `member_id` in the workspace.
-    async fn revoke_token(&self, workspace_id: &str, member_id: &str, token_id: &str, at: i64, audit: AuditRecord) -> Result<()>;
+    async fn revoke_token(
+        &self,
+        workspace_id: &str,
+        member_id: &str,
+        token_id: &str,
+        at: i64,
+        audit: AuditRecord,
+    ) -> Result<()>;
     /// Records use; cheap and not audited.
     async fn touch_token(&self, token_id: &str, at: i64) -> Result<()>;
 
     // ---- secrets ----
     /// Inserts the secret with its first version. `Duplicate("secret_name")` when the name is taken
     /// in the workspace, including by a secret in the trash.
-    async fn insert_secret(&self, secret: SecretRow, first_version: SecretVersionRow, audit: AuditRecord) -> Result<()>;
+    async fn insert_secret(&self, secret: SecretRow, first_version: SecretVersionRow, audit: AuditRecord)
+    -> Result<()>;
     /// The secret with this name, live or in the trash.
     async fn secret_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<SecretRow>>;
     async fn list_secrets(&self, workspace_id: &str, filter: &SecretFilter) -> Result<Vec<SecretRow>>;
@@ -314,7 +322,14 @@ pub trait Store: Send + Sync + 'static {
     /// Events matching the filter, oldest first.
     async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>>;
     /// How many events of `action` with `outcome` and `target` happened at or after `since`.
-    async fn count_audit(&self, workspace_id: &str, action: &str, outcome: &str, target: &str, since: i64) -> Result<i64>;
+    async fn count_audit(
+        &self,
+        workspace_id: &str,
+        action: &str,
+        outcome: &str,
+        target: &str,
+        since: i64,
+    ) -> Result<i64>;
     /// The last event's sequence number and hash as recorded in the workspace's chain head.
     async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>>;
 }

@@ -41,7 +41,10 @@ pub(crate) async fn run(c: &mut dyn Exec) -> Result<()> {
 
 async fn apply(c: &mut dyn Exec, migration: &Migration) -> Result<()> {
     let done = c
-        .fetch_all("SELECT name FROM schema_migrations WHERE name = $1", args![migration.name])
+        .fetch_all(
+            "SELECT name FROM schema_migrations WHERE name = $1",
+            args![migration.name],
+        )
         .await?;
     if !done.is_empty() {
         return Ok(());

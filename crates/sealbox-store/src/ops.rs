@@ -7,8 +7,8 @@
 
 use crate::db::{Arg, Exec, Row, args, audit_error, duplicate_as};
 use crate::{
-    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, MemberRow, Result, SecretFilter, SecretRow,
-    SecretUpdate, SecretVersionRow, StoreError, TokenRow, VersionMeta, WorkspaceRow, chain_hash,
+    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, MemberRow, Result, SecretFilter, SecretRow, SecretUpdate,
+    SecretVersionRow, StoreError, TokenRow, VersionMeta, WorkspaceRow, chain_hash,
 };
 
 const WORKSPACE: &str = "id, name, created_at";
@@ -20,7 +20,11 @@ const AUDIT: &str =
     "workspace_id, seq, at, actor, action, target, outcome, request_id, client_addr, detail, prev_hash, hash";
 
 fn workspace(r: &Row) -> Result<WorkspaceRow> {
-    Ok(WorkspaceRow { id: r.get("id")?, name: r.get("name")?, created_at: r.get("created_at")? })
+    Ok(WorkspaceRow {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        created_at: r.get("created_at")?,
+    })
 }
 
 fn member(r: &Row) -> Result<MemberRow> {
@@ -85,7 +89,11 @@ fn secret_version_row(r: &Row) -> Result<SecretVersionRow> {
 }
 
 fn version_meta(r: &Row) -> Result<VersionMeta> {
-    Ok(VersionMeta { version: r.get("version")?, created_at: r.get("created_at")?, created_by: r.get("created_by")? })
+    Ok(VersionMeta {
+        version: r.get("version")?,
+        created_at: r.get("created_at")?,
+        created_by: r.get("created_by")?,
+    })
 }
 
 fn audit_event(r: &Row) -> Result<AuditEventRow> {
@@ -132,14 +140,22 @@ pub(crate) struct Head {
 /// the one its audit record names. `NotFound` when there is no such workspace.
 async fn lock_head(c: &mut dyn Exec, workspace_id: &str, audit: &AuditRecord) -> Result<Head> {
     if audit.workspace_id != workspace_id {
-        return Err(StoreError::Audit("the audit record names another workspace than the change".into()));
+        return Err(StoreError::Audit(
+            "the audit record names another workspace than the change".into(),
+        ));
     }
-    let sql = format!("SELECT audit_seq, audit_hash FROM workspaces WHERE id = $1{}", c.dialect().for_update());
+    let sql = format!(
+        "SELECT audit_seq, audit_hash FROM workspaces WHERE id = $1{}",
+        c.dialect().for_update()
+    );
     let rows = c.fetch_all(&sql, args![workspace_id]).await.map_err(audit_error)?;
     let row = rows.first().ok_or(StoreError::NotFound)?;
     let seq: i64 = row.get("audit_seq")?;
     let hash: Option<Vec<u8>> = row.get("audit_hash")?;
-    Ok(Head { seq, hash: hash.filter(|_| seq > 0).unwrap_or_else(|| GENESIS_HASH.to_vec()) })
+    Ok(Head {
+        seq,
+        hash: hash.filter(|_| seq > 0).unwrap_or_else(|| GENESIS_HASH.to_vec()),
+    })
 }
 
 /// Appends `record` after `head` and moves the head; returns the event's sequence number.
@@ -147,7 +163,8 @@ async fn append(c: &mut dyn Exec, head: Head, record: &AuditRecord) -> Result<i6
     let seq = head.seq + 1;
     let hash = chain_hash(&head.hash, seq, record);
     let r = record;
-    let insert = format!("INSERT INTO audit_events ({AUDIT}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+    let insert =
+        format!("INSERT INTO audit_events ({AUDIT}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
     c.execute(
         &insert,
         args![
@@ -167,9 +184,12 @@ async fn append(c: &mut dyn Exec, head: Head, record: &AuditRecord) -> Result<i6
     )
     .await
     .map_err(audit_error)?;
-    c.execute("UPDATE workspaces SET audit_seq = $1, audit_hash = $2 WHERE id = $3", args![seq, &hash, &r.workspace_id])
-        .await
-        .map_err(audit_error)?;
+    c.execute(
+        "UPDATE workspaces SET audit_seq = $1, audit_hash = $2 WHERE id = $3",
+        args![seq, &hash, &r.workspace_id],
+    )
+    .await
+    .map_err(audit_error)?;
     Ok(seq)
 }
 
@@ -178,7 +198,11 @@ pub(crate) async fn append_audit(c: &mut dyn Exec, audit: AuditRecord) -> Result
     append(c, head, &audit).await
 }
 
-pub(crate) async fn list_audit(c: &mut dyn Exec, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>> {
+pub(crate) async fn list_audit(
+    c: &mut dyn Exec,
+    workspace_id: &str,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditEventRow>> {
     let f = filter;
     let conditions = [
         ("at >=", f.since.map(Arg::from)),
@@ -223,7 +247,10 @@ pub(crate) async fn count_audit(
 
 pub(crate) async fn audit_head(c: &mut dyn Exec, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>> {
     let rows = c
-        .fetch_all("SELECT audit_seq, audit_hash FROM workspaces WHERE id = $1", args![workspace_id])
+        .fetch_all(
+            "SELECT audit_seq, audit_hash FROM workspaces WHERE id = $1",
+            args![workspace_id],
+        )
         .await?;
     let Some(row) = rows.first() else { return Ok(None) };
     let seq: i64 = row.get("audit_seq")?;
@@ -234,12 +261,18 @@ pub(crate) async fn audit_head(c: &mut dyn Exec, workspace_id: &str) -> Result<O
 // ---- meta ----
 
 pub(crate) async fn get_meta(c: &mut dyn Exec, key: &str) -> Result<Option<Vec<u8>>> {
-    fetch_optional(c, "SELECT value FROM meta WHERE key = $1", args![key], |r| r.get("value")).await
+    fetch_optional(c, "SELECT value FROM meta WHERE key = $1", args![key], |r| {
+        r.get("value")
+    })
+    .await
 }
 
 pub(crate) async fn put_meta_if_absent(c: &mut dyn Exec, key: String, value: Vec<u8>) -> Result<bool> {
     let stored = c
-        .execute("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", args![&key, &value])
+        .execute(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            args![&key, &value],
+        )
         .await?;
     Ok(stored == 1)
 }
@@ -283,9 +316,19 @@ pub(crate) async fn workspace_by_name(c: &mut dyn Exec, name: &str) -> Result<Op
 
 async fn insert_member_row(c: &mut dyn Exec, m: &MemberRow) -> Result<()> {
     let sql = format!("INSERT INTO members ({MEMBER}) VALUES ($1, $2, $3, $4, $5, $6)");
-    c.execute(&sql, args![&m.id, &m.workspace_id, &m.email, &m.password_hash, &m.role, m.created_at])
-        .await
-        .map_err(duplicate_as("member_email"))?;
+    c.execute(
+        &sql,
+        args![
+            &m.id,
+            &m.workspace_id,
+            &m.email,
+            &m.password_hash,
+            &m.role,
+            m.created_at
+        ],
+    )
+    .await
+    .map_err(duplicate_as("member_email"))?;
     Ok(())
 }
 
@@ -332,7 +375,11 @@ async fn check_owner_kept(c: &mut dyn Exec, workspace_id: &str, member_id: &str,
         )
         .await?;
     let owners: i64 = owners.first().map_or(Ok(0), |r| r.get("n"))?;
-    if owners <= 1 { Err(StoreError::LastOwner) } else { Ok(()) }
+    if owners <= 1 {
+        Err(StoreError::LastOwner)
+    } else {
+        Ok(())
+    }
 }
 
 pub(crate) async fn set_member_role(
@@ -362,9 +409,13 @@ pub(crate) async fn delete_member(
     let head = lock_head(c, &workspace_id, &audit).await?;
     check_owner_kept(c, &workspace_id, &member_id, None).await?;
     // The foreign key cascades too; deleting the tokens explicitly does not depend on it.
-    c.execute("DELETE FROM tokens WHERE member_id = $1", args![&member_id]).await?;
-    c.execute("DELETE FROM members WHERE id = $1 AND workspace_id = $2", args![&member_id, &workspace_id])
+    c.execute("DELETE FROM tokens WHERE member_id = $1", args![&member_id])
         .await?;
+    c.execute(
+        "DELETE FROM members WHERE id = $1 AND workspace_id = $2",
+        args![&member_id, &workspace_id],
+    )
+    .await?;
     append(c, head, &audit).await?;
     Ok(())
 }
@@ -394,7 +445,9 @@ async fn insert_token_row(c: &mut dyn Exec, t: &TokenRow) -> Result<()> {
 }
 
 pub(crate) async fn insert_token(c: &mut dyn Exec, token: TokenRow, audit: Option<AuditRecord>) -> Result<()> {
-    let Some(audit) = audit else { return insert_token_row(c, &token).await };
+    let Some(audit) = audit else {
+        return insert_token_row(c, &token).await;
+    };
     let head = lock_head(c, &token.workspace_id, &audit).await?;
     insert_token_row(c, &token).await?;
     append(c, head, &audit).await?;
@@ -406,7 +459,12 @@ pub(crate) async fn token_by_hash(c: &mut dyn Exec, hash: &[u8]) -> Result<Optio
     fetch_optional(c, &sql, args![hash], token).await
 }
 
-pub(crate) async fn list_tokens(c: &mut dyn Exec, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>> {
+pub(crate) async fn list_tokens(
+    c: &mut dyn Exec,
+    workspace_id: &str,
+    member_id: &str,
+    kind: &str,
+) -> Result<Vec<TokenRow>> {
     let sql = format!(
         "SELECT {TOKEN} FROM tokens WHERE workspace_id = $1 AND member_id = $2 AND kind = $3 AND revoked_at IS NULL \
          ORDER BY created_at DESC, id DESC"
@@ -438,7 +496,11 @@ pub(crate) async fn revoke_token(
 }
 
 pub(crate) async fn touch_token(c: &mut dyn Exec, token_id: String, at: i64) -> Result<()> {
-    c.execute("UPDATE tokens SET last_used_at = $1 WHERE id = $2", args![at, &token_id]).await?;
+    c.execute(
+        "UPDATE tokens SET last_used_at = $1 WHERE id = $2",
+        args![at, &token_id],
+    )
+    .await?;
     Ok(())
 }
 
@@ -500,7 +562,11 @@ pub(crate) async fn secret_by_name(c: &mut dyn Exec, workspace_id: &str, name: &
     fetch_optional(c, &sql, args![workspace_id, name], secret).await
 }
 
-pub(crate) async fn list_secrets(c: &mut dyn Exec, workspace_id: &str, filter: &SecretFilter) -> Result<Vec<SecretRow>> {
+pub(crate) async fn list_secrets(
+    c: &mut dyn Exec,
+    workspace_id: &str,
+    filter: &SecretFilter,
+) -> Result<Vec<SecretRow>> {
     let trash = if filter.in_trash { "IS NOT NULL" } else { "IS NULL" };
     let mut sql = format!("SELECT {SECRET} FROM secrets WHERE workspace_id = $1 AND deleted_at {trash}");
     let mut params = vec![Arg::from(workspace_id)];
@@ -517,7 +583,11 @@ pub(crate) async fn list_secrets(c: &mut dyn Exec, workspace_id: &str, filter: &
     fetch(c, &sql, &params, secret).await
 }
 
-pub(crate) async fn secret_version(c: &mut dyn Exec, secret_id: &str, version: i64) -> Result<Option<SecretVersionRow>> {
+pub(crate) async fn secret_version(
+    c: &mut dyn Exec,
+    secret_id: &str,
+    version: i64,
+) -> Result<Option<SecretVersionRow>> {
     fetch_optional(
         c,
         "SELECT secret_id, version, ciphertext, wrapped_dek, key_version, created_at, created_by \
@@ -610,7 +680,12 @@ pub(crate) async fn set_secret_trashed(
     Ok(())
 }
 
-pub(crate) async fn purge_secret(c: &mut dyn Exec, workspace_id: String, secret_id: String, audit: AuditRecord) -> Result<()> {
+pub(crate) async fn purge_secret(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    secret_id: String,
+    audit: AuditRecord,
+) -> Result<()> {
     let head = lock_head(c, &workspace_id, &audit).await?;
     let purged = c
         .execute(
@@ -622,7 +697,8 @@ pub(crate) async fn purge_secret(c: &mut dyn Exec, workspace_id: String, secret_
         return Err(StoreError::NotFound);
     }
     // The foreign key cascades too; deleting the versions explicitly does not depend on it.
-    c.execute("DELETE FROM secret_versions WHERE secret_id = $1", args![&secret_id]).await?;
+    c.execute("DELETE FROM secret_versions WHERE secret_id = $1", args![&secret_id])
+        .await?;
     append(c, head, &audit).await?;
     Ok(())
 }

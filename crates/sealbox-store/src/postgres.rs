@@ -39,7 +39,10 @@ impl PostgresStore {
             tracing::warn!(error = %e, "postgres: closing the migration connection failed");
         }
         migrated?;
-        let pool = PgPoolOptions::new().max_connections(POOL_SIZE).connect_with(options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
+            .await?;
         Ok(PostgresStore { pool })
     }
 
@@ -50,9 +53,11 @@ impl PostgresStore {
 }
 
 async fn migrate_locked(conn: &mut PgConnection) -> Result<()> {
-    conn.execute("SELECT pg_advisory_lock($1)", args![MIGRATION_LOCK]).await?;
+    conn.execute("SELECT pg_advisory_lock($1)", args![MIGRATION_LOCK])
+        .await?;
     let migrated = migrate::run(conn).await;
-    conn.execute("SELECT pg_advisory_unlock($1)", args![MIGRATION_LOCK]).await?;
+    conn.execute("SELECT pg_advisory_unlock($1)", args![MIGRATION_LOCK])
+        .await?;
     migrated
 }
 
@@ -62,9 +67,15 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<()> {
 pub async fn create_isolated_schema(admin_url: &str) -> Result<String> {
     let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(admin_url)?).await?;
     let rows = conn
-        .fetch_all("SELECT 'sbx_' || substr(md5(random()::text || clock_timestamp()::text), 1, 16) AS name", &[])
+        .fetch_all(
+            "SELECT 'sbx_' || substr(md5(random()::text || clock_timestamp()::text), 1, 16) AS name",
+            &[],
+        )
         .await?;
-    let name: String = rows.first().ok_or_else(|| StoreError::Database("no schema name".into()))?.get("name")?;
+    let name: String = rows
+        .first()
+        .ok_or_else(|| StoreError::Database("no schema name".into()))?
+        .get("name")?;
     // `name` is `sbx_` and hex digits, safe to splice in.
     conn.execute_script(&format!("CREATE SCHEMA {name}")).await?;
     if let Err(e) = conn.close().await {

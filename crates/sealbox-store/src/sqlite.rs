@@ -44,11 +44,14 @@ enum Msg {
 type Op = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Ran> + Send>;
 
 /// What an op leaves behind: whether it succeeded (else the writer rolls back its savepoint),
-/// and how to answer its caller once the batch's outcome is known (`Some` = the batch failed).
+/// and how to answer its caller once the batch's outcome is known.
 struct Ran {
     ok: bool,
-    reply: Box<dyn FnOnce(Option<&sqlx::Error>) + Send>,
+    reply: Reply,
 }
+
+/// Answers an op's caller; `Some` when the batch's transaction failed.
+type Reply = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
 
 fn op<F>(f: F) -> Op
 where
@@ -65,7 +68,10 @@ impl SqliteStore {
                 .await
                 .map_err(|e| StoreError::Database(format!("cannot create directory {}: {e}", dir.display())))?;
         }
-        let options = SqliteConnectOptions::new().filename(path).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
         let mut writer = options
             .clone()
             .create_if_missing(true)
@@ -75,10 +81,17 @@ impl SqliteStore {
             .await?;
         migrate::run(&mut writer).await?;
         // Opened after the writer, so the WAL files these read-only connections need exist.
-        let reads = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.read_only(true))
+            .await?;
         let (writes, queue) = mpsc::channel(QUEUE);
         tokio::spawn(run_writer(writer, queue));
-        Ok(SqliteStore { path: path.to_owned(), reads, writes })
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            reads,
+            writes,
+        })
     }
 
     pub fn database_path(&self) -> &Path {
@@ -125,7 +138,9 @@ impl Backend for SqliteStore {
         });
         self.writes.send(Msg::Write(op)).await.map_err(|_| closed())?;
         // The writer drops an op it could not run (e.g. `BEGIN` failed): nothing was written.
-        answered.await.map_err(|_| StoreError::Database("the write was not applied; see the server log".into()))?
+        answered
+            .await
+            .map_err(|_| StoreError::Database("the write was not applied; see the server log".into()))?
     }
 }
 
@@ -174,7 +189,11 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Op>) {
         }
         let ran = op(conn).await;
         replies.push(ran.reply);
-        let end = if ran.ok { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
+        let end = if ran.ok {
+            "RELEASE op"
+        } else {
+            "ROLLBACK TO op; RELEASE op"
+        };
         if let Err(e) = sql(conn, end).await {
             failure = Some(e);
             break;
@@ -210,7 +229,8 @@ mod tests {
     fn insert(key: &'static str) -> Job<()> {
         Box::new(move |c: &mut dyn Exec| {
             Box::pin(async move {
-                c.execute("INSERT INTO meta (key, value) VALUES ($1, x'00')", args![key]).await?;
+                c.execute("INSERT INTO meta (key, value) VALUES ($1, x'00')", args![key])
+                    .await?;
                 Ok(())
             })
         })
@@ -224,7 +244,11 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
         // A second handle on the same database whose writer starts once three ops are queued.
         let (writes, queue) = mpsc::channel(QUEUE);
-        let held = Arc::new(SqliteStore { path: store.path.clone(), reads: store.reads.clone(), writes });
+        let held = Arc::new(SqliteStore {
+            path: store.path.clone(),
+            reads: store.reads.clone(),
+            writes,
+        });
         let calls: Vec<_> = ["a", "a", "b"]
             .into_iter()
             .map(|key| {
@@ -235,7 +259,11 @@ mod tests {
         while queue.len() < 3 {
             tokio::task::yield_now().await;
         }
-        let conn = SqliteConnectOptions::new().filename(&store.path).connect().await.unwrap();
+        let conn = SqliteConnectOptions::new()
+            .filename(&store.path)
+            .connect()
+            .await
+            .unwrap();
         tokio::spawn(run_writer(conn, queue));
 
         let mut failures = Vec::new();
@@ -245,8 +273,10 @@ mod tests {
             }
         }
         assert!(matches!(failures[..], [StoreError::Database(_)]), "{failures:?}");
-        let keys: Vec<String> =
-            sqlx::query_scalar("SELECT key FROM meta ORDER BY key").fetch_all(&store.reads).await.unwrap();
+        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM meta ORDER BY key")
+            .fetch_all(&store.reads)
+            .await
+            .unwrap();
         assert_eq!(keys, ["a", "b"]);
     }
 }

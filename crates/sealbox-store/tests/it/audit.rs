@@ -15,7 +15,13 @@ async fn every_change_appends_one_event(db: Db) {
     let s = &*db.store;
     let acme = workspace(s, "acme").await;
     let ws = acme.id();
-    let mut expected: Vec<AuditRecord> = s.list_audit(ws, &all()).await.unwrap().into_iter().map(|e| e.record).collect();
+    let mut expected: Vec<AuditRecord> = s
+        .list_audit(ws, &all())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record)
+        .collect();
     let ev = |action: &str| audit(ws, action, &format!("target:{action}"));
 
     macro_rules! appends_one {
@@ -33,19 +39,37 @@ async fn every_change_appends_one_event(db: Db) {
     appends_one!(ev("member.add"), |e| s.insert_member(editor.clone(), e));
     appends_one!(ev("member.role"), |e| s.set_member_role(ws, &editor.id, "admin", e));
     appends_one!(ev("token.create"), |e| s.insert_token(personal.clone(), Some(e)));
-    appends_one!(ev("token.revoke"), |e| s.revoke_token(ws, &editor.id, &personal.id, 2_000, e));
+    appends_one!(ev("token.revoke"), |e| s.revoke_token(
+        ws,
+        &editor.id,
+        &personal.id,
+        2_000,
+        e
+    ));
     appends_one!(ev("secret.create"), |e| s.insert_secret(row.clone(), first.clone(), e));
     appends_one!(ev("secret.update"), |e| s.update_secret(update(&row, 1, "v2", true), e));
-    appends_one!(ev("secret.delete"), |e| s.set_secret_trashed(ws, &row.id, Some((3_000, "m".into())), e));
+    appends_one!(ev("secret.delete"), |e| s.set_secret_trashed(
+        ws,
+        &row.id,
+        Some((3_000, "m".into())),
+        e
+    ));
     appends_one!(ev("secret.restore"), |e| s.set_secret_trashed(ws, &row.id, None, e));
-    appends_one!(ev("secret.delete"), |e| s.set_secret_trashed(ws, &row.id, Some((4_000, "m".into())), e));
+    appends_one!(ev("secret.delete"), |e| s.set_secret_trashed(
+        ws,
+        &row.id,
+        Some((4_000, "m".into())),
+        e
+    ));
     appends_one!(ev("secret.purge"), |e| s.purge_secret(ws, &row.id, e));
     appends_one!(ev("member.remove"), |e| s.delete_member(ws, &editor.id, e));
     let before = head_seq(s, ws).await;
     assert_eq!(s.append_audit(ev("secret.reveal")).await.unwrap(), before + 1);
     expected.push(ev("secret.reveal"));
     // ...and the calls that are not audited by the store append nothing.
-    s.insert_token(token(ws, &acme.owner.id, "session", 5_000), None).await.unwrap();
+    s.insert_token(token(ws, &acme.owner.id, "session", 5_000), None)
+        .await
+        .unwrap();
     s.touch_token(&personal.id, 6_000).await.unwrap();
 
     let events = verify_chain(s, ws).await;
@@ -53,7 +77,13 @@ async fn every_change_appends_one_event(db: Db) {
     assert_eq!(records.len(), expected.len());
     for (got, want) in records.iter().zip(&expected) {
         // request ids are fresh per call of `ev`; everything else is stored as given.
-        assert_eq!(AuditRecord { request_id: want.request_id.clone(), ..got.clone() }, *want);
+        assert_eq!(
+            AuditRecord {
+                request_id: want.request_id.clone(),
+                ..got.clone()
+            },
+            *want
+        );
     }
 }
 
@@ -79,7 +109,10 @@ async fn one_chain_across_store_instances(db: Db) {
     let acme = workspace(&*db.store, "acme").await;
     for i in 0..10 {
         let server = if i % 2 == 0 { &db.store } else { &second };
-        assert_eq!(server.append_audit(audit(acme.id(), "login", "x")).await.unwrap(), i + 2);
+        assert_eq!(
+            server.append_audit(audit(acme.id(), "login", "x")).await.unwrap(),
+            i + 2
+        );
     }
     assert_eq!(verify_chain(&*second, acme.id()).await.len(), 11);
 }
@@ -106,27 +139,93 @@ async fn list_filters_and_paging(db: Db) {
     ] {
         s.append_audit(e).await.unwrap();
     }
-    s.append_audit(AuditRecord { workspace_id: other.id().into(), ..event(2_500, "member:a", "secret.read", "secret:A") })
-        .await
-        .unwrap();
+    s.append_audit(AuditRecord {
+        workspace_id: other.id().into(),
+        ..event(2_500, "member:a", "secret.read", "secret:A")
+    })
+    .await
+    .unwrap();
 
     let ws = acme.id();
     let seqs = |filter: AuditFilter| async move {
-        s.list_audit(ws, &filter).await.unwrap().into_iter().map(|e| e.seq).collect::<Vec<_>>()
+        s.list_audit(ws, &filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>()
     };
     assert_eq!(seqs(all()).await, [1, 2, 3, 4, 5, 6, 7]);
-    assert_eq!(seqs(AuditFilter { actor: Some("member:a".into()), ..all() }).await, [2, 4, 5, 7]);
-    assert_eq!(seqs(AuditFilter { action: Some("secret.read".into()), ..all() }).await, [2, 3, 6, 7]);
-    assert_eq!(seqs(AuditFilter { target: Some("secret:A".into()), ..all() }).await, [2, 4, 6, 7]);
-    assert_eq!(seqs(AuditFilter { since: Some(3_000), until: Some(6_000), ..all() }).await, [3, 4, 5], "[since, until)");
-    let reads_of_a = AuditFilter { action: Some("secret.read".into()), target: Some("secret:A".into()), ..all() };
+    assert_eq!(
+        seqs(AuditFilter {
+            actor: Some("member:a".into()),
+            ..all()
+        })
+        .await,
+        [2, 4, 5, 7]
+    );
+    assert_eq!(
+        seqs(AuditFilter {
+            action: Some("secret.read".into()),
+            ..all()
+        })
+        .await,
+        [2, 3, 6, 7]
+    );
+    assert_eq!(
+        seqs(AuditFilter {
+            target: Some("secret:A".into()),
+            ..all()
+        })
+        .await,
+        [2, 4, 6, 7]
+    );
+    assert_eq!(
+        seqs(AuditFilter {
+            since: Some(3_000),
+            until: Some(6_000),
+            ..all()
+        })
+        .await,
+        [3, 4, 5],
+        "[since, until)"
+    );
+    let reads_of_a = AuditFilter {
+        action: Some("secret.read".into()),
+        target: Some("secret:A".into()),
+        ..all()
+    };
     assert_eq!(seqs(reads_of_a.clone()).await, [2, 6, 7]);
 
     // Paging: `limit` from the oldest, then on after the last seq seen.
     assert_eq!(seqs(AuditFilter { limit: 3, ..all() }).await, [1, 2, 3]);
-    assert_eq!(seqs(AuditFilter { limit: 3, after_seq: Some(3), ..all() }).await, [4, 5, 6]);
-    assert_eq!(seqs(AuditFilter { limit: 3, after_seq: Some(6), ..all() }).await, [7]);
-    assert_eq!(seqs(AuditFilter { limit: 1, after_seq: Some(2), ..reads_of_a }).await, [6]);
+    assert_eq!(
+        seqs(AuditFilter {
+            limit: 3,
+            after_seq: Some(3),
+            ..all()
+        })
+        .await,
+        [4, 5, 6]
+    );
+    assert_eq!(
+        seqs(AuditFilter {
+            limit: 3,
+            after_seq: Some(6),
+            ..all()
+        })
+        .await,
+        [7]
+    );
+    assert_eq!(
+        seqs(AuditFilter {
+            limit: 1,
+            after_seq: Some(2),
+            ..reads_of_a
+        })
+        .await,
+        [6]
+    );
 }
 
 async fn count_audit(db: Db) {
@@ -148,9 +247,35 @@ async fn count_audit(db: Db) {
     ] {
         s.append_audit(e).await.unwrap();
     }
-    assert_eq!(s.count_audit(acme.id(), "login", "failure", "member:a", 0).await.unwrap(), 3);
-    assert_eq!(s.count_audit(acme.id(), "login", "failure", "member:a", 2_000).await.unwrap(), 2, "at or after");
-    assert_eq!(s.count_audit(acme.id(), "login", "success", "member:a", 0).await.unwrap(), 1);
-    assert_eq!(s.count_audit(acme.id(), "login", "failure", "member:c", 0).await.unwrap(), 0);
-    assert_eq!(s.count_audit(acme.id(), "logout", "failure", "member:a", 0).await.unwrap(), 0);
+    assert_eq!(
+        s.count_audit(acme.id(), "login", "failure", "member:a", 0)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        s.count_audit(acme.id(), "login", "failure", "member:a", 2_000)
+            .await
+            .unwrap(),
+        2,
+        "at or after"
+    );
+    assert_eq!(
+        s.count_audit(acme.id(), "login", "success", "member:a", 0)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.count_audit(acme.id(), "login", "failure", "member:c", 0)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.count_audit(acme.id(), "logout", "failure", "member:a", 0)
+            .await
+            .unwrap(),
+        0
+    );
 }

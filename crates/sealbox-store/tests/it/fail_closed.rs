@@ -17,23 +17,38 @@ async fn changes_are_refused_when_audit_fails(db: Db) {
     db.set_audit_offline(true).await;
 
     let (new, first) = secret(ws, "NEW", "text");
-    let err = s.insert_secret(new.clone(), first, audit(ws, "secret.create", "NEW")).await.unwrap_err();
-    assert!(matches!(&err, StoreError::Audit(m) if m.contains("audit offline")), "{err:?}");
+    let err = s
+        .insert_secret(new.clone(), first, audit(ws, "secret.create", "NEW"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Audit(m) if m.contains("audit offline")),
+        "{err:?}"
+    );
     assert_eq!(s.secret_by_name(ws, "NEW").await.unwrap(), None);
     assert_eq!(s.secret_version(&new.id, 1).await.unwrap(), None);
 
-    let err = s.update_secret(update(&row, 1, "changed", true), audit(ws, "secret.update", "EXISTING")).await.unwrap_err();
+    let err = s
+        .update_secret(update(&row, 1, "changed", true), audit(ws, "secret.update", "EXISTING"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Audit(_)), "{err:?}");
     let stored = s.secret_by_name(ws, "EXISTING").await.unwrap().unwrap();
     assert_eq!(stored, row);
     assert_eq!(s.secret_version(&row.id, 2).await.unwrap(), None);
 
-    let err = s.append_audit(audit(ws, "secret.reveal", "EXISTING")).await.unwrap_err();
+    let err = s
+        .append_audit(audit(ws, "secret.reveal", "EXISTING"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Audit(_)), "{err:?}");
     assert_eq!(head_seq(s, ws).await, seq);
 
     // Back online, the chain goes on from where it was.
     db.set_audit_offline(false).await;
-    assert_eq!(s.append_audit(audit(ws, "secret.reveal", "EXISTING")).await.unwrap(), seq + 1);
+    assert_eq!(
+        s.append_audit(audit(ws, "secret.reveal", "EXISTING")).await.unwrap(),
+        seq + 1
+    );
     verify_chain(s, ws).await;
 }

@@ -36,10 +36,17 @@ impl Ws {
 
 /// Creates a workspace with its owner (`owner@example.com`); its audit chain then holds one event.
 pub async fn workspace(store: &dyn Store, name: &str) -> Ws {
-    let row = WorkspaceRow { id: id(), name: name.into(), created_at: 1_000 };
+    let row = WorkspaceRow {
+        id: id(),
+        name: name.into(),
+        created_at: 1_000,
+    };
     let owner = member(&row.id, "owner@example.com", "owner");
     let event = audit(&row.id, "workspace.create", &format!("workspace:{name}"));
-    store.create_workspace(row.clone(), owner.clone(), None, event).await.unwrap();
+    store
+        .create_workspace(row.clone(), owner.clone(), None, event)
+        .await
+        .unwrap();
     Ws { row, owner }
 }
 
@@ -112,7 +119,10 @@ pub async fn secrets(store: &dyn Store, workspace_id: &str, names: &[&str]) -> V
     let mut rows = Vec::new();
     for name in names {
         let (row, first) = secret(workspace_id, name, "text");
-        store.insert_secret(row.clone(), first, audit(workspace_id, "secret.create", name)).await.unwrap();
+        store
+            .insert_secret(row.clone(), first, audit(workspace_id, "secret.create", name))
+            .await
+            .unwrap();
         rows.push(row);
     }
     rows
@@ -147,12 +157,25 @@ pub async fn verify_chain(store: &dyn Store, workspace_id: &str) -> Vec<AuditEve
     for (i, event) in events.iter().enumerate() {
         assert_eq!(event.seq, i as i64 + 1, "gap in the chain");
         assert_eq!(event.record.workspace_id, workspace_id);
-        assert_eq!(event.prev_hash, prev, "event {} does not link to its predecessor", event.seq);
-        assert_eq!(event.hash, chain_hash(&prev, event.seq, &event.record), "event {} hash", event.seq);
+        assert_eq!(
+            event.prev_hash, prev,
+            "event {} does not link to its predecessor",
+            event.seq
+        );
+        assert_eq!(
+            event.hash,
+            chain_hash(&prev, event.seq, &event.record),
+            "event {} hash",
+            event.seq
+        );
         prev = event.hash.clone();
     }
     let head = store.audit_head(workspace_id).await.unwrap();
-    assert_eq!(head, events.last().map(|e| (e.seq, e.hash.clone())), "head is not the last event");
+    assert_eq!(
+        head,
+        events.last().map(|e| (e.seq, e.hash.clone())),
+        "head is not the last event"
+    );
     events
 }
 

@@ -50,12 +50,13 @@ impl Db {
         };
         match &self.at {
             Location::Sqlite { path, .. } => {
-                let mut conn: SqliteConnection =
-                    SqliteConnectOptions::new().filename(path).connect().await.unwrap();
+                let mut conn: SqliteConnection = SqliteConnectOptions::new().filename(path).connect().await.unwrap();
                 conn.execute(sql).await.unwrap();
             }
             Location::Postgres { url } => {
-                let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(url).unwrap()).await.unwrap();
+                let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(url).unwrap())
+                    .await
+                    .unwrap();
                 conn.execute(sql).await.unwrap();
             }
         }
@@ -70,7 +71,11 @@ where
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sealbox.db");
     let store = Arc::new(SqliteStore::open(&path).await.unwrap());
-    scenario(Db { store, at: Location::Sqlite { _dir: dir, path } }).await;
+    scenario(Db {
+        store,
+        at: Location::Sqlite { _dir: dir, path },
+    })
+    .await;
 }
 
 pub async fn on_postgres<F, Fut>(scenario: F)
@@ -81,7 +86,11 @@ where
     let Some(admin_url) = postgres_admin_url() else { return };
     let url = isolated_schema(&admin_url).await;
     let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
-    scenario(Db { store, at: Location::Postgres { url: url.clone() } }).await;
+    scenario(Db {
+        store,
+        at: Location::Postgres { url: url.clone() },
+    })
+    .await;
     drop_schema(&admin_url, &url).await;
 }
 
@@ -102,14 +111,18 @@ pub fn postgres_admin_url() -> Option<String> {
 
 /// A URL for a fresh, empty schema. Panics (the test fails) when the database is unreachable.
 pub async fn isolated_schema(admin_url: &str) -> String {
-    create_isolated_schema(admin_url).await.unwrap_or_else(|e| {
-        panic!("{DATABASE_URL_VAR} is set but PostgreSQL is unreachable or refused: {e}")
-    })
+    create_isolated_schema(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("{DATABASE_URL_VAR} is set but PostgreSQL is unreachable or refused: {e}"))
 }
 
 pub async fn drop_schema(admin_url: &str, url: &str) {
     let (_, schema) = url.rsplit_once("options[search_path]=").unwrap();
-    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(admin_url).unwrap()).await.unwrap();
-    conn.execute(format!("DROP SCHEMA {schema} CASCADE").as_str()).await.unwrap();
+    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(admin_url).unwrap())
+        .await
+        .unwrap();
+    conn.execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+        .await
+        .unwrap();
     conn.close().await.unwrap();
 }

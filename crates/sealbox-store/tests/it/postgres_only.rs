@@ -22,7 +22,11 @@ async fn two_servers_append_one_gapless_chain() {
     for server in &servers {
         for i in 0..50 {
             let (server, ws) = (server.clone(), acme.id().to_owned());
-            tasks.push(tokio::spawn(async move { server.append_audit(audit(&ws, "secret.reveal", &format!("secret:{i}"))).await }));
+            tasks.push(tokio::spawn(async move {
+                server
+                    .append_audit(audit(&ws, "secret.reveal", &format!("secret:{i}")))
+                    .await
+            }));
         }
     }
     let mut seqs = Vec::new();
@@ -45,8 +49,13 @@ async fn servers_migrate_one_schema_concurrently() {
     for store in futures_util::future::join_all(connects).await {
         store.unwrap();
     }
-    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(&url).unwrap()).await.unwrap();
-    let applied: Vec<String> = sqlx::query_scalar("SELECT name FROM schema_migrations").fetch_all(&mut conn).await.unwrap();
+    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(&url).unwrap())
+        .await
+        .unwrap();
+    let applied: Vec<String> = sqlx::query_scalar("SELECT name FROM schema_migrations")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(applied, ["0001_init"]);
     conn.close().await.unwrap();
     drop_schema(&admin_url, &url).await;
@@ -66,7 +75,9 @@ async fn isolated_schemas_do_not_share_data() {
     assert_ne!(in_a.row.id, in_b.row.id);
     assert_eq!(a.workspace_by_name("acme").await.unwrap(), Some(in_a.row));
     // Nothing landed in the schema the admin URL uses.
-    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(&admin_url).unwrap()).await.unwrap();
+    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(&admin_url).unwrap())
+        .await
+        .unwrap();
     let tables: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'workspaces' AND table_schema = current_schema()",
     )

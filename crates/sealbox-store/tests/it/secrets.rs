@@ -22,22 +22,38 @@ async fn insert_and_duplicate_name_even_in_trash(db: Db) {
     let acme = workspace(s, "acme").await;
     let other = workspace(s, "other").await;
     let (row, first) = secret(acme.id(), "API_KEY", "text");
-    s.insert_secret(row.clone(), first.clone(), audit(acme.id(), "secret.create", "API_KEY")).await.unwrap();
+    s.insert_secret(row.clone(), first.clone(), audit(acme.id(), "secret.create", "API_KEY"))
+        .await
+        .unwrap();
     assert_eq!(s.secret_by_name(acme.id(), "API_KEY").await.unwrap(), Some(row.clone()));
     assert_eq!(s.secret_version(&row.id, 1).await.unwrap(), Some(first));
     assert_eq!(s.secret_by_name(other.id(), "API_KEY").await.unwrap(), None);
 
     let (twin, twin_first) = secret(acme.id(), "API_KEY", "text");
-    let err = s.insert_secret(twin.clone(), twin_first, audit(acme.id(), "secret.create", "API_KEY")).await.unwrap_err();
+    let err = s
+        .insert_secret(twin.clone(), twin_first, audit(acme.id(), "secret.create", "API_KEY"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Duplicate("secret_name")), "{err:?}");
     assert_eq!(s.secret_version(&twin.id, 1).await.unwrap(), None);
 
-    s.set_secret_trashed(acme.id(), &row.id, Some((2_000, "member:a".into())), audit(acme.id(), "secret.delete", "API_KEY"))
-        .await
-        .unwrap();
+    s.set_secret_trashed(
+        acme.id(),
+        &row.id,
+        Some((2_000, "member:a".into())),
+        audit(acme.id(), "secret.delete", "API_KEY"),
+    )
+    .await
+    .unwrap();
     let (twin, twin_first) = secret(acme.id(), "API_KEY", "text");
-    let err = s.insert_secret(twin, twin_first, audit(acme.id(), "secret.create", "API_KEY")).await.unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate("secret_name")), "a trashed secret keeps its name: {err:?}");
+    let err = s
+        .insert_secret(twin, twin_first, audit(acme.id(), "secret.create", "API_KEY"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Duplicate("secret_name")),
+        "a trashed secret keeps its name: {err:?}"
+    );
 
     // The name is free in another workspace.
     secrets(s, other.id(), &["API_KEY"]).await;
@@ -51,25 +67,61 @@ async fn list_filters(db: Db) {
     secrets(s, acme.id(), &["db/user", "api", "DB/ADMIN", "db/host"]).await;
     secrets(s, other.id(), &["db/other"]).await;
     let (password, first) = secret(acme.id(), "db/password", "password");
-    s.insert_secret(password.clone(), first, audit(acme.id(), "secret.create", "x")).await.unwrap();
-    let trashed = s.secret_by_name(acme.id(), "db/host").await.unwrap().unwrap();
-    s.set_secret_trashed(acme.id(), &trashed.id, Some((2_000, "m".into())), audit(acme.id(), "secret.delete", "x"))
+    s.insert_secret(password.clone(), first, audit(acme.id(), "secret.create", "x"))
         .await
         .unwrap();
+    let trashed = s.secret_by_name(acme.id(), "db/host").await.unwrap().unwrap();
+    s.set_secret_trashed(
+        acme.id(),
+        &trashed.id,
+        Some((2_000, "m".into())),
+        audit(acme.id(), "secret.delete", "x"),
+    )
+    .await
+    .unwrap();
 
     let ws = acme.id();
     let list = |filter: SecretFilter| async move { s.list_secrets(ws, &filter).await.unwrap() };
     let live = list(SecretFilter::default()).await;
-    assert_eq!(names(&live), ["DB/ADMIN", "api", "db/password", "db/user"], "byte order, live only");
-    let prefixed = list(SecretFilter { prefix: Some("db/".into()), ..Default::default() }).await;
-    assert_eq!(names(&prefixed), ["db/password", "db/user"], "the prefix is case-sensitive");
-    let typed = list(SecretFilter { secret_type: Some("password".into()), ..Default::default() }).await;
+    assert_eq!(
+        names(&live),
+        ["DB/ADMIN", "api", "db/password", "db/user"],
+        "byte order, live only"
+    );
+    let prefixed = list(SecretFilter {
+        prefix: Some("db/".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        names(&prefixed),
+        ["db/password", "db/user"],
+        "the prefix is case-sensitive"
+    );
+    let typed = list(SecretFilter {
+        secret_type: Some("password".into()),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(typed, [password]);
-    let both = list(SecretFilter { prefix: Some("db/".into()), secret_type: Some("text".into()), in_trash: false }).await;
+    let both = list(SecretFilter {
+        prefix: Some("db/".into()),
+        secret_type: Some("text".into()),
+        in_trash: false,
+    })
+    .await;
     assert_eq!(names(&both), ["db/user"]);
-    let trash = list(SecretFilter { in_trash: true, ..Default::default() }).await;
+    let trash = list(SecretFilter {
+        in_trash: true,
+        ..Default::default()
+    })
+    .await;
     assert_eq!(names(&trash), ["db/host"]);
-    let none = list(SecretFilter { prefix: Some("db/%".into()), ..Default::default() }).await;
+    let none = list(SecretFilter {
+        prefix: Some("db/%".into()),
+        ..Default::default()
+    })
+    .await;
     assert!(none.is_empty(), "the prefix is not a pattern");
 }
 
@@ -78,25 +130,50 @@ async fn update_adds_versions(db: Db) {
     let acme = workspace(s, "acme").await;
     let row = secrets(s, acme.id(), &["API_KEY"]).await.remove(0);
 
-    s.update_secret(update(&row, 1, "second", true), audit(acme.id(), "secret.update", "API_KEY")).await.unwrap();
+    s.update_secret(
+        update(&row, 1, "second", true),
+        audit(acme.id(), "secret.update", "API_KEY"),
+    )
+    .await
+    .unwrap();
     let stored = s.secret_by_name(acme.id(), "API_KEY").await.unwrap().unwrap();
     assert_eq!(stored.current_version, 2);
     assert_eq!(stored.description, "second");
     assert_eq!(stored.metadata, r#"{"owner":"ops"}"#);
     assert_eq!(stored.tags, r#"["prod"]"#);
-    assert_eq!((stored.updated_at, stored.updated_by.as_str()), (2_000, "member:editor@example.com"));
-    assert_eq!((stored.created_at, stored.created_by.as_str()), (row.created_at, row.created_by.as_str()));
+    assert_eq!(
+        (stored.updated_at, stored.updated_by.as_str()),
+        (2_000, "member:editor@example.com")
+    );
+    assert_eq!(
+        (stored.created_at, stored.created_by.as_str()),
+        (row.created_at, row.created_by.as_str())
+    );
     assert_eq!(s.secret_version(&row.id, 2).await.unwrap(), Some(version(&row.id, 2)));
     assert_eq!(s.secret_version(&row.id, 1).await.unwrap(), Some(version(&row.id, 1)));
 
     // Without a new value only the fields change.
-    s.update_secret(update(&row, 2, "third", false), audit(acme.id(), "secret.update", "API_KEY")).await.unwrap();
+    s.update_secret(
+        update(&row, 2, "third", false),
+        audit(acme.id(), "secret.update", "API_KEY"),
+    )
+    .await
+    .unwrap();
     let stored = s.secret_by_name(acme.id(), "API_KEY").await.unwrap().unwrap();
     assert_eq!((stored.current_version, stored.description.as_str()), (2, "third"));
-    let versions: Vec<_> = s.list_versions(&row.id).await.unwrap().into_iter().map(|v| v.version).collect();
+    let versions: Vec<_> = s
+        .list_versions(&row.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.version)
+        .collect();
     assert_eq!(versions, [2, 1]);
     let newest = &s.list_versions(&row.id).await.unwrap()[0];
-    assert_eq!((newest.created_at, newest.created_by.as_str()), (1_002, "member:owner@example.com"));
+    assert_eq!(
+        (newest.created_at, newest.created_by.as_str()),
+        (1_002, "member:owner@example.com")
+    );
     assert_eq!(s.secret_version(&row.id, 3).await.unwrap(), None);
     assert_eq!(head_seq(s, acme.id()).await, 4);
 }
@@ -105,12 +182,20 @@ async fn stale_update_is_a_conflict_and_writes_nothing(db: Db) {
     let s = &*db.store;
     let acme = workspace(s, "acme").await;
     let row = secrets(s, acme.id(), &["API_KEY"]).await.remove(0);
-    s.update_secret(update(&row, 1, "second", true), audit(acme.id(), "secret.update", "x")).await.unwrap();
+    s.update_secret(update(&row, 1, "second", true), audit(acme.id(), "secret.update", "x"))
+        .await
+        .unwrap();
     let before = s.secret_by_name(acme.id(), "API_KEY").await.unwrap();
     let seq = head_seq(s, acme.id()).await;
 
     for new_value in [true, false] {
-        let err = s.update_secret(update(&row, 1, "stale", new_value), audit(acme.id(), "secret.update", "x")).await.unwrap_err();
+        let err = s
+            .update_secret(
+                update(&row, 1, "stale", new_value),
+                audit(acme.id(), "secret.update", "x"),
+            )
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::VersionConflict { current: 2 }), "{err:?}");
     }
     assert_eq!(s.secret_by_name(acme.id(), "API_KEY").await.unwrap(), before);
@@ -119,29 +204,54 @@ async fn stale_update_is_a_conflict_and_writes_nothing(db: Db) {
 
     let mut elsewhere = update(&row, 2, "x", false);
     elsewhere.workspace_id = workspace(s, "other").await.row.id;
-    let err = s.update_secret(elsewhere.clone(), audit(&elsewhere.workspace_id, "secret.update", "x")).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "another workspace's secret: {err:?}");
+    let err = s
+        .update_secret(elsewhere.clone(), audit(&elsewhere.workspace_id, "secret.update", "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound),
+        "another workspace's secret: {err:?}"
+    );
 }
 
 async fn trash_restore_and_purge(db: Db) {
     let s = &*db.store;
     let acme = workspace(s, "acme").await;
     let row = secrets(s, acme.id(), &["API_KEY"]).await.remove(0);
-    s.update_secret(update(&row, 1, "second", true), audit(acme.id(), "secret.update", "x")).await.unwrap();
+    s.update_secret(update(&row, 1, "second", true), audit(acme.id(), "secret.update", "x"))
+        .await
+        .unwrap();
     let ev = || audit(acme.id(), "secret.x", "API_KEY");
 
     let err = s.purge_secret(acme.id(), &row.id, ev()).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "only a trashed secret is purged: {err:?}");
+    assert!(
+        matches!(err, StoreError::NotFound),
+        "only a trashed secret is purged: {err:?}"
+    );
     let err = s.set_secret_trashed(acme.id(), &row.id, None, ev()).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "restoring a live secret: {err:?}");
 
-    s.set_secret_trashed(acme.id(), &row.id, Some((3_000, "member:a".into())), ev()).await.unwrap();
+    s.set_secret_trashed(acme.id(), &row.id, Some((3_000, "member:a".into())), ev())
+        .await
+        .unwrap();
     let trashed = s.secret_by_name(acme.id(), "API_KEY").await.unwrap().unwrap();
-    assert_eq!((trashed.deleted_at, trashed.deleted_by.as_deref()), (Some(3_000), Some("member:a")));
-    let err = s.set_secret_trashed(acme.id(), &row.id, Some((4_000, "member:b".into())), ev()).await.unwrap_err();
+    assert_eq!(
+        (trashed.deleted_at, trashed.deleted_by.as_deref()),
+        (Some(3_000), Some("member:a"))
+    );
+    let err = s
+        .set_secret_trashed(acme.id(), &row.id, Some((4_000, "member:b".into())), ev())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "trashing twice: {err:?}");
-    let err = s.update_secret(update(&row, 2, "in trash", true), ev()).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "updating a trashed secret: {err:?}");
+    let err = s
+        .update_secret(update(&row, 2, "in trash", true), ev())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound),
+        "updating a trashed secret: {err:?}"
+    );
     assert_eq!(s.list_versions(&row.id).await.unwrap().len(), 2);
 
     s.set_secret_trashed(acme.id(), &row.id, None, ev()).await.unwrap();
@@ -149,7 +259,9 @@ async fn trash_restore_and_purge(db: Db) {
     assert_eq!((restored.deleted_at, restored.deleted_by), (None, None));
     assert_eq!(restored.current_version, 2);
 
-    s.set_secret_trashed(acme.id(), &row.id, Some((5_000, "member:a".into())), ev()).await.unwrap();
+    s.set_secret_trashed(acme.id(), &row.id, Some((5_000, "member:a".into())), ev())
+        .await
+        .unwrap();
     s.purge_secret(acme.id(), &row.id, ev()).await.unwrap();
     assert_eq!(s.secret_by_name(acme.id(), "API_KEY").await.unwrap(), None);
     assert!(s.list_versions(&row.id).await.unwrap().is_empty());
@@ -168,10 +280,22 @@ async fn trashed_before_spans_workspaces(db: Db) {
     let other = workspace(s, "other").await;
     let old = secrets(s, acme.id(), &["OLD", "LIVE"]).await.remove(0);
     let newer = secrets(s, other.id(), &["NEWER"]).await.remove(0);
-    s.set_secret_trashed(acme.id(), &old.id, Some((100, "m".into())), audit(acme.id(), "secret.delete", "x")).await.unwrap();
-    s.set_secret_trashed(other.id(), &newer.id, Some((200, "m".into())), audit(other.id(), "secret.delete", "x"))
-        .await
-        .unwrap();
+    s.set_secret_trashed(
+        acme.id(),
+        &old.id,
+        Some((100, "m".into())),
+        audit(acme.id(), "secret.delete", "x"),
+    )
+    .await
+    .unwrap();
+    s.set_secret_trashed(
+        other.id(),
+        &newer.id,
+        Some((200, "m".into())),
+        audit(other.id(), "secret.delete", "x"),
+    )
+    .await
+    .unwrap();
     assert!(s.trashed_before(100).await.unwrap().is_empty(), "strictly before");
     assert_eq!(names(&s.trashed_before(150).await.unwrap()), ["OLD"]);
     assert_eq!(names(&s.trashed_before(250).await.unwrap()), ["OLD", "NEWER"]);
@@ -184,7 +308,14 @@ async fn touch_secret_used(db: Db) {
     let seq = head_seq(s, acme.id()).await;
     s.touch_secret_used(&row.id, 9_000, "token:ci").await.unwrap();
     let used = s.secret_by_name(acme.id(), "API_KEY").await.unwrap().unwrap();
-    assert_eq!((used.last_used_at, used.last_used_by.as_deref()), (Some(9_000), Some("token:ci")));
-    assert_eq!((used.updated_at, used.current_version), (row.updated_at, 1), "use is not a change");
+    assert_eq!(
+        (used.last_used_at, used.last_used_by.as_deref()),
+        (Some(9_000), Some("token:ci"))
+    );
+    assert_eq!(
+        (used.updated_at, used.current_version),
+        (row.updated_at, 1),
+        "use is not a change"
+    );
     assert_eq!(head_seq(s, acme.id()).await, seq, "not audited by itself");
 }

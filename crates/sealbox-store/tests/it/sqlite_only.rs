@@ -9,7 +9,9 @@ use crate::fixtures::{audit, head_seq, secret, secrets, verify_chain, workspace}
 
 async fn open() -> (tempfile::TempDir, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("nested/dir/sealbox.db")).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("nested/dir/sealbox.db"))
+        .await
+        .unwrap();
     (dir, Arc::new(store))
 }
 
@@ -21,7 +23,9 @@ async fn insert_concurrently(store: &Arc<SqliteStore>, ws: &str, names: Vec<Stri
             let (store, ws) = (store.clone(), ws.to_owned());
             tokio::spawn(async move {
                 let (row, first) = secret(&ws, &name, "text");
-                store.insert_secret(row, first, audit(&ws, "secret.create", &name)).await
+                store
+                    .insert_secret(row, first, audit(&ws, "secret.create", &name))
+                    .await
             })
         })
         .collect();
@@ -50,11 +54,20 @@ async fn a_failing_write_does_not_fail_the_others() {
     let (_dir, store) = open().await;
     let acme = workspace(&*store, "acme").await;
     // Every fifth name repeats the one before it.
-    let names: Vec<_> = (0..100).map(|i| format!("SECRET_{}", if i % 5 == 4 { i - 1 } else { i })).collect();
+    let names: Vec<_> = (0..100)
+        .map(|i| format!("SECRET_{}", if i % 5 == 4 { i - 1 } else { i }))
+        .collect();
     let results = insert_concurrently(&store, acme.id(), names.clone()).await;
-    let failed = results.iter().filter(|r| matches!(r, Err(StoreError::Duplicate("secret_name")))).count();
+    let failed = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::Duplicate("secret_name"))))
+        .count();
     assert_eq!(failed, 20, "{results:?}");
-    assert!(results.iter().all(|r| matches!(r, Ok(()) | Err(StoreError::Duplicate(_)))));
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(StoreError::Duplicate(_))))
+    );
     let listed = store.list_secrets(acme.id(), &SecretFilter::default()).await.unwrap();
     assert_eq!(listed.len(), 80);
     assert_eq!(verify_chain(&*store, acme.id()).await.len(), 81);
@@ -84,12 +97,22 @@ async fn close_finishes_queued_writes_and_refuses_new_ones() {
     store.close().await;
     let committed = writes.await.unwrap().into_iter().filter(Result::is_ok).count();
     let (row, first) = secret(acme.id(), "LATE", "text");
-    let err = store.insert_secret(row, first, audit(acme.id(), "secret.create", "LATE")).await.unwrap_err();
+    let err = store
+        .insert_secret(row, first, audit(acme.id(), "secret.create", "LATE"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
 
     let reopened = SqliteStore::open(store.database_path()).await.unwrap();
-    let listed = reopened.list_secrets(acme.id(), &SecretFilter::default()).await.unwrap();
-    assert_eq!(listed.len(), committed, "every acknowledged write is there, and only those");
+    let listed = reopened
+        .list_secrets(acme.id(), &SecretFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.len(),
+        committed,
+        "every acknowledged write is there, and only those"
+    );
     verify_chain(&reopened, acme.id()).await;
 }
 
@@ -104,8 +127,10 @@ async fn reopening_does_not_migrate_again() {
         sqlx::ConnectOptions::connect(&sqlx::sqlite::SqliteConnectOptions::new().filename(store.database_path()))
             .await
             .unwrap();
-    let applied: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM schema_migrations").fetch_all(&mut conn).await.unwrap();
+    let applied: Vec<String> = sqlx::query_scalar("SELECT name FROM schema_migrations")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(applied, ["0001_init"]);
     assert_eq!(reopened.kind(), "sqlite");
 }

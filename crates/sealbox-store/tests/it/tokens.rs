@@ -10,41 +10,97 @@ async fn token_lifecycle(db: Db) {
     let acme = workspace(s, "acme").await;
     let me = &acme.owner;
     let other = member(acme.id(), "other@example.com", "editor");
-    s.insert_member(other.clone(), audit(acme.id(), "member.add", "x")).await.unwrap();
+    s.insert_member(other.clone(), audit(acme.id(), "member.add", "x"))
+        .await
+        .unwrap();
     let seq = head_seq(s, acme.id()).await;
 
     let older = token(acme.id(), &me.id, "personal", 1_000);
     let newer = token(acme.id(), &me.id, "personal", 2_000);
     let session = token(acme.id(), &me.id, "session", 3_000);
-    s.insert_token(older.clone(), Some(audit(acme.id(), "token.create", "x"))).await.unwrap();
-    s.insert_token(newer.clone(), Some(audit(acme.id(), "token.create", "x"))).await.unwrap();
+    s.insert_token(older.clone(), Some(audit(acme.id(), "token.create", "x")))
+        .await
+        .unwrap();
+    s.insert_token(newer.clone(), Some(audit(acme.id(), "token.create", "x")))
+        .await
+        .unwrap();
     s.insert_token(session.clone(), None).await.unwrap();
-    assert_eq!(head_seq(s, acme.id()).await, seq + 2, "a session token is not audited by the store");
+    assert_eq!(
+        head_seq(s, acme.id()).await,
+        seq + 2,
+        "a session token is not audited by the store"
+    );
 
     let mut twin = token(acme.id(), &me.id, "personal", 4_000);
     twin.hash = older.hash.clone();
-    let err = s.insert_token(twin, Some(audit(acme.id(), "token.create", "x"))).await.unwrap_err();
+    let err = s
+        .insert_token(twin, Some(audit(acme.id(), "token.create", "x")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Duplicate("token_hash")), "{err:?}");
 
     assert_eq!(s.token_by_hash(&newer.hash).await.unwrap(), Some(newer.clone()));
     assert_eq!(s.token_by_hash(b"unknown").await.unwrap(), None);
     let listed = s.list_tokens(acme.id(), &me.id, "personal").await.unwrap();
     assert_eq!(listed, [newer.clone(), older.clone()], "newest first, one kind");
-    assert_eq!(s.list_tokens(acme.id(), &me.id, "session").await.unwrap(), [session.clone()]);
-    assert!(s.list_tokens(acme.id(), &other.id, "personal").await.unwrap().is_empty());
+    assert_eq!(
+        s.list_tokens(acme.id(), &me.id, "session").await.unwrap(),
+        [session.clone()]
+    );
+    assert!(
+        s.list_tokens(acme.id(), &other.id, "personal")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Only its owner can revoke a token, once.
-    let err = s.revoke_token(acme.id(), &other.id, &older.id, 5_000, audit(acme.id(), "token.revoke", "x")).await.unwrap_err();
+    let err = s
+        .revoke_token(
+            acme.id(),
+            &other.id,
+            &older.id,
+            5_000,
+            audit(acme.id(), "token.revoke", "x"),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    s.revoke_token(acme.id(), &me.id, &older.id, 5_000, audit(acme.id(), "token.revoke", "x")).await.unwrap();
-    assert_eq!(s.token_by_hash(&older.hash).await.unwrap().unwrap().revoked_at, Some(5_000));
-    assert_eq!(s.list_tokens(acme.id(), &me.id, "personal").await.unwrap(), [newer.clone()]);
-    let err = s.revoke_token(acme.id(), &me.id, &older.id, 6_000, audit(acme.id(), "token.revoke", "x")).await.unwrap_err();
+    s.revoke_token(
+        acme.id(),
+        &me.id,
+        &older.id,
+        5_000,
+        audit(acme.id(), "token.revoke", "x"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.token_by_hash(&older.hash).await.unwrap().unwrap().revoked_at,
+        Some(5_000)
+    );
+    assert_eq!(
+        s.list_tokens(acme.id(), &me.id, "personal").await.unwrap(),
+        [newer.clone()]
+    );
+    let err = s
+        .revoke_token(
+            acme.id(),
+            &me.id,
+            &older.id,
+            6_000,
+            audit(acme.id(), "token.revoke", "x"),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert_eq!(head_seq(s, acme.id()).await, seq + 3);
 
     s.touch_token(&newer.id, 7_000).await.unwrap();
-    assert_eq!(s.token_by_hash(&newer.hash).await.unwrap().unwrap().last_used_at, Some(7_000));
+    assert_eq!(
+        s.token_by_hash(&newer.hash).await.unwrap().unwrap().last_used_at,
+        Some(7_000)
+    );
     s.touch_token("no-such-token", 7_000).await.unwrap();
     assert_eq!(head_seq(s, acme.id()).await, seq + 3, "touching is not audited");
 }

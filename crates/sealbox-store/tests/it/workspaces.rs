@@ -7,26 +7,47 @@ conformance!(create_and_duplicate_name, meta_is_set_once);
 
 async fn create_and_duplicate_name(db: Db) {
     let s = &*db.store;
-    let row = WorkspaceRow { id: id(), name: "acme".into(), created_at: 1_000 };
+    let row = WorkspaceRow {
+        id: id(),
+        name: "acme".into(),
+        created_at: 1_000,
+    };
     let owner = member(&row.id, "owner@example.com", "owner");
     let first_token = token(&row.id, &owner.id, "personal", 1_000);
-    s.create_workspace(row.clone(), owner.clone(), Some(first_token.clone()), audit(&row.id, "workspace.create", "acme"))
-        .await
-        .unwrap();
+    s.create_workspace(
+        row.clone(),
+        owner.clone(),
+        Some(first_token.clone()),
+        audit(&row.id, "workspace.create", "acme"),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(s.workspace_by_name("acme").await.unwrap(), Some(row.clone()));
     assert_eq!(s.workspace_by_id(&row.id).await.unwrap(), Some(row.clone()));
-    assert_eq!(s.member_by_email(&row.id, "owner@example.com").await.unwrap(), Some(owner));
+    assert_eq!(
+        s.member_by_email(&row.id, "owner@example.com").await.unwrap(),
+        Some(owner)
+    );
     assert_eq!(s.token_by_hash(&first_token.hash).await.unwrap(), Some(first_token));
     assert_eq!(head_seq(s, &row.id).await, 1);
     assert_eq!(s.workspace_by_name("nope").await.unwrap(), None);
 
     // The same name again: refused, and none of the second workspace's rows are written.
-    let again = WorkspaceRow { id: id(), name: "acme".into(), created_at: 2_000 };
+    let again = WorkspaceRow {
+        id: id(),
+        name: "acme".into(),
+        created_at: 2_000,
+    };
     let other_owner = member(&again.id, "other@example.com", "owner");
     let other_token = token(&again.id, &other_owner.id, "personal", 2_000);
     let err = s
-        .create_workspace(again.clone(), other_owner.clone(), Some(other_token.clone()), audit(&again.id, "workspace.create", "acme"))
+        .create_workspace(
+            again.clone(),
+            other_owner.clone(),
+            Some(other_token.clone()),
+            audit(&again.id, "workspace.create", "acme"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Duplicate("workspace_name")), "{err:?}");

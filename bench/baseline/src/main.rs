@@ -14,9 +14,7 @@ const BODY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".to_owned());
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(listener) => listener,
         Err(e) => {

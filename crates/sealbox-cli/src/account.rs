@@ -2,9 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use sealbox_types::{
-    AddMemberRequest, CreateTokenRequest, CreateWorkspaceRequest, LoginRequest, Role,
-};
+use sealbox_types::{AddMemberRequest, CreateTokenRequest, CreateWorkspaceRequest, LoginRequest, Role};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::input;
@@ -117,16 +115,8 @@ pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&me);
     }
-    let role = me
-        .role
-        .map(|r| format!(", {}", r.as_str()))
-        .unwrap_or_default();
-    outln!(
-        "{} ({}{role}) in workspace {}",
-        me.name,
-        me.kind,
-        me.workspace
-    );
+    let role = me.role.map(|r| format!(", {}", r.as_str())).unwrap_or_default();
+    outln!("{} ({}{role}) in workspace {}", me.name, me.kind, me.workspace);
     Ok(())
 }
 
@@ -164,11 +154,7 @@ pub async fn member(ctx: &Ctx, cmd: MemberCommand) -> anyhow::Result<()> {
             }
             let mut table = Table::new(&["EMAIL", "ROLE", "ADDED"]);
             for m in &list.members {
-                table.row(vec![
-                    m.email.clone(),
-                    m.role.as_str().into(),
-                    m.created_at.clone(),
-                ]);
+                table.row(vec![m.email.clone(), m.role.as_str().into(), m.created_at.clone()]);
             }
             Ok(table.print("no members")?)
         }
@@ -244,10 +230,7 @@ pub async fn token(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<()> {
 pub async fn workspace(ctx: &Ctx, cmd: WorkspaceCommand) -> anyhow::Result<()> {
     match cmd {
         WorkspaceCommand::Create { name } => {
-            let created = ctx
-                .client
-                .create_workspace(&CreateWorkspaceRequest { name })
-                .await?;
+            let created = ctx.client.create_workspace(&CreateWorkspaceRequest { name }).await?;
             if ctx.json {
                 return output::json(&created);
             }

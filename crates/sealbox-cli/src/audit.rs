@@ -17,7 +17,8 @@ pub enum AuditCommand {
         /// Only events before this time (RFC 3339).
         #[arg(long, value_name = "TIME")]
         until: Option<String>,
-        /// Only events by this actor.
+        /// Only events by this actor, e.g. member:alice@example.com (a bare e-mail address means
+        /// that member).
         #[arg(long)]
         actor: Option<String>,
         /// Only this action, e.g. secret.reveal.
@@ -51,7 +52,13 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
             let query = AuditQuery {
                 since,
                 until,
-                actor,
+                actor: actor.map(|a| {
+                    if a.contains('@') && !a.contains(':') {
+                        format!("member:{a}")
+                    } else {
+                        a
+                    }
+                }),
                 action,
                 target: secret.map(|name| format!("secret:{name}")),
                 after,
@@ -82,15 +89,8 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
                 outln!("audit chain ok: {} events verified", v.events_checked);
             }
             if !v.ok {
-                let at = v
-                    .first_bad_seq
-                    .map(|s| format!(" at event {s}"))
-                    .unwrap_or_default();
-                let why = v
-                    .problem
-                    .as_deref()
-                    .map(|p| format!(": {p}"))
-                    .unwrap_or_default();
+                let at = v.first_bad_seq.map(|s| format!(" at event {s}")).unwrap_or_default();
+                let why = v.problem.as_deref().map(|p| format!(": {p}")).unwrap_or_default();
                 bail!(
                     "the audit chain does not verify{at}{why} ({} events checked); events were edited or removed",
                     v.events_checked

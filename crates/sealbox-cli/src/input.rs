@@ -81,16 +81,10 @@ pub enum ValueSource {
 /// Errors never quote the value.
 pub fn read_value(source: &ValueSource, name: &str, t: SecretType) -> anyhow::Result<Value> {
     let raw = match source {
-        ValueSource::Stdin => {
-            strip_newline(read_stdin().context("cannot read the value from stdin")?)
-        }
+        ValueSource::Stdin => strip_newline(read_stdin().context("cannot read the value from stdin")?),
         ValueSource::File(path) => strip_newline(read_file(path)?),
         ValueSource::Prompt => {
-            let hint = if t == SecretType::Text {
-                ""
-            } else {
-                " (a JSON object)"
-            };
+            let hint = if t == SecretType::Text { "" } else { " (a JSON object)" };
             let value = rpassword::prompt_password(format!("value of {name}{hint}: "))
                 .context("cannot read the value from the terminal")?;
             SecretString::from(value)
@@ -118,8 +112,7 @@ pub fn read_value(source: &ValueSource, name: &str, t: SecretType) -> anyhow::Re
 pub fn read_stdin() -> anyhow::Result<SecretString> {
     let mut buf = Vec::new();
     std::io::stdin().read_to_end(&mut buf)?;
-    let text =
-        String::from_utf8(buf).map_err(|_| anyhow::anyhow!("the input is not UTF-8 text"))?;
+    let text = String::from_utf8(buf).map_err(|_| anyhow::anyhow!("the input is not UTF-8 text"))?;
     Ok(SecretString::from(text))
 }
 
@@ -127,10 +120,9 @@ fn read_file(path: &Path) -> anyhow::Result<SecretString> {
     if path == Path::new("-") {
         return read_stdin().context("cannot read the value from stdin");
     }
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read --value-file {}", path.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("--value-file {} is not UTF-8 text", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read --value-file {}", path.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("--value-file {} is not UTF-8 text", path.display()))?;
     Ok(SecretString::from(text))
 }
 

@@ -124,10 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .map(|t| SecretString::from(t.trim().to_owned()));
     let client = Client::new(&cli.addr, token)
         .map_err(|e| anyhow::anyhow!("{e}; set --addr or SEALBOX_ADDR to e.g. {DEFAULT_ADDR}"))?;
-    let ctx = Ctx {
-        client,
-        json: cli.json,
-    };
+    let ctx = Ctx { client, json: cli.json };
     match cli.command {
         Command::Server(_) => Ok(()),
         Command::Login(args) => account::login(&ctx, args).await,

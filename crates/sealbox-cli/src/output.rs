@@ -95,6 +95,7 @@ pub fn object(value: &Value) -> String {
     match value {
         Value::Object(map) if !map.is_empty() => map
             .iter()
+            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| match v {
                 Value::String(s) => format!("{k}={s}"),
                 other => format!("{k}={other}"),

@@ -5,10 +5,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use sealbox_client::ListSecretsQuery;
-use sealbox_types::{
-    CreateSecretRequest, RollbackRequest, SecretDetails, SecretType, UpdateSecretRequest,
-    Visibility,
-};
+use sealbox_types::{CreateSecretRequest, RollbackRequest, SecretDetails, SecretType, UpdateSecretRequest, Visibility};
 use serde_json::Value;
 
 use crate::input::{self, ValueSource};
@@ -181,8 +178,7 @@ pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&list);
             }
-            let mut table =
-                Table::new(&["NAME", "TYPE", "VISIBILITY", "VERSION", "UPDATED", "TAGS"]);
+            let mut table = Table::new(&["NAME", "TYPE", "VISIBILITY", "VERSION", "UPDATED", "TAGS"]);
             for s in &list.secrets {
                 table.row(vec![
                     s.name.clone(),
@@ -216,10 +212,7 @@ pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> anyhow::Result<()> {
             to,
             expected_version,
         } => {
-            let body = RollbackRequest {
-                to,
-                expected_version,
-            };
+            let body = RollbackRequest { to, expected_version };
             let d = client.rollback(&name, &body).await?;
             if ctx.json {
                 return output::json(&d);
@@ -300,11 +293,7 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
         usage!("{NO_ARGUMENT_VALUES}");
     }
     let tags = input::parse_tags(&args.tags)?;
-    let metadata = args
-        .metadata
-        .as_deref()
-        .map(input::parse_metadata)
-        .transpose()?;
+    let metadata = args.metadata.as_deref().map(input::parse_metadata).transpose()?;
     let secret_type = SecretType::from(args.secret_type);
     let source = match args.value_file {
         Some(path) => ValueSource::File(path),
@@ -349,11 +338,7 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     } else {
         Some(input::parse_tags(&args.tags)?)
     };
-    let metadata = args
-        .metadata
-        .as_deref()
-        .map(input::parse_metadata)
-        .transpose()?;
+    let metadata = args.metadata.as_deref().map(input::parse_metadata).transpose()?;
     let source = if args.value_stdin {
         Some(ValueSource::Stdin)
     } else if let Some(path) = args.value_file {

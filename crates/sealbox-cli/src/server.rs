@@ -16,42 +16,22 @@ pub struct ServerArgs {
     )]
     listen: String,
     /// Where the SQLite database, root key file and bootstrap credentials live.
-    #[arg(
-        long,
-        env = "SEALBOX_DATA_DIR",
-        default_value = "./sealbox-data",
-        value_name = "DIR"
-    )]
+    #[arg(long, env = "SEALBOX_DATA_DIR", default_value = "./sealbox-data", value_name = "DIR")]
     data_dir: PathBuf,
     /// PostgreSQL instead of the embedded SQLite, e.g. postgres://user@host/sealbox.
-    #[arg(
-        long,
-        env = "SEALBOX_DATABASE_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    #[arg(long, env = "SEALBOX_DATABASE_URL", hide_env_values = true, value_name = "URL")]
     database_url: Option<String>,
     /// The root key file (created on first start); kept in the data directory when absent.
     #[arg(long, env = "SEALBOX_ROOT_KEY_FILE", value_name = "PATH")]
     root_key_file: Option<PathBuf>,
     /// Allow plain HTTP on a non-loopback address.
-    #[arg(long, env = "SEALBOX_INSECURE_HTTP", value_parser = BoolishValueParser::new(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SEALBOX_INSECURE_HTTP", value_parser = BoolishValueParser::new())]
     insecure_http: bool,
     /// TLS certificate chain (PEM).
-    #[arg(
-        long,
-        env = "SEALBOX_TLS_CERT",
-        value_name = "PATH",
-        requires = "tls_key"
-    )]
+    #[arg(long, env = "SEALBOX_TLS_CERT", value_name = "PATH", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
-    #[arg(
-        long,
-        env = "SEALBOX_TLS_KEY",
-        value_name = "PATH",
-        requires = "tls_cert"
-    )]
+    #[arg(long, env = "SEALBOX_TLS_KEY", value_name = "PATH", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Days a deleted secret stays in the trash before it is purged.
     #[arg(
@@ -62,15 +42,10 @@ pub struct ServerArgs {
     )]
     trash_retention_days: u32,
     /// Log filter, e.g. info or sealbox_server=debug.
-    #[arg(
-        long,
-        env = "SEALBOX_LOG",
-        default_value = "info",
-        value_name = "FILTER"
-    )]
+    #[arg(long, env = "SEALBOX_LOG", default_value = "info", value_name = "FILTER")]
     log_level: String,
     /// Logs as JSON lines.
-    #[arg(long, env = "SEALBOX_LOG_JSON", value_parser = BoolishValueParser::new(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SEALBOX_LOG_JSON", value_parser = BoolishValueParser::new())]
     log_json: bool,
 }
 

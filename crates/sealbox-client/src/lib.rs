@@ -22,11 +22,10 @@ use serde::de::DeserializeOwned;
 
 pub use sealbox_types as types;
 use sealbox_types::{
-    AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateSecretRequest,
-    CreateTokenRequest, CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken, ErrorBody,
-    Health, LoginRequest, LoginResponse, MemberInfo, MemberList, RevealRequest, RevealResponse,
-    Role, RollbackRequest, SecretDetails, SecretList, SecretType, SecretVersionList,
-    SetRoleRequest, TokenList, UpdateSecretRequest, WhoAmI,
+    AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateSecretRequest, CreateTokenRequest,
+    CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken, ErrorBody, Health, LoginRequest, LoginResponse,
+    MemberInfo, MemberList, RevealRequest, RevealResponse, Role, RollbackRequest, SecretDetails, SecretList,
+    SecretType, SecretVersionList, SetRoleRequest, TokenList, UpdateSecretRequest, WhoAmI,
 };
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -44,9 +43,7 @@ pub enum ClientError {
         request_id: String,
     },
     /// The server answered with an error status but without the error shape (a proxy, most likely).
-    #[error(
-        "the server answered {status} without a sealbox error body (request id {request_id:?})"
-    )]
+    #[error("the server answered {status} without a sealbox error body (request id {request_id:?})")]
     UnexpectedStatus { status: u16, request_id: String },
     #[error("invalid server address {addr:?}: {reason}")]
     InvalidAddress { addr: String, reason: String },
@@ -165,8 +162,7 @@ impl Client {
     // ---- system and auth ----
 
     pub async fn health(&self) -> Result<Health> {
-        self.send(self.request(Method::GET, &["sys", "health"])?)
-            .await
+        self.send(self.request(Method::GET, &["sys", "health"])?).await
     }
 
     /// Signs in; the answer holds a session token for `with_token`. Sends no token.
@@ -177,28 +173,21 @@ impl Client {
 
     /// Revokes the calling session token.
     pub async fn logout(&self) -> Result<()> {
-        self.send_empty(self.request(Method::POST, &["auth", "logout"])?)
-            .await
+        self.send_empty(self.request(Method::POST, &["auth", "logout"])?).await
     }
 
     pub async fn whoami(&self) -> Result<WhoAmI> {
-        self.send(self.request(Method::GET, &["auth", "whoami"])?)
-            .await
+        self.send(self.request(Method::GET, &["auth", "whoami"])?).await
     }
 
-    pub async fn create_workspace(
-        &self,
-        body: &CreateWorkspaceRequest,
-    ) -> Result<CreateWorkspaceResponse> {
-        self.send(self.request(Method::POST, &["workspaces"])?.json(body))
-            .await
+    pub async fn create_workspace(&self, body: &CreateWorkspaceRequest) -> Result<CreateWorkspaceResponse> {
+        self.send(self.request(Method::POST, &["workspaces"])?.json(body)).await
     }
 
     // ---- secrets ----
 
     pub async fn create_secret(&self, body: &CreateSecretRequest) -> Result<SecretDetails> {
-        self.send(self.request(Method::POST, &["secrets"])?.json(body))
-            .await
+        self.send(self.request(Method::POST, &["secrets"])?.json(body)).await
     }
 
     pub async fn list_secrets(&self, query: &ListSecretsQuery) -> Result<SecretList> {
@@ -212,28 +201,21 @@ impl Client {
         for (k, v) in &query.tags {
             params.push(("tag", format!("{k}={v}")));
         }
-        self.send(self.request(Method::GET, &["secrets"])?.query(&params))
-            .await
+        self.send(self.request(Method::GET, &["secrets"])?.query(&params)).await
     }
 
     pub async fn get_secret(&self, name: &str) -> Result<SecretDetails> {
-        self.send(self.request(Method::GET, &["secrets", name])?)
-            .await
+        self.send(self.request(Method::GET, &["secrets", name])?).await
     }
 
-    pub async fn update_secret(
-        &self,
-        name: &str,
-        body: &UpdateSecretRequest,
-    ) -> Result<SecretDetails> {
+    pub async fn update_secret(&self, name: &str, body: &UpdateSecretRequest) -> Result<SecretDetails> {
         self.send(self.request(Method::PATCH, &["secrets", name])?.json(body))
             .await
     }
 
     /// Moves the secret to the trash.
     pub async fn delete_secret(&self, name: &str) -> Result<SecretDetails> {
-        self.send(self.request(Method::DELETE, &["secrets", name])?)
-            .await
+        self.send(self.request(Method::DELETE, &["secrets", name])?).await
     }
 
     pub async fn versions(&self, name: &str) -> Result<SecretVersionList> {
@@ -243,20 +225,17 @@ impl Client {
 
     /// The value of the current version, or of `version`. Audited by the server.
     pub async fn reveal(&self, name: &str, version: Option<u64>) -> Result<RevealResponse> {
-        let mut req = self.request(Method::POST, &["secrets", name, "reveal"])?;
-        if let Some(v) = version {
-            req = req.query(&[("version", v)]);
-        }
-        self.send(req.json(&RevealRequest { version })).await
+        self.send(
+            self.request(Method::POST, &["secrets", name, "reveal"])?
+                .json(&RevealRequest { version }),
+        )
+        .await
     }
 
     /// Writes a new version holding version `body.to`'s value, server-side.
     pub async fn rollback(&self, name: &str, body: &RollbackRequest) -> Result<SecretDetails> {
-        self.send(
-            self.request(Method::POST, &["secrets", name, "rollback"])?
-                .json(body),
-        )
-        .await
+        self.send(self.request(Method::POST, &["secrets", name, "rollback"])?.json(body))
+            .await
     }
 
     pub async fn trash(&self) -> Result<SecretList> {
@@ -270,8 +249,7 @@ impl Client {
 
     /// Deletes a trashed secret for good.
     pub async fn purge(&self, name: &str) -> Result<()> {
-        self.send_empty(self.request(Method::DELETE, &["trash", name])?)
-            .await
+        self.send_empty(self.request(Method::DELETE, &["trash", name])?).await
     }
 
     // ---- members ----
@@ -281,8 +259,7 @@ impl Client {
     }
 
     pub async fn add_member(&self, body: &AddMemberRequest) -> Result<AddMemberResponse> {
-        self.send(self.request(Method::POST, &["members"])?.json(body))
-            .await
+        self.send(self.request(Method::POST, &["members"])?.json(body)).await
     }
 
     pub async fn set_member_role(&self, email: &str, role: Role) -> Result<MemberInfo> {
@@ -305,13 +282,11 @@ impl Client {
     }
 
     pub async fn create_token(&self, body: &CreateTokenRequest) -> Result<CreatedToken> {
-        self.send(self.request(Method::POST, &["tokens"])?.json(body))
-            .await
+        self.send(self.request(Method::POST, &["tokens"])?.json(body)).await
     }
 
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
-        self.send_empty(self.request(Method::DELETE, &["tokens", id])?)
-            .await
+        self.send_empty(self.request(Method::DELETE, &["tokens", id])?).await
     }
 
     // ---- audit ----
@@ -336,13 +311,11 @@ impl Client {
         if let Some(limit) = query.limit {
             params.push(("limit", limit.to_string()));
         }
-        self.send(self.request(Method::GET, &["audit"])?.query(&params))
-            .await
+        self.send(self.request(Method::GET, &["audit"])?.query(&params)).await
     }
 
     pub async fn audit_verify(&self) -> Result<AuditVerifyResponse> {
-        self.send(self.request(Method::GET, &["audit", "verify"])?)
-            .await
+        self.send(self.request(Method::GET, &["audit", "verify"])?).await
     }
 
     // ---- plumbing ----
@@ -411,8 +384,8 @@ impl Client {
 
 fn bearer(token: &SecretString) -> Result<HeaderValue> {
     // EXPOSE: the token goes only into a header marked sensitive, which hides it from Debug.
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-        .map_err(|_| ClientError::InvalidToken)?;
+    let mut value =
+        HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| ClientError::InvalidToken)?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -442,21 +415,14 @@ mod tests {
     use super::*;
 
     fn client(base: &str) -> Client {
-        Client::new(
-            base,
-            Some(SecretString::from("sbx_secret-token".to_owned())),
-        )
-        .unwrap()
+        Client::new(base, Some(SecretString::from("sbx_secret-token".to_owned()))).unwrap()
     }
 
     #[test]
     fn segments_are_encoded_as_one() {
         let c = client("http://127.0.0.1:8270/");
         let url = c.url(&["secrets", "../x", "reveal"]).unwrap();
-        assert_eq!(
-            url.as_str(),
-            "http://127.0.0.1:8270/v1/secrets/..%2Fx/reveal"
-        );
+        assert_eq!(url.as_str(), "http://127.0.0.1:8270/v1/secrets/..%2Fx/reveal");
         let url = c.url(&["members", "a+b@example.com"]).unwrap();
         assert_eq!(url.path(), "/v1/members/a%2Bb%40example.com");
         let url = c.url(&["secrets", "a?b#c%d é"]).unwrap();
@@ -467,10 +433,7 @@ mod tests {
     fn dot_segments_and_empty_names_are_refused() {
         let c = client("http://127.0.0.1:8270");
         for bad in ["", ".", ".."] {
-            assert!(matches!(
-                c.url(&["secrets", bad]),
-                Err(ClientError::InvalidArgument(_))
-            ));
+            assert!(matches!(c.url(&["secrets", bad]), Err(ClientError::InvalidArgument(_))));
         }
     }
 

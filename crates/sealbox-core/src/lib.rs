@@ -117,6 +117,7 @@ impl Sealbox {
         self.clock.now_ms()
     }
 
+    #[allow(clippy::too_many_arguments)] // one field per column of the event; a builder would only rename them
     fn audit_record(
         &self,
         workspace_id: &str,

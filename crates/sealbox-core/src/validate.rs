@@ -38,10 +38,10 @@ impl SecretName {
             return Err(fail("at most 128 characters"));
         }
         if !first.is_ascii_alphabetic() {
-            return Err(fail("must begin with a letter"));
+            return Err(fail("must begin with a letter (A-Z, a-z)"));
         }
         if !raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(fail("only letters, digits and underscore"));
+            return Err(fail("only letters, digits and underscore (A-Z, a-z, 0-9, _)"));
         }
         Ok(Self(raw.to_owned()))
     }

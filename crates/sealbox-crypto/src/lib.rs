@@ -80,16 +80,11 @@ impl RootKey {
     }
 
     /// Argon2id with m=64 MiB, t=3, p=1; the salt must be at least 16 bytes.
-    pub fn from_passphrase(
-        version: u32,
-        passphrase: &SecretString,
-        salt: &[u8],
-    ) -> Result<RootKey, CryptoError> {
+    pub fn from_passphrase(version: u32, passphrase: &SecretString, salt: &[u8]) -> Result<RootKey, CryptoError> {
         if salt.len() < 16 {
             return Err(CryptoError::InvalidKey("salt must be at least 16 bytes"));
         }
-        let params =
-            Params::new(64 * 1024, 3, 1, Some(KEY_LEN)).map_err(|_| CryptoError::PasswordHash)?;
+        let params = Params::new(64 * 1024, 3, 1, Some(KEY_LEN)).map_err(|_| CryptoError::PasswordHash)?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut result = Ok(());
         let key = SecretBox::init_with_mut(|k: &mut Key| {
@@ -114,11 +109,7 @@ impl RootKey {
     /// `WrongRootKey` on any mismatch (key, version) or garbage.
     pub fn verify_check_value(&self, check: &[u8]) -> Result<(), CryptoError> {
         match gcm_open(&self.derive(CHECK_LABEL), b"", check) {
-            Ok((version, plain))
-                if version == self.version && bool::from(plain.ct_eq(CHECK_PLAINTEXT)) =>
-            {
-                Ok(())
-            }
+            Ok((version, plain)) if version == self.version && bool::from(plain.ct_eq(CHECK_PLAINTEXT)) => Ok(()),
             _ => Err(CryptoError::WrongRootKey),
         }
     }
@@ -201,11 +192,7 @@ pub fn seal(root: &RootKey, aad: &Aad<'_>, plaintext: &[u8]) -> Result<Sealed, C
 }
 
 /// `Decrypt` if `root.version() != sealed.key_version`, on any tampering, or a wrong AAD.
-pub fn open(
-    root: &RootKey,
-    aad: &Aad<'_>,
-    sealed: &Sealed,
-) -> Result<SecretSlice<u8>, CryptoError> {
+pub fn open(root: &RootKey, aad: &Aad<'_>, sealed: &Sealed) -> Result<SecretSlice<u8>, CryptoError> {
     let aad = aad.encode();
     let dek = open_dek(root, &aad, sealed)?;
     let (_, mut plain) = gcm_open(&dek, &aad, &sealed.ciphertext)?;
@@ -213,12 +200,7 @@ pub fn open(
 }
 
 /// Re-wraps the DEK under another root key without touching the value ciphertext.
-pub fn rewrap(
-    from: &RootKey,
-    to: &RootKey,
-    aad: &Aad<'_>,
-    sealed: &Sealed,
-) -> Result<Sealed, CryptoError> {
+pub fn rewrap(from: &RootKey, to: &RootKey, aad: &Aad<'_>, sealed: &Sealed) -> Result<Sealed, CryptoError> {
     let aad = aad.encode();
     let dek = open_dek(from, &aad, sealed)?;
     Ok(Sealed {
@@ -263,21 +245,14 @@ fn gcm_seal(key: &Key, version: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec
 
 /// Returns the header's key version and the plaintext; every failure is `Decrypt`.
 fn gcm_open(key: &Key, aad: &[u8], data: &[u8]) -> Result<(u32, Zeroizing<Vec<u8>>), CryptoError> {
-    let (header, rest) = data
-        .split_first_chunk::<HEADER_LEN>()
-        .ok_or(CryptoError::Decrypt)?;
-    let (nonce, body) = rest
-        .split_first_chunk::<NONCE_LEN>()
-        .ok_or(CryptoError::Decrypt)?;
+    let (header, rest) = data.split_first_chunk::<HEADER_LEN>().ok_or(CryptoError::Decrypt)?;
+    let (nonce, body) = rest.split_first_chunk::<NONCE_LEN>().ok_or(CryptoError::Decrypt)?;
     let [format, version @ ..] = *header;
     if format != FORMAT {
         return Err(CryptoError::Decrypt);
     }
     let ad = [header.as_slice(), aad].concat();
-    let payload = Payload {
-        msg: body,
-        aad: &ad,
-    };
+    let payload = Payload { msg: body, aad: &ad };
     let plain = Aes256Gcm::new(key.into())
         .decrypt(nonce.into(), payload)
         .map_err(|_| CryptoError::Decrypt)?;
@@ -335,9 +310,7 @@ impl TokenHasher {
 
 impl fmt::Debug for TokenHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenHasher")
-            .field("key", &"[REDACTED]")
-            .finish()
+        f.debug_struct("TokenHasher").field("key", &"[REDACTED]").finish()
     }
 }
 
@@ -362,8 +335,7 @@ pub fn verify_password(password: &SecretString, phc_hash: &str) -> bool {
         return false;
     };
     // A corrupt hash with huge costs must not exhaust memory or time.
-    let sane = Params::try_from(&parsed)
-        .is_ok_and(|p| p.m_cost() <= 1 << 20 && p.t_cost() <= 10 && p.p_cost() <= 8);
+    let sane = Params::try_from(&parsed).is_ok_and(|p| p.m_cost() <= 1 << 20 && p.t_cost() <= 10 && p.p_cost() <= 8);
     // EXPOSE: the password goes only into Argon2.
     let password = password.expose_secret().as_bytes();
     sane && Argon2::default().verify_password(password, &parsed).is_ok()
@@ -418,12 +390,7 @@ mod tests {
         let root = RootKey::generate(1);
         assert!(opens(&root, &AAD, &sealed(&root)));
         let empty = seal(&root, &AAD, b"").unwrap();
-        assert!(
-            open(&root, &AAD, &empty)
-                .unwrap()
-                .expose_secret()
-                .is_empty()
-        );
+        assert!(open(&root, &AAD, &empty).unwrap().expose_secret().is_empty());
     }
 
     #[test]
@@ -512,14 +479,7 @@ mod tests {
         assert_eq!(r.key_version, 2);
         assert!(opens(&new, &AAD, &r));
         assert!(!opens(&old, &AAD, &r));
-        assert!(!opens(
-            &old,
-            &AAD,
-            &Sealed {
-                key_version: 1,
-                ..r
-            }
-        ));
+        assert!(!opens(&old, &AAD, &Sealed { key_version: 1, ..r }));
         assert!(rewrap(&new, &old, &AAD, &s).is_err());
     }
 
@@ -551,18 +511,9 @@ mod tests {
         assert_eq!(back.version(), 4);
         let short = STANDARD.encode([1u8; 31]);
         let long = STANDARD.encode([1u8; 33]);
-        for bad in [
-            "",
-            "not base64!",
-            &short,
-            &long,
-            &URL_SAFE_NO_PAD.encode([0xffu8; 32]),
-        ] {
+        for bad in ["", "not base64!", &short, &long, &URL_SAFE_NO_PAD.encode([0xffu8; 32])] {
             assert!(
-                matches!(
-                    RootKey::from_encoded(1, bad),
-                    Err(CryptoError::InvalidKey(_))
-                ),
+                matches!(RootKey::from_encoded(1, bad), Err(CryptoError::InvalidKey(_))),
                 "{bad}"
             );
         }
@@ -591,10 +542,7 @@ mod tests {
             assert!(!shown.contains(&format!("{secret:?}")), "{shown}");
         }
         assert!(!shown.contains(&format!("{:?}", s.ciphertext)), "{shown}");
-        assert_eq!(
-            format!("{root:?}"),
-            r#"RootKey { version: 9, key: "[REDACTED]" }"#
-        );
+        assert_eq!(format!("{root:?}"), r#"RootKey { version: 9, key: "[REDACTED]" }"#);
     }
 
     #[test]
@@ -605,12 +553,7 @@ mod tests {
         assert!(verify_password(&pw, &phc));
         assert!(!verify_password(&SecretString::from("wrong"), &phc));
         assert_ne!(phc, hash_password(&pw).unwrap());
-        for garbage in [
-            "",
-            "garbage",
-            "$argon2id$v=19$m=19456,t=2,p=1$",
-            &phc[..phc.len() - 5],
-        ] {
+        for garbage in ["", "garbage", "$argon2id$v=19$m=19456,t=2,p=1$", &phc[..phc.len() - 5]] {
             assert!(!verify_password(&pw, garbage));
         }
         let huge = phc.replace("m=19456", "m=4294967295");
@@ -667,9 +610,7 @@ mod tests {
                 }
             }
             let s: String = chars.into_iter().collect();
-            let expected = s.len() == 47
-                && s.starts_with(TOKEN_PREFIX)
-                && URL_SAFE_NO_PAD.decode(&s[4..]).is_ok();
+            let expected = s.len() == 47 && s.starts_with(TOKEN_PREFIX) && URL_SAFE_NO_PAD.decode(&s[4..]).is_ok();
             assert_eq!(is_well_formed_token(&s), expected, "{s}");
         }
     }
@@ -686,10 +627,7 @@ mod tests {
         assert!(!root.token_hasher().matches("sbx_other", &h));
         assert!(!root.token_hasher().matches(t, &h[..31]));
         assert_ne!(h, RootKey::generate(1).token_hasher().hash(t));
-        assert_ne!(
-            root.token_hasher().key.expose_secret(),
-            root.key.expose_secret()
-        );
+        assert_ne!(root.token_hasher().key.expose_secret(), root.key.expose_secret());
     }
 
     #[test]
@@ -697,9 +635,6 @@ mod tests {
         let key = [0x0bu8; 32];
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap();
         mac.update(b"Hi There");
-        assert_eq!(
-            hmac_sha256(&key, b"Hi There"),
-            <Key>::from(mac.finalize().into_bytes())
-        );
+        assert_eq!(hmac_sha256(&key, b"Hi There"), <Key>::from(mac.finalize().into_bytes()));
     }
 }

@@ -17,12 +17,14 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
-    /// Appended to the `SELECT` of a workspace's audit chain head. SQLite needs no row lock:
-    /// one writer connection runs every write under `BEGIN IMMEDIATE`.
+    /// Appended to the `SELECT` of a workspace's audit chain head to hold it until commit.
+    /// PostgreSQL: `NO KEY UPDATE` serializes the chain's writers like `FOR UPDATE` but, as only
+    /// non-key columns change, does not block foreign-key checks against the workspace row.
+    /// SQLite needs no row lock: one writer connection runs every write under `BEGIN IMMEDIATE`.
     pub(crate) fn for_update(self) -> &'static str {
         match self {
             Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Postgres => " FOR NO KEY UPDATE",
         }
     }
 

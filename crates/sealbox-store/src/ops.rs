@@ -131,7 +131,7 @@ async fn fetch_optional<T>(
 // ---- audit chain ----
 
 /// A workspace's audit chain head, locked until the transaction ends.
-pub(crate) struct Head {
+struct Head {
     seq: i64,
     hash: Vec<u8>,
 }
@@ -222,7 +222,8 @@ pub(crate) async fn list_audit(
     }
     sql.push_str(" ORDER BY seq");
     if f.limit > 0 {
-        sql.push_str(&format!(" LIMIT {}", f.limit));
+        params.push(f.limit.into());
+        sql.push_str(&format!(" LIMIT ${}", params.len()));
     }
     fetch(c, &sql, &params, audit_event).await
 }

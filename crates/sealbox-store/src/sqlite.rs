@@ -53,11 +53,19 @@ struct Ran {
 /// Answers an op's caller; `Some` when the batch's transaction failed.
 type Reply = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
 
-fn op<F>(f: F) -> Op
+fn boxed_op<F>(f: F) -> Op
 where
     F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Ran> + Send + 'static,
 {
     Box::new(f)
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqliteStore {
@@ -120,7 +128,7 @@ impl Backend for SqliteStore {
 
     async fn write<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {
         let (answer, answered) = oneshot::channel();
-        let op = op(move |conn| {
+        let op = boxed_op(move |conn| {
             Box::pin(async move {
                 let result = job(conn).await;
                 Ran {

@@ -9,11 +9,7 @@ fn bootstrap_credentials_are_private() {
     let sb = setup();
     let meta = std::fs::metadata(sb.data_dir().join("bootstrap.json")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-    assert!(
-        sb.bootstrap.token.starts_with("sbx_"),
-        "{}",
-        sb.bootstrap.token
-    );
+    assert!(sb.bootstrap.token.starts_with("sbx_"), "{}", sb.bootstrap.token);
 }
 
 #[test]
@@ -37,21 +33,11 @@ fn login_and_logout() {
     let json = sb
         .cli_as(
             None,
-            &[
-                "--json",
-                "login",
-                "--email",
-                &b.email,
-                "--workspace",
-                &b.workspace,
-            ],
+            &["--json", "login", "--email", &b.email, "--workspace", &b.workspace],
             Some(&b.password),
         )
         .json();
-    assert!(
-        json["token"].as_str().unwrap().starts_with("sbx_"),
-        "{json}"
-    );
+    assert!(json["token"].as_str().unwrap().starts_with("sbx_"), "{json}");
 
     sb.cli_as(Some(&session), &["logout"], None).ok();
     let after = sb.cli_as(Some(&session), &["whoami"], None);
@@ -82,20 +68,11 @@ fn members_and_editor_permissions() {
     .ok();
 
     // The generated password is printed once, on stdout alone.
-    let added = sb.cli(
-        &["member", "add", "editor@example.com", "--role", "editor"],
-        None,
-    );
+    let added = sb.cli(&["member", "add", "editor@example.com", "--role", "editor"], None);
     let password = added.ok().trim().to_owned();
-    assert!(
-        !password.is_empty() && !password.contains(' '),
-        "{added:#?}"
-    );
-    sb.cli(
-        &["member", "add", "editor@example.com", "--role", "editor"],
-        None,
-    )
-    .fails_with("member.exists");
+    assert!(!password.is_empty() && !password.contains(' '), "{added:#?}");
+    sb.cli(&["member", "add", "editor@example.com", "--role", "editor"], None)
+        .fails_with("member.exists");
     let list = sb.cli(&["member", "list"], None);
     assert!(list.ok().contains("editor@example.com"), "{list:#?}");
     assert!(list.ok().contains(&sb.bootstrap.email), "{list:#?}");
@@ -117,19 +94,12 @@ fn members_and_editor_permissions() {
     );
     as_editor(&["secret", "reveal", "LOCKED"], None).fails_with("secret.restricted");
     // ... but changes nothing and manages nobody.
-    as_editor(&["secret", "create", "MINE", "--type", "text"], Some("v\n"))
-        .fails_with("permission.denied");
-    as_editor(&["secret", "update", "SHARED", "--description", "x"], None)
-        .fails_with("permission.denied");
+    as_editor(&["secret", "create", "MINE", "--type", "text"], Some("v\n")).fails_with("permission.denied");
+    as_editor(&["secret", "update", "SHARED", "--description", "x"], None).fails_with("permission.denied");
     as_editor(&["secret", "delete", "SHARED"], None).fails_with("permission.denied");
-    as_editor(
-        &["member", "add", "y@example.com", "--role", "editor"],
-        None,
-    )
-    .fails_with("permission.denied");
+    as_editor(&["member", "add", "y@example.com", "--role", "editor"], None).fails_with("permission.denied");
     as_editor(&["audit", "list"], None).fails_with("permission.denied");
-    sb.cli(&["secret", "get", "MINE"], None)
-        .fails_with("secret.not_found");
+    sb.cli(&["secret", "get", "MINE"], None).fails_with("secret.not_found");
 
     // Roles change; removal locks the person out.
     let promoted = sb.cli(&["member", "set-role", "editor@example.com", "admin"], None);
@@ -142,13 +112,8 @@ fn members_and_editor_permissions() {
         .find(|m| m["email"] == "editor@example.com")
         .map(|m| m["role"].clone());
     assert_eq!(role, Some("admin".into()), "{list}");
-    sb.cli(&["member", "remove", "editor@example.com"], None)
-        .ok();
-    assert!(
-        !sb.cli(&["member", "list"], None)
-            .ok()
-            .contains("editor@example.com")
-    );
+    sb.cli(&["member", "remove", "editor@example.com"], None).ok();
+    assert!(!sb.cli(&["member", "list"], None).ok().contains("editor@example.com"));
     let gone = as_editor(&["secret", "list"], None);
     assert_eq!(gone.status, 1, "{gone:#?}");
     sb.cli(&["member", "remove", "editor@example.com"], None)
@@ -185,17 +150,13 @@ fn personal_access_tokens() {
     let revoked = sb.cli_as(Some(&token), &["secret", "list"], None);
     assert_eq!(revoked.status, 1, "{revoked:#?}");
     assert!(
-        revoked.stderr.contains("(auth.token_revoked)")
-            || revoked.stderr.contains("(auth.invalid_token)"),
+        revoked.stderr.contains("(auth.token_revoked)") || revoked.stderr.contains("(auth.invalid_token)"),
         "{revoked:#?}"
     );
-    sb.cli(&["token", "revoke", id], None)
-        .fails_with("token.not_found");
+    sb.cli(&["token", "revoke", id], None).fails_with("token.not_found");
 
     // No expiry without --ttl; a bad --ttl is a usage error.
-    let forever = sb
-        .cli(&["--json", "token", "create", "forever"], None)
-        .json();
+    let forever = sb.cli(&["--json", "token", "create", "forever"], None).json();
     assert!(forever["expires_at"].is_null(), "{forever}");
     for bad in ["30", "1w", "0d", "-5m"] {
         let run = sb.cli(&["token", "create", "bad", "--ttl", bad], None);
@@ -206,11 +167,8 @@ fn personal_access_tokens() {
 #[test]
 fn workspaces_are_isolated() {
     let sb = setup();
-    sb.cli(
-        &["secret", "create", "HOME_ONLY", "--type", "text"],
-        Some("home\n"),
-    )
-    .ok();
+    sb.cli(&["secret", "create", "HOME_ONLY", "--type", "text"], Some("home\n"))
+        .ok();
     let created = sb.cli(&["workspace", "create", "team2"], None);
     let line = created.ok().trim();
     let token = line
@@ -231,8 +189,7 @@ fn workspaces_are_isolated() {
         Some("away\n"),
     )
     .ok();
-    sb.cli(&["secret", "get", "AWAY"], None)
-        .fails_with("secret.not_found");
+    sb.cli(&["secret", "get", "AWAY"], None).fails_with("secret.not_found");
     sb.cli(&["workspace", "create", "team2"], None)
         .fails_with("workspace.exists");
 }

@@ -52,15 +52,7 @@ fn text_secret_tour() {
     ));
     assert!(created.ok().contains("API_KEY"), "{created:#?}");
     quiet(sb.cli(
-        &[
-            "secret",
-            "create",
-            "OTHER_KEY",
-            "--type",
-            "text",
-            "--tag",
-            "env=dev",
-        ],
+        &["secret", "create", "OTHER_KEY", "--type", "text", "--tag", "env=dev"],
         Some("other-value-Kp22\n"),
     ))
     .ok();
@@ -95,35 +87,23 @@ fn text_secret_tour() {
         let mut full = vec!["--json", "secret", "list"];
         full.extend_from_slice(args);
         let list = sb.cli(&full, None).json();
-        names(&list)
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
+        names(&list).iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
     assert_eq!(filtered(&[]), ["API_KEY", "OTHER_KEY"]);
     assert_eq!(filtered(&["--tag", "env=prod"]), ["API_KEY"]);
-    assert_eq!(
-        filtered(&["--tag", "env=prod", "--tag", "team=payments"]),
-        ["API_KEY"]
-    );
+    assert_eq!(filtered(&["--tag", "env=prod", "--tag", "team=payments"]), ["API_KEY"]);
     assert_eq!(
         filtered(&["--tag", "env=prod", "--tag", "team=other"]),
         Vec::<String>::new()
     );
     assert_eq!(filtered(&["--prefix", "OTH"]), ["OTHER_KEY"]);
     assert_eq!(filtered(&["--type", "smtp"]), Vec::<String>::new());
-    assert_eq!(
-        filtered(&["--type", "text", "--prefix", "API"]),
-        ["API_KEY"]
-    );
+    assert_eq!(filtered(&["--type", "text", "--prefix", "API"]), ["API_KEY"]);
     let none = quiet(sb.cli(&["secret", "list", "--tag", "team=nobody"], None));
     assert_eq!(none.ok().trim(), "no secrets");
 
     // reveal prints exactly the value and a newline.
-    assert_eq!(
-        sb.cli(&["secret", "reveal", "API_KEY"], None).ok(),
-        format!("{V1}\n")
-    );
+    assert_eq!(sb.cli(&["secret", "reveal", "API_KEY"], None).ok(), format!("{V1}\n"));
 
     // update with the right expected version makes version 2 ...
     let updated = quiet(sb.cli(
@@ -151,10 +131,7 @@ fn text_secret_tour() {
         Some(V3),
     ));
     stale.fails_with("secret.version_conflict");
-    assert_eq!(
-        sb.cli(&["secret", "reveal", "API_KEY"], None).ok(),
-        format!("{V2}\n")
-    );
+    assert_eq!(sb.cli(&["secret", "reveal", "API_KEY"], None).ok(), format!("{V2}\n"));
 
     // versions
     let versions = quiet(sb.cli(&["secret", "versions", "API_KEY"], None));
@@ -165,15 +142,11 @@ fn text_secret_tour() {
 
     // reveal an old version
     assert_eq!(
-        sb.cli(&["secret", "reveal", "API_KEY", "--version", "1"], None)
-            .ok(),
+        sb.cli(&["secret", "reveal", "API_KEY", "--version", "1"], None).ok(),
         format!("{V1}\n")
     );
     let revealed = sb
-        .cli(
-            &["--json", "secret", "reveal", "API_KEY", "--version", "1"],
-            None,
-        )
+        .cli(&["--json", "secret", "reveal", "API_KEY", "--version", "1"], None)
         .json();
     assert_eq!(revealed["value"], V1);
     assert_eq!(revealed["version"], 1);
@@ -182,24 +155,13 @@ fn text_secret_tour() {
 
     // rollback writes version 3 with version 1's value; a stale expectation is refused.
     quiet(sb.cli(
-        &[
-            "secret",
-            "rollback",
-            "API_KEY",
-            "--to",
-            "1",
-            "--expected-version",
-            "1",
-        ],
+        &["secret", "rollback", "API_KEY", "--to", "1", "--expected-version", "1"],
         None,
     ))
     .fails_with("secret.version_conflict");
     let rolled = quiet(sb.cli(&["secret", "rollback", "API_KEY", "--to", "1"], None));
     assert!(rolled.ok().contains("version 3"), "{rolled:#?}");
-    assert_eq!(
-        sb.cli(&["secret", "reveal", "API_KEY"], None).ok(),
-        format!("{V1}\n")
-    );
+    assert_eq!(sb.cli(&["secret", "reveal", "API_KEY"], None).ok(), format!("{V1}\n"));
 
     // Details change without a new version; --tag replaces the tags.
     quiet(sb.cli(
@@ -262,25 +224,17 @@ fn value_from_file_keeps_inner_newlines() {
         sb.cli(&["secret", "reveal", "MULTI"], None).ok(),
         "line one\nline two\n\n"
     );
-    let revealed = sb
-        .cli(&["--json", "secret", "reveal", "MULTI"], None)
-        .json();
+    let revealed = sb.cli(&["--json", "secret", "reveal", "MULTI"], None).json();
     assert_eq!(revealed["value"], "line one\nline two\n");
 }
 
 #[test]
 fn trash_restore_and_purge() {
     let sb = setup();
-    sb.cli(
-        &["secret", "create", "DB_PASS", "--type", "text"],
-        Some("db-pass-1\n"),
-    )
-    .ok();
-    sb.cli(
-        &["secret", "update", "DB_PASS", "--value-stdin"],
-        Some("db-pass-2\n"),
-    )
-    .ok();
+    sb.cli(&["secret", "create", "DB_PASS", "--type", "text"], Some("db-pass-1\n"))
+        .ok();
+    sb.cli(&["secret", "update", "DB_PASS", "--value-stdin"], Some("db-pass-2\n"))
+        .ok();
 
     let deleted = sb.cli(&["secret", "delete", "DB_PASS"], None);
     assert!(deleted.ok().contains("trash"), "{deleted:#?}");
@@ -294,28 +248,18 @@ fn trash_restore_and_purge() {
     assert!(trash["secrets"][0]["deleted_at"].is_string(), "{trash}");
 
     // The name is reserved while in the trash, and the error names both ways out.
-    let taken = sb.cli(
-        &["secret", "create", "DB_PASS", "--type", "text"],
-        Some("x\n"),
-    );
+    let taken = sb.cli(&["secret", "create", "DB_PASS", "--type", "text"], Some("x\n"));
     let err = taken.fails_with("secret.name_in_trash");
     assert!(err.contains("restore") && err.contains("purge"), "{err}");
 
     // Restore brings it back with its history.
     sb.cli(&["secret", "restore", "DB_PASS"], None).ok();
+    assert_eq!(sb.cli(&["secret", "reveal", "DB_PASS"], None).ok(), "db-pass-2\n");
     assert_eq!(
-        sb.cli(&["secret", "reveal", "DB_PASS"], None).ok(),
-        "db-pass-2\n"
-    );
-    assert_eq!(
-        sb.cli(&["secret", "reveal", "DB_PASS", "--version", "1"], None)
-            .ok(),
+        sb.cli(&["secret", "reveal", "DB_PASS", "--version", "1"], None).ok(),
         "db-pass-1\n"
     );
-    assert_eq!(
-        sb.cli(&["secret", "trash"], None).ok().trim(),
-        "the trash is empty"
-    );
+    assert_eq!(sb.cli(&["secret", "trash"], None).ok().trim(), "the trash is empty");
 
     // Purge is only for trashed secrets, and is for good.
     sb.cli(&["secret", "purge", "DB_PASS"], None)
@@ -328,11 +272,8 @@ fn trash_restore_and_purge() {
         names(&sb.cli(&["--json", "secret", "trash"], None).json()),
         Vec::<&str>::new()
     );
-    sb.cli(
-        &["secret", "create", "DB_PASS", "--type", "text"],
-        Some("fresh\n"),
-    )
-    .ok();
+    sb.cli(&["secret", "create", "DB_PASS", "--type", "text"], Some("fresh\n"))
+        .ok();
     let details = sb.cli(&["--json", "secret", "get", "DB_PASS"], None).json();
     assert_eq!(details["version"], 1);
 }
@@ -369,8 +310,7 @@ fn smtp_secret_from_a_file() {
     assert!(!details.to_string().contains("smtp-pass-Hh55"));
 
     // reveal prints the JSON object.
-    let revealed: Value =
-        serde_json::from_str(sb.cli(&["secret", "reveal", "MAILER"], None).ok()).unwrap();
+    let revealed: Value = serde_json::from_str(sb.cli(&["secret", "reveal", "MAILER"], None).ok()).unwrap();
     assert_eq!(revealed["password"], "smtp-pass-Hh55");
     assert_eq!(revealed["host"], "smtp.example.com");
 
@@ -390,10 +330,7 @@ fn smtp_secret_from_a_file() {
         ],
         None,
     );
-    assert!(
-        run.fails_with("secret.value_invalid").contains("smtp.port"),
-        "{run:#?}"
-    );
+    assert!(run.fails_with("secret.value_invalid").contains("smtp.port"), "{run:#?}");
     assert!(!run.all().contains("smtp-pass-Hh55"), "{run:#?}");
 
     // Not JSON at all: refused before sending, without quoting the input.
@@ -446,46 +383,24 @@ fn bad_input_is_refused_clearly() {
     let sb = setup();
     // A value given as an argument is a usage error that does not repeat it, and creates nothing.
     let run = sb.cli(
-        &[
-            "secret",
-            "create",
-            "ARG_NAME",
-            "arg-value-Tt42",
-            "--type",
-            "text",
-        ],
+        &["secret", "create", "ARG_NAME", "arg-value-Tt42", "--type", "text"],
         Some("v\n"),
     );
     assert_eq!(run.status, 2, "{run:#?}");
     assert!(
-        run.stderr
-            .contains("never taken from command-line arguments"),
+        run.stderr.contains("never taken from command-line arguments"),
         "{run:#?}"
     );
     assert!(!run.all().contains("arg-value-Tt42"), "{run:#?}");
     sb.cli(&["secret", "get", "ARG_NAME"], None)
         .fails_with("secret.not_found");
 
-    let run = sb.cli(
-        &["secret", "create", "T", "--type", "text", "--tag", "x"],
-        Some("v\n"),
-    );
+    let run = sb.cli(&["secret", "create", "T", "--type", "text", "--tag", "x"], Some("v\n"));
     assert_eq!(run.status, 2, "{run:#?}");
-    assert_eq!(
-        run.stderr.trim(),
-        r#"error: --tag must be KEY=VALUE, got "x""#
-    );
+    assert_eq!(run.stderr.trim(), r#"error: --tag must be KEY=VALUE, got "x""#);
 
     let run = sb.cli(
-        &[
-            "secret",
-            "create",
-            "T",
-            "--type",
-            "text",
-            "--metadata",
-            "[1]",
-        ],
+        &["secret", "create", "T", "--type", "text", "--metadata", "[1]"],
         Some("v\n"),
     );
     assert_eq!(run.status, 2, "{run:#?}");
@@ -493,19 +408,12 @@ fn bad_input_is_refused_clearly() {
     assert_eq!(run.status, 2, "{run:#?}");
 
     // Server-side validation comes back as one line with the code.
-    let run = sb.cli(
-        &["secret", "create", "9lives", "--type", "text"],
-        Some("v\n"),
-    );
-    assert!(
-        run.fails_with("secret.name_invalid").contains("letter"),
-        "{run:#?}"
-    );
+    let run = sb.cli(&["secret", "create", "9lives", "--type", "text"], Some("v\n"));
+    assert!(run.fails_with("secret.name_invalid").contains("letter"), "{run:#?}");
     assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
     sb.cli(&["secret", "create", "EMPTY", "--type", "text"], Some("\n"))
         .fails_with("secret.value_invalid");
-    sb.cli(&["secret", "create", "DUP", "--type", "text"], Some("v\n"))
-        .ok();
+    sb.cli(&["secret", "create", "DUP", "--type", "text"], Some("v\n")).ok();
     sb.cli(&["secret", "create", "DUP", "--type", "text"], Some("v\n"))
         .fails_with("secret.name_taken");
 

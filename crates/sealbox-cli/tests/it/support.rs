@@ -51,10 +51,7 @@ impl Run {
     pub fn fails_with(&self, code: &str) -> &str {
         assert_eq!(self.status, 1, "expected exit code 1: {self:#?}");
         assert!(self.stderr.starts_with("error: "), "{self:#?}");
-        assert!(
-            self.stderr.contains(&format!("({code})")),
-            "expected {code}: {self:#?}"
-        );
+        assert!(self.stderr.contains(&format!("({code})")), "expected {code}: {self:#?}");
         &self.stderr
     }
 
@@ -92,12 +89,7 @@ pub fn setup() -> Sealbox {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if let Some(rest) = line.find(READY).map(|at| &line[at + READY.len()..]) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
             }
         }
     });
@@ -135,9 +127,7 @@ pub fn setup() -> Sealbox {
 
 /// The inherited environment without any `SEALBOX_*` variable of the person running the tests.
 fn clean_env() -> Vec<(String, String)> {
-    std::env::vars()
-        .filter(|(k, _)| !k.starts_with("SEALBOX_"))
-        .collect()
+    std::env::vars().filter(|(k, _)| !k.starts_with("SEALBOX_")).collect()
 }
 
 impl Sealbox {
@@ -153,11 +143,7 @@ impl Sealbox {
             .env_clear()
             .envs(clean_env())
             .env("SEALBOX_ADDR", &self.addr)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(token) = token {
@@ -201,13 +187,7 @@ impl Sealbox {
     pub fn login(&self, email: &str, password: &str) -> String {
         let run = self.cli_as(
             None,
-            &[
-                "login",
-                "--email",
-                email,
-                "--workspace",
-                &self.bootstrap.workspace,
-            ],
+            &["login", "--email", email, "--workspace", &self.bootstrap.workspace],
             Some(&format!("{password}\n")),
         );
         let line = run.ok().trim();

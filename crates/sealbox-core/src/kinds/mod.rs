@@ -112,15 +112,24 @@ impl<'a> Fields<'a> {
         self.object.get(field).filter(|v| !v.is_null())
     }
 
+    /// The value to seal and its public details; fields left empty are dropped from both.
     pub fn finish(self, canonical: Value, details: Value) -> Result<ValidatedValue, Vec<String>> {
         if !self.problems.is_empty() {
             return Err(self.problems);
         }
+        let (canonical, details) = (without_nulls(canonical), without_nulls(details));
         let bytes = serde_json::to_vec(&canonical).map_err(|_| vec![format!("{}: not serialisable", self.prefix)])?;
         Ok(ValidatedValue {
             plaintext: SecretSlice::from(bytes),
             details,
         })
+    }
+}
+
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        other => other,
     }
 }
 

@@ -1,5 +1,8 @@
 //! Core use-cases on a real SQLite store with a pinned clock.
 
+// Test code: a failed unwrap is a failed test, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use sealbox_core::{CoreConfig, ManualClock, Principal, RequestContext, Sealbox};

@@ -28,7 +28,8 @@ async fn malformed_bodies_are_refused_in_the_error_shape_and_nothing_is_written(
     let (server, api) = setup().await;
     let owner = &server.owner_token;
     let json_ct = Some("application/json");
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "truncated JSON",
             json_ct,

@@ -1,6 +1,9 @@
 //! The server end to end over real HTTP: a real server on 127.0.0.1:0 (testkit), driven with raw
 //! requests so the tests see exactly what a client sees.
 
+// Test code: a failed unwrap is a failed test, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod bad_input;
 mod logs;
 mod postgres;

@@ -302,7 +302,7 @@ async fn plain_http_is_refused_on_a_non_loopback_address() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = sealbox_server::Config::with_data_dir(dir.path().join("data"));
     config.listen = "0.0.0.0:0".into();
-    let err = sealbox_server::run(config).await.err().expect("refused");
+    let err = sealbox_server::run(config).await.expect_err("refused");
     assert!(format!("{err:#}").contains("refusing to serve plain HTTP"), "{err:#}");
     assert!(!dir.path().join("data").exists(), "nothing was created");
 }

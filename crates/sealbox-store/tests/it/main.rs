@@ -1,6 +1,8 @@
 //! The store conformance suite. Every scenario runs on SQLite, and on PostgreSQL when
 //! `SEALBOX_TEST_DATABASE_URL` is set, each test on a fresh schema (see `harness`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 /// `conformance!(scenario, ...)` in a scenario module: one test per scenario and database,
 /// named `<module>::sqlite::<scenario>` and `<module>::postgres::<scenario>`.
 macro_rules! conformance {

@@ -53,7 +53,7 @@ impl Default for CoreConfig {
 /// The application: one per server process, shared by every request.
 pub struct Sealbox {
     store: Arc<dyn Store>,
-    root_key: RootKey,
+    root_key: Arc<RootKey>,
     token_hasher: TokenHasher,
     clock: Arc<dyn Clock>,
     config: CoreConfig,
@@ -98,7 +98,7 @@ impl Sealbox {
         let token_hasher = root_key.token_hasher();
         Ok(Self {
             store,
-            root_key,
+            root_key: Arc::new(root_key),
             token_hasher,
             clock,
             config,

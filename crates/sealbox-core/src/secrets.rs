@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use sealbox_crypto::{self as crypto, Aad, ExposeSecret, Sealed};
-use sealbox_store::{SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StoreError};
+use sealbox_store::{SealNewVersion, SealedValue, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StoreError};
 use sealbox_types::{
     CreateSecretRequest, RevealResponse, SecretDetails, SecretType, SecretVersionInfo, SecretVersionList,
     UpdateSecretRequest, Visibility, codes,
@@ -25,9 +25,6 @@ pub struct SecretQuery {
     /// Every pair must match the secret's tags.
     pub tags: Vec<(String, String)>,
 }
-
-/// How often an update without `expected_version` retries when another writer got in between.
-const UPDATE_ATTEMPTS: usize = 5;
 
 impl Sealbox {
     pub async fn create_secret(
@@ -147,84 +144,62 @@ impl Sealbox {
     ) -> CoreResult<SecretDetails> {
         authorize(p, Permission::ManageSecrets)?;
         let name = SecretName::parse(name)?;
-        let nothing = req.value.is_none() && req.description.is_none() && req.metadata.is_none() && req.tags.is_none();
-        let description = req
-            .description
-            .clone()
-            .map(|d| validate::description(Some(d)))
-            .transpose()?;
-        let metadata = req.metadata.clone().map(|m| validate::metadata(Some(m))).transpose()?;
-        let tags = req.tags.clone().map(|t| validate::tags(Some(t))).transpose()?;
-        for attempt in 1..=UPDATE_ATTEMPTS {
-            let row = self.live_secret(p, name.as_str()).await?;
-            check_immutable(&row, &req)?;
-            if nothing {
-                return Err(CoreError::invalid(
-                    codes::SECRET_NOTHING_TO_UPDATE,
-                    "nothing to update: give a value, description, metadata or tags",
-                ));
-            }
-            check_expected(&row, req.expected_version)?;
-            let secret_type = secret_type(&row)?;
-            let value = req
-                .value
-                .as_ref()
-                .map(|v| kinds::validate(secret_type, v))
-                .transpose()?;
-            let mut changed = Vec::new();
-            let mut updated = row.clone();
-            let new_version = match &value {
-                Some(v) => {
-                    changed.push("value");
-                    updated.current_version += 1;
-                    updated.details = v.details.to_string();
-                    Some(self.seal_version(&row, updated.current_version, v, p)?)
-                }
-                None => None,
-            };
-            if let Some(d) = &description {
-                changed.push("description");
-                updated.description = d.clone();
-            }
-            if let Some(m) = &metadata {
-                changed.push("metadata");
-                updated.metadata = m.clone();
-            }
-            if let Some(t) = &tags {
-                changed.push("tags");
-                updated.tags = json_text(t)?;
-            }
-            updated.updated_at = self.now();
-            updated.updated_by = p.label();
-            let record = self.secret_audit(
-                p,
-                ctx,
-                "secret.update",
-                &name,
-                json!({ "version": updated.current_version, "changed": changed }),
-            );
-            match self
-                .store
-                .update_secret(self.update_of(&row, &updated, new_version), record)
-                .await
-            {
-                Ok(()) => return self.details(&updated),
-                Err(StoreError::VersionConflict { current })
-                    if req.expected_version.is_none() && attempt < UPDATE_ATTEMPTS =>
-                {
-                    tracing::debug!(current, "secret changed during update; retrying");
-                }
-                Err(StoreError::VersionConflict { current }) => {
-                    return Err(version_conflict(&name, current, row.current_version));
-                }
-                Err(StoreError::NotFound) => return Err(not_found(&name)),
-                Err(e) => return Err(e.into()),
-            }
+        let row = self.live_secret(p, name.as_str()).await?;
+        check_immutable(&row, &req)?;
+        if req.value.is_none() && req.description.is_none() && req.metadata.is_none() && req.tags.is_none() {
+            return Err(CoreError::invalid(
+                codes::SECRET_NOTHING_TO_UPDATE,
+                "nothing to update: give a value, description, metadata or tags",
+            ));
         }
-        Err(CoreError::conflict(
-            codes::SECRET_VERSION_CONFLICT,
-            format!("secret {name} kept changing during the update; try again"),
-        ))
+        check_expected(&row, req.expected_version)?;
+        let value = req
+            .value
+            .as_ref()
+            .map(|v| kinds::validate(secret_type(&row)?, v))
+            .transpose()?;
+        let changed: Vec<&str> = [
+            ("value", req.value.is_some()),
+            ("description", req.description.is_some()),
+            ("metadata", req.metadata.is_some()),
+            ("tags", req.tags.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect();
+        let update = SecretUpdate {
+            secret_id: row.id.clone(),
+            workspace_id: row.workspace_id.clone(),
+            expected_current_version: req.expected_version.map(|v| v.min(i64::MAX as u64) as i64),
+            details: value.as_ref().map(|v| v.details.to_string()),
+            new_value: value.map(|v| self.sealer(&row, v)),
+            description: req.description.map(|d| validate::description(Some(d))).transpose()?,
+            metadata: req.metadata.map(|m| validate::metadata(Some(m))).transpose()?,
+            tags: req
+                .tags
+                .map(|t| validate::tags(Some(t)).and_then(|t| json_text(&t)))
+                .transpose()?,
+            updated_at: self.now(),
+            updated_by: p.label(),
+        };
+        let detail = json!({ "version": row.current_version, "changed": changed });
+        let record = self.secret_audit(p, ctx, "secret.update", &name, detail);
+        self.apply_update(&name, update, record).await
+    }
+
+    async fn apply_update(
+        &self,
+        name: &SecretName,
+        update: SecretUpdate,
+        record: sealbox_store::AuditRecord,
+    ) -> CoreResult<SecretDetails> {
+        let expected = update.expected_current_version;
+        match self.store.update_secret(update, record).await {
+            Ok(row) => self.details(&row),
+            Err(StoreError::VersionConflict { current }) => Err(version_conflict(name, current, expected)),
+            Err(StoreError::NotFound) => Err(not_found(name)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn list_versions(&self, p: &Principal, name: &str) -> CoreResult<SecretVersionList> {
@@ -294,33 +269,25 @@ impl Sealbox {
         let row = self.live_secret(p, name.as_str()).await?;
         check_expected(&row, expected_version)?;
         let to = to.min(i64::MAX as u64) as i64;
+        let secret_type = secret_type(&row)?;
         let old = self.open_version(&row, to).await?;
-        let mut updated = row.clone();
-        updated.current_version += 1;
-        updated.updated_at = self.now();
-        updated.updated_by = p.label();
         // The details of a structured value follow the value back.
-        let old_value = kinds::kind_of(secret_type(&row)?).decode(old.expose_secret())?;
-        let revalidated = kinds::validate(secret_type(&row)?, &old_value)?;
-        updated.details = revalidated.details.to_string();
-        let version = self.seal_version(&row, updated.current_version, &revalidated, p)?;
-        let record = self.secret_audit(
-            p,
-            ctx,
-            "secret.rollback",
-            &name,
-            json!({ "from": row.current_version, "to": to, "version": updated.current_version }),
-        );
-        match self
-            .store
-            .update_secret(self.update_of(&row, &updated, Some(version)), record)
-            .await
-        {
-            Ok(()) => self.details(&updated),
-            Err(StoreError::VersionConflict { current }) => Err(version_conflict(&name, current, row.current_version)),
-            Err(StoreError::NotFound) => Err(not_found(&name)),
-            Err(e) => Err(e.into()),
-        }
+        let old_value = kinds::validate(secret_type, &kinds::kind_of(secret_type).decode(old.expose_secret())?)?;
+        let update = SecretUpdate {
+            secret_id: row.id.clone(),
+            workspace_id: row.workspace_id.clone(),
+            expected_current_version: expected_version.map(|v| v.min(i64::MAX as u64) as i64),
+            details: Some(old_value.details.to_string()),
+            new_value: Some(self.sealer(&row, old_value)),
+            description: None,
+            metadata: None,
+            tags: None,
+            updated_at: self.now(),
+            updated_by: p.label(),
+        };
+        let detail = json!({ "from": row.current_version, "to": to });
+        let record = self.secret_audit(p, ctx, "secret.rollback", &name, detail);
+        self.apply_update(&name, update, record).await
     }
 
     /// Moves a secret to the trash; its name stays reserved until it is purged.
@@ -451,22 +418,39 @@ impl Sealbox {
         value: &ValidatedValue,
         p: &Principal,
     ) -> CoreResult<SecretVersionRow> {
-        let aad = Aad {
-            workspace_id: &row.workspace_id,
-            secret_id: &row.id,
-            version: version.max(0) as u64,
-        };
         // EXPOSE: the plaintext goes straight into AES-GCM and is never copied elsewhere.
-        let sealed =
-            crypto::seal(&self.root_key, &aad, value.plaintext.expose_secret()).map_err(CoreError::internal)?;
+        let sealed = seal(
+            &self.root_key,
+            &row.workspace_id,
+            &row.id,
+            version,
+            value.plaintext.expose_secret(),
+        )
+        .map_err(CoreError::internal)?;
         Ok(SecretVersionRow {
             secret_id: row.id.clone(),
             version,
             ciphertext: sealed.ciphertext,
             wrapped_dek: sealed.wrapped_dek,
-            key_version: i64::from(sealed.key_version),
+            key_version: sealed.key_version,
             created_at: self.now(),
             created_by: p.label(),
+        })
+    }
+
+    /// Seals `value` for the version number the store assigns inside its write transaction.
+    fn sealer(&self, row: &SecretRow, value: ValidatedValue) -> SealNewVersion {
+        let (root_key, workspace_id, secret_id) = (self.root_key.clone(), row.workspace_id.clone(), row.id.clone());
+        Box::new(move |version| {
+            // EXPOSE: the plaintext goes straight into AES-GCM and is never copied elsewhere.
+            seal(
+                &root_key,
+                &workspace_id,
+                &secret_id,
+                version,
+                value.plaintext.expose_secret(),
+            )
+            .map_err(|e| format!("sealing a new version failed: {e}"))
         })
     }
 
@@ -492,21 +476,6 @@ impl Sealbox {
         };
         crypto::open(&self.root_key, &aad, &sealed)
             .map_err(|_| CoreError::internal(format!("cannot open secret id {} version {version}", row.id)))
-    }
-
-    fn update_of(&self, before: &SecretRow, after: &SecretRow, new_version: Option<SecretVersionRow>) -> SecretUpdate {
-        SecretUpdate {
-            secret_id: before.id.clone(),
-            workspace_id: before.workspace_id.clone(),
-            expected_current_version: before.current_version,
-            new_version,
-            description: after.description.clone(),
-            metadata: after.metadata.clone(),
-            tags: after.tags.clone(),
-            details: after.details.clone(),
-            updated_at: after.updated_at,
-            updated_by: after.updated_by.clone(),
-        }
     }
 
     fn secret_audit(
@@ -552,6 +521,26 @@ impl Sealbox {
             purge_after: row.deleted_at.map(|at| format_ms(at + self.config.trash_retention_ms)),
         })
     }
+}
+
+fn seal(
+    root_key: &crypto::RootKey,
+    workspace_id: &str,
+    secret_id: &str,
+    version: i64,
+    plaintext: &[u8],
+) -> Result<SealedValue, crypto::CryptoError> {
+    let aad = Aad {
+        workspace_id,
+        secret_id,
+        version: version.max(0) as u64,
+    };
+    let sealed = crypto::seal(root_key, &aad, plaintext)?;
+    Ok(SealedValue {
+        ciphertext: sealed.ciphertext,
+        wrapped_dek: sealed.wrapped_dek,
+        key_version: i64::from(sealed.key_version),
+    })
 }
 
 fn secret_type(row: &SecretRow) -> CoreResult<SecretType> {
@@ -601,11 +590,12 @@ fn check_expected(row: &SecretRow, expected: Option<u64>) -> CoreResult<()> {
     }
 }
 
-fn version_conflict(name: &SecretName, current: i64, read: i64) -> CoreError {
+fn version_conflict(name: &SecretName, current: i64, expected: Option<i64>) -> CoreError {
+    let expected = expected.map_or(String::new(), |e| format!(", not {e}"));
     CoreError::conflict(
         codes::SECRET_VERSION_CONFLICT,
         format!(
-            "secret {name} moved from version {read} to {current} during the update; nothing was written; read it again and retry"
+            "secret {name} is at version {current}{expected}: someone changed it; nothing was written; read it again and retry"
         ),
     )
 }

@@ -164,7 +164,7 @@ impl<B: Backend> Store for B {
         ops::list_versions(&mut self.reader(), secret_id).await
     }
 
-    async fn update_secret(&self, update: SecretUpdate, audit: AuditRecord) -> Result<()> {
+    async fn update_secret(&self, update: SecretUpdate, audit: AuditRecord) -> Result<SecretRow> {
         write(self, move |c| Box::pin(ops::update_secret(c, update, audit))).await
     }
 

@@ -180,20 +180,45 @@ pub struct SecretFilter {
     pub in_trash: bool,
 }
 
-/// A change to a secret, applied only if its current version is still `expected_current_version`.
-#[derive(Debug, Clone)]
+/// A new value's sealed bytes, as `sealbox-crypto` made them; opaque to the store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    pub ciphertext: Vec<u8>,
+    pub wrapped_dek: Vec<u8>,
+    pub key_version: i64,
+}
+
+/// Seals a secret's new value for the version number the store assigns inside the write
+/// transaction (the ciphertext is bound to its version, so sealing must wait for the number).
+/// The store only ever sees what it returns; an `Err` aborts the update.
+pub type SealNewVersion = Box<dyn FnOnce(i64) -> std::result::Result<SealedValue, String> + Send>;
+
+/// A change to a live secret. Fields left `None` keep their stored value, so concurrent changes
+/// of different fields do not undo each other.
 pub struct SecretUpdate {
     pub secret_id: String,
     pub workspace_id: String,
-    pub expected_current_version: i64,
-    /// A new version; its `version` must be `expected_current_version + 1`.
-    pub new_version: Option<SecretVersionRow>,
-    pub description: String,
-    pub metadata: String,
-    pub tags: String,
-    pub details: String,
+    /// Apply only if the current version is this one, else `VersionConflict`. `None`: apply on
+    /// top of whatever version is current (last writer wins, never a spurious conflict).
+    pub expected_current_version: Option<i64>,
+    /// A new value: it becomes version `current + 1`.
+    pub new_value: Option<SealNewVersion>,
+    pub description: Option<String>,
+    pub metadata: Option<String>,
+    pub tags: Option<String>,
+    pub details: Option<String>,
     pub updated_at: i64,
     pub updated_by: String,
+}
+
+impl std::fmt::Debug for SecretUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretUpdate")
+            .field("secret_id", &self.secret_id)
+            .field("expected_current_version", &self.expected_current_version)
+            .field("new_value", &self.new_value.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// An audit event as the caller describes it. The store adds the sequence number and hashes.
@@ -297,9 +322,11 @@ pub trait Store: Send + Sync + 'static {
     async fn secret_version(&self, secret_id: &str, version: i64) -> Result<Option<SecretVersionRow>>;
     /// Every version's metadata, newest first.
     async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionMeta>>;
-    /// Applies `update` if the stored current version still is `expected_current_version`,
-    /// else `VersionConflict`. The secret must be live (not in the trash), else `NotFound`.
-    async fn update_secret(&self, update: SecretUpdate, audit: AuditRecord) -> Result<()>;
+    /// Applies `update` to a live secret (else `NotFound`) and returns the row as it now is.
+    /// `VersionConflict` when `expected_current_version` is given and no longer current. When a
+    /// new version is made and `audit.detail` is a JSON object, the store sets its `"version"`
+    /// to the number it assigned.
+    async fn update_secret(&self, update: SecretUpdate, audit: AuditRecord) -> Result<SecretRow>;
     /// Moves a live secret to the trash (`deleted_at = Some`) or restores a trashed one (`None`).
     /// `NotFound` when it is not in the state the change starts from.
     async fn set_secret_trashed(

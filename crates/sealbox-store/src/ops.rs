@@ -609,55 +609,61 @@ pub(crate) async fn list_versions(c: &mut dyn Exec, secret_id: &str) -> Result<V
     .await
 }
 
-pub(crate) async fn update_secret(c: &mut dyn Exec, update: SecretUpdate, audit: AuditRecord) -> Result<()> {
-    let u = &update;
+pub(crate) async fn update_secret(c: &mut dyn Exec, update: SecretUpdate, mut audit: AuditRecord) -> Result<SecretRow> {
+    let u = update;
     let head = lock_head(c, &u.workspace_id, &audit).await?;
-    let mut next = u.expected_current_version;
-    if let Some(v) = &u.new_version {
+    let current: i64 = fetch_optional(
+        c,
+        "SELECT current_version FROM secrets WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+        args![&u.secret_id, &u.workspace_id],
+        |r| r.get("current_version"),
+    )
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    if u.expected_current_version.is_some_and(|expected| expected != current) {
+        return Err(StoreError::VersionConflict { current });
+    }
+    let mut next = current;
+    if let Some(seal) = u.new_value {
         next += 1;
-        if v.version != next || v.secret_id != u.secret_id {
-            return Err(StoreError::Database(format!(
-                "a new version of a secret must be number {next} of that secret (expected version + 1)"
-            )));
+        let sealed = seal(next).map_err(StoreError::Database)?;
+        let row = SecretVersionRow {
+            secret_id: u.secret_id.clone(),
+            version: next,
+            ciphertext: sealed.ciphertext,
+            wrapped_dek: sealed.wrapped_dek,
+            key_version: sealed.key_version,
+            created_at: u.updated_at,
+            created_by: u.updated_by.clone(),
+        };
+        insert_version_row(c, &row).await?;
+        if let Ok(serde_json::Value::Object(mut detail)) = serde_json::from_str(&audit.detail) {
+            detail.insert("version".into(), next.into());
+            audit.detail = serde_json::Value::Object(detail).to_string();
         }
     }
-    let updated = c
-        .execute(
-            "UPDATE secrets SET description = $1, metadata = $2, tags = $3, details = $4, \
-             updated_at = $5, updated_by = $6, current_version = $7 \
-             WHERE id = $8 AND workspace_id = $9 AND current_version = $10 AND deleted_at IS NULL",
-            args![
-                &u.description,
-                &u.metadata,
-                &u.tags,
-                &u.details,
-                u.updated_at,
-                &u.updated_by,
-                next,
-                &u.secret_id,
-                &u.workspace_id,
-                u.expected_current_version
-            ],
-        )
-        .await?;
-    if updated == 0 {
-        let current = fetch_optional(
-            c,
-            "SELECT current_version FROM secrets WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
-            args![&u.secret_id, &u.workspace_id],
-            |r| r.get("current_version"),
-        )
-        .await?;
-        return Err(match current {
-            Some(current) => StoreError::VersionConflict { current },
-            None => StoreError::NotFound,
-        });
-    }
-    if let Some(v) = &u.new_version {
-        insert_version_row(c, v).await?;
-    }
+    c.execute(
+        "UPDATE secrets SET description = COALESCE($1, description), metadata = COALESCE($2, metadata), \
+         tags = COALESCE($3, tags), details = COALESCE($4, details), \
+         updated_at = $5, updated_by = $6, current_version = $7 WHERE id = $8 AND workspace_id = $9",
+        args![
+            &u.description,
+            &u.metadata,
+            &u.tags,
+            &u.details,
+            u.updated_at,
+            &u.updated_by,
+            next,
+            &u.secret_id,
+            &u.workspace_id
+        ],
+    )
+    .await?;
     append(c, head, &audit).await?;
-    Ok(())
+    let sql = format!("SELECT {SECRET} FROM secrets WHERE id = $1");
+    fetch_optional(c, &sql, args![&u.secret_id], secret)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 pub(crate) async fn set_secret_trashed(

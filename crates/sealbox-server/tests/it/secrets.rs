@@ -456,3 +456,37 @@ async fn restricted_values_are_never_shown_to_anyone() {
         .count();
     assert_eq!(denied, 2);
 }
+
+#[tokio::test]
+async fn concurrent_updates_without_expected_version_never_conflict() {
+    let (server, api) = setup().await;
+    let owner = server.owner_token.clone();
+    api.create_text(&owner, "HOT", "v0").await;
+    let mut writers = Vec::new();
+    for i in 0..32 {
+        let (url, token) = (server.url.clone(), owner.clone());
+        writers.push(tokio::spawn(async move {
+            let resp = reqwest::Client::new()
+                .patch(format!("{url}/v1/secrets/HOT"))
+                .bearer_auth(token)
+                .json(&json!({"value": format!("value-{i}")}))
+                .send()
+                .await
+                .unwrap();
+            resp.status().as_u16()
+        }));
+    }
+    for w in writers {
+        assert_eq!(w.await.unwrap(), 200);
+    }
+    let versions = api.get("/v1/secrets/HOT/versions", &owner).await.expect(200);
+    assert_eq!(versions["current_version"], 33);
+    let events = api.audit(&owner).await;
+    let mut numbers: Vec<u64> = events
+        .iter()
+        .filter(|e| e["action"] == "secret.update")
+        .map(|e| e["detail"]["version"].as_u64().unwrap())
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, (2..=33).collect::<Vec<_>>());
+}

@@ -1,8 +1,8 @@
 //! Rows to store, and the audit chain check.
 
 use sealbox_store::{
-    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, MemberRow, SecretRow, SecretUpdate, SecretVersionRow, Store,
-    TokenRow, WorkspaceRow, chain_hash,
+    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, MemberRow, SealNewVersion, SealedValue, SecretRow,
+    SecretUpdate, SecretVersionRow, Store, TokenRow, WorkspaceRow, chain_hash,
 };
 
 pub fn id() -> String {
@@ -129,20 +129,33 @@ pub async fn secrets(store: &dyn Store, workspace_id: &str, names: &[&str]) -> V
 }
 
 /// An update of `secret` from `expected` that sets its description to `description` and, with
-/// `new_value`, adds version `expected + 1`.
+/// `new_value`, adds version `expected + 1` (sealed as [`version`] would make it).
 pub fn update(secret: &SecretRow, expected: i64, description: &str, new_value: bool) -> SecretUpdate {
     SecretUpdate {
         secret_id: secret.id.clone(),
         workspace_id: secret.workspace_id.clone(),
-        expected_current_version: expected,
-        new_version: new_value.then(|| version(&secret.id, expected + 1)),
-        description: description.into(),
-        metadata: r#"{"owner":"ops"}"#.into(),
-        tags: r#"["prod"]"#.into(),
-        details: "{}".into(),
+        expected_current_version: Some(expected),
+        new_value: new_value.then(|| sealer(&secret.id)),
+        description: Some(description.into()),
+        metadata: Some(r#"{"owner":"ops"}"#.into()),
+        tags: Some(r#"["prod"]"#.into()),
+        details: Some("{}".into()),
         updated_at: 2_000,
         updated_by: "member:editor@example.com".into(),
     }
+}
+
+/// Seals like [`version`] for whatever number the store assigns.
+pub fn sealer(secret_id: &str) -> SealNewVersion {
+    let secret_id = secret_id.to_owned();
+    Box::new(move |n| {
+        let v = version(&secret_id, n);
+        Ok(SealedValue {
+            ciphertext: v.ciphertext,
+            wrapped_dek: v.wrapped_dek,
+            key_version: v.key_version,
+        })
+    })
 }
 
 pub fn all() -> AuditFilter {

@@ -8,6 +8,7 @@ conformance!(
     list_filters,
     update_adds_versions,
     stale_update_is_a_conflict_and_writes_nothing,
+    concurrent_updates_without_expected_version_all_land,
     trash_restore_and_purge,
     trashed_before_spans_workspaces,
     touch_secret_used,
@@ -149,7 +150,16 @@ async fn update_adds_versions(db: Db) {
         (stored.created_at, stored.created_by.as_str()),
         (row.created_at, row.created_by.as_str())
     );
-    assert_eq!(s.secret_version(&row.id, 2).await.unwrap(), Some(version(&row.id, 2)));
+    let second = s.secret_version(&row.id, 2).await.unwrap().unwrap();
+    assert_eq!(
+        second.ciphertext,
+        version(&row.id, 2).ciphertext,
+        "sealed for the number the store assigned"
+    );
+    assert_eq!(
+        (second.created_at, second.created_by.as_str()),
+        (2_000, "member:editor@example.com")
+    );
     assert_eq!(s.secret_version(&row.id, 1).await.unwrap(), Some(version(&row.id, 1)));
 
     // Without a new value only the fields change.
@@ -172,7 +182,7 @@ async fn update_adds_versions(db: Db) {
     let newest = &s.list_versions(&row.id).await.unwrap()[0];
     assert_eq!(
         (newest.created_at, newest.created_by.as_str()),
-        (1_002, "member:owner@example.com")
+        (2_000, "member:editor@example.com")
     );
     assert_eq!(s.secret_version(&row.id, 3).await.unwrap(), None);
     assert_eq!(head_seq(s, acme.id()).await, 4);
@@ -204,14 +214,58 @@ async fn stale_update_is_a_conflict_and_writes_nothing(db: Db) {
 
     let mut elsewhere = update(&row, 2, "x", false);
     elsewhere.workspace_id = workspace(s, "other").await.row.id;
+    let other_workspace = elsewhere.workspace_id.clone();
     let err = s
-        .update_secret(elsewhere.clone(), audit(&elsewhere.workspace_id, "secret.update", "x"))
+        .update_secret(elsewhere, audit(&other_workspace, "secret.update", "x"))
         .await
         .unwrap_err();
     assert!(
         matches!(err, StoreError::NotFound),
         "another workspace's secret: {err:?}"
     );
+}
+
+async fn concurrent_updates_without_expected_version_all_land(db: Db) {
+    let store = db.store.clone();
+    let acme = workspace(&*store, "acme").await;
+    let row = secrets(&*store, acme.id(), &["HOT"]).await.remove(0);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (store, row, ws) = (store.clone(), row.clone(), acme.id().to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut change = update(&row, 1, &format!("writer {i}"), true);
+            change.expected_current_version = None;
+            let mut record = audit(&ws, "secret.update", "HOT");
+            record.detail = r#"{"version": 0}"#.into();
+            store.update_secret(change, record).await
+        }));
+    }
+    let mut versions = Vec::new();
+    for task in tasks {
+        versions.push(task.await.unwrap().unwrap().current_version);
+    }
+    versions.sort();
+    assert_eq!(
+        versions,
+        (2..=41).collect::<Vec<_>>(),
+        "each writer got its own version, none a conflict"
+    );
+    let events = store.list_audit(acme.id(), &crate::fixtures::all()).await.unwrap();
+    let mut recorded: Vec<i64> = events
+        .iter()
+        .filter(|e| e.record.action == "secret.update")
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.record.detail).unwrap()["version"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    recorded.sort();
+    assert_eq!(recorded, versions, "each event names the version the store assigned");
+    for v in 2..=41 {
+        let stored = store.secret_version(&row.id, v).await.unwrap().unwrap();
+        assert_eq!(stored.ciphertext, version(&row.id, v).ciphertext);
+    }
 }
 
 async fn trash_restore_and_purge(db: Db) {

@@ -188,6 +188,7 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
     })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let result = if config.log_json {
         builder.json().try_init()

@@ -6,5 +6,6 @@
 
 mod access;
 mod audit;
+mod process;
 mod secrets;
 mod support;

@@ -67,12 +67,19 @@ impl Run {
 }
 
 pub fn setup() -> Sealbox {
+    start(&[])
+}
+
+/// A server started with `extra` flags after the defaults. A server joining a database that
+/// another one bootstrapped has no `bootstrap.json`: its `bootstrap` fields are then empty.
+pub fn start(extra: &[&str]) -> Sealbox {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
     let mut child = Command::new(BIN)
         .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
+        .args(extra)
         .envs(clean_env())
         .env_remove("SEALBOX_LOG_JSON")
         .stdin(Stdio::null())
@@ -105,7 +112,10 @@ pub fn setup() -> Sealbox {
     assert!(addr.starts_with("http://127.0.0.1:"), "{addr}");
 
     let path = data_dir.join("bootstrap.json");
-    let b: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let b: Value = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).unwrap(),
+        Err(_) => serde_json::json!({"workspace": "", "email": "", "password": "", "token": ""}),
+    };
     let field = |k: &str| {
         b[k].as_str()
             .unwrap_or_else(|| panic!("bootstrap.json lacks {k}: {b}"))
@@ -160,6 +170,31 @@ impl Sealbox {
             stdout: String::from_utf8(out.stdout).unwrap(),
             stderr: String::from_utf8(out.stderr).unwrap(),
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap()
+    }
+
+    /// Sends `signal` (e.g. `TERM`, `INT`) and waits for the server to exit; returns its exit code.
+    pub fn stop_with(&mut self, signal: &str) -> Option<i32> {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not stop within 10 s of SIG{signal}");
     }
 
     pub fn data_dir(&self) -> PathBuf {

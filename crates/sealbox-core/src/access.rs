@@ -170,7 +170,7 @@ impl Sealbox {
             return Err(invalid());
         }
         let hash = self.token_hasher.hash(token);
-        let row = self.store.token_by_hash(&hash).await?.ok_or_else(invalid)?;
+        let (row, member, workspace) = self.store.token_with_member(&hash).await?.ok_or_else(invalid)?;
         if !self.token_hasher.matches(token, &row.hash) {
             return Err(invalid());
         }
@@ -187,13 +187,6 @@ impl Sealbox {
                 "the token has expired; create a new one or sign in again",
             ));
         }
-        let member_id = row.member_id.clone().ok_or_else(invalid)?;
-        let member = self.store.member_by_id(&member_id).await?.ok_or_else(invalid)?;
-        let workspace = self
-            .store
-            .workspace_by_id(&row.workspace_id)
-            .await?
-            .ok_or_else(invalid)?;
         let role = Role::parse(&member.role).ok_or_else(|| CoreError::internal("stored role is unknown"))?;
         // Last use is recorded at minute granularity, so reads do not turn into writes.
         if row.last_used_at.is_none_or(|at| now - at > 60_000) {
@@ -540,7 +533,7 @@ impl Sealbox {
             actor: query.actor,
             action: query.action,
             target: query.target,
-            after_seq: query.after.map(|a| a as i64),
+            after_seq: query.after.map(|a| a.min(i64::MAX as u64) as i64),
             limit: limit as i64,
         };
         let rows = self.store.list_audit(&p.workspace_id, &filter).await?;
@@ -678,7 +671,7 @@ fn audit_event(row: sealbox_store::AuditEventRow) -> AuditEvent {
         outcome: r.outcome,
         request_id: r.request_id,
         client_addr: r.client_addr,
-        detail: serde_json::from_str(&r.detail).unwrap_or(Value::Null),
+        detail: serde_json::from_str(&r.detail).unwrap_or_else(|_| json!({})),
     }
 }
 

@@ -137,7 +137,12 @@ impl Sealbox {
             outcome: outcome.to_owned(),
             request_id: ctx.request_id.clone(),
             client_addr: ctx.client_addr.clone(),
-            detail: detail.to_string(),
+            // Every event's detail is an object, `{}` when there is nothing to add.
+            detail: if detail.is_null() {
+                "{}".to_owned()
+            } else {
+                detail.to_string()
+            },
         }
     }
 

@@ -231,7 +231,17 @@ impl Sealbox {
     ) -> CoreResult<RevealResponse> {
         authorize(p, Permission::RevealMasked)?;
         let name = SecretName::parse(name)?;
-        let row = self.live_secret(p, name.as_str()).await?;
+        let requested = version.map(|v| v.min(i64::MAX as u64) as i64);
+        // One query for the secret and the version: this is the hottest read path.
+        let (row, stored) = match self
+            .store
+            .secret_with_version(&p.workspace_id, name.as_str(), requested)
+            .await?
+        {
+            Some((row, stored)) if row.deleted_at.is_none() => (row, stored),
+            Some(_) => return Err(in_trash(&name)),
+            None => return Err(not_found(&name)),
+        };
         if row.visibility == Visibility::Restricted.as_str() {
             self.audit_denied(p, ctx, "secret.reveal", format!("secret:{name}"))
                 .await;
@@ -241,9 +251,10 @@ impl Sealbox {
                 format!("secret {name} is restricted: its value can never be displayed, only replaced or used"),
             ));
         }
-        let version = version.map_or(row.current_version, |v| v.min(i64::MAX as u64) as i64);
+        let version = requested.unwrap_or(row.current_version);
         let secret_type = secret_type(&row)?;
-        let value = self.open_version(&row, version).await?;
+        let stored = stored.ok_or_else(|| no_such_version(&row, version))?;
+        let value = self.open_sealed(&row, stored)?;
         let value = kinds::kind_of(secret_type).decode(value.expose_secret())?;
         let record = self.secret_audit(p, ctx, "secret.reveal", &name, json!({ "version": version }));
         self.store.append_audit(record).await?;
@@ -395,10 +406,7 @@ impl Sealbox {
         let name = SecretName::parse(name)?;
         match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
             Some(row) if row.deleted_at.is_none() => Ok(row),
-            Some(_) => Err(CoreError::not_found(
-                codes::SECRET_NOT_FOUND,
-                format!("secret {name} is in the trash; restore it with `sealbox secret restore {name}`"),
-            )),
+            Some(_) => Err(in_trash(&name)),
             None => Err(not_found(&name)),
         }
     }
@@ -455,15 +463,15 @@ impl Sealbox {
     }
 
     async fn open_version(&self, row: &SecretRow, version: i64) -> CoreResult<crypto::SecretSlice<u8>> {
-        let stored = self.store.secret_version(&row.id, version).await?.ok_or_else(|| {
-            CoreError::not_found(
-                codes::SECRET_VERSION_NOT_FOUND,
-                format!(
-                    "secret {} has no version {version}; it has versions 1 to {}",
-                    row.name, row.current_version
-                ),
-            )
-        })?;
+        let stored = self
+            .store
+            .secret_version(&row.id, version)
+            .await?
+            .ok_or_else(|| no_such_version(row, version))?;
+        self.open_sealed(row, stored)
+    }
+
+    fn open_sealed(&self, row: &SecretRow, stored: SecretVersionRow) -> CoreResult<crypto::SecretSlice<u8>> {
         let sealed = Sealed {
             ciphertext: stored.ciphertext,
             wrapped_dek: stored.wrapped_dek,
@@ -472,10 +480,10 @@ impl Sealbox {
         let aad = Aad {
             workspace_id: &row.workspace_id,
             secret_id: &row.id,
-            version: version.max(0) as u64,
+            version: stored.version.max(0) as u64,
         };
         crypto::open(&self.root_key, &aad, &sealed)
-            .map_err(|_| CoreError::internal(format!("cannot open secret id {} version {version}", row.id)))
+            .map_err(|_| CoreError::internal(format!("cannot open secret id {} version {}", row.id, stored.version)))
     }
 
     fn secret_audit(
@@ -604,6 +612,23 @@ fn not_found(name: &SecretName) -> CoreError {
     CoreError::not_found(
         codes::SECRET_NOT_FOUND,
         format!("no secret named {name} in this workspace"),
+    )
+}
+
+fn in_trash(name: &SecretName) -> CoreError {
+    CoreError::not_found(
+        codes::SECRET_NOT_FOUND,
+        format!("secret {name} is in the trash; restore it with `sealbox secret restore {name}`"),
+    )
+}
+
+fn no_such_version(row: &SecretRow, version: i64) -> CoreError {
+    CoreError::not_found(
+        codes::SECRET_VERSION_NOT_FOUND,
+        format!(
+            "secret {} has no version {version}; it has versions 1 to {}",
+            row.name, row.current_version
+        ),
     )
 }
 

@@ -179,17 +179,24 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-pub fn init_logging(config: &Config) -> anyhow::Result<()> {
+/// Logs go to stderr through a background writer, so a request never waits on a write syscall;
+/// nothing is dropped (a full buffer makes loggers wait). Keep the guard until exit: dropping it
+/// flushes what is buffered.
+pub fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level).with_context(|| {
         format!(
             "--log-level {:?}: expected e.g. info, debug or sealbox=trace",
             config.log_level
         )
     })?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     let result = if config.log_json {
         builder.json().try_init()
     } else {
@@ -197,7 +204,7 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
     };
     // Already initialised (e.g. in tests): keep the existing subscriber.
     drop(result);
-    Ok(())
+    Ok(guard)
 }
 
 /// No core dumps: a dump would hold keys and values in plaintext.

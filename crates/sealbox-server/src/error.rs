@@ -151,7 +151,7 @@ fn rejection(status: StatusCode, text: &str) -> (StatusCode, &'static str, Strin
 
 /// Turns axum's rejection text into a message for the caller, without repeating any string the
 /// caller sent (serde's "invalid type: string \"...\"" would otherwise echo it).
-fn describe_rejection(text: &str) -> String {
+pub(crate) fn describe_rejection(text: &str) -> String {
     let text = text
         .trim()
         .trim_start_matches("Failed to deserialize the JSON body into the target type: ")

@@ -172,7 +172,7 @@ pub async fn serve_tls(
 /// `sealbox server`: reads the config, prepares storage and keys, binds, and serves until
 /// SIGTERM or SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    boot::init_logging(&config)?;
+    let _log_writer = boot::init_logging(&config)?;
     boot::harden_process();
     let listen: SocketAddr = config
         .listen

@@ -112,6 +112,10 @@ impl<B: Backend> Store for B {
         ops::token_by_hash(&mut self.reader(), hash).await
     }
 
+    async fn token_with_member(&self, hash: &[u8]) -> Result<Option<(TokenRow, MemberRow, WorkspaceRow)>> {
+        ops::token_with_member(&mut self.reader(), hash).await
+    }
+
     async fn list_tokens(&self, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>> {
         ops::list_tokens(&mut self.reader(), workspace_id, member_id, kind).await
     }
@@ -150,6 +154,15 @@ impl<B: Backend> Store for B {
 
     async fn secret_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<SecretRow>> {
         ops::secret_by_name(&mut self.reader(), workspace_id, name).await
+    }
+
+    async fn secret_with_version(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<(SecretRow, Option<SecretVersionRow>)>> {
+        ops::secret_with_version(&mut self.reader(), workspace_id, name, version).await
     }
 
     async fn list_secrets(&self, workspace_id: &str, filter: &SecretFilter) -> Result<Vec<SecretRow>> {

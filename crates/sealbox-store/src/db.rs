@@ -1,12 +1,17 @@
 //! The thin layer that lets one set of queries (`ops.rs`) run on both databases: statements use
-//! `$n` parameters (SQLite accepts them too), arguments are a few [`Arg`] kinds, and rows are read
-//! by column name through [`Row::get`].
+//! `$n` parameters (SQLite takes `$n` for a parameter's name; [`prepare`] binds it to the n-th
+//! argument), arguments are a few [`Arg`] kinds, and rows are read by column name through
+//! [`Columns::get`]. PostgreSQL runs on sqlx; SQLite on rusqlite, synchronously, on the calling
+//! thread.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnection, PgPool, PgRow, Postgres};
+use rusqlite::types::{FromSql, ToSqlOutput, Value, ValueRef};
+use rusqlite::{CachedStatement, Connection, ToSql, ffi};
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow, Postgres};
 use sqlx::query::Query;
-use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{Database, Decode, Encode, Row as _, Type};
+use sqlx::{Decode, Row as _, Type};
 
 use crate::StoreError;
 
@@ -103,16 +108,115 @@ pub(crate) enum Row {
     Postgres(PgRow),
 }
 
+/// A SQLite result row: the values, owned, and the statement's column names.
+pub(crate) struct SqliteRow {
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+/// A column type both databases read: what ops.rs reads (integers, text, bytes, and those optional).
+pub(crate) trait Column: FromSql + for<'r> Decode<'r, Postgres> + Type<Postgres> {}
+impl<T: FromSql + for<'r> Decode<'r, Postgres> + Type<Postgres>> Column for T {}
+
+/// Part of a row, seen through a column prefix; see [`Row::prefixed`].
+pub(crate) struct Prefixed<'r> {
+    row: &'r Row,
+    prefix: &'r str,
+}
+
+/// Reading a value by column name: from a whole row, or from one table's part of a JOIN.
+pub(crate) trait Columns {
+    fn get<T: Column>(&self, column: &str) -> Result<T, StoreError>;
+}
+
+impl Columns for Row {
+    fn get<T: Column>(&self, column: &str) -> Result<T, StoreError> {
+        self.value("", column)
+    }
+}
+
+impl Columns for Prefixed<'_> {
+    fn get<T: Column>(&self, column: &str) -> Result<T, StoreError> {
+        self.row.value(self.prefix, column)
+    }
+}
+
 impl Row {
-    pub(crate) fn get<T>(&self, column: &str) -> Result<T, StoreError>
-    where
-        T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>,
-    {
-        let value = match self {
-            Row::Sqlite(row) => row.try_get(column),
-            Row::Postgres(row) => row.try_get(column),
-        };
-        Ok(value?)
+    /// The columns `<prefix><name>` of this row as `<name>`, to read one table of a JOIN.
+    pub(crate) fn prefixed<'r>(&'r self, prefix: &'r str) -> Prefixed<'r> {
+        Prefixed { row: self, prefix }
+    }
+
+    /// The value of the column named `<prefix><name>`.
+    fn value<T: Column>(&self, prefix: &str, name: &str) -> Result<T, StoreError> {
+        match self {
+            Row::Sqlite(row) => {
+                let value = row
+                    .columns
+                    .iter()
+                    .position(|column| column.strip_prefix(prefix) == Some(name))
+                    .and_then(|i| row.values.get(i))
+                    .ok_or_else(|| StoreError::Database(format!("no column {prefix}{name} in the result")))?;
+                T::column_result(ValueRef::from(value))
+                    .map_err(|e| StoreError::Database(format!("column {prefix}{name}: {e}")))
+            }
+            Row::Postgres(row) if prefix.is_empty() => Ok(row.try_get(name)?),
+            Row::Postgres(row) => Ok(row.try_get(format!("{prefix}{name}").as_str())?),
+        }
+    }
+}
+
+/// `SELECT` list items `t.a AS t_a, t.b AS t_b, ...` for `columns` (`"a, b, ..."`) of the table
+/// aliased `t`, read back with `row.prefixed("t_")`.
+pub(crate) fn aliased(table: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{table}.{c} AS {table}_{c}", c = c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What went wrong in the database, whichever it is.
+#[derive(Debug)]
+pub(crate) struct DbError {
+    message: String,
+    /// A uniqueness constraint refused the statement.
+    unique_violation: bool,
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl DbError {
+    pub(crate) fn new(message: impl Into<String>) -> DbError {
+        DbError {
+            message: message.into(),
+            unique_violation: false,
+        }
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        DbError {
+            unique_violation: e.as_database_error().is_some_and(|db| db.is_unique_violation()),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        DbError {
+            unique_violation: matches!(
+                e.sqlite_extended_error_code(),
+                Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+            ),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -121,20 +225,15 @@ impl Row {
 pub(crate) trait Exec: Send {
     fn dialect(&self) -> Dialect;
     /// Runs one statement; returns how many rows it changed.
-    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error>;
-    async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, sqlx::Error>;
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, DbError>;
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError>;
     /// Runs statements without parameters, e.g. a migration file.
-    async fn execute_script(&mut self, sql: &str) -> Result<(), sqlx::Error>;
+    async fn execute_script(&mut self, sql: &str) -> Result<(), DbError>;
 }
 
-fn bind<'q, DB: Database>(query: Query<'q, DB, DB::Arguments<'q>>, args: &[Arg<'q>]) -> Query<'q, DB, DB::Arguments<'q>>
-where
-    i64: Encode<'q, DB> + Type<DB>,
-    Option<i64>: Encode<'q, DB> + Type<DB>,
-    &'q str: Encode<'q, DB> + Type<DB>,
-    Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    &'q [u8]: Encode<'q, DB> + Type<DB>,
-{
+// ---- PostgreSQL (sqlx) ----
+
+fn bind<'q>(query: Query<'q, Postgres, PgArguments>, args: &[Arg<'q>]) -> Query<'q, Postgres, PgArguments> {
     args.iter().fold(query, |query, arg| match *arg {
         Arg::Int(v) => query.bind(v),
         Arg::OptInt(v) => query.bind(v),
@@ -145,14 +244,14 @@ where
 }
 
 macro_rules! impl_exec {
-    ($ty:ty, $dialect:expr, $row:path, |$this:ident| $executor:expr) => {
+    ($ty:ty, |$this:ident| $executor:expr) => {
         #[async_trait]
         impl Exec for $ty {
             fn dialect(&self) -> Dialect {
-                $dialect
+                Dialect::Postgres
             }
 
-            async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
+            async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, DbError> {
                 let $this = self;
                 Ok(bind(sqlx::query(sql), args)
                     .execute($executor)
@@ -160,13 +259,13 @@ macro_rules! impl_exec {
                     .rows_affected())
             }
 
-            async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, sqlx::Error> {
+            async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
                 let $this = self;
                 let rows = bind(sqlx::query(sql), args).fetch_all($executor).await?;
-                Ok(rows.into_iter().map($row).collect())
+                Ok(rows.into_iter().map(Row::Postgres).collect())
             }
 
-            async fn execute_script(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+            async fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
                 let $this = self;
                 // A plain `&str` runs unprepared, several statements at once.
                 sqlx::Executor::execute($executor, sql).await?;
@@ -176,12 +275,87 @@ macro_rules! impl_exec {
     };
 }
 
-impl_exec!(SqliteConnection, Dialect::Sqlite, Row::Sqlite, |conn| &mut *conn);
-impl_exec!(SqlitePool, Dialect::Sqlite, Row::Sqlite, |pool| &*pool);
-impl_exec!(PgConnection, Dialect::Postgres, Row::Postgres, |conn| &mut *conn);
-impl_exec!(PgPool, Dialect::Postgres, Row::Postgres, |pool| &*pool);
+impl_exec!(PgConnection, |conn| &mut *conn);
+impl_exec!(PgPool, |pool| &*pool);
+
+// ---- SQLite (rusqlite) ----
+// These run synchronously on the calling thread; `sqlite.rs` decides which thread that is.
+
+impl ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Arg::Int(v) | Arg::OptInt(Some(v)) => ValueRef::Integer(v),
+            Arg::Text(v) | Arg::OptText(Some(v)) => ValueRef::Text(v.as_bytes()),
+            Arg::Bytes(v) => ValueRef::Blob(v),
+            Arg::OptInt(None) | Arg::OptText(None) => ValueRef::Null,
+        }))
+    }
+}
+
+/// Prepares `sql` (from the connection's statement cache) and binds `args`: `$n` takes `args[n-1]`,
+/// wherever and however often it appears.
+fn prepare<'c>(conn: &'c Connection, sql: &str, args: &[Arg<'_>]) -> Result<CachedStatement<'c>, DbError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    for index in 1..=stmt.parameter_count() {
+        let name = stmt.parameter_name(index).unwrap_or_default();
+        let arg = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| args.get(n.checked_sub(1)?))
+            .ok_or_else(|| DbError::new(format!("no argument for parameter {index} ({name:?})")))?;
+        stmt.raw_bind_parameter(index, arg)?;
+    }
+    Ok(stmt)
+}
+
+pub(crate) fn sqlite_execute(conn: &Connection, sql: &str, args: &[Arg<'_>]) -> Result<u64, DbError> {
+    Ok(prepare(conn, sql, args)?.raw_execute()? as u64)
+}
+
+pub(crate) fn sqlite_fetch_all(conn: &Connection, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
+    let mut stmt = prepare(conn, sql, args)?;
+    let columns: Arc<[String]> = stmt.column_names().map(str::to_owned).collect();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..columns.len())
+            .map(|i| row.get::<_, Value>(i))
+            .collect::<rusqlite::Result<_>>()?;
+        out.push(Row::Sqlite(SqliteRow {
+            columns: columns.clone(),
+            values,
+        }));
+    }
+    Ok(out)
+}
+
+/// The writer's connection (`sqlite.rs`), inside its transaction.
+#[async_trait]
+impl Exec for Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, DbError> {
+        sqlite_execute(self, sql, args)
+    }
+
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
+        sqlite_fetch_all(self, sql, args)
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
+        Ok(self.execute_batch(sql)?)
+    }
+}
 
 /// Anything the database said that has no more specific meaning.
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        StoreError::Database(e.message)
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::Database(e.to_string())
@@ -189,14 +363,17 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// Maps a unique violation to `Duplicate(what)`, anything else to `Database`.
-pub(crate) fn duplicate_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| match e.as_database_error() {
-        Some(db) if db.is_unique_violation() => StoreError::Duplicate(what),
-        _ => e.into(),
+pub(crate) fn duplicate_as(what: &'static str) -> impl FnOnce(DbError) -> StoreError {
+    move |e| {
+        if e.unique_violation {
+            StoreError::Duplicate(what)
+        } else {
+            e.into()
+        }
     }
 }
 
 /// Errors while appending to the audit chain: the caller's change is refused with them.
-pub(crate) fn audit_error(e: sqlx::Error) -> StoreError {
-    StoreError::Audit(e.to_string())
+pub(crate) fn audit_error(e: DbError) -> StoreError {
+    StoreError::Audit(e.message)
 }

@@ -13,13 +13,13 @@
 //!
 //! # Layout
 //!
-//! Both implementations run the same queries (`ops.rs`, written once with `$n` parameters, which
-//! SQLite accepts too) over a small connection abstraction (`db.rs`); they differ in how a write
-//! transaction is run. [`SqliteStore`] group-commits: one writer task batches queued writes into
-//! one transaction, each in its own savepoint, and answers them after the commit.
-//! [`PostgresStore`] runs each write in its own transaction on a pool. Schema migrations live in
-//! `migrations/{sqlite,postgres}/` under the same file names, are embedded in the binary and
-//! applied at open/connect, recorded in `schema_migrations`.
+//! Both implementations run the same queries (`ops.rs`, written once with `$n` parameters) over a
+//! small connection abstraction (`db.rs`); they differ in how a write transaction is run.
+//! [`SqliteStore`] (rusqlite) group-commits: one writer thread batches queued writes into one
+//! transaction, each in its own savepoint, and answers them after the commit; reads run on the
+//! caller's thread. [`PostgresStore`] (sqlx) runs each write in its own transaction on a pool.
+//! Schema migrations live in `migrations/{sqlite,postgres}/` under the same file names, are
+//! embedded in the binary and applied at open/connect, recorded in `schema_migrations`.
 //!
 //! # Testing against PostgreSQL
 //!
@@ -297,6 +297,9 @@ pub trait Store: Send + Sync + 'static {
     /// `audit` is `None` for session tokens minted by a login, whose event the caller records.
     async fn insert_token(&self, token: TokenRow, audit: Option<AuditRecord>) -> Result<()>;
     async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRow>>;
+    /// The token with this hash, the member it acts as and the token's workspace, read in one
+    /// query; `None` when any of the three is missing (e.g. a token without a member).
+    async fn token_with_member(&self, hash: &[u8]) -> Result<Option<(TokenRow, MemberRow, WorkspaceRow)>>;
     /// Tokens of one member of `kind`, newest first, revoked ones left out.
     async fn list_tokens(&self, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>>;
     /// Marks the token revoked at `at`. `NotFound` unless it belongs to `member_id` in the workspace.
@@ -318,6 +321,15 @@ pub trait Store: Send + Sync + 'static {
     -> Result<()>;
     /// The secret with this name, live or in the trash.
     async fn secret_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<SecretRow>>;
+    /// The secret with this name, live or in the trash (like `secret_by_name`), and, read in the
+    /// same query, its version `version`, or its current version when `None`; the version is
+    /// `None` when there is no such version.
+    async fn secret_with_version(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<(SecretRow, Option<SecretVersionRow>)>>;
     async fn list_secrets(&self, workspace_id: &str, filter: &SecretFilter) -> Result<Vec<SecretRow>>;
     async fn secret_version(&self, secret_id: &str, version: i64) -> Result<Option<SecretVersionRow>>;
     /// Every version's metadata, newest first.

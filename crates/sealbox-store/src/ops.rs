@@ -1,11 +1,13 @@
 //! Every query of the store, written once for both databases.
 //!
 //! Write operations run inside a transaction opened by the backend and take owned arguments
-//! (SQLite runs them on its writer task). Each audited write first locks the workspace's audit
+//! (SQLite runs them on its writer thread). Each audited write first locks the workspace's audit
 //! chain head ([`lock_head`]), then makes its change, then [`append`]s its event: taking the
 //! workspace lock first gives every PostgreSQL transaction the same lock order.
 
-use crate::db::{Arg, Exec, Row, args, audit_error, duplicate_as};
+use std::sync::LazyLock;
+
+use crate::db::{Arg, Columns, Exec, Row, aliased, args, audit_error, duplicate_as};
 use crate::{
     AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, MemberRow, Result, SecretFilter, SecretRow, SecretUpdate,
     SecretVersionRow, StoreError, TokenRow, VersionMeta, WorkspaceRow, chain_hash,
@@ -16,10 +18,33 @@ const MEMBER: &str = "id, workspace_id, email, password_hash, role, created_at";
 const TOKEN: &str = "id, workspace_id, kind, member_id, name, hash, created_at, expires_at, revoked_at, last_used_at";
 const SECRET: &str = "id, workspace_id, name, secret_type, visibility, description, metadata, tags, details, \
     current_version, created_at, created_by, updated_at, updated_by, last_used_at, last_used_by, deleted_at, deleted_by";
+const VERSION: &str = "secret_id, version, ciphertext, wrapped_dek, key_version, created_at, created_by";
 const AUDIT: &str =
     "workspace_id, seq, at, actor, action, target, outcome, request_id, client_addr, detail, prev_hash, hash";
 
-fn workspace(r: &Row) -> Result<WorkspaceRow> {
+/// `token_with_member`: `$1` is the token's hash.
+static TOKEN_WITH_MEMBER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, {} FROM tokens t JOIN members m ON m.id = t.member_id \
+         JOIN workspaces w ON w.id = t.workspace_id WHERE t.hash = $1",
+        aliased("t", TOKEN),
+        aliased("m", MEMBER),
+        aliased("w", WORKSPACE)
+    )
+});
+
+/// `secret_with_version`: `$1` workspace id, `$2` name, `$3` version or NULL for the current one.
+static SECRET_WITH_VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {} FROM secrets s LEFT JOIN secret_versions v \
+         ON v.secret_id = s.id AND v.version = COALESCE($3, s.current_version) \
+         WHERE s.workspace_id = $1 AND s.name = $2",
+        aliased("s", SECRET),
+        aliased("v", VERSION)
+    )
+});
+
+fn workspace(r: &impl Columns) -> Result<WorkspaceRow> {
     Ok(WorkspaceRow {
         id: r.get("id")?,
         name: r.get("name")?,
@@ -27,7 +52,7 @@ fn workspace(r: &Row) -> Result<WorkspaceRow> {
     })
 }
 
-fn member(r: &Row) -> Result<MemberRow> {
+fn member(r: &impl Columns) -> Result<MemberRow> {
     Ok(MemberRow {
         id: r.get("id")?,
         workspace_id: r.get("workspace_id")?,
@@ -38,7 +63,7 @@ fn member(r: &Row) -> Result<MemberRow> {
     })
 }
 
-fn token(r: &Row) -> Result<TokenRow> {
+fn token(r: &impl Columns) -> Result<TokenRow> {
     Ok(TokenRow {
         id: r.get("id")?,
         workspace_id: r.get("workspace_id")?,
@@ -53,7 +78,7 @@ fn token(r: &Row) -> Result<TokenRow> {
     })
 }
 
-fn secret(r: &Row) -> Result<SecretRow> {
+fn secret(r: &impl Columns) -> Result<SecretRow> {
     Ok(SecretRow {
         id: r.get("id")?,
         workspace_id: r.get("workspace_id")?,
@@ -76,7 +101,7 @@ fn secret(r: &Row) -> Result<SecretRow> {
     })
 }
 
-fn secret_version_row(r: &Row) -> Result<SecretVersionRow> {
+fn secret_version_row(r: &impl Columns) -> Result<SecretVersionRow> {
     Ok(SecretVersionRow {
         secret_id: r.get("secret_id")?,
         version: r.get("version")?,
@@ -88,7 +113,7 @@ fn secret_version_row(r: &Row) -> Result<SecretVersionRow> {
     })
 }
 
-fn version_meta(r: &Row) -> Result<VersionMeta> {
+fn version_meta(r: &impl Columns) -> Result<VersionMeta> {
     Ok(VersionMeta {
         version: r.get("version")?,
         created_at: r.get("created_at")?,
@@ -96,7 +121,7 @@ fn version_meta(r: &Row) -> Result<VersionMeta> {
     })
 }
 
-fn audit_event(r: &Row) -> Result<AuditEventRow> {
+fn audit_event(r: &impl Columns) -> Result<AuditEventRow> {
     Ok(AuditEventRow {
         seq: r.get("seq")?,
         record: AuditRecord {
@@ -460,6 +485,21 @@ pub(crate) async fn token_by_hash(c: &mut dyn Exec, hash: &[u8]) -> Result<Optio
     fetch_optional(c, &sql, args![hash], token).await
 }
 
+/// The token, the member it acts as and its workspace, in one query.
+pub(crate) async fn token_with_member(
+    c: &mut dyn Exec,
+    hash: &[u8],
+) -> Result<Option<(TokenRow, MemberRow, WorkspaceRow)>> {
+    fetch_optional(c, &TOKEN_WITH_MEMBER, args![hash], |r| {
+        Ok((
+            token(&r.prefixed("t_"))?,
+            member(&r.prefixed("m_"))?,
+            workspace(&r.prefixed("w_"))?,
+        ))
+    })
+    .await
+}
+
 pub(crate) async fn list_tokens(
     c: &mut dyn Exec,
     workspace_id: &str,
@@ -563,6 +603,24 @@ pub(crate) async fn secret_by_name(c: &mut dyn Exec, workspace_id: &str, name: &
     fetch_optional(c, &sql, args![workspace_id, name], secret).await
 }
 
+/// The secret by name and, in the same query, version `version` (`None`: the current one).
+pub(crate) async fn secret_with_version(
+    c: &mut dyn Exec,
+    workspace_id: &str,
+    name: &str,
+    version: Option<i64>,
+) -> Result<Option<(SecretRow, Option<SecretVersionRow>)>> {
+    fetch_optional(c, &SECRET_WITH_VERSION, args![workspace_id, name, version], |r| {
+        let v = r.prefixed("v_");
+        let found = v.get::<Option<i64>>("version")?.is_some();
+        Ok((
+            secret(&r.prefixed("s_"))?,
+            found.then(|| secret_version_row(&v)).transpose()?,
+        ))
+    })
+    .await
+}
+
 pub(crate) async fn list_secrets(
     c: &mut dyn Exec,
     workspace_id: &str,
@@ -589,14 +647,8 @@ pub(crate) async fn secret_version(
     secret_id: &str,
     version: i64,
 ) -> Result<Option<SecretVersionRow>> {
-    fetch_optional(
-        c,
-        "SELECT secret_id, version, ciphertext, wrapped_dek, key_version, created_at, created_by \
-         FROM secret_versions WHERE secret_id = $1 AND version = $2",
-        args![secret_id, version],
-        secret_version_row,
-    )
-    .await
+    let sql = format!("SELECT {VERSION} FROM secret_versions WHERE secret_id = $1 AND version = $2");
+    fetch_optional(c, &sql, args![secret_id, version], secret_version_row).await
 }
 
 pub(crate) async fn list_versions(c: &mut dyn Exec, secret_id: &str) -> Result<Vec<VersionMeta>> {

@@ -9,7 +9,7 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use crate::backend::{Backend, Job};
-use crate::db::{Exec, args};
+use crate::db::{Columns, Exec, args};
 use crate::{Result, StoreError, migrate};
 
 const POOL_SIZE: u32 = 16;

@@ -1,36 +1,43 @@
-//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, through rusqlite.
 //!
-//! Writes are group-committed. One writer task owns the only write connection; each write is
+//! Writes are group-committed. One writer thread owns the only write connection; each write is
 //! queued to it as an op. The writer takes everything queued (up to [`MAX_BATCH`]), opens one
 //! `BEGIN IMMEDIATE` transaction, runs each op inside its own savepoint (an op that fails is
 //! rolled back alone and gets its own error), commits once, and only then answers every op of the
 //! batch. So an acknowledged write is on disk, and many concurrent writers share one fsync.
-//! Reads use a separate pool of read-only connections.
+//! The ops are the same async queries PostgreSQL runs, but rusqlite never waits, so a
+//! current-thread runtime on the writer thread runs a whole batch without leaving the thread.
+//!
+//! Reads use a few read-only connections and run inline, on the caller's thread: they are short
+//! indexed lookups, cheaper than handing them to another thread and back.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Connection};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::backend::{Backend, Job};
+use crate::db::{Arg, DbError, Dialect, Exec, Row, sqlite_execute, sqlite_fetch_all};
 use crate::{Result, StoreError, migrate};
 
 /// The most ops one transaction commits.
 const MAX_BATCH: usize = 256;
 /// Writes waiting for the writer before callers wait to queue.
 const QUEUE: usize = 4 * MAX_BATCH;
-const READERS: u32 = 4;
+const READERS: usize = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements kept per connection: more than the store's distinct queries.
+const STATEMENT_CACHE: usize = 128;
 
 pub struct SqliteStore {
     path: PathBuf,
-    reads: SqlitePool,
+    reads: Readers,
     writes: mpsc::Sender<Msg>,
 }
 
@@ -41,7 +48,7 @@ enum Msg {
 }
 
 /// A queued write, run by the writer inside the batch's transaction.
-type Op = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Ran> + Send>;
+type Op = Box<dyn for<'c> FnOnce(&'c mut Connection) -> BoxFuture<'c, Ran> + Send>;
 
 /// What an op leaves behind: whether it succeeded (else the writer rolls back its savepoint),
 /// and how to answer its caller once the batch's outcome is known.
@@ -51,11 +58,11 @@ struct Ran {
 }
 
 /// Answers an op's caller; `Some` when the batch's transaction failed.
-type Reply = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
+type Reply = Box<dyn FnOnce(Option<&DbError>) + Send>;
 
 fn boxed_op<F>(f: F) -> Op
 where
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Ran> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut Connection) -> BoxFuture<'c, Ran> + Send + 'static,
 {
     Box::new(f)
 }
@@ -76,28 +83,26 @@ impl SqliteStore {
                 .await
                 .map_err(|e| StoreError::Database(format!("cannot create directory {}: {e}", dir.display())))?;
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let mut writer = options
-            .clone()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .connect()
-            .await?;
-        migrate::run(&mut writer).await?;
-        // Opened after the writer, so the WAL files these read-only connections need exist.
-        let reads = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .connect_with(options.read_only(true))
-            .await?;
         let (writes, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run_writer(writer, queue));
+        let (opened, ready) = oneshot::channel();
+        let at = path.to_owned();
+        // The writer thread opens the database, hands the read connections over, and takes writes.
+        spawn_writer(async move {
+            match open_database(&at).await {
+                Ok((writer, readers)) => {
+                    if opened.send(Ok(readers)).is_ok() {
+                        run_writer(writer, queue).await;
+                    }
+                }
+                Err(e) => {
+                    let _ = opened.send(Err(e));
+                }
+            }
+        })?;
+        let readers = ready.await.map_err(|_| closed())??;
         Ok(SqliteStore {
             path: path.to_owned(),
-            reads,
+            reads: Readers::new(readers),
             writes,
         })
     }
@@ -113,16 +118,115 @@ impl SqliteStore {
             // An error means the writer is already gone: nothing left to wait for.
             let _ = closed.await;
         }
-        self.reads.close().await;
+        self.reads.close();
+    }
+}
+
+/// The migrated write connection, and then the read-only ones (after it, so the WAL files they
+/// need exist).
+async fn open_database(path: &Path) -> Result<(Connection, Vec<Connection>)> {
+    let mut writer = open_connection(path, OpenFlags::default())?;
+    writer
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+        .map_err(DbError::from)?;
+    migrate::run(&mut writer).await?;
+    let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let readers = (0..READERS)
+        .map(|_| open_connection(path, read_only))
+        .collect::<Result<_, _>>()?;
+    Ok((writer, readers))
+}
+
+fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, DbError> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    // Plans must not depend on bound values: otherwise SQLite marks a JOIN's statement to be
+    // prepared again whenever its parameters are rebound, i.e. on every use from the cache.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Runs the writer on a thread of its own, its futures driven by a current-thread runtime.
+fn spawn_writer(writer: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    let failed = |e: std::io::Error| StoreError::Database(format!("cannot start the sqlite writer: {e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(failed)?;
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || runtime.block_on(writer))
+        .map_err(failed)?;
+    Ok(())
+}
+
+/// The read-only connections. A read takes an idle one, runs on the caller's thread, and puts it
+/// back; when all are busy it waits for one.
+#[derive(Clone)]
+pub(crate) struct Readers(Arc<ReadPool>);
+
+struct ReadPool {
+    /// One permit per connection in `idle`; closed by [`Readers::close`].
+    permits: Semaphore,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn new(connections: Vec<Connection>) -> Readers {
+        Readers(Arc::new(ReadPool {
+            permits: Semaphore::new(connections.len()),
+            idle: Mutex::new(connections),
+        }))
+    }
+
+    async fn with<T>(&self, read: impl FnOnce(&Connection) -> Result<T, DbError>) -> Result<T, DbError> {
+        let pool = &*self.0;
+        let _permit = pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| DbError::new("the database is closed"))?;
+        // The Vec stays valid whatever panicked while it was locked.
+        let conn = pool.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let conn = conn.ok_or_else(|| DbError::new("no idle read connection"))?;
+        let result = read(&conn);
+        if !pool.permits.is_closed() {
+            pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+        }
+        result
+    }
+
+    /// Closes the connections; reads after this fail.
+    fn close(&self) {
+        self.0.permits.close();
+        self.0.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+}
+
+#[async_trait]
+impl Exec for Readers {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, DbError> {
+        self.with(|conn| sqlite_execute(conn, sql, args)).await
+    }
+
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
+        self.with(|conn| sqlite_fetch_all(conn, sql, args)).await
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
+        self.with(|conn| Ok(conn.execute_batch(sql)?)).await
     }
 }
 
 #[async_trait]
 impl Backend for SqliteStore {
     const KIND: &'static str = "sqlite";
-    type Reader = SqlitePool;
+    type Reader = Readers;
 
-    fn reader(&self) -> SqlitePool {
+    fn reader(&self) -> Readers {
         self.reads.clone()
     }
 
@@ -156,7 +260,7 @@ fn closed() -> StoreError {
     StoreError::Database("the database is closed".into())
 }
 
-async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Msg>) {
+async fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Msg>) {
     let mut msgs = Vec::with_capacity(MAX_BATCH);
     let mut closing = Vec::new();
     // Returns 0 once the queue is closed (by `close` or by dropping the store) and empty.
@@ -175,7 +279,7 @@ async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Msg>) 
             commit_batch(&mut conn, batch).await;
         }
     }
-    if let Err(e) = conn.close().await {
+    if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "sqlite: closing the write connection failed");
     }
     for done in closing {
@@ -183,38 +287,38 @@ async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Msg>) 
     }
 }
 
-async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Op>) {
-    if let Err(e) = sql(conn, "BEGIN IMMEDIATE").await {
+async fn commit_batch(conn: &mut Connection, batch: Vec<Op>) {
+    if let Err(e) = sql(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, ops = batch.len(), "sqlite: could not begin a write transaction");
         return; // Dropping the ops tells their callers nothing was applied.
     }
     let mut replies = Vec::with_capacity(batch.len());
     let mut failure = None;
     for op in batch {
-        if let Err(e) = sql(conn, "SAVEPOINT op").await {
+        if let Err(e) = sql(conn, "SAVEPOINT op") {
             failure = Some(e);
             break;
         }
         let ran = op(conn).await;
         replies.push(ran.reply);
-        let end = if ran.ok {
-            "RELEASE op"
+        let ended = if ran.ok {
+            sql(conn, "RELEASE op")
         } else {
-            "ROLLBACK TO op; RELEASE op"
+            sql(conn, "ROLLBACK TO op").and_then(|()| sql(conn, "RELEASE op"))
         };
-        if let Err(e) = sql(conn, end).await {
+        if let Err(e) = ended {
             failure = Some(e);
             break;
         }
     }
     // On a failure the ops not yet run are dropped (their callers learn nothing was applied).
     let outcome = match failure {
-        None => sql(conn, "COMMIT").await,
+        None => sql(conn, "COMMIT"),
         Some(e) => Err(e),
     };
     if let Err(e) = &outcome {
         tracing::error!(error = %e, ops = replies.len(), "sqlite: write transaction failed");
-        if let Err(e) = sql(conn, "ROLLBACK").await {
+        if let Err(e) = sql(conn, "ROLLBACK") {
             tracing::debug!(error = %e, "sqlite: rollback after a failed transaction");
         }
     }
@@ -223,8 +327,10 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Op>) {
     }
 }
 
-async fn sql(conn: &mut SqliteConnection, statements: &str) -> Result<(), sqlx::Error> {
-    sqlx::Executor::execute(conn, statements).await.map(drop)
+/// Runs one statement without parameters or results (transaction control).
+fn sql(conn: &Connection, statement: &str) -> Result<(), DbError> {
+    conn.prepare_cached(statement)?.execute([])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -232,7 +338,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::db::{Exec, args};
+    use crate::db::{Columns, args};
 
     fn insert(key: &'static str) -> Job<()> {
         Box::new(move |c: &mut dyn Exec| {
@@ -267,12 +373,8 @@ mod tests {
         while queue.len() < 3 {
             tokio::task::yield_now().await;
         }
-        let conn = SqliteConnectOptions::new()
-            .filename(&store.path)
-            .connect()
-            .await
-            .unwrap();
-        tokio::spawn(run_writer(conn, queue));
+        let conn = open_connection(&store.path, OpenFlags::default()).unwrap();
+        spawn_writer(run_writer(conn, queue)).unwrap();
 
         let mut failures = Vec::new();
         for call in calls {
@@ -281,10 +383,32 @@ mod tests {
             }
         }
         assert!(matches!(failures[..], [StoreError::Database(_)]), "{failures:?}");
-        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM meta ORDER BY key")
-            .fetch_all(&store.reads)
+        let rows = store
+            .reader()
+            .fetch_all("SELECT key FROM meta ORDER BY key", &[])
             .await
             .unwrap();
+        let keys: Vec<String> = rows.iter().map(|r| r.get("key").unwrap()).collect();
         assert_eq!(keys, ["a", "b"]);
+    }
+
+    /// Statements come from the cache as they were prepared, JOINs included.
+    #[tokio::test]
+    async fn cached_statements_are_not_prepared_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
+        let sql = "SELECT w.id FROM tokens t JOIN workspaces w ON w.id = t.workspace_id WHERE t.hash = $1";
+        let reprepared = store
+            .reads
+            .with(|conn| {
+                for hash in [b"a", b"b", b"c"] {
+                    sqlite_fetch_all(conn, sql, args![&hash[..]])?;
+                }
+                let stmt = conn.prepare_cached(sql)?;
+                Ok(stmt.get_status(rusqlite::StatementStatus::RePrepare))
+            })
+            .await
+            .unwrap();
+        assert_eq!(reprepared, 0);
     }
 }

@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditParams {
     /// RFC 3339 time.
@@ -46,7 +47,7 @@ pub(crate) async fn list(
         actor: q.actor,
         action: q.action,
         target: q.target,
-        after: q.after,
+        after: q.after.map(|a| a.min(i64::MAX as u64)),
         limit: q.limit,
     };
     Ok(Json(AuditList {

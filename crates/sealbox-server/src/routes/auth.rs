@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Ctx};
+use crate::extract::{ApiJson, Auth, Ctx};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
 pub(crate) async fn login(
     State(s): State<AppState>,
     Ctx(ctx): Ctx,
-    Json(req): Json<LoginRequest>,
+    ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let password = SecretString::from(req.password);
     Ok(Json(
@@ -53,7 +53,7 @@ pub(crate) async fn create_workspace(
     State(s): State<AppState>,
     Auth(p): Auth,
     Ctx(ctx): Ctx,
-    Json(req): Json<CreateWorkspaceRequest>,
+    ApiJson(req): ApiJson<CreateWorkspaceRequest>,
 ) -> ApiResult<(StatusCode, Json<CreateWorkspaceResponse>)> {
     let token = s.core.create_workspace(&p, &ctx, &req.name).await?;
     Ok((

@@ -8,7 +8,7 @@ use sealbox_types::{AddMemberRequest, AddMemberResponse, MemberInfo, MemberList,
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Ctx};
+use crate::extract::{ApiJson, Auth, Ctx};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -30,7 +30,7 @@ pub(crate) async fn add(
     State(s): State<AppState>,
     Auth(p): Auth,
     Ctx(ctx): Ctx,
-    Json(req): Json<AddMemberRequest>,
+    ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> ApiResult<(StatusCode, Json<AddMemberResponse>)> {
     Ok((StatusCode::CREATED, Json(s.core.add_member(&p, &ctx, req).await?)))
 }
@@ -42,7 +42,7 @@ pub(crate) async fn set_role(
     Auth(p): Auth,
     Ctx(ctx): Ctx,
     Path(email): Path<String>,
-    Json(req): Json<SetRoleRequest>,
+    ApiJson(req): ApiJson<SetRoleRequest>,
 ) -> ApiResult<Json<MemberInfo>> {
     Ok(Json(s.core.set_member_role(&p, &ctx, &email, req.role).await?))
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Auth, Ctx};
+use crate::extract::{ApiJson, Auth, Ctx, OptionalApiJson};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,7 +33,7 @@ pub(crate) async fn create(
     State(s): State<AppState>,
     Auth(p): Auth,
     Ctx(ctx): Ctx,
-    Json(req): Json<CreateSecretRequest>,
+    ApiJson(req): ApiJson<CreateSecretRequest>,
 ) -> ApiResult<(StatusCode, Json<SecretDetails>)> {
     Ok((StatusCode::CREATED, Json(s.core.create_secret(&p, &ctx, req).await?)))
 }
@@ -90,7 +90,7 @@ pub(crate) async fn update(
     Auth(p): Auth,
     Ctx(ctx): Ctx,
     Path(name): Path<String>,
-    Json(req): Json<UpdateSecretRequest>,
+    ApiJson(req): ApiJson<UpdateSecretRequest>,
 ) -> ApiResult<Json<SecretDetails>> {
     Ok(Json(s.core.update_secret(&p, &ctx, &name, req).await?))
 }
@@ -132,9 +132,9 @@ pub(crate) async fn reveal(
     Ctx(ctx): Ctx,
     Path(name): Path<String>,
     Query(q): Query<VersionParam>,
-    body: Option<Json<RevealRequest>>,
+    OptionalApiJson(body): OptionalApiJson<RevealRequest>,
 ) -> ApiResult<Json<RevealResponse>> {
-    let version = body.and_then(|Json(b)| b.version).or(q.version);
+    let version = body.and_then(|b| b.version).or(q.version);
     Ok(Json(s.core.reveal(&p, &ctx, &name, version).await?))
 }
 
@@ -145,7 +145,7 @@ pub(crate) async fn rollback(
     Auth(p): Auth,
     Ctx(ctx): Ctx,
     Path(name): Path<String>,
-    Json(req): Json<RollbackRequest>,
+    ApiJson(req): ApiJson<RollbackRequest>,
 ) -> ApiResult<Json<SecretDetails>> {
     Ok(Json(
         s.core.rollback(&p, &ctx, &name, req.to, req.expected_version).await?,

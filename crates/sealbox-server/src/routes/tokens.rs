@@ -8,7 +8,7 @@ use sealbox_types::{CreateTokenRequest, CreatedToken, TokenList};
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Ctx};
+use crate::extract::{ApiJson, Auth, Ctx};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -30,7 +30,7 @@ pub(crate) async fn create(
     State(s): State<AppState>,
     Auth(p): Auth,
     Ctx(ctx): Ctx,
-    Json(req): Json<CreateTokenRequest>,
+    ApiJson(req): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     Ok((
         StatusCode::CREATED,

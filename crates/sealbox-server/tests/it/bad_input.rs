@@ -39,6 +39,13 @@ async fn malformed_bodies_are_refused_in_the_error_shape_and_nothing_is_written(
         ),
         ("not an object", json_ct, b"[1,2]".to_vec(), 400, "request.invalid"),
         (
+            "an array shaped like the struct",
+            json_ct,
+            br#"["A", "text", "v"]"#.to_vec(),
+            400,
+            "request.invalid",
+        ),
+        (
             "wrong type for name",
             json_ct,
             br#"{"name": 5, "type": "text", "value": "v"}"#.to_vec(),
@@ -174,6 +181,11 @@ async fn path_tricks_in_names_are_refused() {
     api.get("/v1/audit?limit=-1", owner)
         .await
         .expect_error(400, "request.invalid");
+    let beyond = api.get("/v1/audit?after=9223372036854775808", owner).await.expect(200);
+    assert!(
+        beyond["events"].as_array().unwrap().is_empty(),
+        "a huge `after` does not wrap around"
+    );
     assert_eq!(api.reveal(owner, "x").await.expect(200)["value"], "v");
 }
 

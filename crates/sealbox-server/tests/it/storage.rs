@@ -6,8 +6,9 @@ use serde_json::json;
 
 use crate::{Api, setup};
 
-fn sqlite_url(server: &TestServer) -> String {
-    format!("sqlite://{}", server.data_dir().join("sealbox.db").display())
+/// A connection to the server's SQLite database, behind its back.
+fn open_db(server: &TestServer) -> rusqlite::Connection {
+    rusqlite::Connection::open(server.data_dir().join("sealbox.db")).unwrap()
 }
 
 /// Every byte of every file in the data directory but the key and bootstrap files.
@@ -133,12 +134,10 @@ async fn audit_is_fail_closed() {
     let (server, api) = setup().await;
     let owner = &server.owner_token;
     api.create_text(owner, "GUARDED", "guarded-v1").await;
-    let pool = sqlx::SqlitePool::connect(&sqlite_url(&server)).await.unwrap();
-    sqlx::query(
+    let db = open_db(&server);
+    db.execute_batch(
         "CREATE TRIGGER audit_offline BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit offline'); END",
     )
-    .execute(&pool)
-    .await
     .unwrap();
     let create = api
         .post(
@@ -164,7 +163,7 @@ async fn audit_is_fail_closed() {
     )
     .await
     .expect_error(503, "audit.unavailable");
-    sqlx::query("DROP TRIGGER audit_offline").execute(&pool).await.unwrap();
+    db.execute_batch("DROP TRIGGER audit_offline").unwrap();
     // Nothing of the refused operations happened.
     let list = api.get("/v1/secrets", owner).await.expect(200);
     assert_eq!(list["secrets"].as_array().unwrap().len(), 1);
@@ -199,10 +198,8 @@ async fn audit_verify_detects_edited_and_removed_events() {
     );
     assert_eq!(events[1]["action"], "secret.create");
 
-    let pool = sqlx::SqlitePool::connect(&sqlite_url(&server)).await.unwrap();
-    sqlx::query("UPDATE audit_events SET target = 'secret:SOMETHING_ELSE' WHERE seq = 3")
-        .execute(&pool)
-        .await
+    let db = open_db(&server);
+    db.execute_batch("UPDATE audit_events SET target = 'secret:SOMETHING_ELSE' WHERE seq = 3")
         .unwrap();
     let edited = api.get("/v1/audit/verify", owner).await.expect(200);
     assert_eq!(
@@ -210,16 +207,11 @@ async fn audit_verify_detects_edited_and_removed_events() {
         (Some(false), Some(3)),
         "{edited}"
     );
-    sqlx::query("UPDATE audit_events SET target = 'secret:S1' WHERE seq = 3")
-        .execute(&pool)
-        .await
+    db.execute_batch("UPDATE audit_events SET target = 'secret:S1' WHERE seq = 3")
         .unwrap();
     assert_eq!(api.get("/v1/audit/verify", owner).await.expect(200)["ok"], true);
 
-    sqlx::query("DELETE FROM audit_events WHERE seq = 2")
-        .execute(&pool)
-        .await
-        .unwrap();
+    db.execute_batch("DELETE FROM audit_events WHERE seq = 2").unwrap();
     let removed = api.get("/v1/audit/verify", owner).await.expect(200);
     assert_eq!(
         (removed["ok"].as_bool(), removed["first_bad_seq"].as_u64()),
@@ -231,11 +223,8 @@ async fn audit_verify_detects_edited_and_removed_events() {
     let (server, api) = setup().await;
     let owner = &server.owner_token;
     api.create_text(owner, "LAST", "v").await;
-    let pool = sqlx::SqlitePool::connect(&sqlite_url(&server)).await.unwrap();
-    sqlx::query("DELETE FROM audit_events WHERE seq = 2")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let db = open_db(&server);
+    db.execute_batch("DELETE FROM audit_events WHERE seq = 2").unwrap();
     let tail = api.get("/v1/audit/verify", owner).await.expect(200);
     assert_eq!(tail["ok"], false, "{tail}");
 }
@@ -246,15 +235,10 @@ async fn a_ciphertext_copied_to_another_row_does_not_open() {
     let owner = &server.owner_token;
     api.create_text(owner, "SOURCE", "source-value").await;
     api.create_text(owner, "TARGET", "target-value").await;
-    let pool = sqlx::SqlitePool::connect(&sqlite_url(&server)).await.unwrap();
-    sqlx::query(
-        "UPDATE secret_versions SET ciphertext = (SELECT v.ciphertext FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'SOURCE'),
+    let db = open_db(&server);
+    db.execute_batch("UPDATE secret_versions SET ciphertext = (SELECT v.ciphertext FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'SOURCE'),
                                     wrapped_dek = (SELECT v.wrapped_dek FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'SOURCE')
-         WHERE secret_id = (SELECT id FROM secrets WHERE name = 'TARGET')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+         WHERE secret_id = (SELECT id FROM secrets WHERE name = 'TARGET')").unwrap();
     let resp = reqwest::Client::new()
         .post(format!("{}/v1/secrets/TARGET/reveal", api.url))
         .bearer_auth(owner)

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use sealbox_store::{PostgresStore, SqliteStore, Store, create_isolated_schema};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions, Connection, Executor};
+use sqlx::{Connection, Executor};
 use tempfile::TempDir;
 
 pub const DATABASE_URL_VAR: &str = "SEALBOX_TEST_DATABASE_URL";
@@ -50,8 +49,7 @@ impl Db {
         };
         match &self.at {
             Location::Sqlite { path, .. } => {
-                let mut conn: SqliteConnection = SqliteConnectOptions::new().filename(path).connect().await.unwrap();
-                conn.execute(sql).await.unwrap();
+                rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
             }
             Location::Postgres { url } => {
                 let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(url).unwrap())

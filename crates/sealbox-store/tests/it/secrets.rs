@@ -12,6 +12,7 @@ conformance!(
     trash_restore_and_purge,
     trashed_before_spans_workspaces,
     touch_secret_used,
+    secret_with_version,
 );
 
 fn names(rows: &[sealbox_store::SecretRow]) -> Vec<&str> {
@@ -372,4 +373,57 @@ async fn touch_secret_used(db: Db) {
         "use is not a change"
     );
     assert_eq!(head_seq(s, acme.id()).await, seq, "not audited by itself");
+}
+
+async fn secret_with_version(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let other = workspace(s, "other").await;
+    let row = secrets(s, acme.id(), &["API_KEY"]).await.remove(0);
+    let ws = acme.id();
+    let read = |name: &'static str, version: Option<i64>| async move {
+        s.secret_with_version(ws, name, version).await.unwrap()
+    };
+    assert_eq!(
+        read("API_KEY", None).await,
+        Some((row.clone(), Some(version(&row.id, 1))))
+    );
+
+    s.update_secret(update(&row, 1, "second", true), audit(acme.id(), "secret.update", "x"))
+        .await
+        .unwrap();
+    let stored = s.secret_by_name(acme.id(), "API_KEY").await.unwrap().unwrap();
+    let second = s.secret_version(&row.id, 2).await.unwrap();
+    assert!(second.is_some());
+    assert_eq!(
+        read("API_KEY", None).await,
+        Some((stored.clone(), second.clone())),
+        "the current version"
+    );
+    assert_eq!(read("API_KEY", Some(2)).await, Some((stored.clone(), second)));
+    assert_eq!(
+        read("API_KEY", Some(1)).await,
+        Some((stored.clone(), Some(version(&row.id, 1)))),
+        "an older version"
+    );
+    assert_eq!(
+        read("API_KEY", Some(3)).await,
+        Some((stored.clone(), None)),
+        "no such version"
+    );
+    assert_eq!(read("NOPE", None).await, None);
+    assert_eq!(s.secret_with_version(other.id(), "API_KEY", None).await.unwrap(), None);
+
+    // Like `secret_by_name`, a secret in the trash is found, with its versions.
+    s.set_secret_trashed(
+        acme.id(),
+        &row.id,
+        Some((3_000, "member:a".into())),
+        audit(acme.id(), "secret.delete", "x"),
+    )
+    .await
+    .unwrap();
+    let (trashed, current) = read("API_KEY", None).await.unwrap();
+    assert_eq!(trashed.deleted_at, Some(3_000));
+    assert_eq!(current.map(|v| v.version), Some(2));
 }

@@ -123,13 +123,13 @@ async fn reopening_does_not_migrate_again() {
     store.close().await;
     let reopened = SqliteStore::open(store.database_path()).await.unwrap();
     assert!(reopened.workspace_by_id(acme.id()).await.unwrap().is_some());
-    let mut conn: sqlx::SqliteConnection =
-        sqlx::ConnectOptions::connect(&sqlx::sqlite::SqliteConnectOptions::new().filename(store.database_path()))
-            .await
-            .unwrap();
-    let applied: Vec<String> = sqlx::query_scalar("SELECT name FROM schema_migrations")
-        .fetch_all(&mut conn)
-        .await
+    let conn = rusqlite::Connection::open(store.database_path()).unwrap();
+    let applied: Vec<String> = conn
+        .prepare("SELECT name FROM schema_migrations")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(applied, ["0001_init"]);
     assert_eq!(reopened.kind(), "sqlite");

@@ -3,7 +3,7 @@ use sealbox_store::StoreError;
 use crate::fixtures::{audit, head_seq, member, token, workspace};
 use crate::harness::Db;
 
-conformance!(token_lifecycle);
+conformance!(token_lifecycle, token_with_member_and_workspace);
 
 async fn token_lifecycle(db: Db) {
     let s = &*db.store;
@@ -103,4 +103,54 @@ async fn token_lifecycle(db: Db) {
     );
     s.touch_token("no-such-token", 7_000).await.unwrap();
     assert_eq!(head_seq(s, acme.id()).await, seq + 3, "touching is not audited");
+}
+
+async fn token_with_member_and_workspace(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let other = member(acme.id(), "other@example.com", "editor");
+    s.insert_member(other.clone(), audit(acme.id(), "member.add", "x"))
+        .await
+        .unwrap();
+    let mine = token(acme.id(), &acme.owner.id, "personal", 1_000);
+    let theirs = token(acme.id(), &other.id, "session", 2_000);
+    let mut memberless = token(acme.id(), &other.id, "personal", 3_000);
+    memberless.member_id = None;
+    for t in [&mine, &theirs, &memberless] {
+        s.insert_token(t.clone(), None).await.unwrap();
+    }
+
+    assert_eq!(
+        s.token_with_member(&mine.hash).await.unwrap(),
+        Some((mine.clone(), acme.owner.clone(), acme.row.clone()))
+    );
+    assert_eq!(
+        s.token_with_member(&theirs.hash).await.unwrap(),
+        Some((theirs.clone(), other.clone(), acme.row.clone()))
+    );
+    assert_eq!(s.token_with_member(b"unknown").await.unwrap(), None);
+    assert_eq!(
+        s.token_with_member(&memberless.hash).await.unwrap(),
+        None,
+        "a token without a member"
+    );
+
+    // Revoked or used, the token comes back as stored; deciding what that means is the caller's.
+    s.revoke_token(
+        acme.id(),
+        &acme.owner.id,
+        &mine.id,
+        5_000,
+        audit(acme.id(), "token.revoke", "x"),
+    )
+    .await
+    .unwrap();
+    s.touch_token(&mine.id, 6_000).await.unwrap();
+    let (found, ..) = s.token_with_member(&mine.hash).await.unwrap().unwrap();
+    assert_eq!((found.revoked_at, found.last_used_at), (Some(5_000), Some(6_000)));
+
+    s.delete_member(acme.id(), &other.id, audit(acme.id(), "member.remove", "x"))
+        .await
+        .unwrap();
+    assert_eq!(s.token_with_member(&theirs.hash).await.unwrap(), None);
 }

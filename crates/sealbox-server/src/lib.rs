@@ -131,7 +131,9 @@ pub fn router(state: AppState) -> Router {
 /// Gives every request a fresh id (a caller's own `x-request-id` is replaced, so ids in logs and
 /// audit events are always the server's) and returns it on the response.
 async fn assign_request_id(mut request: Request, next: Next) -> Response {
-    let id = uuid::Uuid::new_v4().to_string();
+    // From the thread's CSPRNG rather than a getrandom syscall per request; ids need to be unique,
+    // not secret.
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
     let value = HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
     request.headers_mut().insert("x-request-id", value.clone());
     let mut response = next.run(request).await;

@@ -11,11 +11,18 @@ struct Migration {
 }
 
 /// In order of application. The two databases' files carry the same names.
-const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_init",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_init",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        name: "0002_fewer_audit_indexes",
+        sqlite: include_str!("../migrations/sqlite/0002_fewer_audit_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0002_fewer_audit_indexes.sql"),
+    },
+];
 
 /// Applies the migrations not yet recorded. The caller makes sure no one else migrates the same
 /// database at the same time (SQLite: `BEGIN IMMEDIATE` per migration; PostgreSQL: an advisory lock).

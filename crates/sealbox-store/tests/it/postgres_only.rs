@@ -56,7 +56,7 @@ async fn servers_migrate_one_schema_concurrently() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(applied, ["0001_init"]);
+    assert_eq!(applied, ["0001_init", "0002_fewer_audit_indexes"]);
     conn.close().await.unwrap();
     drop_schema(&admin_url, &url).await;
 }

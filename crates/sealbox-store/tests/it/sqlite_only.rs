@@ -131,6 +131,6 @@ async fn reopening_does_not_migrate_again() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(applied, ["0001_init"]);
+    assert_eq!(applied, ["0001_init", "0002_fewer_audit_indexes"]);
     assert_eq!(reopened.kind(), "sqlite");
 }

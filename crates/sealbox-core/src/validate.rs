@@ -212,6 +212,36 @@ mod tests {
         assert!(name_error(&"x".repeat(129)).contains("at most 128 characters"));
     }
 
+    /// The rule, written independently of `SecretName::parse`.
+    fn follows_the_rule(s: &str) -> bool {
+        let mut chars = s.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && s.chars().count() <= NAME_MAX_CHARS
+    }
+
+    #[test]
+    fn random_names_are_accepted_exactly_when_they_follow_the_rule() {
+        use rand::Rng;
+        let valid: Vec<char> = "aZq09_".chars().collect();
+        let any: Vec<char> = "aZ09_-./ %é🔑\0\n\u{202e}".chars().collect();
+        let mut rng = rand::thread_rng();
+        let mut accepted = 0;
+        for i in 0..20_000 {
+            // Half the names use only allowed characters, so both answers are exercised.
+            let alphabet = if i % 2 == 0 { &valid } else { &any };
+            let len = rng.gen_range(0..140);
+            let name: String = (0..len).map(|_| alphabet[rng.gen_range(0..alphabet.len())]).collect();
+            accepted += usize::from(follows_the_rule(&name));
+            let parsed = SecretName::parse(&name);
+            assert_eq!(parsed.is_ok(), follows_the_rule(&name), "{name:?}");
+            if let Err(e) = parsed {
+                assert!(e.message.len() < 200, "messages stay short: {}", e.message);
+            }
+        }
+        assert!(accepted > 1_000, "valid names were generated: {accepted}");
+    }
+
     #[test]
     fn limits_are_enforced_with_messages_naming_the_field() {
         assert!(description(Some("d".repeat(1024))).is_ok());

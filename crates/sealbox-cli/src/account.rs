@@ -104,9 +104,10 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
 
 pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
     ctx.client.logout().await?;
-    if !ctx.json {
-        outln!("signed out: the session token is revoked");
+    if ctx.json {
+        return output::json(&serde_json::json!({ "signed_out": true }));
     }
+    outln!("signed out: the token is revoked");
     Ok(())
 }
 
@@ -160,9 +161,10 @@ pub async fn member(ctx: &Ctx, cmd: MemberCommand) -> anyhow::Result<()> {
         }
         MemberCommand::Remove { email } => {
             client.remove_member(&email).await?;
-            if !ctx.json {
-                outln!("removed {email}");
+            if ctx.json {
+                return output::json(&serde_json::json!({ "removed": email }));
             }
+            outln!("removed {email}");
             Ok(())
         }
         MemberCommand::SetRole { email, role } => {
@@ -219,9 +221,10 @@ pub async fn token(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { id } => {
             client.revoke_token(&id).await?;
-            if !ctx.json {
-                outln!("revoked token {id}");
+            if ctx.json {
+                return output::json(&serde_json::json!({ "revoked": id }));
             }
+            outln!("revoked token {id}");
             Ok(())
         }
     }

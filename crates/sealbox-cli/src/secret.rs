@@ -263,9 +263,10 @@ pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> anyhow::Result<()> {
         }
         SecretCommand::Purge { name } => {
             client.purge(&name).await?;
-            if !ctx.json {
-                outln!("purged {name} for good");
+            if ctx.json {
+                return output::json(&serde_json::json!({ "purged": name }));
             }
+            outln!("purged {name} for good");
             Ok(())
         }
         SecretCommand::Trash => {

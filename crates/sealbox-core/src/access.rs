@@ -22,6 +22,9 @@ pub struct BootstrapCredentials {
     pub token: SecretString,
 }
 
+/// The actor of a sign-in attempt that did not succeed.
+const ANONYMOUS: &str = "anonymous";
+
 const MAX_TOKEN_TTL_SECONDS: u64 = 10 * 365 * 24 * 60 * 60;
 
 impl Sealbox {
@@ -229,10 +232,15 @@ impl Sealbox {
     ) -> CoreResult<LoginResponse> {
         let bad_credentials =
             || CoreError::unauthenticated(codes::AUTH_BAD_CREDENTIALS, "e-mail, password or workspace is wrong");
-        let workspace_name = workspace.unwrap_or("default");
-        let email = validate::email(email).map_err(|_| bad_credentials())?;
-        let Some(ws) = self.store.workspace_by_name(workspace_name).await? else {
-            crypto::verify_password_dummy(&password);
+        let workspace_name = validate::workspace_name(workspace.unwrap_or("default")).ok();
+        let email = validate::email(email).ok();
+        let ws = match (&workspace_name, &email) {
+            (Some(name), Some(_)) => self.store.workspace_by_name(name).await?,
+            _ => None,
+        };
+        let (Some(ws), Some(email)) = (ws, email) else {
+            // The same work as a real check, so a missing workspace or e-mail takes as long.
+            burn_password_check(password).await?;
             return Err(bad_credentials());
         };
         let target = format!("member:{email}");
@@ -242,16 +250,24 @@ impl Sealbox {
             .count_audit(&ws.id, "auth.login", "failure", &target, since)
             .await?;
         if failures >= self.config.login_max_failures {
+            // One `denied` event per window is enough to see the lockout; recording every refused
+            // attempt would let anyone grow the audit log without a token.
+            let denied = self
+                .store
+                .count_audit(&ws.id, "auth.login", "denied", &target, since)
+                .await?;
             let record = self.audit_record(
                 &ws.id,
-                target.clone(),
+                ANONYMOUS.into(),
                 ctx,
                 "auth.login",
                 target,
                 "denied",
                 json!({"reason": "rate_limited"}),
             );
-            self.store.append_audit(record).await?;
+            if denied == 0 {
+                self.store.append_audit(record).await?;
+            }
             return Err(CoreError::new(
                 ErrorClass::RateLimited,
                 codes::AUTH_RATE_LIMITED,
@@ -262,16 +278,15 @@ impl Sealbox {
         let verified = match &member {
             Some(m) => verify_password(password, m.password_hash.clone()).await?,
             None => {
-                tokio::task::spawn_blocking(move || crypto::verify_password_dummy(&password))
-                    .await
-                    .map_err(CoreError::internal)?;
+                burn_password_check(password).await?;
                 false
             }
         };
         let (Some(member), true) = (member, verified) else {
+            // Nobody is signed in yet: the actor is anonymous, the target the e-mail tried.
             let record = self.audit_record(
                 &ws.id,
-                target.clone(),
+                ANONYMOUS.into(),
                 ctx,
                 "auth.login",
                 target,
@@ -495,15 +510,22 @@ impl Sealbox {
             "success",
             Value::Null,
         );
+        let not_found = || {
+            CoreError::not_found(
+                codes::TOKEN_NOT_FOUND,
+                "no token of yours with that id; `sealbox token list` shows them",
+            )
+        };
+        // Ids are 32 hex digits; anything else cannot name a token (and never reaches the database).
+        if token_id.len() != 32 || !token_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
         match self
             .store
             .revoke_token(&p.workspace_id, &p.member_id, token_id, self.now(), record)
             .await
         {
-            Err(StoreError::NotFound) => Err(CoreError::not_found(
-                codes::TOKEN_NOT_FOUND,
-                "no token of yours with that id; `sealbox token list` shows them",
-            )),
+            Err(StoreError::NotFound) => Err(not_found()),
             other => Ok(other?),
         }
     }
@@ -530,9 +552,9 @@ impl Sealbox {
         let filter = AuditFilter {
             since: time("since", query.since)?,
             until: time("until", query.until)?,
-            actor: query.actor,
-            action: query.action,
-            target: query.target,
+            actor: validate::filter_text("actor", codes::AUDIT_QUERY_INVALID, query.actor)?,
+            action: validate::filter_text("action", codes::AUDIT_QUERY_INVALID, query.action)?,
+            target: validate::filter_text("target", codes::AUDIT_QUERY_INVALID, query.target)?,
             after_seq: query.after.map(|a| a.min(i64::MAX as u64) as i64),
             limit: limit as i64,
         };
@@ -680,6 +702,12 @@ async fn hash_password(password: &SecretString) -> CoreResult<String> {
     tokio::task::spawn_blocking(move || crypto::hash_password(&password))
         .await
         .map_err(CoreError::internal)?
+        .map_err(CoreError::internal)
+}
+
+async fn burn_password_check(password: SecretString) -> CoreResult<()> {
+    tokio::task::spawn_blocking(move || crypto::verify_password_dummy(&password))
+        .await
         .map_err(CoreError::internal)
 }
 

@@ -105,6 +105,15 @@ impl Sealbox {
         })
     }
 
+    /// Whether a root key (of `version`) was already tied to this store by an earlier start.
+    pub async fn root_key_recorded(store: &dyn Store, version: u32) -> Result<bool, sealbox_store::StoreError> {
+        Ok(store.get_meta(&format!("{ROOT_KEY_CHECK}:v{version}")).await?.is_some())
+    }
+
+    pub async fn workspace_exists(&self, name: &str) -> CoreResult<bool> {
+        Ok(self.store.workspace_by_name(name).await?.is_some())
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

@@ -43,7 +43,7 @@ pub enum Permission {
     /// Add, change and remove members. Admins may not touch owners: see [`authorize_member_change`].
     ManageMembers,
     ReadAudit,
-    /// A member's own personal access tokens.
+    /// A member's own personal access tokens (editors use sign-in sessions only).
     ManageOwnTokens,
     CreateWorkspace,
 }
@@ -51,9 +51,11 @@ pub enum Permission {
 pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
     use Permission::*;
     let allowed = match (permission, p.role) {
-        (ViewSecrets | RevealMasked | ManageOwnTokens | CreateWorkspace, _) => true,
-        (ManageSecrets | ManageMembers | ReadAudit, Role::Owner | Role::Admin) => true,
-        (ManageSecrets | ManageMembers | ReadAudit, Role::Editor) => false,
+        (ViewSecrets | RevealMasked, _) => true,
+        (ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace, Role::Owner | Role::Admin) => {
+            true
+        }
+        (ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace, Role::Editor) => false,
     };
     if allowed {
         Ok(())
@@ -64,6 +66,19 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
             describe(permission)
         )))
     }
+}
+
+/// Reveal of a value to a person: masked values for every role, restricted values for nobody.
+pub fn authorize_reveal(p: &Principal, visibility: sealbox_types::Visibility, name: &str) -> CoreResult<()> {
+    authorize(p, Permission::RevealMasked)?;
+    if visibility == sealbox_types::Visibility::Restricted {
+        return Err(CoreError::new(
+            crate::ErrorClass::Forbidden,
+            sealbox_types::codes::SECRET_RESTRICTED,
+            format!("secret {name} is restricted: its value can never be displayed, only replaced or used"),
+        ));
+    }
+    Ok(())
 }
 
 /// Admins manage members except owners: they may not add, promote to, change or remove an owner.
@@ -113,6 +128,8 @@ mod tests {
             (RevealMasked, true, true, true),
             (ManageMembers, true, true, false),
             (ReadAudit, true, true, false),
+            (ManageOwnTokens, true, true, false),
+            (CreateWorkspace, true, true, false),
         ] {
             assert_eq!(authorize(&as_role(Role::Owner), perm).is_ok(), owner, "{perm:?}");
             assert_eq!(authorize(&as_role(Role::Admin), perm).is_ok(), admin, "{perm:?}");

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::kinds::{self, ValidatedValue};
-use crate::principal::{Permission, Principal, RequestContext, authorize};
+use crate::principal::{Permission, Principal, RequestContext, authorize, authorize_reveal};
 use crate::validate::{self, SecretName};
 use crate::{Sealbox, new_id};
 
@@ -120,7 +120,7 @@ impl Sealbox {
             validate::check_tag(k, v).map_err(|m| CoreError::invalid(codes::SECRET_TAGS_INVALID, m))?;
         }
         let filter = SecretFilter {
-            prefix: query.prefix,
+            prefix: validate::name_prefix(query.prefix)?,
             secret_type: query.secret_type,
             in_trash,
         };
@@ -242,14 +242,12 @@ impl Sealbox {
             Some(_) => return Err(in_trash(&name)),
             None => return Err(not_found(&name)),
         };
-        if row.visibility == Visibility::Restricted.as_str() {
+        let visibility =
+            Visibility::parse(&row.visibility).ok_or_else(|| CoreError::internal("stored visibility is unknown"))?;
+        if let Err(refused) = authorize_reveal(p, visibility, name.as_str()) {
             self.audit_denied(p, ctx, "secret.reveal", format!("secret:{name}"))
                 .await;
-            return Err(CoreError::new(
-                crate::ErrorClass::Forbidden,
-                codes::SECRET_RESTRICTED,
-                format!("secret {name} is restricted: its value can never be displayed, only replaced or used"),
-            ));
+            return Err(refused);
         }
         let version = requested.unwrap_or(row.current_version);
         let secret_type = secret_type(&row)?;

@@ -66,6 +66,12 @@ pub fn quote_for_message(raw: &str) -> String {
 
 pub fn description(raw: Option<String>) -> CoreResult<String> {
     let d = raw.unwrap_or_default();
+    if d.contains('\0') {
+        return Err(CoreError::invalid(
+            codes::SECRET_DESCRIPTION_INVALID,
+            "description: must not contain NUL characters",
+        ));
+    }
     if d.chars().count() > DESCRIPTION_MAX_CHARS {
         return Err(CoreError::invalid(
             codes::SECRET_DESCRIPTION_INVALID,
@@ -175,6 +181,31 @@ pub fn workspace_name(raw: &str) -> CoreResult<String> {
         ));
     }
     Ok(raw.to_owned())
+}
+
+/// A free-text filter (audit actor, action or target): at most 512 characters, none of them
+/// control characters (which no stored value contains, and PostgreSQL refuses NUL in text).
+pub fn filter_text(field: &str, code: &'static str, raw: Option<String>) -> CoreResult<Option<String>> {
+    match raw {
+        Some(v) if v.chars().count() > 512 || v.chars().any(char::is_control) => Err(CoreError::invalid(
+            code,
+            format!("{field}: at most 512 characters, without control characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// A name prefix filter: the characters a name may contain, at most 128 of them.
+pub fn name_prefix(raw: Option<String>) -> CoreResult<Option<String>> {
+    match raw {
+        Some(p) if p.chars().count() > NAME_MAX_CHARS || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Err(CoreError::invalid(
+                codes::REQUEST_INVALID,
+                "prefix: only letters, digits and underscore (A-Z, a-z, 0-9, _), at most 128",
+            ))
+        }
+        other => Ok(other),
+    }
 }
 
 /// Token names: 1-64 printable characters.

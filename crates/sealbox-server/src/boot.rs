@@ -52,6 +52,13 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         Some(_) => anyhow::bail!("--database-url: expected postgres://user@host:port/database"),
         None => {
             let path = config.data_dir.join("sealbox.db");
+            // Created 0600 before SQLite opens it; its WAL and shared-memory files inherit the mode.
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot create the SQLite database {}", path.display()))?;
             let sqlite = Arc::new(
                 SqliteStore::open(&path)
                     .await
@@ -61,6 +68,20 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         }
     };
     let key = load_root_key(config)?;
+    if let (KeyOrigin::Generated(path), Some(encoded)) = (&key.origin, &key.new_file_contents) {
+        if Sealbox::root_key_recorded(&*store, key.key.version()).await? {
+            anyhow::bail!(
+                "no root key at {} but this database was created with one: restore the key file (or set {ROOT_KEY_ENV}) and start again",
+                path.display()
+            );
+        }
+        // Written before the database records the key, so a failed write cannot leave a database
+        // tied to a key that was never saved.
+        // EXPOSE: written once to a 0600 file that only the server reads.
+        write_private_file(path, encoded.expose_secret().as_bytes())
+            .with_context(|| format!("cannot write the root key file {}", path.display()))?;
+        tracing::info!(path = %path.display(), "created a new root key file; back it up: without it the data cannot be read");
+    }
     let core_config = CoreConfig {
         trash_retention_ms: i64::from(config.trash_retention_days) * 24 * 60 * 60 * 1000,
         ..CoreConfig::default()
@@ -68,28 +89,31 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let core = match Sealbox::open(store, key.key, Arc::new(SystemClock), core_config).await {
         Ok(core) => core,
         Err(OpenError::WrongRootKey(e)) => match &key.origin {
-            KeyOrigin::Generated(path) => anyhow::bail!(
-                "no root key at {} but this database was created with one: restore the key file (or set {ROOT_KEY_ENV}) and start again",
-                path.display()
-            ),
-            KeyOrigin::File(path) => anyhow::bail!("{e} (root key file {})", path.display()),
+            KeyOrigin::File(path) | KeyOrigin::Generated(path) => {
+                anyhow::bail!("{e} (root key file {})", path.display())
+            }
             KeyOrigin::Env => anyhow::bail!("{e} (root key from {ROOT_KEY_ENV})"),
         },
         Err(e) => return Err(e.into()),
     };
-    if let (KeyOrigin::Generated(path), Some(encoded)) = (&key.origin, &key.new_file_contents) {
-        // EXPOSE: written once to a 0600 file that only the server reads.
-        write_private_file(path, encoded.expose_secret().as_bytes()).context("cannot write the root key file")?;
-        tracing::info!(path = %path.display(), "created a new root key file; back it up: without it the data cannot be read");
-    }
     let core = Arc::new(core);
+    // The credentials file must be writable before the owner exists, or they would be lost.
+    let bootstrap_path = config.data_dir.join("bootstrap.json");
+    let first_start = !core
+        .workspace_exists(BOOTSTRAP_WORKSPACE)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if first_start {
+        write_private_file(&bootstrap_path, b"")
+            .with_context(|| format!("cannot write {}", bootstrap_path.display()))?;
+    }
     let bootstrap = core
         .bootstrap(BOOTSTRAP_WORKSPACE, BOOTSTRAP_EMAIL)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let bootstrap_file = match &bootstrap {
         Some(creds) => {
-            let path = config.data_dir.join("bootstrap.json");
+            let path = bootstrap_path;
             // EXPOSE: the first owner's credentials go to a 0600 file for the operator, once.
             let json = serde_json::json!({
                 "workspace": creds.workspace,
@@ -100,7 +124,13 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
             write_private_file(&path, format!("{json:#}\n").as_bytes()).context("cannot write bootstrap.json")?;
             Some(path)
         }
-        None => None,
+        None => {
+            if first_start {
+                // Another replica bootstrapped at the same moment and holds the credentials.
+                let _ = std::fs::remove_file(&bootstrap_path);
+            }
+            None
+        }
     };
     Ok(Prepared {
         state: AppState { core },

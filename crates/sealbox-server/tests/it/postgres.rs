@@ -134,3 +134,56 @@ async fn no_plaintext_in_postgres_and_a_wrong_key_is_refused() {
         .expect("another key is refused");
     assert!(format!("{err:#}").contains("no root key at"), "{err:#}");
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_before_they_reach_postgres() {
+    let Some(url) = postgres_url().await else { return };
+    let server = TestServer::start_with(Options {
+        database_url: Some(url),
+        ..Options::default()
+    })
+    .await;
+    let api = Api::new(&server);
+    let owner = &server.owner_token;
+    api.create_text(owner, "EXISTING", "v").await;
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": "N", "type": "text", "value": "v", "description": "a\u{0}b"}),
+    )
+    .await
+    .expect_error(400, "secret.description_invalid");
+    api.patch("/v1/secrets/EXISTING", owner, json!({"description": "\u{0}"}))
+        .await
+        .expect_error(400, "secret.description_invalid");
+    api.get("/v1/secrets?prefix=%00", owner)
+        .await
+        .expect_error(400, "request.invalid");
+    for filter in ["actor", "action", "target"] {
+        api.get(&format!("/v1/audit?{filter}=%00"), owner)
+            .await
+            .expect_error(400, "audit.query_invalid");
+    }
+    api.delete("/v1/tokens/%00", owner)
+        .await
+        .expect_error(404, "token.not_found");
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": "T", "type": "text", "value": "v", "tags": {"k": "\u{0}"}}),
+    )
+    .await
+    .expect_error(400, "secret.tags_invalid");
+    let login = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": "a@b.c", "password": "x", "workspace": "\u{0}"})),
+        )
+        .await;
+    login.expect_error(401, "auth.bad_credentials");
+    // Text values may hold any character: they are encrypted, never stored as text.
+    api.create_text(owner, "WITH_NUL", "a\u{0}b").await;
+    assert_eq!(api.reveal(owner, "WITH_NUL").await.expect(200)["value"], "a\u{0}b");
+}

@@ -380,3 +380,39 @@ async fn serves_https_with_rustls() {
     tx.send(()).unwrap();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_key_file_that_cannot_be_written_leaves_the_database_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sealbox_server::Config::with_data_dir(dir.path().join("data"));
+    config.root_key_file = Some(dir.path().join("missing-dir").join("root.key"));
+    let err = sealbox_server::prepare(&config)
+        .await
+        .err()
+        .expect("the key file cannot be written");
+    assert!(format!("{err:#}").contains("cannot write the root key file"), "{err:#}");
+    // Nothing was tied to the unsaved key: a start with a writable key file works.
+    std::fs::create_dir(dir.path().join("missing-dir")).unwrap();
+    let server = TestServer::start_with(Options {
+        data_dir: Some(dir.path().join("data")),
+        root_key_file: config.root_key_file.clone(),
+        ..Options::default()
+    })
+    .await;
+    Api::new(&server).create_text(&server.owner_token, "WORKS", "v").await;
+}
+
+#[tokio::test]
+async fn the_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (server, api) = setup().await;
+    api.create_text(&server.owner_token, "P", "v").await;
+    for file in ["sealbox.db", "sealbox.db-wal"] {
+        let mode = std::fs::metadata(server.data_dir().join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+}

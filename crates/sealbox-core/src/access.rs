@@ -600,7 +600,7 @@ impl Sealbox {
                         format!("event {} does not link to the event before it", event.seq),
                     ));
                 }
-                if sealbox_store::chain_hash(&prev_hash, event.seq, &event.record) != event.hash {
+                if sealbox_store::chain_hash(&self.chain_key, &prev_hash, event.seq, &event.record) != event.hash {
                     return Ok(broken(
                         checked,
                         event.seq,

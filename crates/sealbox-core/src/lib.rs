@@ -15,8 +15,9 @@ pub mod validate;
 
 use std::sync::Arc;
 
+use sealbox_crypto::ExposeSecret;
 use sealbox_crypto::{RootKey, TokenHasher};
-use sealbox_store::{AuditRecord, Store};
+use sealbox_store::{AuditChainKey, AuditRecord, Store};
 use serde_json::Value;
 
 pub use access::{AuditQuery, BootstrapCredentials};
@@ -55,6 +56,7 @@ pub struct Sealbox {
     store: Arc<dyn Store>,
     root_key: Arc<RootKey>,
     token_hasher: TokenHasher,
+    chain_key: AuditChainKey,
     clock: Arc<dyn Clock>,
     config: CoreConfig,
 }
@@ -96,10 +98,12 @@ impl Sealbox {
             }
         }
         let token_hasher = root_key.token_hasher();
+        let chain_key = audit_chain_key(&root_key);
         Ok(Self {
             store,
             root_key: Arc::new(root_key),
             token_hasher,
+            chain_key,
             clock,
             config,
         })
@@ -162,6 +166,13 @@ impl Sealbox {
             tracing::warn!(error = %e, "could not record a denied attempt");
         }
     }
+}
+
+/// The key the store seals audit events with; give it to `SqliteStore::open` or
+/// `PostgresStore::connect` with the same root key that `Sealbox::open` gets.
+pub fn audit_chain_key(root_key: &RootKey) -> AuditChainKey {
+    // EXPOSE: the subkey is handed to the store, which keeps it in memory to key the chain's HMAC.
+    AuditChainKey::new(*root_key.audit_chain_key().expose_secret())
 }
 
 fn new_id() -> String {

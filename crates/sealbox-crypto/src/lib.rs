@@ -32,6 +32,7 @@ const KEY_LEN: usize = 32;
 const WRAP_LABEL: &[u8] = b"sealbox dek wrap v1";
 const CHECK_LABEL: &[u8] = b"sealbox check value v1";
 const TOKEN_LABEL: &[u8] = b"sealbox token hash v1";
+const AUDIT_CHAIN_LABEL: &[u8] = b"sealbox audit chain v1";
 const CHECK_PLAINTEXT: &[u8] = b"sealbox root key check v1";
 const TOKEN_LEN: usize = TOKEN_PREFIX.len() + 43;
 
@@ -120,6 +121,13 @@ impl RootKey {
         TokenHasher {
             key: SecretBox::init_with_mut(|k: &mut Key| *k = *sub),
         }
+    }
+
+    /// The key of the audit log's hash chain (HMAC-SHA256), derived like the other subkeys, so
+    /// only a holder of the root key can compute a chain that verifies.
+    pub fn audit_chain_key(&self) -> SecretBox<Key> {
+        let sub = self.derive(AUDIT_CHAIN_LABEL);
+        SecretBox::init_with_mut(|k: &mut Key| *k = *sub)
     }
 
     fn derive(&self, label: &[u8]) -> Zeroizing<Key> {

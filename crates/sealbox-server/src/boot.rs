@@ -42,9 +42,12 @@ impl Prepared {
 /// the first workspace on first start.
 pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     create_private_dir(&config.data_dir)?;
+    // The key comes first: the store seals the audit chain with a key derived from it.
+    let key = load_root_key(config)?;
+    let chain_key = sealbox_core::audit_chain_key(&key.key);
     let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let pg = PostgresStore::connect(url)
+            let pg = PostgresStore::connect(url, chain_key)
                 .await
                 .context("cannot open the PostgreSQL database")?;
             (Arc::new(pg), None)
@@ -60,14 +63,13 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
                 .open(&path)
                 .with_context(|| format!("cannot create the SQLite database {}", path.display()))?;
             let sqlite = Arc::new(
-                SqliteStore::open(&path)
+                SqliteStore::open(&path, chain_key)
                     .await
                     .with_context(|| format!("cannot open the SQLite database {}", path.display()))?,
             );
             (sqlite.clone() as Arc<dyn Store>, Some(sqlite))
         }
     };
-    let key = load_root_key(config)?;
     if let (KeyOrigin::Generated(path), Some(encoded)) = (&key.origin, &key.new_file_contents) {
         if Sealbox::root_key_recorded(&*store, key.key.version()).await? {
             anyhow::bail!(

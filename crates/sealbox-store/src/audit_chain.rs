@@ -1,21 +1,44 @@
 //! The audit hash chain: each event's hash covers the previous event's hash, its own sequence
 //! number and every field of its record, so editing, inserting or removing an event breaks the
-//! chain from that point on.
+//! chain from that point on. The hash is keyed (HMAC-SHA256 with a key derived from the root
+//! key), so someone who can write to the database but does not hold the key cannot recompute a
+//! chain that verifies.
 
-use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::AuditRecord;
+
+/// The key of the audit chain's HMAC. Its `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct AuditChainKey(Arc<[u8; 32]>);
+
+impl AuditChainKey {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(Arc::new(key))
+    }
+}
+
+impl std::fmt::Debug for AuditChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditChainKey([redacted])")
+    }
+}
 
 /// The `prev_hash` of a workspace's first event.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
-/// `SHA-256(prev_hash || seq || each field, length-prefixed)`.
-pub fn chain_hash(prev_hash: &[u8], seq: i64, record: &AuditRecord) -> Vec<u8> {
-    let mut hasher = Sha256::new();
+/// `HMAC-SHA256(key, prev_hash || seq || each field, length-prefixed)`.
+pub fn chain_hash(key: &AuditChainKey, prev_hash: &[u8], seq: i64, record: &AuditRecord) -> Vec<u8> {
+    // A 32-byte key is always a valid HMAC key; the fallback is never taken.
+    let mut hasher = <Hmac<Sha256> as Mac>::new_from_slice(key.0.as_slice())
+        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
     hasher.update(b"sealbox-audit-v1");
     hasher.update(prev_hash);
-    hasher.update(seq.to_be_bytes());
-    hasher.update(record.at.to_be_bytes());
+    hasher.update(&seq.to_be_bytes());
+    hasher.update(&record.at.to_be_bytes());
     for field in [
         &record.workspace_id,
         &record.actor,
@@ -26,10 +49,10 @@ pub fn chain_hash(prev_hash: &[u8], seq: i64, record: &AuditRecord) -> Vec<u8> {
         &record.client_addr,
         &record.detail,
     ] {
-        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(&(field.len() as u64).to_be_bytes());
         hasher.update(field.as_bytes());
     }
-    hasher.finalize().to_vec()
+    hasher.finalize().into_bytes().to_vec()
 }
 
 #[cfg(test)]
@@ -52,7 +75,14 @@ mod tests {
 
     #[test]
     fn every_field_and_the_link_change_the_hash() {
+        let key = AuditChainKey::new([7; 32]);
+        let chain_hash = |prev: &[u8], seq, r: &AuditRecord| chain_hash(&key, prev, seq, r);
         let base = chain_hash(&GENESIS_HASH, 1, &record());
+        assert_ne!(
+            base,
+            super::chain_hash(&AuditChainKey::new([8; 32]), &GENESIS_HASH, 1, &record()),
+            "keyed"
+        );
         assert_ne!(base, chain_hash(&[1; 32], 1, &record()));
         assert_ne!(base, chain_hash(&GENESIS_HASH, 2, &record()));
         let mut edited = record();

@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 
-use crate::db::Exec;
+use crate::db::{Exec, Keyed};
 use crate::{
-    AuditEventRow, AuditFilter, AuditRecord, MemberRow, Result, SecretFilter, SecretRow, SecretUpdate,
+    AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, MemberRow, Result, SecretFilter, SecretRow, SecretUpdate,
     SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow, ops,
 };
 
@@ -21,6 +21,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Where reads run (a pool).
     fn reader(&self) -> Self::Reader;
 
+    /// The key write transactions seal audit events with.
+    fn chain_key(&self) -> &AuditChainKey;
+
     /// Runs `job` in a write transaction and answers once the transaction is committed
     /// (or with the job's error, and nothing of it written).
     async fn write<T: Send + 'static>(&self, job: Job<T>) -> Result<T>;
@@ -33,7 +36,15 @@ where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
-    backend.write(Box::new(job)).await
+    let key = backend.chain_key().clone();
+    backend
+        .write(Box::new(move |c: &mut dyn Exec| {
+            Box::pin(async move {
+                let mut keyed = Keyed { inner: c, key: &key };
+                job(&mut keyed).await
+            })
+        }))
+        .await
 }
 
 #[async_trait]

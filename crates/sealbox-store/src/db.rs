@@ -13,7 +13,7 @@ use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow, Postgres};
 use sqlx::query::Query;
 use sqlx::{Decode, Row as _, Type};
 
-use crate::StoreError;
+use crate::{AuditChainKey, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -229,6 +229,39 @@ pub(crate) trait Exec: Send {
     async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError>;
     /// Runs statements without parameters, e.g. a migration file.
     async fn execute_script(&mut self, sql: &str) -> Result<(), DbError>;
+    /// The key that seals audit events; only write transactions ([`Keyed`]) carry one.
+    fn chain_key(&self) -> Option<&AuditChainKey> {
+        None
+    }
+}
+
+/// A write transaction's executor with the audit chain's key beside it.
+pub(crate) struct Keyed<'a> {
+    pub inner: &'a mut dyn Exec,
+    pub key: &'a AuditChainKey,
+}
+
+#[async_trait]
+impl Exec for Keyed<'_> {
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, DbError> {
+        self.inner.execute(sql, args).await
+    }
+
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
+        self.inner.fetch_all(sql, args).await
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
+        self.inner.execute_script(sql).await
+    }
+
+    fn chain_key(&self) -> Option<&AuditChainKey> {
+        Some(self.key)
+    }
 }
 
 // ---- PostgreSQL (sqlx) ----

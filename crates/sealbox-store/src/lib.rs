@@ -40,7 +40,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 
-pub use audit_chain::{GENESIS_HASH, chain_hash};
+pub use audit_chain::{AuditChainKey, GENESIS_HASH, chain_hash};
 pub use postgres::{PostgresStore, create_isolated_schema};
 pub use sqlite::SqliteStore;
 

@@ -186,7 +186,11 @@ async fn lock_head(c: &mut dyn Exec, workspace_id: &str, audit: &AuditRecord) ->
 /// Appends `record` after `head` and moves the head; returns the event's sequence number.
 async fn append(c: &mut dyn Exec, head: Head, record: &AuditRecord) -> Result<i64> {
     let seq = head.seq + 1;
-    let hash = chain_hash(&head.hash, seq, record);
+    let key = c
+        .chain_key()
+        .ok_or_else(|| StoreError::Audit("audit events are only appended in a write transaction".into()))?
+        .clone();
+    let hash = chain_hash(&key, &head.hash, seq, record);
     let r = record;
     let insert =
         format!("INSERT INTO audit_events ({AUDIT}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");

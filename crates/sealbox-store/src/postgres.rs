@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use crate::backend::{Backend, Job};
 use crate::db::{Columns, Exec, args};
-use crate::{Result, StoreError, migrate};
+use crate::{AuditChainKey, Result, StoreError, migrate};
 
 const POOL_SIZE: u32 = 16;
 /// The `pg_advisory_lock` key held while migrating ("sealbox" in ASCII).
@@ -19,6 +19,7 @@ const MIGRATION_LOCK: i64 = 0x0073_6561_6c62_6f78;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    chain_key: AuditChainKey,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -30,7 +31,8 @@ impl std::fmt::Debug for PostgresStore {
 impl PostgresStore {
     /// Connects to `url` (a `postgres://` URL; `options[search_path]=<schema>` selects a schema)
     /// and brings its schema up to date. Safe to run from several processes at once.
-    pub async fn connect(url: &str) -> Result<PostgresStore> {
+    /// `chain_key` seals the audit chain (derived from the root key by the caller).
+    pub async fn connect(url: &str, chain_key: AuditChainKey) -> Result<PostgresStore> {
         let options = PgConnectOptions::from_str(url)?;
         let mut conn = PgConnection::connect_with(&options).await?;
         let migrated = migrate_locked(&mut conn).await;
@@ -43,7 +45,7 @@ impl PostgresStore {
             .max_connections(POOL_SIZE)
             .connect_with(options)
             .await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool, chain_key })
     }
 
     /// Closes the pool's connections.
@@ -87,6 +89,10 @@ pub async fn create_isolated_schema(admin_url: &str) -> Result<String> {
 
 #[async_trait]
 impl Backend for PostgresStore {
+    fn chain_key(&self) -> &AuditChainKey {
+        &self.chain_key
+    }
+
     const KIND: &'static str = "postgres";
     type Reader = PgPool;
 

@@ -24,7 +24,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::backend::{Backend, Job};
 use crate::db::{Arg, DbError, Dialect, Exec, Row, sqlite_execute, sqlite_fetch_all};
-use crate::{Result, StoreError, migrate};
+use crate::{AuditChainKey, Result, StoreError, migrate};
 
 /// The most ops one transaction commits.
 const MAX_BATCH: usize = 256;
@@ -39,6 +39,7 @@ pub struct SqliteStore {
     path: PathBuf,
     reads: Readers,
     writes: mpsc::Sender<Msg>,
+    chain_key: AuditChainKey,
 }
 
 enum Msg {
@@ -77,7 +78,8 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating it and its directory if needed) the database at `path` and migrates it.
-    pub async fn open(path: &Path) -> Result<SqliteStore> {
+    /// `chain_key` seals the audit chain (derived from the root key by the caller).
+    pub async fn open(path: &Path, chain_key: AuditChainKey) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir)
                 .await
@@ -104,6 +106,7 @@ impl SqliteStore {
             path: path.to_owned(),
             reads: Readers::new(readers),
             writes,
+            chain_key,
         })
     }
 
@@ -223,6 +226,10 @@ impl Exec for Readers {
 
 #[async_trait]
 impl Backend for SqliteStore {
+    fn chain_key(&self) -> &AuditChainKey {
+        &self.chain_key
+    }
+
     const KIND: &'static str = "sqlite";
     type Reader = Readers;
 
@@ -355,13 +362,16 @@ mod tests {
     #[tokio::test]
     async fn a_failed_op_does_not_fail_its_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"), crate::AuditChainKey::new([42; 32]))
+            .await
+            .unwrap();
         // A second handle on the same database whose writer starts once three ops are queued.
         let (writes, queue) = mpsc::channel(QUEUE);
         let held = Arc::new(SqliteStore {
             path: store.path.clone(),
             reads: store.reads.clone(),
             writes,
+            chain_key: store.chain_key.clone(),
         });
         let calls: Vec<_> = ["a", "a", "b"]
             .into_iter()
@@ -396,7 +406,9 @@ mod tests {
     #[tokio::test]
     async fn cached_statements_are_not_prepared_again() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"), crate::AuditChainKey::new([42; 32]))
+            .await
+            .unwrap();
         let sql = "SELECT w.id FROM tokens t JOIN workspaces w ON w.id = t.workspace_id WHERE t.hash = $1";
         let reprepared = store
             .reads

@@ -22,9 +22,15 @@ struct Setup {
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap());
+    let root_key = RootKey::generate(1);
+    let chain_key = sealbox_core::audit_chain_key(&root_key);
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("db.sqlite"), chain_key)
+            .await
+            .unwrap(),
+    );
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-    let core = Sealbox::open(store, RootKey::generate(1), clock.clone(), CoreConfig::default())
+    let core = Sealbox::open(store, root_key, clock.clone(), CoreConfig::default())
         .await
         .unwrap();
     let creds = core.bootstrap("default", "owner@example.com").await.unwrap().unwrap();

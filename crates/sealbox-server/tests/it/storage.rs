@@ -416,3 +416,61 @@ async fn the_database_files_are_private() {
         assert_eq!(mode, 0o600, "{file}");
     }
 }
+
+#[tokio::test]
+async fn a_chain_recomputed_without_the_root_key_does_not_verify() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    for i in 0..3 {
+        api.create_text(owner, &format!("S{i}"), "v").await;
+    }
+    // Someone with write access to the database, but not the key, rewrites event 2 and
+    // recomputes every hash after it, and the head, with a key of their own.
+    let db = open_db(&server);
+    db.execute("UPDATE audit_events SET target = 'secret:FORGED' WHERE seq = 2", [])
+        .unwrap();
+    let forger = sealbox_store::AuditChainKey::new([1; 32]);
+    let mut rows = db
+        .prepare("SELECT workspace_id, seq, at, actor, action, target, outcome, request_id, client_addr, detail, prev_hash FROM audit_events ORDER BY seq")
+        .unwrap();
+    let events: Vec<(i64, sealbox_store::AuditRecord, Vec<u8>)> = rows
+        .query_map([], |r| {
+            let record = sealbox_store::AuditRecord {
+                workspace_id: r.get(0)?,
+                at: r.get(2)?,
+                actor: r.get(3)?,
+                action: r.get(4)?,
+                target: r.get(5)?,
+                outcome: r.get(6)?,
+                request_id: r.get(7)?,
+                client_addr: r.get(8)?,
+                detail: r.get(9)?,
+            };
+            Ok((r.get(1)?, record, r.get(10)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    drop(rows);
+    let mut prev = events[0].2.clone();
+    for (seq, record, _) in &events {
+        let hash = sealbox_store::chain_hash(&forger, &prev, *seq, record);
+        db.execute(
+            "UPDATE audit_events SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
+            rusqlite::params![prev, hash, seq],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE workspaces SET audit_seq = ?1, audit_hash = ?2",
+            rusqlite::params![seq, hash],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    let verify = api.get("/v1/audit/verify", owner).await.expect(200);
+    assert_eq!(
+        (verify["ok"].as_bool(), verify["first_bad_seq"].as_u64()),
+        (Some(false), Some(1)),
+        "{verify}"
+    );
+}

@@ -5,6 +5,11 @@ use sealbox_store::{
     SecretUpdate, SecretVersionRow, Store, TokenRow, WorkspaceRow, chain_hash,
 };
 
+/// The key every test store seals its audit chain with.
+pub fn chain_key() -> sealbox_store::AuditChainKey {
+    sealbox_store::AuditChainKey::new([42; 32])
+}
+
 pub fn id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -177,7 +182,7 @@ pub async fn verify_chain(store: &dyn Store, workspace_id: &str) -> Vec<AuditEve
         );
         assert_eq!(
             event.hash,
-            chain_hash(&prev, event.seq, &event.record),
+            chain_hash(&chain_key(), &prev, event.seq, &event.record),
             "event {} hash",
             event.seq
         );

@@ -27,8 +27,12 @@ impl Db {
     /// Another store on the same database, as a second server process would open it.
     pub async fn open_again(&self) -> Arc<dyn Store> {
         match &self.at {
-            Location::Sqlite { path, .. } => Arc::new(SqliteStore::open(path).await.unwrap()),
-            Location::Postgres { url } => Arc::new(PostgresStore::connect(url).await.unwrap()),
+            Location::Sqlite { path, .. } => {
+                Arc::new(SqliteStore::open(path, crate::fixtures::chain_key()).await.unwrap())
+            }
+            Location::Postgres { url } => {
+                Arc::new(PostgresStore::connect(url, crate::fixtures::chain_key()).await.unwrap())
+            }
         }
     }
 
@@ -68,7 +72,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sealbox.db");
-    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let store = Arc::new(SqliteStore::open(&path, crate::fixtures::chain_key()).await.unwrap());
     scenario(Db {
         store,
         at: Location::Sqlite { _dir: dir, path },
@@ -83,7 +87,11 @@ where
 {
     let Some(admin_url) = postgres_admin_url() else { return };
     let url = isolated_schema(&admin_url).await;
-    let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let store = Arc::new(
+        PostgresStore::connect(&url, crate::fixtures::chain_key())
+            .await
+            .unwrap(),
+    );
     scenario(Db {
         store,
         at: Location::Postgres { url: url.clone() },

@@ -14,7 +14,10 @@ use crate::harness::{drop_schema, isolated_schema, postgres_admin_url};
 async fn two_servers_append_one_gapless_chain() {
     let Some(admin_url) = postgres_admin_url() else { return };
     let url = isolated_schema(&admin_url).await;
-    let (one, two) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
+    let (one, two) = tokio::join!(
+        PostgresStore::connect(&url, crate::fixtures::chain_key()),
+        PostgresStore::connect(&url, crate::fixtures::chain_key())
+    );
     let servers: [Arc<dyn Store>; 2] = [Arc::new(one.unwrap()), Arc::new(two.unwrap())];
     let acme = workspace(&*servers[0], "acme").await;
 
@@ -45,7 +48,7 @@ async fn two_servers_append_one_gapless_chain() {
 async fn servers_migrate_one_schema_concurrently() {
     let Some(admin_url) = postgres_admin_url() else { return };
     let url = isolated_schema(&admin_url).await;
-    let connects = (0..4).map(|_| PostgresStore::connect(&url));
+    let connects = (0..4).map(|_| PostgresStore::connect(&url, crate::fixtures::chain_key()));
     for store in futures_util::future::join_all(connects).await {
         store.unwrap();
     }
@@ -66,8 +69,12 @@ async fn isolated_schemas_do_not_share_data() {
     let Some(admin_url) = postgres_admin_url() else { return };
     let (url_a, url_b) = (isolated_schema(&admin_url).await, isolated_schema(&admin_url).await);
     assert_ne!(url_a, url_b);
-    let a = PostgresStore::connect(&url_a).await.unwrap();
-    let b = PostgresStore::connect(&url_b).await.unwrap();
+    let a = PostgresStore::connect(&url_a, crate::fixtures::chain_key())
+        .await
+        .unwrap();
+    let b = PostgresStore::connect(&url_b, crate::fixtures::chain_key())
+        .await
+        .unwrap();
     let in_a = workspace(&a, "acme").await;
     assert_eq!(b.workspace_by_name("acme").await.unwrap(), None);
     // The same name is free in the other schema.

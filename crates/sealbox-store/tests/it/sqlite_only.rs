@@ -9,7 +9,7 @@ use crate::fixtures::{audit, head_seq, secret, secrets, verify_chain, workspace}
 
 async fn open() -> (tempfile::TempDir, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("nested/dir/sealbox.db"))
+    let store = SqliteStore::open(&dir.path().join("nested/dir/sealbox.db"), crate::fixtures::chain_key())
         .await
         .unwrap();
     (dir, Arc::new(store))
@@ -79,7 +79,9 @@ async fn acknowledged_writes_are_durable() {
     let acme = workspace(&*store, "acme").await;
     secrets(&*store, acme.id(), &["API_KEY"]).await;
     // No close: a second process opening the file sees every acknowledged write.
-    let again = SqliteStore::open(store.database_path()).await.unwrap();
+    let again = SqliteStore::open(store.database_path(), crate::fixtures::chain_key())
+        .await
+        .unwrap();
     assert!(again.secret_by_name(acme.id(), "API_KEY").await.unwrap().is_some());
     assert_eq!(head_seq(&again, acme.id()).await, 2);
 }
@@ -103,7 +105,9 @@ async fn close_finishes_queued_writes_and_refuses_new_ones() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
 
-    let reopened = SqliteStore::open(store.database_path()).await.unwrap();
+    let reopened = SqliteStore::open(store.database_path(), crate::fixtures::chain_key())
+        .await
+        .unwrap();
     let listed = reopened
         .list_secrets(acme.id(), &SecretFilter::default())
         .await
@@ -121,7 +125,9 @@ async fn reopening_does_not_migrate_again() {
     let (_dir, store) = open().await;
     let acme = workspace(&*store, "acme").await;
     store.close().await;
-    let reopened = SqliteStore::open(store.database_path()).await.unwrap();
+    let reopened = SqliteStore::open(store.database_path(), crate::fixtures::chain_key())
+        .await
+        .unwrap();
     assert!(reopened.workspace_by_id(acme.id()).await.unwrap().is_some());
     let conn = rusqlite::Connection::open(store.database_path()).unwrap();
     let applied: Vec<String> = conn

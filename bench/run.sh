@@ -14,6 +14,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 DURATION=${BENCH_DURATION:-10s}
+# Which code is measured, taken before this script writes RESULTS.md (which would count as a change).
+GIT_DESC="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n "$(git status --porcelain -- . ':!bench/RESULTS.md' 2>/dev/null)" ]] && echo ' + uncommitted changes')"
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
 LUA="bench/lua"
@@ -247,7 +249,7 @@ MEM=$(free -g | awk '/^Mem:/ { print $2 }')
     echo "  load average before the first scenario: $LOAD_START"
     echo "- Sealbox: \`target/release/sealbox server --listen 127.0.0.1:0 --data-dir <fresh temp dir>\`"
     echo "  (embedded SQLite, default log level: one INFO line per request to stderr, sent to a file),"
-    echo "  git $(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n "$(git status --porcelain 2>/dev/null)" ]] && echo ' + uncommitted changes')"
+    echo "  git $GIT_DESC"
     echo "- Baseline: \`target/release/sealbox-bench-baseline 127.0.0.1:0\` (bare axum, \`GET /\` answers 64 bytes)"
     echo "- Command: \`bash bench/run.sh\`; each scenario runs"
     echo "  \`$WRK_COMMAND\`"

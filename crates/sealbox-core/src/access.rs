@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::clock::{format_ms, parse_rfc3339_ms};
 use crate::error::{CoreError, CoreResult, ErrorClass};
-use crate::principal::{Permission, Principal, RequestContext, authorize, authorize_member_change};
+use crate::machines::token_info;
+use crate::principal::{Actor, MemberActor, Permission, Principal, RequestContext, authorize, authorize_member_change};
 use crate::validate;
 use crate::{Sealbox, new_id};
 
@@ -71,13 +72,13 @@ impl Sealbox {
         authorize(p, Permission::CreateWorkspace)?;
         let name = validate::workspace_name(name)?;
         let me =
-            self.store.member_by_id(&p.member_id).await?.ok_or_else(|| {
+            self.store.member_by_id(&p.member()?.id).await?.ok_or_else(|| {
                 CoreError::unauthenticated(codes::AUTH_INVALID_TOKEN, "your membership no longer exists")
             })?;
         let token = self
             .insert_workspace(
                 &name,
-                &p.email,
+                &p.member()?.email,
                 me.password_hash,
                 "created with the workspace",
                 p.label(),
@@ -135,7 +136,7 @@ impl Sealbox {
         }
     }
 
-    fn new_token(
+    pub(crate) fn new_token(
         &self,
         workspace_id: &str,
         member_id: &str,
@@ -151,6 +152,7 @@ impl Sealbox {
             workspace_id: workspace_id.to_owned(),
             kind: kind.to_owned(),
             member_id: Some(member_id.to_owned()),
+            identity_id: None,
             name: name.to_owned(),
             hash,
             created_at: self.now(),
@@ -173,9 +175,42 @@ impl Sealbox {
             return Err(invalid());
         }
         let hash = self.token_hasher.hash(token);
-        let (row, member, workspace) = self.store.token_with_member(&hash).await?.ok_or_else(invalid)?;
+        if let Some((row, member, workspace)) = self.store.token_with_member(&hash).await? {
+            self.check_token(token, &row)?;
+            let role = Role::parse(&member.role).ok_or_else(|| CoreError::internal("stored role is unknown"))?;
+            return Ok(Principal {
+                workspace_id: workspace.id,
+                workspace_name: workspace.name,
+                actor: Actor::Member(MemberActor {
+                    id: member.id,
+                    email: member.email,
+                    role,
+                }),
+                token_id: row.id,
+                token_kind: row.kind,
+            });
+        }
+        if let Some((row, identity, workspace)) = self.store.token_with_identity(&hash).await? {
+            self.check_token(token, &row)?;
+            return Ok(Principal {
+                workspace_id: workspace.id,
+                workspace_name: workspace.name,
+                actor: Actor::Identity(Sealbox::identity_actor(&identity)?),
+                token_id: row.id,
+                token_kind: row.kind,
+            });
+        }
+        Err(invalid())
+    }
+
+    /// The checks every token passes: the stored hash matches (in constant time), not revoked,
+    /// not expired. Records its use at minute granularity, so reads do not turn into writes.
+    fn check_token(&self, token: &str, row: &TokenRow) -> CoreResult<()> {
         if !self.token_hasher.matches(token, &row.hash) {
-            return Err(invalid());
+            return Err(CoreError::unauthenticated(
+                codes::AUTH_INVALID_TOKEN,
+                "the token is not valid",
+            ));
         }
         let now = self.now();
         if row.revoked_at.is_some() {
@@ -190,8 +225,6 @@ impl Sealbox {
                 "the token has expired; create a new one or sign in again",
             ));
         }
-        let role = Role::parse(&member.role).ok_or_else(|| CoreError::internal("stored role is unknown"))?;
-        // Last use is recorded at minute granularity, so reads do not turn into writes.
         if row.last_used_at.is_none_or(|at| now - at > 60_000) {
             let store = self.store.clone();
             let id = row.id.clone();
@@ -201,23 +234,18 @@ impl Sealbox {
                 }
             });
         }
-        Ok(Principal {
-            workspace_id: workspace.id,
-            workspace_name: workspace.name,
-            member_id: member.id,
-            email: member.email,
-            role,
-            token_id: row.id,
-            token_kind: row.kind,
-        })
+        Ok(())
     }
 
     pub fn whoami(&self, p: &Principal) -> WhoAmI {
         WhoAmI {
             workspace: p.workspace_name.clone(),
-            kind: "member".into(),
-            name: p.email.clone(),
-            role: Some(p.role),
+            kind: if p.identity().is_some() { "identity" } else { "member" }.into(),
+            name: match &p.actor {
+                Actor::Member(m) => m.email.clone(),
+                Actor::Identity(i) => i.name.clone(),
+            },
+            role: p.member().ok().map(|m| m.role),
         }
     }
 
@@ -330,7 +358,7 @@ impl Sealbox {
             Value::Null,
         );
         self.store
-            .revoke_token(&p.workspace_id, &p.member_id, &p.token_id, self.now(), record)
+            .revoke_token(&p.workspace_id, &p.member()?.id, &p.token_id, self.now(), record)
             .await?;
         Ok(())
     }
@@ -456,7 +484,7 @@ impl Sealbox {
         authorize(p, Permission::ManageOwnTokens)?;
         let rows = self
             .store
-            .list_tokens(&p.workspace_id, &p.member_id, "personal")
+            .list_tokens(&p.workspace_id, &p.member()?.id, "personal")
             .await?;
         Ok(rows.iter().map(token_info).collect())
     }
@@ -480,7 +508,7 @@ impl Sealbox {
                 ));
             }
         };
-        let (token, row) = self.new_token(&p.workspace_id, &p.member_id, "personal", &name, expires_at);
+        let (token, row) = self.new_token(&p.workspace_id, &p.member()?.id, "personal", &name, expires_at);
         let info = token_info(&row);
         let record = self.audit_record(
             &p.workspace_id,
@@ -522,7 +550,7 @@ impl Sealbox {
         }
         match self
             .store
-            .revoke_token(&p.workspace_id, &p.member_id, token_id, self.now(), record)
+            .revoke_token(&p.workspace_id, &p.member()?.id, token_id, self.now(), record)
             .await
         {
             Err(StoreError::NotFound) => Err(not_found()),
@@ -670,16 +698,6 @@ fn member_info(row: &MemberRow) -> CoreResult<MemberInfo> {
         role: Role::parse(&row.role).ok_or_else(|| CoreError::internal("stored role is unknown"))?,
         created_at: format_ms(row.created_at),
     })
-}
-
-fn token_info(row: &TokenRow) -> TokenInfo {
-    TokenInfo {
-        id: row.id.clone(),
-        name: row.name.clone(),
-        created_at: format_ms(row.created_at),
-        expires_at: row.expires_at.map(format_ms),
-        last_used_at: row.last_used_at.map(format_ms),
-    }
 }
 
 fn audit_event(row: sealbox_store::AuditEventRow) -> AuditEvent {

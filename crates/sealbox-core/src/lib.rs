@@ -9,6 +9,7 @@ mod access;
 pub mod clock;
 pub mod error;
 pub mod kinds;
+mod machines;
 pub mod principal;
 mod secrets;
 pub mod validate;
@@ -23,7 +24,7 @@ use serde_json::Value;
 pub use access::{AuditQuery, BootstrapCredentials};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
-pub use principal::{Principal, RequestContext};
+pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
 pub use secrets::SecretQuery;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";

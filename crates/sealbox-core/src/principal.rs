@@ -9,19 +9,105 @@ use crate::error::{CoreError, CoreResult};
 pub struct Principal {
     pub workspace_id: String,
     pub workspace_name: String,
-    pub member_id: String,
+    pub actor: Actor,
+    pub token_id: String,
+    /// `personal` or `session` for members.
+    pub token_kind: String,
+}
+
+/// Who acts: a person, or (with machine access) a non-human identity.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Member(MemberActor),
+    Identity(IdentityActor),
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityActor {
+    pub id: String,
+    pub name: String,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MemberActor {
+    pub id: String,
     pub email: String,
     pub role: Role,
-    pub token_id: String,
-    /// `personal` or `session`.
-    pub token_kind: String,
 }
 
 impl Principal {
     /// How the caller appears in audit events and `created_by`: `member:ann@example.com`.
     pub fn label(&self) -> String {
-        format!("member:{}", self.email)
+        match &self.actor {
+            Actor::Member(m) => format!("member:{}", m.email),
+            Actor::Identity(i) => format!("identity:{}", i.name),
+        }
     }
+
+    /// The member acting; only use-cases that `authorize`d a member-only permission call it.
+    pub fn member(&self) -> CoreResult<&MemberActor> {
+        match &self.actor {
+            Actor::Member(m) => Ok(m),
+            Actor::Identity(_) => Err(identities_may_not()),
+        }
+    }
+
+    /// The identity acting; for the machine-access use-cases.
+    pub fn identity(&self) -> Option<&IdentityActor> {
+        match &self.actor {
+            Actor::Identity(i) => Some(i),
+            Actor::Member(_) => None,
+        }
+    }
+}
+
+fn identities_may_not() -> CoreError {
+    CoreError::forbidden("identities may only read their environment and render templates; this needs a member's token")
+}
+
+/// A policy as core evaluates it.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub identities: Vec<String>,
+    pub identity_tags: std::collections::BTreeMap<String, String>,
+    pub secret_tags: std::collections::BTreeMap<String, String>,
+    pub allow: Vec<sealbox_types::PolicyAccess>,
+}
+
+impl Policy {
+    /// Named, or carrying every one of the policy's identity tags.
+    fn applies_to(&self, identity: &IdentityActor) -> bool {
+        self.identities.contains(&identity.name)
+            || (!self.identity_tags.is_empty() && tags_match(&self.identity_tags, &identity.tags))
+    }
+}
+
+fn tags_match(
+    wanted: &std::collections::BTreeMap<String, String>,
+    have: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    wanted.iter().all(|(k, v)| have.get(k) == Some(v))
+}
+
+/// Deny by default: an identity may `access` a secret when some policy names it (or matches its
+/// tags), covers every one of the policy's secret tags, and allows that access (`read` implies
+/// `use`).
+pub fn identity_may(
+    identity: &IdentityActor,
+    policies: &[Policy],
+    secret_tags: &std::collections::BTreeMap<String, String>,
+    access: sealbox_types::PolicyAccess,
+) -> bool {
+    use sealbox_types::PolicyAccess::{Read, Use};
+    policies.iter().any(|policy| {
+        policy.applies_to(identity)
+            && tags_match(&policy.secret_tags, secret_tags)
+            && policy
+                .allow
+                .iter()
+                .any(|granted| *granted == access || (*granted == Read && access == Use))
+    })
 }
 
 /// Facts about the request that audit events record.
@@ -46,23 +132,33 @@ pub enum Permission {
     /// A member's own personal access tokens (editors use sign-in sessions only).
     ManageOwnTokens,
     CreateWorkspace,
+    /// Identities, their variables and tokens, and policies.
+    ManageMachineAccess,
 }
 
 pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
     use Permission::*;
-    let allowed = match (permission, p.role) {
+    let role = match &p.actor {
+        Actor::Member(member) => member.role,
+        Actor::Identity(_) => return Err(identities_may_not()),
+    };
+    let allowed = match (permission, role) {
         (ViewSecrets | RevealMasked, _) => true,
-        (ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace, Role::Owner | Role::Admin) => {
-            true
-        }
-        (ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace, Role::Editor) => false,
+        (
+            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess,
+            Role::Owner | Role::Admin,
+        ) => true,
+        (
+            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess,
+            Role::Editor,
+        ) => false,
     };
     if allowed {
         Ok(())
     } else {
         Err(CoreError::forbidden(format!(
             "your role ({}) may not {}; ask an owner or admin",
-            p.role.as_str(),
+            role.as_str(),
             describe(permission)
         )))
     }
@@ -85,7 +181,7 @@ pub fn authorize_reveal(p: &Principal, visibility: sealbox_types::Visibility, na
 pub fn authorize_member_change(p: &Principal, current: Option<Role>, new: Option<Role>) -> CoreResult<()> {
     authorize(p, Permission::ManageMembers)?;
     let touches_owner = current == Some(Role::Owner) || new == Some(Role::Owner);
-    if touches_owner && p.role != Role::Owner {
+    if touches_owner && p.member()?.role != Role::Owner {
         return Err(CoreError::forbidden("only an owner may add, change or remove owners"));
     }
     Ok(())
@@ -100,6 +196,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ReadAudit => "read the audit log",
         Permission::ManageOwnTokens => "manage tokens",
         Permission::CreateWorkspace => "create workspaces",
+        Permission::ManageMachineAccess => "manage identities and policies",
     }
 }
 
@@ -111,9 +208,11 @@ mod tests {
         Principal {
             workspace_id: "w".into(),
             workspace_name: "default".into(),
-            member_id: "m".into(),
-            email: "a@example.com".into(),
-            role,
+            actor: Actor::Member(MemberActor {
+                id: "m".into(),
+                email: "a@example.com".into(),
+                role,
+            }),
             token_id: "t".into(),
             token_kind: "personal".into(),
         }
@@ -130,11 +229,59 @@ mod tests {
             (ReadAudit, true, true, false),
             (ManageOwnTokens, true, true, false),
             (CreateWorkspace, true, true, false),
+            (ManageMachineAccess, true, true, false),
         ] {
             assert_eq!(authorize(&as_role(Role::Owner), perm).is_ok(), owner, "{perm:?}");
             assert_eq!(authorize(&as_role(Role::Admin), perm).is_ok(), admin, "{perm:?}");
             assert_eq!(authorize(&as_role(Role::Editor), perm).is_ok(), editor, "{perm:?}");
         }
+    }
+
+    #[test]
+    fn policies_deny_by_default_and_match_names_or_every_tag() {
+        use sealbox_types::PolicyAccess::{Read, Use};
+        let tags = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let worker = IdentityActor {
+            id: "i".into(),
+            name: "worker".into(),
+            tags: tags(&[("team", "pay")]),
+        };
+        let payments = tags(&[("team", "pay"), ("env", "prod")]);
+        assert!(!identity_may(&worker, &[], &payments, Use), "no policy, no access");
+        let by_tag = Policy {
+            identities: vec![],
+            identity_tags: tags(&[("team", "pay")]),
+            secret_tags: tags(&[("team", "pay")]),
+            allow: vec![Read],
+        };
+        assert!(identity_may(&worker, std::slice::from_ref(&by_tag), &payments, Read));
+        assert!(
+            identity_may(&worker, std::slice::from_ref(&by_tag), &payments, Use),
+            "read implies use"
+        );
+        assert!(!identity_may(
+            &worker,
+            std::slice::from_ref(&by_tag),
+            &tags(&[("team", "ops")]),
+            Read
+        ));
+        let use_only = Policy {
+            identities: vec!["worker".into()],
+            identity_tags: tags(&[]),
+            secret_tags: tags(&[("env", "prod")]),
+            allow: vec![Use],
+        };
+        assert!(identity_may(&worker, std::slice::from_ref(&use_only), &payments, Use));
+        assert!(
+            !identity_may(&worker, std::slice::from_ref(&use_only), &payments, Read),
+            "use alone never returns the value"
+        );
+        let other = IdentityActor {
+            id: "j".into(),
+            name: "other".into(),
+            tags: tags(&[("team", "ops")]),
+        };
+        assert!(!identity_may(&other, &[by_tag, use_only], &payments, Use));
     }
 
     #[test]

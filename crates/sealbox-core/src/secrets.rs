@@ -469,7 +469,7 @@ impl Sealbox {
         self.open_sealed(row, stored)
     }
 
-    fn open_sealed(&self, row: &SecretRow, stored: SecretVersionRow) -> CoreResult<crypto::SecretSlice<u8>> {
+    pub(crate) fn open_sealed(&self, row: &SecretRow, stored: SecretVersionRow) -> CoreResult<crypto::SecretSlice<u8>> {
         let sealed = Sealed {
             ciphertext: stored.ciphertext,
             wrapped_dek: stored.wrapped_dek,

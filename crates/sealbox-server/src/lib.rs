@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::members::router())
         .merge(routes::tokens::router())
         .merge(routes::audit::router())
+        .merge(routes::identities::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(
             ServiceBuilder::new()

@@ -6,8 +6,8 @@ use futures_util::future::BoxFuture;
 
 use crate::db::{Exec, Keyed};
 use crate::{
-    AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, MemberRow, Result, SecretFilter, SecretRow, SecretUpdate,
-    SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow, ops,
+    AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, IdentityRow, MemberRow, PolicyRow, Result, SecretFilter,
+    SecretRow, SecretUpdate, SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow, ops,
 };
 
 /// A unit of work run inside a write transaction.
@@ -115,6 +115,90 @@ impl<B: Backend> Store for B {
         .await
     }
 
+    async fn insert_identity(&self, identity: IdentityRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(ops::insert_identity(c, identity, audit))).await
+    }
+
+    async fn identity_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<IdentityRow>> {
+        ops::identity_by_name(&mut self.reader(), workspace_id, name).await
+    }
+
+    async fn list_identities(&self, workspace_id: &str) -> Result<Vec<IdentityRow>> {
+        ops::list_identities(&mut self.reader(), workspace_id).await
+    }
+
+    async fn set_identity_tags(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        tags: &str,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let (workspace_id, identity_id, tags) = (workspace_id.to_owned(), identity_id.to_owned(), tags.to_owned());
+        write(self, move |c| {
+            Box::pin(ops::set_identity_tags(c, workspace_id, identity_id, tags, audit))
+        })
+        .await
+    }
+
+    async fn delete_identity(&self, workspace_id: &str, identity_id: &str, audit: AuditRecord) -> Result<()> {
+        let (workspace_id, identity_id) = (workspace_id.to_owned(), identity_id.to_owned());
+        write(self, move |c| {
+            Box::pin(ops::delete_identity(c, workspace_id, identity_id, audit))
+        })
+        .await
+    }
+
+    async fn set_identity_env(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        key: &str,
+        value: &str,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let (workspace_id, identity_id) = (workspace_id.to_owned(), identity_id.to_owned());
+        let (key, value) = (key.to_owned(), value.to_owned());
+        write(self, move |c| {
+            Box::pin(ops::set_identity_env(c, workspace_id, identity_id, key, value, audit))
+        })
+        .await
+    }
+
+    async fn unset_identity_env(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        key: &str,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let (workspace_id, identity_id, key) = (workspace_id.to_owned(), identity_id.to_owned(), key.to_owned());
+        write(self, move |c| {
+            Box::pin(ops::unset_identity_env(c, workspace_id, identity_id, key, audit))
+        })
+        .await
+    }
+
+    async fn identity_env(&self, identity_id: &str) -> Result<Vec<(String, String)>> {
+        ops::identity_env(&mut self.reader(), identity_id).await
+    }
+
+    async fn insert_policy(&self, policy: PolicyRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(ops::insert_policy(c, policy, audit))).await
+    }
+
+    async fn list_policies(&self, workspace_id: &str) -> Result<Vec<PolicyRow>> {
+        ops::list_policies(&mut self.reader(), workspace_id).await
+    }
+
+    async fn delete_policy(&self, workspace_id: &str, policy_id: &str, audit: AuditRecord) -> Result<()> {
+        let (workspace_id, policy_id) = (workspace_id.to_owned(), policy_id.to_owned());
+        write(self, move |c| {
+            Box::pin(ops::delete_policy(c, workspace_id, policy_id, audit))
+        })
+        .await
+    }
+
     async fn insert_token(&self, token: TokenRow, audit: Option<AuditRecord>) -> Result<()> {
         write(self, move |c| Box::pin(ops::insert_token(c, token, audit))).await
     }
@@ -125,6 +209,10 @@ impl<B: Backend> Store for B {
 
     async fn token_with_member(&self, hash: &[u8]) -> Result<Option<(TokenRow, MemberRow, WorkspaceRow)>> {
         ops::token_with_member(&mut self.reader(), hash).await
+    }
+
+    async fn token_with_identity(&self, hash: &[u8]) -> Result<Option<(TokenRow, IdentityRow, WorkspaceRow)>> {
+        ops::token_with_identity(&mut self.reader(), hash).await
     }
 
     async fn list_tokens(&self, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>> {
@@ -142,6 +230,33 @@ impl<B: Backend> Store for B {
         let (workspace_id, member_id, token_id) = (workspace_id.to_owned(), member_id.to_owned(), token_id.to_owned());
         write(self, move |c| {
             Box::pin(ops::revoke_token(c, workspace_id, member_id, token_id, at, audit))
+        })
+        .await
+    }
+
+    async fn list_identity_tokens(&self, workspace_id: &str, identity_id: &str) -> Result<Vec<TokenRow>> {
+        ops::list_identity_tokens(&mut self.reader(), workspace_id, identity_id).await
+    }
+
+    async fn revoke_identity_token(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        token_id: &str,
+        at: i64,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let (workspace_id, identity_id, token_id) =
+            (workspace_id.to_owned(), identity_id.to_owned(), token_id.to_owned());
+        write(self, move |c| {
+            Box::pin(ops::revoke_identity_token(
+                c,
+                workspace_id,
+                identity_id,
+                token_id,
+                at,
+                audit,
+            ))
         })
         .await
     }
@@ -214,6 +329,13 @@ impl<B: Backend> Store for B {
         .await
     }
 
+    async fn live_secrets_with_current_version(
+        &self,
+        workspace_id: &str,
+    ) -> Result<Vec<(SecretRow, SecretVersionRow)>> {
+        ops::live_secrets_with_current_version(&mut self.reader(), workspace_id).await
+    }
+
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>> {
         ops::trashed_before(&mut self.reader(), before).await
     }
@@ -223,8 +345,23 @@ impl<B: Backend> Store for B {
         write(self, move |c| Box::pin(ops::touch_secret_used(c, secret_id, at, by))).await
     }
 
+    async fn touch_secrets_used(&self, secret_ids: &[String], at: i64, by: &str) -> Result<()> {
+        if secret_ids.is_empty() {
+            return Ok(());
+        }
+        let (secret_ids, by) = (secret_ids.to_vec(), by.to_owned());
+        write(self, move |c| Box::pin(ops::touch_secrets_used(c, secret_ids, at, by))).await
+    }
+
     async fn append_audit(&self, audit: AuditRecord) -> Result<i64> {
         write(self, move |c| Box::pin(ops::append_audit(c, audit))).await
+    }
+
+    async fn append_audits(&self, records: Vec<AuditRecord>) -> Result<Vec<i64>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        write(self, move |c| Box::pin(ops::append_audits(c, records))).await
     }
 
     async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>> {

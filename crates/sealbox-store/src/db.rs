@@ -41,6 +41,15 @@ impl Dialect {
         }
     }
 
+    /// A subquery that yields, one row each, the strings of the JSON array bound as `$n`: a list
+    /// of any length in one prepared statement.
+    pub(crate) fn json_strings(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("SELECT value FROM json_each(${n})"),
+            Dialect::Postgres => format!("SELECT json_array_elements_text(${n}::json)"),
+        }
+    }
+
     /// The database's clock in milliseconds; only the migration runner uses it.
     pub(crate) fn now_ms(self) -> &'static str {
         match self {

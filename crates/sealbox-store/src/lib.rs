@@ -49,7 +49,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was hit. The string names which: `workspace_name`, `member_email`,
-    /// `secret_name`, `token_hash`.
+    /// `secret_name`, `token_hash`, `identity_name`, `policy_name`.
     #[error("{0} already exists")]
     Duplicate(&'static str),
     /// The row to change does not exist (or belongs to another workspace).
@@ -105,16 +105,47 @@ impl std::fmt::Debug for MemberRow {
 pub struct TokenRow {
     pub id: String,
     pub workspace_id: String,
-    /// `personal` (a member's access token) or `session` (from a password login).
+    /// `personal` (a member's access token), `session` (from a password login), or whatever
+    /// kind the caller gives an identity's token.
     pub kind: String,
     /// The member the token acts as.
     pub member_id: Option<String>,
+    /// The identity the token acts as. A token acts as a member or as an identity, never both.
+    pub identity_id: Option<String>,
     pub name: String,
     pub hash: Vec<u8>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
+}
+
+/// A machine identity (a script, an agent, a build) of a workspace. `tags` is a JSON object,
+/// opaque to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub tags: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+/// A tag policy: which identities (by name or by tags) may do what with which secrets (by tags).
+/// The JSON columns are opaque to the store: `identity_names` and `allow` are arrays,
+/// `identity_tags` and `secret_tags` objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub identity_names: String,
+    pub identity_tags: String,
+    pub secret_tags: String,
+    pub allow: String,
+    pub created_at: i64,
+    pub created_by: String,
 }
 
 /// A secret's row: everything but the value. `metadata`, `tags` and `details` are JSON text.
@@ -293,13 +324,64 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the member and every token of theirs. `LastOwner` when they are the only owner.
     async fn delete_member(&self, workspace_id: &str, member_id: &str, audit: AuditRecord) -> Result<()>;
 
+    // ---- identities ----
+    /// `Duplicate("identity_name")` when the name is taken in the workspace.
+    async fn insert_identity(&self, identity: IdentityRow, audit: AuditRecord) -> Result<()>;
+    async fn identity_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<IdentityRow>>;
+    /// The workspace's identities by name.
+    async fn list_identities(&self, workspace_id: &str) -> Result<Vec<IdentityRow>>;
+    /// Replaces the identity's tags (a JSON object). `NotFound` unless it is in the workspace.
+    async fn set_identity_tags(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        tags: &str,
+        audit: AuditRecord,
+    ) -> Result<()>;
+    /// Removes the identity with its environment variables and tokens. `NotFound` unless it is in
+    /// the workspace.
+    async fn delete_identity(&self, workspace_id: &str, identity_id: &str, audit: AuditRecord) -> Result<()>;
+    /// Sets (adds or replaces) one of the identity's environment variables. `NotFound` unless the
+    /// identity is in the workspace.
+    async fn set_identity_env(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        key: &str,
+        value: &str,
+        audit: AuditRecord,
+    ) -> Result<()>;
+    /// Removes one of the identity's environment variables. `NotFound` unless the identity is in
+    /// the workspace and has that variable.
+    async fn unset_identity_env(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        key: &str,
+        audit: AuditRecord,
+    ) -> Result<()>;
+    /// The identity's environment variables as `(key, value)`, by key.
+    async fn identity_env(&self, identity_id: &str) -> Result<Vec<(String, String)>>;
+
+    // ---- policies ----
+    /// `Duplicate("policy_name")` when the name is taken in the workspace.
+    async fn insert_policy(&self, policy: PolicyRow, audit: AuditRecord) -> Result<()>;
+    /// The workspace's policies by name.
+    async fn list_policies(&self, workspace_id: &str) -> Result<Vec<PolicyRow>>;
+    /// `NotFound` unless the policy is in the workspace.
+    async fn delete_policy(&self, workspace_id: &str, policy_id: &str, audit: AuditRecord) -> Result<()>;
+
     // ---- tokens ----
     /// `audit` is `None` for session tokens minted by a login, whose event the caller records.
+    /// A token acts as a member or as an identity (of its workspace, else `NotFound`), not both.
     async fn insert_token(&self, token: TokenRow, audit: Option<AuditRecord>) -> Result<()>;
     async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRow>>;
     /// The token with this hash, the member it acts as and the token's workspace, read in one
     /// query; `None` when any of the three is missing (e.g. a token without a member).
     async fn token_with_member(&self, hash: &[u8]) -> Result<Option<(TokenRow, MemberRow, WorkspaceRow)>>;
+    /// The token with this hash, the identity it acts as and the token's workspace, read in one
+    /// query; `None` when any of the three is missing (e.g. a member's token).
+    async fn token_with_identity(&self, hash: &[u8]) -> Result<Option<(TokenRow, IdentityRow, WorkspaceRow)>>;
     /// Tokens of one member of `kind`, newest first, revoked ones left out.
     async fn list_tokens(&self, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>>;
     /// Marks the token revoked at `at`. `NotFound` unless it belongs to `member_id` in the workspace.
@@ -307,6 +389,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         workspace_id: &str,
         member_id: &str,
+        token_id: &str,
+        at: i64,
+        audit: AuditRecord,
+    ) -> Result<()>;
+    /// Tokens of one identity, newest first, revoked ones left out.
+    async fn list_identity_tokens(&self, workspace_id: &str, identity_id: &str) -> Result<Vec<TokenRow>>;
+    /// Marks the token revoked at `at`. `NotFound` unless it belongs to `identity_id` in the
+    /// workspace and is not revoked yet.
+    async fn revoke_identity_token(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
         token_id: &str,
         at: i64,
         audit: AuditRecord,
@@ -350,14 +444,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Deletes a trashed secret and all its versions for good. `NotFound` unless it is in the trash.
     async fn purge_secret(&self, workspace_id: &str, secret_id: &str, audit: AuditRecord) -> Result<()>;
+    /// Every live (not trashed) secret of the workspace with its current version, by name, read
+    /// in one query.
+    async fn live_secrets_with_current_version(&self, workspace_id: &str)
+    -> Result<Vec<(SecretRow, SecretVersionRow)>>;
     /// Trashed secrets of every workspace deleted before `before`, for the retention sweep.
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>>;
     /// Records that the secret was read or used. Not audited by itself.
     async fn touch_secret_used(&self, secret_id: &str, at: i64, by: &str) -> Result<()>;
+    /// Records that the secrets were read or used, in one write. Not audited by itself.
+    async fn touch_secrets_used(&self, secret_ids: &[String], at: i64, by: &str) -> Result<()>;
 
     // ---- audit ----
     /// Appends an event that stands alone (a reveal, a failed login); returns its sequence number.
     async fn append_audit(&self, audit: AuditRecord) -> Result<i64>;
+    /// Appends several events that stand alone in one transaction, all or none, in the order
+    /// given; returns their sequence numbers in that order.
+    async fn append_audits(&self, records: Vec<AuditRecord>) -> Result<Vec<i64>>;
     /// Events matching the filter, oldest first.
     async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>>;
     /// How many events of `action` with `outcome` and `target` happened at or after `since`.

@@ -22,6 +22,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_fewer_audit_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0002_fewer_audit_indexes.sql"),
     },
+    Migration {
+        name: "0003_identities",
+        sqlite: include_str!("../migrations/sqlite/0003_identities.sql"),
+        postgres: include_str!("../migrations/postgres/0003_identities.sql"),
+    },
 ];
 
 /// Applies the migrations not yet recorded. The caller makes sure no one else migrates the same

@@ -5,17 +5,22 @@
 //! chain head ([`lock_head`]), then makes its change, then [`append`]s its event: taking the
 //! workspace lock first gives every PostgreSQL transaction the same lock order.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use crate::db::{Arg, Columns, Exec, Row, aliased, args, audit_error, duplicate_as};
 use crate::{
-    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, MemberRow, Result, SecretFilter, SecretRow, SecretUpdate,
-    SecretVersionRow, StoreError, TokenRow, VersionMeta, WorkspaceRow, chain_hash,
+    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, IdentityRow, MemberRow, PolicyRow, Result, SecretFilter,
+    SecretRow, SecretUpdate, SecretVersionRow, StoreError, TokenRow, VersionMeta, WorkspaceRow, chain_hash,
 };
 
 const WORKSPACE: &str = "id, name, created_at";
 const MEMBER: &str = "id, workspace_id, email, password_hash, role, created_at";
-const TOKEN: &str = "id, workspace_id, kind, member_id, name, hash, created_at, expires_at, revoked_at, last_used_at";
+const TOKEN: &str =
+    "id, workspace_id, kind, member_id, identity_id, name, hash, created_at, expires_at, revoked_at, last_used_at";
+const IDENTITY: &str = "id, workspace_id, name, tags, created_at, created_by";
+const POLICY: &str =
+    "id, workspace_id, name, identity_names, identity_tags, secret_tags, allow, created_at, created_by";
 const SECRET: &str = "id, workspace_id, name, secret_type, visibility, description, metadata, tags, details, \
     current_version, created_at, created_by, updated_at, updated_by, last_used_at, last_used_by, deleted_at, deleted_by";
 const VERSION: &str = "secret_id, version, ciphertext, wrapped_dek, key_version, created_at, created_by";
@@ -30,6 +35,28 @@ static TOKEN_WITH_MEMBER: LazyLock<String> = LazyLock::new(|| {
         aliased("t", TOKEN),
         aliased("m", MEMBER),
         aliased("w", WORKSPACE)
+    )
+});
+
+/// `token_with_identity`: `$1` is the token's hash. The identity must be of the token's workspace.
+static TOKEN_WITH_IDENTITY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, {} FROM tokens t JOIN identities i ON i.id = t.identity_id AND i.workspace_id = t.workspace_id \
+         JOIN workspaces w ON w.id = t.workspace_id WHERE t.hash = $1",
+        aliased("t", TOKEN),
+        aliased("i", IDENTITY),
+        aliased("w", WORKSPACE)
+    )
+});
+
+/// `live_secrets_with_current_version`: `$1` workspace id.
+static LIVE_SECRETS_WITH_CURRENT_VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {} FROM secrets s JOIN secret_versions v \
+         ON v.secret_id = s.id AND v.version = s.current_version \
+         WHERE s.workspace_id = $1 AND s.deleted_at IS NULL ORDER BY s.name",
+        aliased("s", SECRET),
+        aliased("v", VERSION)
     )
 });
 
@@ -69,12 +96,38 @@ fn token(r: &impl Columns) -> Result<TokenRow> {
         workspace_id: r.get("workspace_id")?,
         kind: r.get("kind")?,
         member_id: r.get("member_id")?,
+        identity_id: r.get("identity_id")?,
         name: r.get("name")?,
         hash: r.get("hash")?,
         created_at: r.get("created_at")?,
         expires_at: r.get("expires_at")?,
         revoked_at: r.get("revoked_at")?,
         last_used_at: r.get("last_used_at")?,
+    })
+}
+
+fn identity(r: &impl Columns) -> Result<IdentityRow> {
+    Ok(IdentityRow {
+        id: r.get("id")?,
+        workspace_id: r.get("workspace_id")?,
+        name: r.get("name")?,
+        tags: r.get("tags")?,
+        created_at: r.get("created_at")?,
+        created_by: r.get("created_by")?,
+    })
+}
+
+fn policy(r: &impl Columns) -> Result<PolicyRow> {
+    Ok(PolicyRow {
+        id: r.get("id")?,
+        workspace_id: r.get("workspace_id")?,
+        name: r.get("name")?,
+        identity_names: r.get("identity_names")?,
+        identity_tags: r.get("identity_tags")?,
+        secret_tags: r.get("secret_tags")?,
+        allow: r.get("allow")?,
+        created_at: r.get("created_at")?,
+        created_by: r.get("created_by")?,
     })
 }
 
@@ -184,7 +237,15 @@ async fn lock_head(c: &mut dyn Exec, workspace_id: &str, audit: &AuditRecord) ->
 }
 
 /// Appends `record` after `head` and moves the head; returns the event's sequence number.
-async fn append(c: &mut dyn Exec, head: Head, record: &AuditRecord) -> Result<i64> {
+async fn append(c: &mut dyn Exec, mut head: Head, record: &AuditRecord) -> Result<i64> {
+    let seq = insert_event(c, &mut head, record).await?;
+    store_head(c, &record.workspace_id, &head).await?;
+    Ok(seq)
+}
+
+/// Inserts `record` as the event after `head` and advances `head` to it (in memory only; see
+/// [`store_head`]); returns the event's sequence number.
+async fn insert_event(c: &mut dyn Exec, head: &mut Head, record: &AuditRecord) -> Result<i64> {
     let seq = head.seq + 1;
     let key = c
         .chain_key()
@@ -213,18 +274,49 @@ async fn append(c: &mut dyn Exec, head: Head, record: &AuditRecord) -> Result<i6
     )
     .await
     .map_err(audit_error)?;
+    *head = Head { seq, hash };
+    Ok(seq)
+}
+
+/// Records `head` as the chain head of `workspace_id`.
+async fn store_head(c: &mut dyn Exec, workspace_id: &str, head: &Head) -> Result<()> {
     c.execute(
         "UPDATE workspaces SET audit_seq = $1, audit_hash = $2 WHERE id = $3",
-        args![seq, &hash, &r.workspace_id],
+        args![head.seq, &head.hash, workspace_id],
     )
     .await
     .map_err(audit_error)?;
-    Ok(seq)
+    Ok(())
 }
 
 pub(crate) async fn append_audit(c: &mut dyn Exec, audit: AuditRecord) -> Result<i64> {
     let head = lock_head(c, &audit.workspace_id, &audit).await?;
     append(c, head, &audit).await
+}
+
+/// Appends `records` in order, all in the caller's transaction. The heads of the workspaces they
+/// name are locked first, in workspace id order (one order for every transaction), and each is
+/// stored once at the end.
+pub(crate) async fn append_audits(c: &mut dyn Exec, records: Vec<AuditRecord>) -> Result<Vec<i64>> {
+    let mut heads: BTreeMap<&str, Head> = BTreeMap::new();
+    let mut first_of: BTreeMap<&str, &AuditRecord> = BTreeMap::new();
+    for record in &records {
+        first_of.entry(record.workspace_id.as_str()).or_insert(record);
+    }
+    for (workspace_id, record) in first_of {
+        heads.insert(workspace_id, lock_head(c, workspace_id, record).await?);
+    }
+    let mut seqs = Vec::with_capacity(records.len());
+    for record in &records {
+        let head = heads
+            .get_mut(record.workspace_id.as_str())
+            .ok_or_else(|| StoreError::Audit("the workspace's chain head is not locked".into()))?;
+        seqs.push(insert_event(c, head, record).await?);
+    }
+    for (workspace_id, head) in &heads {
+        store_head(c, workspace_id, head).await?;
+    }
+    Ok(seqs)
 }
 
 pub(crate) async fn list_audit(
@@ -450,10 +542,205 @@ pub(crate) async fn delete_member(
     Ok(())
 }
 
+// ---- identities ----
+
+/// `NotFound` unless the identity is in the workspace.
+async fn check_identity_in(c: &mut dyn Exec, workspace_id: &str, identity_id: &str) -> Result<()> {
+    let found = c
+        .fetch_all(
+            "SELECT id FROM identities WHERE id = $1 AND workspace_id = $2",
+            args![identity_id, workspace_id],
+        )
+        .await?;
+    if found.is_empty() {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) async fn insert_identity(c: &mut dyn Exec, identity: IdentityRow, audit: AuditRecord) -> Result<()> {
+    let i = &identity;
+    let head = lock_head(c, &i.workspace_id, &audit).await?;
+    let sql = format!("INSERT INTO identities ({IDENTITY}) VALUES ($1, $2, $3, $4, $5, $6)");
+    c.execute(
+        &sql,
+        args![&i.id, &i.workspace_id, &i.name, &i.tags, i.created_at, &i.created_by],
+    )
+    .await
+    .map_err(duplicate_as("identity_name"))?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn identity_by_name(c: &mut dyn Exec, workspace_id: &str, name: &str) -> Result<Option<IdentityRow>> {
+    let sql = format!("SELECT {IDENTITY} FROM identities WHERE workspace_id = $1 AND name = $2");
+    fetch_optional(c, &sql, args![workspace_id, name], identity).await
+}
+
+pub(crate) async fn list_identities(c: &mut dyn Exec, workspace_id: &str) -> Result<Vec<IdentityRow>> {
+    let sql = format!("SELECT {IDENTITY} FROM identities WHERE workspace_id = $1 ORDER BY name");
+    fetch(c, &sql, args![workspace_id], identity).await
+}
+
+pub(crate) async fn set_identity_tags(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    identity_id: String,
+    tags: String,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    let changed = c
+        .execute(
+            "UPDATE identities SET tags = $1 WHERE id = $2 AND workspace_id = $3",
+            args![&tags, &identity_id, &workspace_id],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn delete_identity(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    identity_id: String,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    check_identity_in(c, &workspace_id, &identity_id).await?;
+    // The foreign keys cascade too; deleting explicitly does not depend on them.
+    c.execute("DELETE FROM tokens WHERE identity_id = $1", args![&identity_id])
+        .await?;
+    c.execute("DELETE FROM identity_env WHERE identity_id = $1", args![&identity_id])
+        .await?;
+    c.execute(
+        "DELETE FROM identities WHERE id = $1 AND workspace_id = $2",
+        args![&identity_id, &workspace_id],
+    )
+    .await?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn set_identity_env(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    identity_id: String,
+    key: String,
+    value: String,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    check_identity_in(c, &workspace_id, &identity_id).await?;
+    c.execute(
+        "INSERT INTO identity_env (identity_id, key, value) VALUES ($1, $2, $3) \
+         ON CONFLICT (identity_id, key) DO UPDATE SET value = excluded.value",
+        args![&identity_id, &key, &value],
+    )
+    .await?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn unset_identity_env(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    identity_id: String,
+    key: String,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    let removed = c
+        .execute(
+            "DELETE FROM identity_env WHERE identity_id = $1 AND key = $2 \
+             AND identity_id IN (SELECT id FROM identities WHERE workspace_id = $3)",
+            args![&identity_id, &key, &workspace_id],
+        )
+        .await?;
+    if removed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn identity_env(c: &mut dyn Exec, identity_id: &str) -> Result<Vec<(String, String)>> {
+    fetch(
+        c,
+        "SELECT key, value FROM identity_env WHERE identity_id = $1 ORDER BY key",
+        args![identity_id],
+        |r| Ok((r.get("key")?, r.get("value")?)),
+    )
+    .await
+}
+
+// ---- policies ----
+
+pub(crate) async fn insert_policy(c: &mut dyn Exec, policy: PolicyRow, audit: AuditRecord) -> Result<()> {
+    let p = &policy;
+    let head = lock_head(c, &p.workspace_id, &audit).await?;
+    let sql = format!("INSERT INTO policies ({POLICY}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    c.execute(
+        &sql,
+        args![
+            &p.id,
+            &p.workspace_id,
+            &p.name,
+            &p.identity_names,
+            &p.identity_tags,
+            &p.secret_tags,
+            &p.allow,
+            p.created_at,
+            &p.created_by
+        ],
+    )
+    .await
+    .map_err(duplicate_as("policy_name"))?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn list_policies(c: &mut dyn Exec, workspace_id: &str) -> Result<Vec<PolicyRow>> {
+    let sql = format!("SELECT {POLICY} FROM policies WHERE workspace_id = $1 ORDER BY name");
+    fetch(c, &sql, args![workspace_id], policy).await
+}
+
+pub(crate) async fn delete_policy(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    policy_id: String,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    let deleted = c
+        .execute(
+            "DELETE FROM policies WHERE id = $1 AND workspace_id = $2",
+            args![&policy_id, &workspace_id],
+        )
+        .await?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
 // ---- tokens ----
 
 async fn insert_token_row(c: &mut dyn Exec, t: &TokenRow) -> Result<()> {
-    let sql = format!("INSERT INTO tokens ({TOKEN}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+    if let Some(identity_id) = &t.identity_id {
+        if t.member_id.is_some() {
+            return Err(StoreError::Database(
+                "a token acts as a member or as an identity, not both".into(),
+            ));
+        }
+        check_identity_in(c, &t.workspace_id, identity_id).await?;
+    }
+    let sql = format!("INSERT INTO tokens ({TOKEN}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
     c.execute(
         &sql,
         args![
@@ -461,6 +748,7 @@ async fn insert_token_row(c: &mut dyn Exec, t: &TokenRow) -> Result<()> {
             &t.workspace_id,
             &t.kind,
             &t.member_id,
+            &t.identity_id,
             &t.name,
             &t.hash,
             t.created_at,
@@ -502,6 +790,56 @@ pub(crate) async fn token_with_member(
         ))
     })
     .await
+}
+
+/// The token, the identity it acts as and its workspace, in one query.
+pub(crate) async fn token_with_identity(
+    c: &mut dyn Exec,
+    hash: &[u8],
+) -> Result<Option<(TokenRow, IdentityRow, WorkspaceRow)>> {
+    fetch_optional(c, &TOKEN_WITH_IDENTITY, args![hash], |r| {
+        Ok((
+            token(&r.prefixed("t_"))?,
+            identity(&r.prefixed("i_"))?,
+            workspace(&r.prefixed("w_"))?,
+        ))
+    })
+    .await
+}
+
+pub(crate) async fn list_identity_tokens(
+    c: &mut dyn Exec,
+    workspace_id: &str,
+    identity_id: &str,
+) -> Result<Vec<TokenRow>> {
+    let sql = format!(
+        "SELECT {TOKEN} FROM tokens WHERE workspace_id = $1 AND identity_id = $2 AND revoked_at IS NULL \
+         ORDER BY created_at DESC, id DESC"
+    );
+    fetch(c, &sql, args![workspace_id, identity_id], token).await
+}
+
+pub(crate) async fn revoke_identity_token(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    identity_id: String,
+    token_id: String,
+    at: i64,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    let revoked = c
+        .execute(
+            "UPDATE tokens SET revoked_at = $1 \
+             WHERE id = $2 AND workspace_id = $3 AND identity_id = $4 AND revoked_at IS NULL",
+            args![at, &token_id, &workspace_id, &identity_id],
+        )
+        .await?;
+    if revoked == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(c, head, &audit).await?;
+    Ok(())
 }
 
 pub(crate) async fn list_tokens(
@@ -621,6 +959,17 @@ pub(crate) async fn secret_with_version(
             secret(&r.prefixed("s_"))?,
             found.then(|| secret_version_row(&v)).transpose()?,
         ))
+    })
+    .await
+}
+
+/// Every live secret of the workspace with its current version, in one query.
+pub(crate) async fn live_secrets_with_current_version(
+    c: &mut dyn Exec,
+    workspace_id: &str,
+) -> Result<Vec<(SecretRow, SecretVersionRow)>> {
+    fetch(c, &LIVE_SECRETS_WITH_CURRENT_VERSION, args![workspace_id], |r| {
+        Ok((secret(&r.prefixed("s_"))?, secret_version_row(&r.prefixed("v_"))?))
     })
     .await
 }
@@ -779,5 +1128,16 @@ pub(crate) async fn touch_secret_used(c: &mut dyn Exec, secret_id: String, at: i
         args![at, &by, &secret_id],
     )
     .await?;
+    Ok(())
+}
+
+/// One statement for any number of secrets: the ids travel as one JSON array.
+pub(crate) async fn touch_secrets_used(c: &mut dyn Exec, secret_ids: Vec<String>, at: i64, by: String) -> Result<()> {
+    let ids = serde_json::to_string(&secret_ids).map_err(|e| StoreError::Database(e.to_string()))?;
+    let sql = format!(
+        "UPDATE secrets SET last_used_at = $1, last_used_by = $2 WHERE id IN ({})",
+        c.dialect().json_strings(3)
+    );
+    c.execute(&sql, args![at, &by, &ids]).await?;
     Ok(())
 }

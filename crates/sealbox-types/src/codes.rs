@@ -48,3 +48,14 @@ pub const AUDIT_UNAVAILABLE: &str = "audit.unavailable";
 
 pub const INTERNAL: &str = "internal";
 pub const UNAVAILABLE: &str = "unavailable";
+
+pub const IDENTITY_NAME_INVALID: &str = "identity.name_invalid";
+pub const IDENTITY_EXISTS: &str = "identity.exists";
+pub const IDENTITY_NOT_FOUND: &str = "identity.not_found";
+pub const IDENTITY_TAGS_INVALID: &str = "identity.tags_invalid";
+pub const IDENTITY_ENV_INVALID: &str = "identity.env_invalid";
+pub const IDENTITY_ENV_NOT_FOUND: &str = "identity.env_not_found";
+
+pub const POLICY_INVALID: &str = "policy.invalid";
+pub const POLICY_EXISTS: &str = "policy.exists";
+pub const POLICY_NOT_FOUND: &str = "policy.not_found";

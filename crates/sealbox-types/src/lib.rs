@@ -408,3 +408,100 @@ pub struct Health {
     pub status: String,
     pub version: String,
 }
+
+/// `POST /v1/identities`: a non-human principal (a script, agent, build or service).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateIdentityRequest {
+    pub name: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `PATCH /v1/identities/{name}`: replaces the identity's tags.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIdentityRequest {
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct IdentityInfo {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    /// The identity's own (non-secret) environment variables, laid over its secrets.
+    pub env: BTreeMap<String, String>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct IdentityList {
+    pub identities: Vec<IdentityInfo>,
+}
+
+/// `PUT /v1/identities/{name}/env/{key}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetEnvRequest {
+    pub value: String,
+}
+
+/// What a policy lets its identities do with its secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyAccess {
+    /// Receive the value (environment, templates, `sealbox run`).
+    Read,
+    /// Drive server-side actions with the secret without ever receiving it.
+    Use,
+}
+
+/// `POST /v1/policies`. Identities are chosen by name and/or by tags (every listed tag must
+/// match); secrets by tags (every listed tag must match).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreatePolicyRequest {
+    pub name: String,
+    #[serde(default)]
+    pub identities: Vec<String>,
+    #[serde(default)]
+    pub identity_tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub secret_tags: BTreeMap<String, String>,
+    pub allow: Vec<PolicyAccess>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PolicyInfo {
+    pub name: String,
+    pub identities: Vec<String>,
+    pub identity_tags: BTreeMap<String, String>,
+    pub secret_tags: BTreeMap<String, String>,
+    pub allow: Vec<PolicyAccess>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PolicyList {
+    pub policies: Vec<PolicyInfo>,
+}
+
+/// `GET /v1/environment`: `NAME -> value` for every secret the caller may read (structured
+/// values as a JSON object string), with an identity's own variables laid over them.
+/// Deliberately no `Debug`: it holds values.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EnvironmentResponse {
+    pub variables: BTreeMap<String, String>,
+}

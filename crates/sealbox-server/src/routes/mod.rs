@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod identities;
 pub mod members;
 pub mod secrets;
 pub mod sys;

@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod logs;
+mod machines;
 mod postgres;
 mod roles;
 mod secrets;

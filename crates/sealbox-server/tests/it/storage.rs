@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::{Api, setup};
 
 /// A connection to the server's SQLite database, behind its back.
-fn open_db(server: &TestServer) -> rusqlite::Connection {
+pub fn open_db(server: &TestServer) -> rusqlite::Connection {
     rusqlite::Connection::open(server.data_dir().join("sealbox.db")).unwrap()
 }
 

@@ -1,6 +1,10 @@
 use sealbox_store::{AuditFilter, AuditRecord, Store};
 
-use crate::fixtures::{all, audit, head_seq, member, secret, token, update, verify_chain, workspace};
+use sealbox_store::StoreError;
+
+use crate::fixtures::{
+    all, audit, head_seq, identity, identity_token, member, policy, secret, token, update, verify_chain, workspace,
+};
 use crate::harness::Db;
 
 conformance!(
@@ -9,6 +13,8 @@ conformance!(
     one_chain_across_store_instances,
     list_filters_and_paging,
     count_audit,
+    append_audits_in_order,
+    append_audits_is_all_or_nothing,
 );
 
 async fn every_change_appends_one_event(db: Db) {
@@ -63,6 +69,41 @@ async fn every_change_appends_one_event(db: Db) {
     ));
     appends_one!(ev("secret.purge"), |e| s.purge_secret(ws, &row.id, e));
     appends_one!(ev("member.remove"), |e| s.delete_member(ws, &editor.id, e));
+    let worker = identity(ws, "payments-worker", "{}");
+    let machine = identity_token(ws, &worker.id, 7_000);
+    let read = policy(ws, "payments-read");
+    appends_one!(ev("identity.create"), |e| s.insert_identity(worker.clone(), e));
+    appends_one!(ev("identity.tag"), |e| s.set_identity_tags(
+        ws,
+        &worker.id,
+        r#"{"team":"payments"}"#,
+        e
+    ));
+    appends_one!(ev("identity.env.set"), |e| s.set_identity_env(
+        ws,
+        &worker.id,
+        "LOG_LEVEL",
+        "debug",
+        e
+    ));
+    appends_one!(ev("identity.env.unset"), |e| s.unset_identity_env(
+        ws,
+        &worker.id,
+        "LOG_LEVEL",
+        e
+    ));
+    appends_one!(ev("identity.token.create"), |e| s
+        .insert_token(machine.clone(), Some(e)));
+    appends_one!(ev("identity.token.revoke"), |e| s.revoke_identity_token(
+        ws,
+        &worker.id,
+        &machine.id,
+        8_000,
+        e
+    ));
+    appends_one!(ev("policy.create"), |e| s.insert_policy(read.clone(), e));
+    appends_one!(ev("policy.delete"), |e| s.delete_policy(ws, &read.id, e));
+    appends_one!(ev("identity.delete"), |e| s.delete_identity(ws, &worker.id, e));
     let before = head_seq(s, ws).await;
     assert_eq!(s.append_audit(ev("secret.reveal")).await.unwrap(), before + 1);
     expected.push(ev("secret.reveal"));
@@ -71,6 +112,13 @@ async fn every_change_appends_one_event(db: Db) {
         .await
         .unwrap();
     s.touch_token(&personal.id, 6_000).await.unwrap();
+    s.touch_secrets_used(std::slice::from_ref(&row.id), 6_000, "identity:payments-worker")
+        .await
+        .unwrap();
+    let reads = vec![ev("secret.read"), ev("secret.read")];
+    let before = head_seq(s, ws).await;
+    assert_eq!(s.append_audits(reads.clone()).await.unwrap(), [before + 1, before + 2]);
+    expected.extend(reads);
 
     // The store names the version it assigned in an update's event.
     for e in expected.iter_mut().filter(|e| e.action == "secret.update") {
@@ -284,4 +332,83 @@ async fn count_audit(db: Db) {
             .unwrap(),
         0
     );
+}
+
+async fn append_audits_in_order(db: Db) {
+    let s = &*db.store;
+    let a = workspace(s, "a").await;
+    let b = workspace(s, "b").await;
+    assert_eq!(s.append_audits(Vec::new()).await.unwrap(), Vec::<i64>::new());
+    assert_eq!(head_seq(s, a.id()).await, 1);
+
+    // Events of two workspaces, interleaved: each chain goes on in the order given.
+    let records: Vec<AuditRecord> = (0..6)
+        .map(|i| {
+            let ws = if i % 3 == 1 { b.id() } else { a.id() };
+            audit(ws, "secret.read", &format!("secret:S{i}"))
+        })
+        .collect();
+    assert_eq!(s.append_audits(records.clone()).await.unwrap(), [2, 2, 3, 4, 3, 5]);
+    // ...and the single-event path continues them.
+    assert_eq!(s.append_audit(audit(a.id(), "login", "x")).await.unwrap(), 6);
+
+    let stored_a = verify_chain(s, a.id()).await;
+    let stored_b = verify_chain(s, b.id()).await;
+    assert_eq!((stored_a.len(), stored_b.len()), (6, 3));
+    let targets = |events: &[sealbox_store::AuditEventRow]| -> Vec<String> {
+        events[1..].iter().map(|e| e.record.target.clone()).collect()
+    };
+    assert_eq!(
+        targets(&stored_a),
+        ["secret:S0", "secret:S2", "secret:S3", "secret:S5", "x"]
+    );
+    assert_eq!(targets(&stored_b), ["secret:S1", "secret:S4"]);
+    assert_eq!(stored_a[1].record, records[0]);
+}
+
+async fn append_audits_is_all_or_nothing(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let ws = acme.id();
+    s.append_audit(audit(ws, "login", "x")).await.unwrap();
+    let seq = head_seq(s, ws).await;
+    let head = s.audit_head(ws).await.unwrap();
+
+    // A workspace that does not exist: none of the events are written.
+    let err = s
+        .append_audits(vec![
+            audit(ws, "secret.read", "secret:A"),
+            audit("no-such-workspace", "secret.read", "secret:B"),
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(s.audit_head(ws).await.unwrap(), head);
+
+    // The third event cannot be written after two were: the two are not kept either.
+    db.refuse_audit_action("poison").await;
+    let err = s
+        .append_audits(vec![
+            audit(ws, "secret.read", "secret:A"),
+            audit(ws, "secret.read", "secret:B"),
+            audit(ws, "poison", "secret:C"),
+            audit(ws, "secret.read", "secret:D"),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Audit(m) if m.contains("audit refused")),
+        "{err:?}"
+    );
+    assert_eq!(s.audit_head(ws).await.unwrap(), head);
+    assert_eq!(verify_chain(s, ws).await.len() as i64, seq);
+
+    // The chain goes on from where it was.
+    assert_eq!(
+        s.append_audits(vec![audit(ws, "secret.read", "secret:A")])
+            .await
+            .unwrap(),
+        [seq + 1]
+    );
+    verify_chain(s, ws).await;
 }

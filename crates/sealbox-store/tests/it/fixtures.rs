@@ -1,8 +1,8 @@
 //! Rows to store, and the audit chain check.
 
 use sealbox_store::{
-    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, MemberRow, SealNewVersion, SealedValue, SecretRow,
-    SecretUpdate, SecretVersionRow, Store, TokenRow, WorkspaceRow, chain_hash,
+    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, IdentityRow, MemberRow, PolicyRow, SealNewVersion,
+    SealedValue, SecretRow, SecretUpdate, SecretVersionRow, Store, TokenRow, WorkspaceRow, chain_hash,
 };
 
 /// The key every test store seals its audit chain with.
@@ -72,12 +72,58 @@ pub fn token(workspace_id: &str, member_id: &str, kind: &str, created_at: i64) -
         workspace_id: workspace_id.into(),
         kind: kind.into(),
         member_id: Some(member_id.into()),
+        identity_id: None,
         name: format!("{kind} token"),
         hash: uuid::Uuid::new_v4().as_bytes().to_vec(),
         created_at,
         expires_at: Some(created_at + 3_600_000),
         revoked_at: None,
         last_used_at: None,
+    }
+}
+
+/// A token of `identity_id` (kind `identity`).
+pub fn identity_token(workspace_id: &str, identity_id: &str, created_at: i64) -> TokenRow {
+    TokenRow {
+        member_id: None,
+        identity_id: Some(identity_id.into()),
+        name: "ci token".into(),
+        ..token(workspace_id, "", "identity", created_at)
+    }
+}
+
+pub fn identity(workspace_id: &str, name: &str, tags: &str) -> IdentityRow {
+    IdentityRow {
+        id: id(),
+        workspace_id: workspace_id.into(),
+        name: name.into(),
+        tags: tags.into(),
+        created_at: 1_000,
+        created_by: "member:owner@example.com".into(),
+    }
+}
+
+/// Stores identity `name` with tags `{"team":"payments"}`.
+pub async fn stored_identity(store: &dyn Store, workspace_id: &str, name: &str) -> IdentityRow {
+    let row = identity(workspace_id, name, r#"{"team":"payments"}"#);
+    store
+        .insert_identity(row.clone(), audit(workspace_id, "identity.create", name))
+        .await
+        .unwrap();
+    row
+}
+
+pub fn policy(workspace_id: &str, name: &str) -> PolicyRow {
+    PolicyRow {
+        id: id(),
+        workspace_id: workspace_id.into(),
+        name: name.into(),
+        identity_names: r#"["payments-worker"]"#.into(),
+        identity_tags: r#"{"team":"payments"}"#.into(),
+        secret_tags: r#"{"team":"payments"}"#.into(),
+        allow: r#"["read"]"#.into(),
+        created_at: 1_000,
+        created_by: "member:owner@example.com".into(),
     }
 }
 

@@ -36,6 +36,38 @@ impl Db {
         }
     }
 
+    /// Makes inserts into `audit_events` of events with this action fail, behind the store's back.
+    pub async fn refuse_audit_action(&self, action: &str) {
+        // `action` comes from the test itself, not from outside.
+        let sql = match &self.at {
+            Location::Sqlite { .. } => format!(
+                "CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_events WHEN NEW.action = '{action}' \
+                 BEGIN SELECT RAISE(ABORT, 'audit refused'); END;"
+            ),
+            Location::Postgres { .. } => format!(
+                "CREATE FUNCTION audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN RAISE EXCEPTION 'audit refused'; END $$; \
+                 CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_events \
+                 FOR EACH ROW WHEN (NEW.action = '{action}') EXECUTE FUNCTION audit_refuse();"
+            ),
+        };
+        self.run_sql(&sql).await;
+    }
+
+    async fn run_sql(&self, sql: &str) {
+        match &self.at {
+            Location::Sqlite { path, .. } => {
+                rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
+            }
+            Location::Postgres { url } => {
+                let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(url).unwrap())
+                    .await
+                    .unwrap();
+                conn.execute(sql).await.unwrap();
+            }
+        }
+    }
+
     /// Makes every insert into `audit_events` fail (or work again), behind the store's back.
     pub async fn set_audit_offline(&self, offline: bool) {
         let sql = match (&self.at, offline) {
@@ -51,17 +83,7 @@ impl Db {
             }
             (Location::Postgres { .. }, false) => "DROP TRIGGER audit_offline ON audit_events",
         };
-        match &self.at {
-            Location::Sqlite { path, .. } => {
-                rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
-            }
-            Location::Postgres { url } => {
-                let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(url).unwrap())
-                    .await
-                    .unwrap();
-                conn.execute(sql).await.unwrap();
-            }
-        }
+        self.run_sql(sql).await;
     }
 }
 

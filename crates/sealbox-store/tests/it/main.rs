@@ -31,6 +31,7 @@ mod harness;
 
 mod audit;
 mod fail_closed;
+mod identities;
 mod members;
 mod postgres_only;
 mod secrets;

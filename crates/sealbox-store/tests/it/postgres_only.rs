@@ -7,7 +7,7 @@ use sealbox_store::{PostgresStore, Store};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
-use crate::fixtures::{audit, verify_chain, workspace};
+use crate::fixtures::{audit, identity_token, stored_identity, verify_chain, workspace};
 use crate::harness::{drop_schema, isolated_schema, postgres_admin_url};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -59,7 +59,7 @@ async fn servers_migrate_one_schema_concurrently() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(applied, ["0001_init", "0002_fewer_audit_indexes"]);
+    assert_eq!(applied, ["0001_init", "0002_fewer_audit_indexes", "0003_identities"]);
     conn.close().await.unwrap();
     drop_schema(&admin_url, &url).await;
 }
@@ -96,4 +96,42 @@ async fn isolated_schemas_do_not_share_data() {
     assert_eq!(a.kind(), "postgres");
     drop_schema(&admin_url, &url_a).await;
     drop_schema(&admin_url, &url_b).await;
+}
+
+/// A database made before identities existed gets them, and its tokens still read as before.
+#[tokio::test]
+async fn tokens_of_an_older_database_survive_the_identities_migration() {
+    let Some(admin_url) = postgres_admin_url() else { return };
+    let url = isolated_schema(&admin_url).await;
+    let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(&url).unwrap())
+        .await
+        .unwrap();
+    for script in [
+        include_str!("../../migrations/postgres/0001_init.sql"),
+        include_str!("../../migrations/postgres/0002_fewer_audit_indexes.sql"),
+        "CREATE TABLE schema_migrations (name TEXT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL);
+         INSERT INTO schema_migrations VALUES ('0001_init', 1), ('0002_fewer_audit_indexes', 2);
+         INSERT INTO workspaces (id, name, created_at) VALUES ('w1', 'acme', 1);
+         INSERT INTO members VALUES ('m1', 'w1', 'owner@example.com', 'x', 'owner', 1);
+         INSERT INTO tokens (id, workspace_id, kind, member_id, name, hash, created_at)
+             VALUES ('t1', 'w1', 'personal', 'm1', 'old', '\\x0102', 1);",
+    ] {
+        sqlx::raw_sql(script).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = PostgresStore::connect(&url, crate::fixtures::chain_key())
+        .await
+        .unwrap();
+    let (token, member, _) = store.token_with_member(&[1, 2]).await.unwrap().unwrap();
+    assert_eq!(
+        (token.id.as_str(), token.identity_id, member.id.as_str()),
+        ("t1", None, "m1")
+    );
+    let worker = stored_identity(&store, "w1", "payments-worker").await;
+    let machine = identity_token("w1", &worker.id, 2);
+    store.insert_token(machine.clone(), None).await.unwrap();
+    assert!(store.token_with_identity(&machine.hash).await.unwrap().is_some());
+    store.close().await;
+    drop_schema(&admin_url, &url).await;
 }

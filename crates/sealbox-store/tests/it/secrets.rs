@@ -13,6 +13,8 @@ conformance!(
     trashed_before_spans_workspaces,
     touch_secret_used,
     secret_with_version,
+    live_secrets_with_current_version,
+    touch_secrets_used,
 );
 
 fn names(rows: &[sealbox_store::SecretRow]) -> Vec<&str> {
@@ -426,4 +428,112 @@ async fn secret_with_version(db: Db) {
     let (trashed, current) = read("API_KEY", None).await.unwrap();
     assert_eq!(trashed.deleted_at, Some(3_000));
     assert_eq!(current.map(|v| v.version), Some(2));
+}
+
+async fn live_secrets_with_current_version(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let other = workspace(s, "other").await;
+    let ws = acme.id();
+    assert!(s.live_secrets_with_current_version(ws).await.unwrap().is_empty());
+    let rows = secrets(s, ws, &["ZETA", "ALPHA", "TRASHED", "MIDDLE"]).await;
+    secrets(s, other.id(), &["ELSEWHERE"]).await;
+    let [zeta, alpha, trashed, middle] = &rows[..] else {
+        unreachable!()
+    };
+
+    // ZETA gets two more versions; ALPHA a change that is not a new value.
+    s.update_secret(update(zeta, 1, "second", true), audit(ws, "secret.update", "x"))
+        .await
+        .unwrap();
+    s.update_secret(update(zeta, 2, "third", true), audit(ws, "secret.update", "x"))
+        .await
+        .unwrap();
+    let mut described = update(alpha, 1, "described", false);
+    described.expected_current_version = None;
+    s.update_secret(described, audit(ws, "secret.update", "x"))
+        .await
+        .unwrap();
+    s.set_secret_trashed(
+        ws,
+        &trashed.id,
+        Some((3_000, "member:a".into())),
+        audit(ws, "secret.delete", "x"),
+    )
+    .await
+    .unwrap();
+
+    let live = s.live_secrets_with_current_version(ws).await.unwrap();
+    let mut want = Vec::new();
+    for row in [alpha, middle, zeta] {
+        let stored = s.secret_by_name(ws, &row.name).await.unwrap().unwrap();
+        let current = s
+            .secret_version(&row.id, stored.current_version)
+            .await
+            .unwrap()
+            .unwrap();
+        want.push((stored, current));
+    }
+    assert_eq!(live, want, "live ones only, by name, each with its current version");
+    let versions: Vec<_> = live.iter().map(|(row, v)| (row.name.as_str(), v.version)).collect();
+    assert_eq!(versions, [("ALPHA", 1), ("MIDDLE", 1), ("ZETA", 3)]);
+    let sealed = version(&zeta.id, 3);
+    assert_eq!(
+        (&live[2].1.ciphertext, &live[2].1.wrapped_dek),
+        (&sealed.ciphertext, &sealed.wrapped_dek),
+        "the value sealed for version 3"
+    );
+    assert_eq!(live[0].0.description, "described");
+
+    // Restored, it is back.
+    s.set_secret_trashed(ws, &trashed.id, None, audit(ws, "secret.restore", "x"))
+        .await
+        .unwrap();
+    let names: Vec<_> = s
+        .live_secrets_with_current_version(ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(row, _)| row.name)
+        .collect();
+    assert_eq!(names, ["ALPHA", "MIDDLE", "TRASHED", "ZETA"]);
+}
+
+async fn touch_secrets_used(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let other = workspace(s, "other").await;
+    let rows = secrets(s, acme.id(), &["A", "B", "C"]).await;
+    let theirs = secrets(s, other.id(), &["D"]).await.remove(0);
+    let seq = head_seq(s, acme.id()).await;
+
+    s.touch_secrets_used(&[], 8_000, "identity:nobody").await.unwrap();
+    let ids = vec![rows[0].id.clone(), rows[2].id.clone(), "no-such-secret".to_owned()];
+    s.touch_secrets_used(&ids, 9_000, "identity:payments-worker")
+        .await
+        .unwrap();
+    let used: Vec<_> = s
+        .list_secrets(acme.id(), &SecretFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.name, row.last_used_at, row.last_used_by))
+        .collect();
+    let by = Some("identity:payments-worker".to_owned());
+    assert_eq!(
+        used,
+        [
+            ("A".to_owned(), Some(9_000), by.clone()),
+            ("B".to_owned(), None, None),
+            ("C".to_owned(), Some(9_000), by),
+        ]
+    );
+    let stored = s.secret_by_name(acme.id(), "A").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.updated_at, stored.current_version),
+        (rows[0].updated_at, 1),
+        "use is not a change"
+    );
+    assert_eq!(s.secret_by_name(other.id(), "D").await.unwrap(), Some(theirs));
+    assert_eq!(head_seq(s, acme.id()).await, seq, "not audited by itself");
 }

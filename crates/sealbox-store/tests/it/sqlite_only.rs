@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sealbox_store::{SecretFilter, SqliteStore, Store, StoreError};
 
-use crate::fixtures::{audit, head_seq, secret, secrets, verify_chain, workspace};
+use crate::fixtures::{audit, head_seq, identity_token, secret, secrets, stored_identity, verify_chain, workspace};
 
 async fn open() -> (tempfile::TempDir, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().unwrap();
@@ -137,6 +137,39 @@ async fn reopening_does_not_migrate_again() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(applied, ["0001_init", "0002_fewer_audit_indexes"]);
+    assert_eq!(applied, ["0001_init", "0002_fewer_audit_indexes", "0003_identities"]);
     assert_eq!(reopened.kind(), "sqlite");
+}
+
+/// A database made before identities existed gets them, and its tokens still read as before.
+#[tokio::test]
+async fn tokens_of_an_older_database_survive_the_identities_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../../migrations/sqlite/0001_init.sql"))
+            .unwrap();
+        conn.execute_batch(include_str!("../../migrations/sqlite/0002_fewer_audit_indexes.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (name TEXT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL);
+             INSERT INTO schema_migrations VALUES ('0001_init', 1), ('0002_fewer_audit_indexes', 2);
+             INSERT INTO workspaces (id, name, created_at) VALUES ('w1', 'acme', 1);
+             INSERT INTO members VALUES ('m1', 'w1', 'owner@example.com', 'x', 'owner', 1);
+             INSERT INTO tokens (id, workspace_id, kind, member_id, name, hash, created_at)
+                 VALUES ('t1', 'w1', 'personal', 'm1', 'old', x'0102', 1);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path, crate::fixtures::chain_key()).await.unwrap();
+    let (token, member, _) = store.token_with_member(&[1, 2]).await.unwrap().unwrap();
+    assert_eq!(
+        (token.id.as_str(), token.identity_id, member.id.as_str()),
+        ("t1", None, "m1")
+    );
+    let worker = stored_identity(&store, "w1", "payments-worker").await;
+    let machine = identity_token("w1", &worker.id, 2);
+    store.insert_token(machine.clone(), None).await.unwrap();
+    assert!(store.token_with_identity(&machine.hash).await.unwrap().is_some());
 }

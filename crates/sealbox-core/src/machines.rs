@@ -1,0 +1,562 @@
+//! Machine access: identities (their tags, variables and tokens), tag policies, and the context
+//! environment an identity (or a member) receives.
+
+use std::collections::BTreeMap;
+
+use sealbox_crypto::{ExposeSecret, SecretString};
+use sealbox_store::{IdentityRow, PolicyRow, StoreError};
+use sealbox_types::{
+    CreatePolicyRequest, CreatedToken, IdentityInfo, PolicyAccess, PolicyInfo, SecretType, TokenInfo, Visibility, codes,
+};
+use serde_json::json;
+
+use crate::clock::format_ms;
+use crate::error::{CoreError, CoreResult};
+use crate::principal::{Actor, IdentityActor, Permission, Policy, Principal, RequestContext, authorize, identity_may};
+use crate::validate::{self, SecretName};
+use crate::{Sealbox, kinds, new_id};
+
+const MAX_TOKEN_TTL_SECONDS: u64 = 10 * 365 * 24 * 60 * 60;
+
+/// Identity and policy names: 1-64 of letters, digits, `-`, `_`, `.`, starting with a letter or digit.
+fn object_name(code: &'static str, what: &str, raw: &str) -> CoreResult<String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 64
+        && raw.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && raw.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !ok {
+        return Err(CoreError::invalid(
+            code,
+            format!(
+                "{what} name {}: 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+                validate::quote_for_message(raw)
+            ),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+fn parse_map(text: &str) -> CoreResult<BTreeMap<String, String>> {
+    serde_json::from_str(text).map_err(|_| CoreError::internal("stored tags are invalid"))
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> CoreResult<String> {
+    serde_json::to_string(v).map_err(CoreError::internal)
+}
+
+impl Sealbox {
+    // ---- identities ----
+
+    pub async fn create_identity(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        tags: BTreeMap<String, String>,
+    ) -> CoreResult<IdentityInfo> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let name = object_name(codes::IDENTITY_NAME_INVALID, "identity", name)?;
+        let tags =
+            validate::tags(Some(tags)).map_err(|e| CoreError::invalid(codes::IDENTITY_TAGS_INVALID, e.message))?;
+        let row = IdentityRow {
+            id: new_id(),
+            workspace_id: p.workspace_id.clone(),
+            name: name.clone(),
+            tags: json_text(&tags)?,
+            created_at: self.now(),
+            created_by: p.label(),
+        };
+        let record = self.identity_audit(p, ctx, "identity.create", &name, json!({ "tags": tags }));
+        match self.store.insert_identity(row.clone(), record).await {
+            Ok(()) => self.identity_info(row).await,
+            Err(StoreError::Duplicate(_)) => Err(CoreError::conflict(
+                codes::IDENTITY_EXISTS,
+                format!("an identity named {name} already exists"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn list_identities(&self, p: &Principal) -> CoreResult<Vec<IdentityInfo>> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let mut out = Vec::new();
+        for row in self.store.list_identities(&p.workspace_id).await? {
+            out.push(self.identity_info(row).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get_identity(&self, p: &Principal, name: &str) -> CoreResult<IdentityInfo> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let row = self.identity_row(p, name).await?;
+        self.identity_info(row).await
+    }
+
+    pub async fn set_identity_tags(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        tags: BTreeMap<String, String>,
+    ) -> CoreResult<IdentityInfo> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let mut row = self.identity_row(p, name).await?;
+        let tags =
+            validate::tags(Some(tags)).map_err(|e| CoreError::invalid(codes::IDENTITY_TAGS_INVALID, e.message))?;
+        row.tags = json_text(&tags)?;
+        let record = self.identity_audit(p, ctx, "identity.update", &row.name, json!({ "tags": tags }));
+        self.store
+            .set_identity_tags(&p.workspace_id, &row.id, &row.tags, record)
+            .await
+            .map_err(|e| identity_error(e, name))?;
+        self.identity_info(row).await
+    }
+
+    /// Deletes the identity with its variables and tokens (which stop working at once).
+    pub async fn delete_identity(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<()> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let row = self.identity_row(p, name).await?;
+        let record = self.identity_audit(p, ctx, "identity.delete", &row.name, json!({}));
+        self.store
+            .delete_identity(&p.workspace_id, &row.id, record)
+            .await
+            .map_err(|e| identity_error(e, name))
+    }
+
+    /// Sets one of the identity's own variables. Keys follow the secret-name rule, so every key is
+    /// a valid environment variable name; values are not secret (use a secret for that).
+    pub async fn set_identity_env(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> CoreResult<IdentityInfo> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let row = self.identity_row(p, name).await?;
+        let key = SecretName::parse(key)
+            .map_err(|e| CoreError::invalid(codes::IDENTITY_ENV_INVALID, e.message.replacen("name", "key", 1)))?;
+        if value.chars().count() > 4096 || value.contains('\0') {
+            return Err(CoreError::invalid(
+                codes::IDENTITY_ENV_INVALID,
+                "value: at most 4096 characters, without NUL characters",
+            ));
+        }
+        let record = self.identity_audit(p, ctx, "identity.env_set", &row.name, json!({ "key": key.as_str() }));
+        self.store
+            .set_identity_env(&p.workspace_id, &row.id, key.as_str(), value, record)
+            .await
+            .map_err(|e| identity_error(e, name))?;
+        self.identity_info(row).await
+    }
+
+    pub async fn unset_identity_env(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        key: &str,
+    ) -> CoreResult<IdentityInfo> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let row = self.identity_row(p, name).await?;
+        let record = self.identity_audit(p, ctx, "identity.env_unset", &row.name, json!({ "key": key }));
+        match self
+            .store
+            .unset_identity_env(&p.workspace_id, &row.id, key, record)
+            .await
+        {
+            Ok(()) => self.identity_info(row).await,
+            Err(StoreError::NotFound) => Err(CoreError::not_found(
+                codes::IDENTITY_ENV_NOT_FOUND,
+                format!(
+                    "identity {} has no variable {}",
+                    row.name,
+                    validate::quote_for_message(key)
+                ),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    // ---- identity tokens ----
+
+    pub async fn create_identity_token(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        token_name: &str,
+        expires_in_seconds: Option<u64>,
+    ) -> CoreResult<CreatedToken> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let identity = self.identity_row(p, name).await?;
+        let token_name = validate::token_name(token_name)?;
+        let expires_at = match expires_in_seconds {
+            None => None,
+            Some(s) if (60..=MAX_TOKEN_TTL_SECONDS).contains(&s) => Some(self.now() + (s as i64) * 1000),
+            Some(_) => {
+                return Err(CoreError::invalid(
+                    codes::TOKEN_TTL_INVALID,
+                    "expires_in_seconds: must be from 60 seconds to 10 years",
+                ));
+            }
+        };
+        let (token, mut row) = self.new_token(&p.workspace_id, "", "identity", &token_name, expires_at);
+        row.member_id = None;
+        row.identity_id = Some(identity.id.clone());
+        let info = token_info(&row);
+        let record = self.identity_audit(
+            p,
+            ctx,
+            "identity.token_create",
+            &identity.name,
+            json!({ "token_id": row.id, "name": token_name, "expires_at": info.expires_at }),
+        );
+        self.store.insert_token(row, Some(record)).await?;
+        Ok(CreatedToken {
+            // EXPOSE: a new token is shown to the admin who made it exactly once.
+            token: token.expose_secret().to_owned(),
+            info,
+        })
+    }
+
+    pub async fn list_identity_tokens(&self, p: &Principal, name: &str) -> CoreResult<Vec<TokenInfo>> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let identity = self.identity_row(p, name).await?;
+        let rows = self.store.list_identity_tokens(&p.workspace_id, &identity.id).await?;
+        Ok(rows.iter().map(token_info).collect())
+    }
+
+    pub async fn revoke_identity_token(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        token_id: &str,
+    ) -> CoreResult<()> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let identity = self.identity_row(p, name).await?;
+        let not_found = || {
+            CoreError::not_found(
+                codes::TOKEN_NOT_FOUND,
+                format!("identity {name} has no token with that id"),
+            )
+        };
+        if token_id.len() != 32 || !token_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
+        let record = self.identity_audit(
+            p,
+            ctx,
+            "identity.token_revoke",
+            &identity.name,
+            json!({ "token_id": token_id }),
+        );
+        match self
+            .store
+            .revoke_identity_token(&p.workspace_id, &identity.id, token_id, self.now(), record)
+            .await
+        {
+            Err(StoreError::NotFound) => Err(not_found()),
+            other => Ok(other?),
+        }
+    }
+
+    // ---- policies ----
+
+    pub async fn create_policy(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        req: CreatePolicyRequest,
+    ) -> CoreResult<PolicyInfo> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let name = object_name(codes::POLICY_INVALID, "policy", &req.name)?;
+        let invalid = |m: String| CoreError::invalid(codes::POLICY_INVALID, m);
+        for identity in &req.identities {
+            object_name(codes::POLICY_INVALID, "identity", identity)?;
+        }
+        if req.identities.is_empty() && req.identity_tags.is_empty() {
+            return Err(invalid("identities: name at least one identity or identity tag".into()));
+        }
+        if req.secret_tags.is_empty() {
+            return Err(invalid(
+                "secret_tags: give at least one tag; a policy covers the secrets carrying all of them".into(),
+            ));
+        }
+        if req.allow.is_empty() {
+            return Err(invalid("allow: give read and/or use".into()));
+        }
+        let identity_tags = validate::tags(Some(req.identity_tags)).map_err(|e| invalid(e.message))?;
+        let secret_tags = validate::tags(Some(req.secret_tags)).map_err(|e| invalid(e.message))?;
+        let mut allow = req.allow;
+        allow.sort();
+        allow.dedup();
+        let mut identities = req.identities;
+        identities.sort();
+        identities.dedup();
+        let row = PolicyRow {
+            id: new_id(),
+            workspace_id: p.workspace_id.clone(),
+            name: name.clone(),
+            identity_names: json_text(&identities)?,
+            identity_tags: json_text(&identity_tags)?,
+            secret_tags: json_text(&secret_tags)?,
+            allow: json_text(&allow)?,
+            created_at: self.now(),
+            created_by: p.label(),
+        };
+        let record = self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            "policy.create",
+            format!("policy:{name}"),
+            "success",
+            json!({ "identities": identities, "identity_tags": identity_tags, "secret_tags": secret_tags, "allow": allow }),
+        );
+        match self.store.insert_policy(row.clone(), record).await {
+            Ok(()) => policy_info(&row),
+            Err(StoreError::Duplicate(_)) => Err(CoreError::conflict(
+                codes::POLICY_EXISTS,
+                format!("a policy named {name} already exists"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn list_policies(&self, p: &Principal) -> CoreResult<Vec<PolicyInfo>> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        self.store
+            .list_policies(&p.workspace_id)
+            .await?
+            .iter()
+            .map(policy_info)
+            .collect()
+    }
+
+    pub async fn delete_policy(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<()> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let policies = self.store.list_policies(&p.workspace_id).await?;
+        let policy = policies.iter().find(|r| r.name == name).ok_or_else(|| {
+            CoreError::not_found(
+                codes::POLICY_NOT_FOUND,
+                format!(
+                    "no policy named {} in this workspace",
+                    validate::quote_for_message(name)
+                ),
+            )
+        })?;
+        let record = self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            "policy.delete",
+            format!("policy:{}", policy.name),
+            "success",
+            json!({}),
+        );
+        match self.store.delete_policy(&p.workspace_id, &policy.id, record).await {
+            Err(StoreError::NotFound) => Err(CoreError::not_found(
+                codes::POLICY_NOT_FOUND,
+                "the policy was deleted meanwhile",
+            )),
+            other => Ok(other?),
+        }
+    }
+
+    // ---- the context environment ----
+
+    /// `NAME -> value` for every secret the caller may read: for an identity, what its policies
+    /// allow it to `read`, with its own variables laid over them; for a member, every masked
+    /// secret (each counted as a reveal). Every value handed out is audited first, in one
+    /// transaction, and refused if that fails.
+    pub async fn environment(&self, p: &Principal, ctx: &RequestContext) -> CoreResult<BTreeMap<String, String>> {
+        let own_env: BTreeMap<String, String> = match &p.actor {
+            Actor::Identity(identity) => self.store.identity_env(&identity.id).await?.into_iter().collect(),
+            Actor::Member(_) => BTreeMap::new(),
+        };
+        // A secret overridden by one of the identity's variables is neither opened nor counted as read.
+        let readable: Vec<_> = self
+            .readable_secrets(p)
+            .await?
+            .into_iter()
+            .filter(|(row, _)| !own_env.contains_key(&row.name))
+            .collect();
+        let (action, reader) = match &p.actor {
+            Actor::Identity(_) => ("secret.read", p.label()),
+            Actor::Member(_) => ("secret.reveal", p.label()),
+        };
+        let mut values = BTreeMap::new();
+        let mut records = Vec::with_capacity(readable.len());
+        let mut used = Vec::with_capacity(readable.len());
+        for (row, version) in readable {
+            let secret_type = SecretType::parse(&row.secret_type)
+                .ok_or_else(|| CoreError::internal("stored secret type is unknown"))?;
+            let plaintext = self.open_sealed(&row, version)?;
+            let value = match kinds::kind_of(secret_type).decode(plaintext.expose_secret())? {
+                serde_json::Value::String(text) => text,
+                structured => structured.to_string(),
+            };
+            records.push(self.audit_record(
+                &p.workspace_id,
+                reader.clone(),
+                ctx,
+                action,
+                format!("secret:{}", row.name),
+                "success",
+                json!({ "version": row.current_version, "via": "environment" }),
+            ));
+            used.push(row.id.clone());
+            values.insert(row.name, SecretString::from(value));
+        }
+        if !records.is_empty() {
+            self.store.append_audits(records).await?;
+        }
+        if p.identity().is_some() && !used.is_empty() {
+            self.store.touch_secrets_used(&used, self.now(), &reader).await?;
+        }
+        // EXPOSE: the caller asked for these values and each read was just audited.
+        let mut env: BTreeMap<String, String> = values
+            .into_iter()
+            .map(|(k, v)| (k, v.expose_secret().to_owned()))
+            .collect();
+        if let Actor::Identity(identity) = &p.actor {
+            for (key, value) in self.store.identity_env(&identity.id).await? {
+                env.insert(key, value);
+            }
+        }
+        Ok(env)
+    }
+
+    /// The live secrets (with their current version) whose values the caller may receive.
+    async fn readable_secrets(
+        &self,
+        p: &Principal,
+    ) -> CoreResult<Vec<(sealbox_store::SecretRow, sealbox_store::SecretVersionRow)>> {
+        let all = self.store.live_secrets_with_current_version(&p.workspace_id).await?;
+        match &p.actor {
+            Actor::Member(_) => {
+                authorize(p, Permission::RevealMasked)?;
+                Ok(all
+                    .into_iter()
+                    .filter(|(row, _)| row.visibility == Visibility::Masked.as_str())
+                    .collect())
+            }
+            Actor::Identity(identity) => {
+                let policies = self.policies_of(&p.workspace_id).await?;
+                let mut out = Vec::new();
+                for (row, version) in all {
+                    let tags = parse_map(&row.tags)?;
+                    if identity_may(identity, &policies, &tags, PolicyAccess::Read) {
+                        out.push((row, version));
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    async fn policies_of(&self, workspace_id: &str) -> CoreResult<Vec<Policy>> {
+        let rows = self.store.list_policies(workspace_id).await?;
+        rows.iter()
+            .map(|r| {
+                let bad = |_| CoreError::internal("stored policy is invalid");
+                Ok(Policy {
+                    identities: serde_json::from_str(&r.identity_names).map_err(bad)?,
+                    identity_tags: serde_json::from_str(&r.identity_tags).map_err(bad)?,
+                    secret_tags: serde_json::from_str(&r.secret_tags).map_err(bad)?,
+                    allow: serde_json::from_str(&r.allow).map_err(bad)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Turns an identity token's rows into the identity acting.
+    pub(crate) fn identity_actor(row: &IdentityRow) -> CoreResult<IdentityActor> {
+        Ok(IdentityActor {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            tags: parse_map(&row.tags)?,
+        })
+    }
+
+    async fn identity_row(&self, p: &Principal, name: &str) -> CoreResult<IdentityRow> {
+        self.store
+            .identity_by_name(&p.workspace_id, name)
+            .await?
+            .ok_or_else(|| {
+                CoreError::not_found(
+                    codes::IDENTITY_NOT_FOUND,
+                    format!(
+                        "no identity named {} in this workspace",
+                        validate::quote_for_message(name)
+                    ),
+                )
+            })
+    }
+
+    async fn identity_info(&self, row: IdentityRow) -> CoreResult<IdentityInfo> {
+        let env = self.store.identity_env(&row.id).await?.into_iter().collect();
+        Ok(IdentityInfo {
+            tags: parse_map(&row.tags)?,
+            name: row.name,
+            env,
+            created_at: format_ms(row.created_at),
+            created_by: row.created_by,
+        })
+    }
+
+    fn identity_audit(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        action: &str,
+        name: &str,
+        detail: serde_json::Value,
+    ) -> sealbox_store::AuditRecord {
+        self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            action,
+            format!("identity:{name}"),
+            "success",
+            detail,
+        )
+    }
+}
+
+fn identity_error(e: StoreError, name: &str) -> CoreError {
+    match e {
+        StoreError::NotFound => CoreError::not_found(
+            codes::IDENTITY_NOT_FOUND,
+            format!("identity {} was deleted meanwhile", validate::quote_for_message(name)),
+        ),
+        other => other.into(),
+    }
+}
+
+fn policy_info(row: &PolicyRow) -> CoreResult<PolicyInfo> {
+    let bad = |_| CoreError::internal("stored policy is invalid");
+    Ok(PolicyInfo {
+        name: row.name.clone(),
+        identities: serde_json::from_str(&row.identity_names).map_err(bad)?,
+        identity_tags: serde_json::from_str(&row.identity_tags).map_err(bad)?,
+        secret_tags: serde_json::from_str(&row.secret_tags).map_err(bad)?,
+        allow: serde_json::from_str(&row.allow).map_err(bad)?,
+        created_at: format_ms(row.created_at),
+        created_by: row.created_by.clone(),
+    })
+}
+
+pub(crate) fn token_info(row: &sealbox_store::TokenRow) -> TokenInfo {
+    TokenInfo {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        created_at: format_ms(row.created_at),
+        expires_at: row.expires_at.map(format_ms),
+        last_used_at: row.last_used_at.map(format_ms),
+    }
+}

@@ -1,0 +1,345 @@
+//! Machine access: identities, tag policies and the context environment.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::{Api, setup};
+
+/// An identity `name` with `tags` and a token for it.
+async fn identity(api: &Api, owner: &str, name: &str, tags: serde_json::Value) -> String {
+    api.post("/v1/identities", owner, json!({"name": name, "tags": tags}))
+        .await
+        .expect(201);
+    let created = api
+        .post(&format!("/v1/identities/{name}/tokens"), owner, json!({"name": "t"}))
+        .await
+        .expect(201);
+    created["token"].as_str().unwrap().to_owned()
+}
+
+async fn tagged(api: &Api, owner: &str, name: &str, value: &str, tags: serde_json::Value, visibility: &str) {
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": name, "type": "text", "value": value, "tags": tags, "visibility": visibility}),
+    )
+    .await
+    .expect(201);
+}
+
+#[tokio::test]
+async fn an_identity_reads_what_its_policies_allow_with_its_variables_on_top() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    tagged(
+        &api,
+        owner,
+        "STRIPE_KEY",
+        "sk-pay",
+        json!({"team": "payments"}),
+        "restricted",
+    )
+    .await;
+    tagged(
+        &api,
+        owner,
+        "LOG_LEVEL",
+        "info-from-secret",
+        json!({"team": "payments"}),
+        "masked",
+    )
+    .await;
+    tagged(&api, owner, "OPS_KEY", "ops-only", json!({"team": "ops"}), "masked").await;
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": "MAIL", "type": "smtp", "tags": {"team": "payments"},
+        "value": {"host": "smtp.example.com", "password": "mail-pw"}}),
+    )
+    .await
+    .expect(201);
+    let worker = identity(&api, owner, "payments-worker", json!({"team": "payments"})).await;
+    assert!(worker.starts_with("sbx_"));
+
+    // Deny by default.
+    let env = api.get("/v1/environment", &worker).await.expect(200);
+    assert_eq!(env["variables"], json!({}));
+
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "payments-read", "identity_tags": {"team": "payments"},
+        "secret_tags": {"team": "payments"}, "allow": ["read"]}),
+    )
+    .await
+    .expect(201);
+    api.send(
+        Method::PUT,
+        "/v1/identities/payments-worker/env/LOG_LEVEL",
+        Some(owner),
+        Some(json!({"value": "debug"})),
+    )
+    .await
+    .expect(200);
+    let env = api.get("/v1/environment", &worker).await.expect(200);
+    let vars = &env["variables"];
+    assert_eq!(vars["STRIPE_KEY"], "sk-pay", "restricted values reach identities");
+    assert_eq!(
+        vars["LOG_LEVEL"], "debug",
+        "the identity's own variable overrides the secret"
+    );
+    assert!(vars.get("OPS_KEY").is_none());
+    let mail: serde_json::Value = serde_json::from_str(vars["MAIL"].as_str().unwrap()).unwrap();
+    assert_eq!(mail["password"], "mail-pw");
+
+    // Each value read is audited and recorded as used.
+    let reads: Vec<_> = api
+        .audit(owner)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "secret.read")
+        .collect();
+    let targets: Vec<_> = reads.iter().map(|e| e["target"].as_str().unwrap()).collect();
+    assert_eq!(
+        targets,
+        ["secret:MAIL", "secret:STRIPE_KEY"],
+        "each value handed out is read once; the overridden one is not"
+    );
+    assert!(reads.iter().all(|e| e["actor"] == "identity:payments-worker"));
+    let details = api.get("/v1/secrets/STRIPE_KEY", owner).await.expect(200);
+    assert_eq!(details["last_used_by"], "identity:payments-worker");
+    assert!(details["last_used_at"].is_string());
+}
+
+#[tokio::test]
+async fn use_alone_never_returns_a_value_and_policy_changes_apply_at_once() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    tagged(
+        &api,
+        owner,
+        "API_TOKEN",
+        "inject-only",
+        json!({"scope": "ci"}),
+        "masked",
+    )
+    .await;
+    let build = identity(&api, owner, "build", json!({})).await;
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "ci-use", "identities": ["build"], "secret_tags": {"scope": "ci"}, "allow": ["use"]}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        api.get("/v1/environment", &build).await.expect(200)["variables"],
+        json!({})
+    );
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "ci-read", "identities": ["build"], "secret_tags": {"scope": "ci"}, "allow": ["read"]}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        api.get("/v1/environment", &build).await.expect(200)["variables"]["API_TOKEN"],
+        "inject-only"
+    );
+    assert_eq!(api.delete("/v1/policies/ci-read", owner).await.status.as_u16(), 204);
+    assert_eq!(
+        api.get("/v1/environment", &build).await.expect(200)["variables"],
+        json!({})
+    );
+    let policies = api.get("/v1/policies", owner).await.expect(200);
+    assert_eq!(policies["policies"][0]["name"], "ci-use");
+    api.delete("/v1/policies/nope", owner)
+        .await
+        .expect_error(404, "policy.not_found");
+}
+
+#[tokio::test]
+async fn identities_reach_nothing_but_their_environment() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.create_text(owner, "S", "v").await;
+    let bot = identity(&api, owner, "bot", json!({})).await;
+    for (method, path) in [
+        (Method::GET, "/v1/secrets"),
+        (Method::GET, "/v1/secrets/S"),
+        (Method::POST, "/v1/secrets/S/reveal"),
+        (Method::GET, "/v1/identities"),
+        (Method::GET, "/v1/policies"),
+        (Method::GET, "/v1/members"),
+        (Method::GET, "/v1/audit"),
+        (Method::GET, "/v1/tokens"),
+    ] {
+        let body = (method == Method::POST).then(|| json!({}));
+        api.send(method, path, Some(&bot), body)
+            .await
+            .expect_error(403, "permission.denied");
+    }
+    assert_eq!(api.get("/v1/auth/whoami", &bot).await.expect(200)["kind"], "identity");
+}
+
+#[tokio::test]
+async fn identity_tokens_expire_and_revocation_is_immediate() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post("/v1/identities", owner, json!({"name": "svc"}))
+        .await
+        .expect(201);
+    let created = api
+        .post(
+            "/v1/identities/svc/tokens",
+            owner,
+            json!({"name": "deploy", "expires_in_seconds": 3600}),
+        )
+        .await
+        .expect(201);
+    let token = created["token"].as_str().unwrap();
+    let id = created["id"].as_str().unwrap();
+    api.get("/v1/environment", token).await.expect(200);
+    let listed = api.get("/v1/identities/svc/tokens", owner).await.expect(200);
+    assert!(!listed.to_string().contains(token));
+    assert_eq!(
+        api.delete(&format!("/v1/identities/svc/tokens/{id}"), owner)
+            .await
+            .status
+            .as_u16(),
+        204
+    );
+    api.get("/v1/environment", token)
+        .await
+        .expect_error(401, "auth.token_revoked");
+
+    let other = api
+        .post(
+            "/v1/identities/svc/tokens",
+            owner,
+            json!({"name": "short", "expires_in_seconds": 60}),
+        )
+        .await
+        .expect(201);
+    let db = crate::storage::open_db(&server);
+    db.execute("UPDATE tokens SET expires_at = 1 WHERE name = 'short'", [])
+        .unwrap();
+    api.get("/v1/environment", other["token"].as_str().unwrap())
+        .await
+        .expect_error(401, "auth.token_expired");
+
+    // Deleting the identity takes its tokens with it.
+    let last = api
+        .post("/v1/identities/svc/tokens", owner, json!({"name": "last"}))
+        .await
+        .expect(201);
+    assert_eq!(api.delete("/v1/identities/svc", owner).await.status.as_u16(), 204);
+    api.get("/v1/environment", last["token"].as_str().unwrap())
+        .await
+        .expect_error(401, "auth.invalid_token");
+}
+
+#[tokio::test]
+async fn identity_and_policy_input_is_checked() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post("/v1/identities", owner, json!({"name": "-bad"}))
+        .await
+        .expect_error(400, "identity.name_invalid");
+    api.post("/v1/identities", owner, json!({"name": "ok", "tags": {"a b": "c"}}))
+        .await
+        .expect_error(400, "identity.tags_invalid");
+    api.post("/v1/identities", owner, json!({"name": "ok"}))
+        .await
+        .expect(201);
+    api.post("/v1/identities", owner, json!({"name": "ok"}))
+        .await
+        .expect_error(409, "identity.exists");
+    api.send(
+        Method::PUT,
+        "/v1/identities/ok/env/1BAD",
+        Some(owner),
+        Some(json!({"value": "x"})),
+    )
+    .await
+    .expect_error(400, "identity.env_invalid");
+    api.send(
+        Method::PUT,
+        "/v1/identities/missing/env/K",
+        Some(owner),
+        Some(json!({"value": "x"})),
+    )
+    .await
+    .expect_error(404, "identity.not_found");
+    api.delete("/v1/identities/ok/env/NOPE", owner)
+        .await
+        .expect_error(404, "identity.env_not_found");
+    for bad in [
+        json!({"name": "p", "secret_tags": {"a": "b"}, "allow": ["read"]}),
+        json!({"name": "p", "identities": ["ok"], "allow": ["read"]}),
+        json!({"name": "p", "identities": ["ok"], "secret_tags": {"a": "b"}, "allow": []}),
+    ] {
+        api.post("/v1/policies", owner, bad)
+            .await
+            .expect_error(400, "policy.invalid");
+    }
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "p", "identities": ["ok"], "secret_tags": {"a": "b"}, "allow": ["write"]}),
+    )
+    .await
+    .expect_error(400, "request.invalid");
+    let editor = api.member_token(owner, "ed@example.com", "editor").await;
+    api.post("/v1/identities", &editor, json!({"name": "x"}))
+        .await
+        .expect_error(403, "permission.denied");
+    api.get("/v1/policies", &editor)
+        .await
+        .expect_error(403, "permission.denied");
+}
+
+#[tokio::test]
+async fn a_members_environment_holds_the_masked_secrets_each_counted_as_a_reveal() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    tagged(&api, owner, "MASKED", "m-value", json!({}), "masked").await;
+    tagged(&api, owner, "HIDDEN", "r-value", json!({}), "restricted").await;
+    let editor = api.member_token(owner, "ed@example.com", "editor").await;
+    let env = api.get("/v1/environment", &editor).await.expect(200);
+    assert_eq!(env["variables"], json!({"MASKED": "m-value"}));
+    let reveals = api
+        .audit(owner)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "secret.reveal" && e["actor"] == "member:ed@example.com")
+        .count();
+    assert_eq!(reveals, 1);
+}
+
+#[tokio::test]
+async fn an_identity_never_sees_another_workspace() {
+    let (server, api) = setup().await;
+    let token_a = server.owner_token.clone();
+    let b = api
+        .post("/v1/workspaces", &token_a, json!({"name": "team-b"}))
+        .await
+        .expect(201);
+    let token_b = b["token"].as_str().unwrap().to_owned();
+    tagged(&api, &token_b, "B_SECRET", "value-of-b", json!({"team": "x"}), "masked").await;
+    api.post(
+        "/v1/policies",
+        &token_b,
+        json!({"name": "all-x", "identity_tags": {"team": "x"}, "secret_tags": {"team": "x"}, "allow": ["read"]}),
+    )
+    .await
+    .expect(201);
+    // Same name and tags in workspace A: still nothing of B.
+    let in_a = identity(&api, &token_a, "reader", json!({"team": "x"})).await;
+    let env = api.get("/v1/environment", &in_a).await.expect(200);
+    assert_eq!(env["variables"], json!({}));
+    api.get("/v1/identities/reader", &token_b)
+        .await
+        .expect_error(404, "identity.not_found");
+}

@@ -13,19 +13,33 @@ use crate::usage;
 
 /// `--tag K=V` flags as a map. A flag without `=`, with an empty key, or a key given twice is refused.
 pub fn parse_tags(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    parse_tag_flags("--tag", raw)
+}
+
+/// The same for another `K=V` flag, named in the errors (e.g. `--secret-tag`).
+pub fn parse_tag_flags(flag: &str, raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut tags = BTreeMap::new();
     for tag in raw {
         let Some((key, value)) = tag.split_once('=') else {
-            usage!("--tag must be KEY=VALUE, got {tag:?}");
+            usage!("{flag} must be KEY=VALUE, got {tag:?}");
         };
         if key.is_empty() {
-            usage!("--tag must be KEY=VALUE with a non-empty KEY, got {tag:?}");
+            usage!("{flag} must be KEY=VALUE with a non-empty KEY, got {tag:?}");
         }
         if tags.insert(key.to_owned(), value.to_owned()).is_some() {
-            usage!("--tag {key:?} is given more than once");
+            usage!("{flag} {key:?} is given more than once");
         }
     }
     Ok(tags)
+}
+
+/// A `KEY=VALUE` argument (not a secret: identity variables). The value may be empty or hold `=`.
+pub fn parse_assignment(raw: &str) -> anyhow::Result<(String, String)> {
+    match raw.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        Some(_) => usage!("expected KEY=VALUE with a non-empty KEY, got {raw:?}"),
+        None => usage!("expected KEY=VALUE, got {raw:?} (use KEY= for an empty value)"),
+    }
 }
 
 /// The same, as the list the `tag=K=V` query wants.
@@ -150,6 +164,18 @@ mod tests {
         assert!(e.is::<crate::UsageError>());
         assert!(parse_tags(&["=v".into()]).is_err());
         assert!(parse_tags(&["a=1".into(), "a=2".into()]).is_err());
+    }
+
+    #[test]
+    fn named_tag_flags_and_assignments() {
+        let e = parse_tag_flags("--secret-tag", &["x".into()]).unwrap_err();
+        assert_eq!(e.to_string(), r#"--secret-tag must be KEY=VALUE, got "x""#);
+        assert_eq!(parse_assignment("A=b=c").unwrap(), ("A".to_owned(), "b=c".to_owned()));
+        assert_eq!(parse_assignment("A=").unwrap(), ("A".to_owned(), String::new()));
+        for bad in ["novalue", "=v", ""] {
+            let e = parse_assignment(bad).unwrap_err();
+            assert!(e.is::<crate::UsageError>(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod account;
 mod audit;
 mod input;
+mod machine;
 mod output;
 mod secret;
 mod server;
@@ -64,6 +65,24 @@ enum Command {
     /// Query and verify the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Manage identities: scripts, agents, builds and services, their variables and tokens.
+    #[command(subcommand)]
+    Identity(machine::IdentityCommand),
+    /// Manage the policies that let identities read or use secrets.
+    #[command(subcommand)]
+    Policy(machine::PolicyCommand),
+    /// Print the caller's environment: every secret it may read, with an identity's own
+    /// variables laid over them.
+    #[command(
+        long_about = "Print the caller's environment: every secret the token in SEALBOX_TOKEN \
+        may read, as NAME -> value (structured values as a JSON object string), with an identity's \
+        own variables laid over them. Works with an identity token or a member token (a member gets \
+        the masked secrets, each audited as a reveal).\n\n\
+        The output is one `export KEY='value'` line per variable, single-quoted for a POSIX shell, \
+        so `eval \"$(sealbox env)\"` exports them to the current shell and the programs it starts. \
+        With --json: a JSON object of the variables."
+    )]
+    Env,
 }
 
 /// What every client command needs: a connected client and the output mode.
@@ -135,6 +154,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => account::token(&ctx, cmd).await,
         Command::Workspace(cmd) => account::workspace(&ctx, cmd).await,
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,
+        Command::Identity(cmd) => machine::identity(&ctx, cmd).await,
+        Command::Policy(cmd) => machine::policy(&ctx, cmd).await,
+        Command::Env => machine::env(&ctx).await,
     }
 }
 

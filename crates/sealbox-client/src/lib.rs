@@ -22,10 +22,12 @@ use serde::de::DeserializeOwned;
 
 pub use sealbox_types as types;
 use sealbox_types::{
-    AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateSecretRequest, CreateTokenRequest,
-    CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken, ErrorBody, Health, LoginRequest, LoginResponse,
-    MemberInfo, MemberList, RevealRequest, RevealResponse, Role, RollbackRequest, SecretDetails, SecretList,
-    SecretType, SecretVersionList, SetRoleRequest, TokenList, UpdateSecretRequest, WhoAmI,
+    AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateIdentityRequest, CreatePolicyRequest,
+    CreateSecretRequest, CreateTokenRequest, CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken,
+    EnvironmentResponse, ErrorBody, Health, IdentityInfo, IdentityList, LoginRequest, LoginResponse, MemberInfo,
+    MemberList, PolicyInfo, PolicyList, RevealRequest, RevealResponse, Role, RollbackRequest, SecretDetails,
+    SecretList, SecretType, SecretVersionList, SetEnvRequest, SetRoleRequest, TokenList, UpdateIdentityRequest,
+    UpdateSecretRequest, WhoAmI,
 };
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -289,6 +291,87 @@ impl Client {
         self.send_empty(self.request(Method::DELETE, &["tokens", id])?).await
     }
 
+    // ---- identities (machine access) ----
+
+    pub async fn list_identities(&self) -> Result<IdentityList> {
+        self.send(self.request(Method::GET, &["identities"])?).await
+    }
+
+    pub async fn create_identity(&self, body: &CreateIdentityRequest) -> Result<IdentityInfo> {
+        self.send(self.request(Method::POST, &["identities"])?.json(body)).await
+    }
+
+    pub async fn get_identity(&self, name: &str) -> Result<IdentityInfo> {
+        self.send(self.request(Method::GET, &["identities", name])?).await
+    }
+
+    /// Replaces the identity's tags.
+    pub async fn update_identity(&self, name: &str, body: &UpdateIdentityRequest) -> Result<IdentityInfo> {
+        self.send(self.request(Method::PATCH, &["identities", name])?.json(body))
+            .await
+    }
+
+    /// Deletes the identity with its variables and tokens.
+    pub async fn delete_identity(&self, name: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &["identities", name])?)
+            .await
+    }
+
+    /// Sets one of the identity's own (non-secret) environment variables.
+    pub async fn set_identity_env(&self, name: &str, key: &str, value: &str) -> Result<IdentityInfo> {
+        self.send(
+            self.request(Method::PUT, &["identities", name, "env", key])?
+                .json(&SetEnvRequest {
+                    value: value.to_owned(),
+                }),
+        )
+        .await
+    }
+
+    pub async fn unset_identity_env(&self, name: &str, key: &str) -> Result<IdentityInfo> {
+        self.send(self.request(Method::DELETE, &["identities", name, "env", key])?)
+            .await
+    }
+
+    pub async fn list_identity_tokens(&self, name: &str) -> Result<TokenList> {
+        self.send(self.request(Method::GET, &["identities", name, "tokens"])?)
+            .await
+    }
+
+    /// A token for the identity; the answer holds it this once.
+    pub async fn create_identity_token(&self, name: &str, body: &CreateTokenRequest) -> Result<CreatedToken> {
+        self.send(self.request(Method::POST, &["identities", name, "tokens"])?.json(body))
+            .await
+    }
+
+    pub async fn revoke_identity_token(&self, name: &str, id: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &["identities", name, "tokens", id])?)
+            .await
+    }
+
+    // ---- policies ----
+
+    pub async fn list_policies(&self) -> Result<PolicyList> {
+        self.send(self.request(Method::GET, &["policies"])?).await
+    }
+
+    pub async fn create_policy(&self, body: &CreatePolicyRequest) -> Result<PolicyInfo> {
+        self.send(self.request(Method::POST, &["policies"])?.json(body)).await
+    }
+
+    pub async fn delete_policy(&self, name: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &["policies", name])?)
+            .await
+    }
+
+    // ---- the context environment ----
+
+    /// `NAME -> value` for every secret the caller may read, with an identity's own variables
+    /// laid over them. Every value handed out is audited by the server.
+    pub async fn environment(&self) -> Result<EnvironmentResponse> {
+        self.send(self.request(Method::GET, &["environment"])?).await
+    }
+
     // ---- audit ----
 
     pub async fn audit_list(&self, query: &AuditQuery) -> Result<AuditList> {
@@ -427,6 +510,17 @@ mod tests {
         assert_eq!(url.path(), "/v1/members/a%2Bb%40example.com");
         let url = c.url(&["secrets", "a?b#c%d é"]).unwrap();
         assert_eq!(url.path(), "/v1/secrets/a%3Fb%23c%25d%20%C3%A9");
+    }
+
+    #[test]
+    fn nested_identity_paths_are_encoded() {
+        let c = client("http://127.0.0.1:8270");
+        let url = c.url(&["identities", "a/b", "env", "K?"]).unwrap();
+        assert_eq!(url.path(), "/v1/identities/a%2Fb/env/K%3F");
+        let url = c.url(&["identities", "w", "tokens", "x y"]).unwrap();
+        assert_eq!(url.path(), "/v1/identities/w/tokens/x%20y");
+        let url = c.url(&["policies", "p#1"]).unwrap();
+        assert_eq!(url.path(), "/v1/policies/p%231");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod access;
 mod audit;
+mod machines;
 mod process;
 mod secrets;
 mod support;

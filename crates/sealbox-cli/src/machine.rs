@@ -1,0 +1,471 @@
+//! Machine access: `sealbox identity ...`, `sealbox policy ...` and `sealbox env`.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Subcommand, ValueEnum};
+use sealbox_types::{
+    CreateIdentityRequest, CreatePolicyRequest, CreateTokenRequest, IdentityInfo, PolicyAccess, UpdateIdentityRequest,
+};
+
+use crate::output::{self, Table, outln};
+use crate::{Ctx, input, usage};
+
+#[derive(Subcommand)]
+pub enum IdentityCommand {
+    /// Create an identity: a script, agent, build or service that gets secrets through policies.
+    Create {
+        name: String,
+        /// A tag, KEY=VALUE (policies choose identities by tags); repeat for more.
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// List the workspace's identities.
+    List,
+    /// Show an identity: its tags, variables and creation.
+    Get { name: String },
+    /// Replace an identity's tags.
+    Update {
+        name: String,
+        /// Replaces all tags: KEY=VALUE; repeat for more.
+        #[arg(long = "tag", value_name = "KEY=VALUE", required_unless_present = "clear_tags")]
+        tags: Vec<String>,
+        /// Remove every tag.
+        #[arg(long, conflicts_with = "tags")]
+        clear_tags: bool,
+    },
+    /// Delete an identity with its variables and tokens (which stop working at once).
+    Delete { name: String },
+    /// The identity's own environment variables (not secret; laid over its secrets).
+    #[command(subcommand)]
+    Env(IdentityEnvCommand),
+    /// The identity's tokens.
+    #[command(subcommand)]
+    Token(IdentityTokenCommand),
+}
+
+#[derive(Subcommand)]
+pub enum IdentityEnvCommand {
+    /// Set a variable. These are not secrets (they are shown by `identity get`): keep secret
+    /// values in secrets, which policies hand out.
+    Set {
+        /// The identity.
+        name: String,
+        /// KEY=VALUE; the key follows the secret-name rule, the value may be empty.
+        #[arg(value_name = "KEY=VALUE")]
+        assignment: String,
+    },
+    /// Remove a variable.
+    Unset {
+        /// The identity.
+        name: String,
+        key: String,
+    },
+    /// List the identity's variables.
+    List {
+        /// The identity.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IdentityTokenCommand {
+    /// Create a token for the identity; prints it once.
+    Create {
+        /// The identity.
+        #[arg(value_name = "NAME")]
+        identity: String,
+        /// The token's own name.
+        #[arg(long = "name", value_name = "TOKEN_NAME", default_value = "default")]
+        token_name: String,
+        /// Lifetime such as 30d, 12h, 15m or 3600s; no expiry when absent.
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// List the identity's tokens.
+    List {
+        /// The identity.
+        #[arg(value_name = "NAME")]
+        identity: String,
+    },
+    /// Revoke one of the identity's tokens by id; it stops working at once.
+    Revoke {
+        /// The identity.
+        #[arg(value_name = "NAME")]
+        identity: String,
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Let identities (by name or tags) read and/or use the secrets carrying every given tag.
+    Create(PolicyCreateArgs),
+    /// List the workspace's policies.
+    List,
+    /// Delete a policy; it stops applying on the next request.
+    Delete { name: String },
+}
+
+#[derive(Args)]
+pub struct PolicyCreateArgs {
+    name: String,
+    /// An identity the policy covers, by name; repeat for more.
+    #[arg(long = "identity", value_name = "NAME")]
+    identities: Vec<String>,
+    /// Covers the identities carrying this tag, KEY=VALUE; repeat to require more.
+    #[arg(long = "identity-tag", value_name = "KEY=VALUE")]
+    identity_tags: Vec<String>,
+    /// Covers the secrets carrying this tag, KEY=VALUE; repeat to require more.
+    #[arg(long = "secret-tag", value_name = "KEY=VALUE", required = true)]
+    secret_tags: Vec<String>,
+    /// read: receive the values; use: drive server-side actions without ever receiving them.
+    /// Repeat or separate with commas (read,use).
+    #[arg(long = "allow", value_name = "ACCESS", required = true, value_delimiter = ',')]
+    allow: Vec<AccessArg>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AccessArg {
+    Read,
+    Use,
+}
+
+impl From<AccessArg> for PolicyAccess {
+    fn from(a: AccessArg) -> PolicyAccess {
+        match a {
+            AccessArg::Read => PolicyAccess::Read,
+            AccessArg::Use => PolicyAccess::Use,
+        }
+    }
+}
+
+pub async fn identity(ctx: &Ctx, cmd: IdentityCommand) -> anyhow::Result<()> {
+    let client = &ctx.client;
+    match cmd {
+        IdentityCommand::Create { name, tags } => {
+            let tags = input::parse_tags(&tags)?;
+            let created = client.create_identity(&CreateIdentityRequest { name, tags }).await?;
+            if ctx.json {
+                return output::json(&created);
+            }
+            outln!(
+                "created identity {} (tags: {}); `sealbox identity token create {}` gives it a token",
+                created.name,
+                output::tags(&created.tags),
+                created.name
+            );
+            Ok(())
+        }
+        IdentityCommand::List => {
+            let list = client.list_identities().await?;
+            if ctx.json {
+                return output::json(&list);
+            }
+            let mut table = Table::new(&["NAME", "CREATED", "VARIABLES", "TAGS"]);
+            for i in &list.identities {
+                table.row(vec![
+                    i.name.clone(),
+                    i.created_at.clone(),
+                    keys(&i.env),
+                    output::tags(&i.tags),
+                ]);
+            }
+            Ok(table.print("no identities")?)
+        }
+        IdentityCommand::Get { name } => {
+            let i = client.get_identity(&name).await?;
+            if ctx.json {
+                return output::json(&i);
+            }
+            details(&i)
+        }
+        IdentityCommand::Update { name, tags, clear_tags } => {
+            let tags = if clear_tags {
+                BTreeMap::new()
+            } else {
+                input::parse_tags(&tags)?
+            };
+            let i = client.update_identity(&name, &UpdateIdentityRequest { tags }).await?;
+            if ctx.json {
+                return output::json(&i);
+            }
+            outln!("updated identity {}: tags {}", i.name, output::tags(&i.tags));
+            Ok(())
+        }
+        IdentityCommand::Delete { name } => {
+            client.delete_identity(&name).await?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "deleted": name }));
+            }
+            outln!("deleted identity {name} with its variables and tokens");
+            Ok(())
+        }
+        IdentityCommand::Env(cmd) => identity_env(ctx, cmd).await,
+        IdentityCommand::Token(cmd) => identity_token(ctx, cmd).await,
+    }
+}
+
+async fn identity_env(ctx: &Ctx, cmd: IdentityEnvCommand) -> anyhow::Result<()> {
+    let client = &ctx.client;
+    match cmd {
+        IdentityEnvCommand::Set { name, assignment } => {
+            let (key, value) = input::parse_assignment(&assignment)?;
+            let i = client.set_identity_env(&name, &key, &value).await?;
+            if ctx.json {
+                return output::json(&i);
+            }
+            outln!("set {key} for identity {}", i.name);
+            Ok(())
+        }
+        IdentityEnvCommand::Unset { name, key } => {
+            let i = client.unset_identity_env(&name, &key).await?;
+            if ctx.json {
+                return output::json(&i);
+            }
+            outln!("removed {key} from identity {}", i.name);
+            Ok(())
+        }
+        IdentityEnvCommand::List { name } => {
+            let i = client.get_identity(&name).await?;
+            if ctx.json {
+                return output::json(&i.env);
+            }
+            let mut table = Table::new(&["KEY", "VALUE"]);
+            for (k, v) in &i.env {
+                table.row(vec![k.clone(), v.clone()]);
+            }
+            Ok(table.print(&format!("identity {} has no variables", i.name))?)
+        }
+    }
+}
+
+async fn identity_token(ctx: &Ctx, cmd: IdentityTokenCommand) -> anyhow::Result<()> {
+    let client = &ctx.client;
+    match cmd {
+        IdentityTokenCommand::Create {
+            identity,
+            token_name,
+            ttl,
+        } => {
+            let expires_in_seconds = ttl.as_deref().map(input::parse_ttl).transpose()?;
+            let body = CreateTokenRequest {
+                name: token_name,
+                expires_in_seconds,
+            };
+            let created = client.create_identity_token(&identity, &body).await?;
+            if ctx.json {
+                return output::json(&created);
+            }
+            let info = &created.info;
+            eprintln!(
+                "created token {} for identity {identity} (id {}, expires {}); shown this once:",
+                info.name,
+                info.id,
+                info.expires_at.as_deref().unwrap_or("never")
+            );
+            outln!("{}", created.token);
+            Ok(())
+        }
+        IdentityTokenCommand::List { identity } => {
+            let list = client.list_identity_tokens(&identity).await?;
+            if ctx.json {
+                return output::json(&list);
+            }
+            let mut table = Table::new(&["ID", "NAME", "CREATED", "EXPIRES", "LAST USED"]);
+            for t in &list.tokens {
+                table.row(vec![
+                    t.id.clone(),
+                    t.name.clone(),
+                    t.created_at.clone(),
+                    t.expires_at.clone().unwrap_or_else(|| "never".into()),
+                    t.last_used_at.clone().unwrap_or_else(|| "never".into()),
+                ]);
+            }
+            Ok(table.print(&format!("identity {identity} has no tokens"))?)
+        }
+        IdentityTokenCommand::Revoke { identity, id } => {
+            client.revoke_identity_token(&identity, &id).await?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "revoked": id, "identity": identity }));
+            }
+            outln!("revoked token {id} of identity {identity}");
+            Ok(())
+        }
+    }
+}
+
+pub async fn policy(ctx: &Ctx, cmd: PolicyCommand) -> anyhow::Result<()> {
+    let client = &ctx.client;
+    match cmd {
+        PolicyCommand::Create(args) => {
+            let identity_tags = input::parse_tag_flags("--identity-tag", &args.identity_tags)?;
+            let secret_tags = input::parse_tag_flags("--secret-tag", &args.secret_tags)?;
+            if args.identities.is_empty() && identity_tags.is_empty() {
+                usage!("a policy needs at least one --identity NAME or --identity-tag KEY=VALUE");
+            }
+            let body = CreatePolicyRequest {
+                name: args.name,
+                identities: args.identities,
+                identity_tags,
+                secret_tags,
+                allow: args.allow.into_iter().map(Into::into).collect(),
+            };
+            let p = client.create_policy(&body).await?;
+            if ctx.json {
+                return output::json(&p);
+            }
+            outln!(
+                "created policy {}: {} may {} the secrets tagged {}",
+                p.name,
+                who(&p.identities, &p.identity_tags),
+                allow(&p.allow).replace(',', " and "),
+                output::tags(&p.secret_tags)
+            );
+            Ok(())
+        }
+        PolicyCommand::List => {
+            let list = client.list_policies().await?;
+            if ctx.json {
+                return output::json(&list);
+            }
+            let mut table = Table::new(&["NAME", "IDENTITIES", "IDENTITY TAGS", "ALLOW", "CREATED", "SECRET TAGS"]);
+            for p in &list.policies {
+                table.row(vec![
+                    p.name.clone(),
+                    if p.identities.is_empty() {
+                        "-".into()
+                    } else {
+                        p.identities.join(", ")
+                    },
+                    output::tags(&p.identity_tags),
+                    allow(&p.allow),
+                    p.created_at.clone(),
+                    output::tags(&p.secret_tags),
+                ]);
+            }
+            Ok(table.print("no policies")?)
+        }
+        PolicyCommand::Delete { name } => {
+            client.delete_policy(&name).await?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "deleted": name }));
+            }
+            outln!("deleted policy {name}");
+            Ok(())
+        }
+    }
+}
+
+/// `sealbox env`: the caller's context environment, as shell assignments or (with --json) a JSON
+/// object.
+pub async fn env(ctx: &Ctx) -> anyhow::Result<()> {
+    let env = ctx.client.environment().await?;
+    if ctx.json {
+        return output::json(&env.variables);
+    }
+    // Check every key before printing anything, so a bad one never leaves half an environment.
+    if let Some(bad) = env.variables.keys().find(|k| !is_shell_name(k)) {
+        anyhow::bail!(
+            "the server sent a variable name that is not a valid shell name ({bad:?}); use --json to read it"
+        );
+    }
+    for (key, value) in &env.variables {
+        // EXPOSE: printing the caller's environment is what `sealbox env` is for.
+        outln!("export {key}={}", shell_quote(value));
+    }
+    Ok(())
+}
+
+fn details(i: &IdentityInfo) -> anyhow::Result<()> {
+    let variables = if i.env.is_empty() {
+        "-".to_owned()
+    } else {
+        i.env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Ok(output::fields(&[
+        ("name", i.name.clone()),
+        ("tags", output::tags(&i.tags)),
+        ("variables", variables),
+        ("created", format!("{} by {}", i.created_at, i.created_by)),
+    ])?)
+}
+
+/// The map's keys, comma-separated, or `-`.
+fn keys(map: &BTreeMap<String, String>) -> String {
+    if map.is_empty() {
+        return "-".into();
+    }
+    map.keys().cloned().collect::<Vec<_>>().join(", ")
+}
+
+fn allow(access: &[PolicyAccess]) -> String {
+    access
+        .iter()
+        .map(|a| match a {
+            PolicyAccess::Read => "read",
+            PolicyAccess::Use => "use",
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `identities a, b and those tagged k=v` in words.
+fn who(names: &[String], tags: &BTreeMap<String, String>) -> String {
+    let mut parts = Vec::new();
+    if !names.is_empty() {
+        parts.push(format!("identities {}", names.join(", ")));
+    }
+    if !tags.is_empty() {
+        parts.push(format!("identities tagged {}", output::tags(tags)));
+    }
+    parts.join(" and ")
+}
+
+/// A POSIX shell word for `value`: single quotes, with each `'` written as `'\''`. Nothing is
+/// special inside single quotes, so `$`, backquotes, `\`, `"`, spaces and newlines stay literal.
+pub fn shell_quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        if c == '\'' {
+            out.push_str(r"'\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A name a POSIX shell accepts on the left of `=`.
+fn is_shell_name(key: &str) -> bool {
+    key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's $HOME `x` \\"), r"'it'\''s $HOME `x` \'");
+        assert_eq!(shell_quote("''"), r"''\'''\'''");
+    }
+
+    #[test]
+    fn shell_names() {
+        for ok in ["A", "_x", "DB_URL2"] {
+            assert!(is_shell_name(ok), "{ok}");
+        }
+        for bad in ["", "1A", "A-B", "A;rm", "A B", "É"] {
+            assert!(!is_shell_name(bad), "{bad}");
+        }
+    }
+}

@@ -18,7 +18,7 @@ use crate::routes;
         routes::tokens::list, routes::tokens::create, routes::tokens::revoke,
         routes::audit::list, routes::audit::verify,
         routes::identities::list, routes::identities::create, routes::identities::details, routes::identities::update,
-        routes::identities::remove, routes::identities::set_env, routes::identities::unset_env,
+        routes::identities::delete_identity, routes::identities::set_env, routes::identities::unset_env,
         routes::identities::list_tokens, routes::identities::create_token, routes::identities::revoke_token,
         routes::identities::list_policies, routes::identities::create_policy, routes::identities::delete_policy,
         routes::identities::environment,

@@ -16,7 +16,10 @@ use crate::extract::{ApiJson, Auth, Ctx};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/identities", get(list).post(create))
-        .route("/v1/identities/{name}", get(details).patch(update).delete(remove))
+        .route(
+            "/v1/identities/{name}",
+            get(details).patch(update).delete(delete_identity),
+        )
         .route("/v1/identities/{name}/env/{key}", put(set_env).delete(unset_env))
         .route("/v1/identities/{name}/tokens", get(list_tokens).post(create_token))
         .route("/v1/identities/{name}/tokens/{id}", delete(revoke_token))
@@ -71,7 +74,7 @@ pub(crate) async fn update(
 
 #[utoipa::path(delete, path = "/v1/identities/{name}", tag = "identities", params(("name" = String, Path)),
     responses((status = 204, description = "deleted with its variables and tokens"), (status = "4XX", body = sealbox_types::ErrorBody)))]
-pub(crate) async fn remove(
+pub(crate) async fn delete_identity(
     State(s): State<AppState>,
     Auth(p): Auth,
     Ctx(ctx): Ctx,

@@ -15,7 +15,7 @@ cd "$ROOT"
 
 DURATION=${BENCH_DURATION:-10s}
 # Which code is measured, taken before this script writes RESULTS.md (which would count as a change).
-GIT_DESC="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n "$(git status --porcelain -- . ':!bench/RESULTS.md' 2>/dev/null)" ]] && echo ' + uncommitted changes')"
+GIT_DESC="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n "$(git status --porcelain -- . ':!bench/RESULTS.md' 2>/dev/null)" ]] && echo ' + uncommitted changes' || true)"
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
 LUA="bench/lua"
@@ -211,10 +211,16 @@ scenario c "(c) POST /v1/secrets (a new name each)" create.lua "$SEALBOX_URL/v1/
 scenario d "(d) PATCH /v1/secrets/BENCH (new version)" update.lua "$SEALBOX_URL/v1/secrets/BENCH" yes \
     PATCH /v1/secrets/BENCH "{\"value\":\"$VALUE\"}"
 
-log "creating the identity bench-env and 100 secrets its policy lets it read"
+log "creating, in a workspace of its own, the identity bench-env and 100 secrets its policy lets it read"
 expect_status() { # status line-from-call what
     [[ "$2" == "$1"\ * ]] || die "$3 answered: $2"
 }
+# (c) left tens of thousands of secrets in the default workspace; (e) is about an identity with
+# 100 readable secrets, so it gets a workspace holding just those.
+OWNER_AUTH=$AUTH
+WS_TOKEN=$(call POST /v1/workspaces '{"name":"bench-env"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[[ -n "$WS_TOKEN" ]] || die "no token for the workspace bench-env"
+AUTH="Authorization: Bearer $WS_TOKEN"
 expect_status 201 "$(call POST /v1/identities '{"name":"bench-env","tags":{"team":"bench"}}')" "POST /v1/identities"
 expect_status 201 "$(call POST /v1/policies '{"name":"bench-read","identity_tags":{"team":"bench"},"secret_tags":{"team":"bench"},"allow":["read"]}')" "POST /v1/policies"
 for i in $(seq 1 100); do
@@ -222,9 +228,8 @@ for i in $(seq 1 100); do
 done
 ID_TOKEN=$(call POST /v1/identities/bench-env/tokens '{"name":"bench"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [[ -n "$ID_TOKEN" ]] || die "no identity token"
-OWNER_AUTH=$AUTH
 AUTH="Authorization: Bearer $ID_TOKEN"
-env_count=$(call GET /v1/environment | grep -o '"ENV_[0-9]*"' | wc -l)
+env_count=$(curl -sS -H "$AUTH" "$SEALBOX_URL/v1/environment" | grep -o '"ENV_[0-9]*"' | wc -l)
 [[ "$env_count" == 100 ]] || die "the identity's environment holds $env_count secrets, not 100"
 scenario e "(e) GET /v1/environment (identity, 100 readable secrets)" env.lua "$SEALBOX_URL/v1/environment" yes \
     GET /v1/environment

@@ -376,6 +376,43 @@ pub async fn env(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn inject(ctx: &Ctx, input: &std::path::Path, output: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let template =
+        std::fs::read_to_string(input).with_context(|| format!("cannot read the template {}", input.display()))?;
+    let rendered = ctx.client.render(&sealbox_types::RenderRequest { template }).await?;
+    // Written next to the target and renamed over it, so a reader never sees half a file and the
+    // file is never readable by others, even for a moment.
+    let dir = output
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = dir.join(format!(".{name}.sealbox-partial"));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    // EXPOSE: writing the rendered values to the file the caller asked for is what inject is for.
+    file.write_all(rendered.rendered.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&partial, output).with_context(|| format!("cannot write {}", output.display()))?;
+    if ctx.json {
+        return output::json(&serde_json::json!({ "written": output.display().to_string() }));
+    }
+    eprintln!("wrote {} (mode 0600)", output.display());
+    Ok(())
+}
+
 fn details(i: &IdentityInfo) -> anyhow::Result<()> {
     let variables = if i.env.is_empty() {
         "-".to_owned()

@@ -83,6 +83,22 @@ enum Command {
         With --json: a JSON object of the variables."
     )]
     Env,
+    /// Render a template's {secrets.NAME} and {secrets.NAME.field} references into a file.
+    #[command(
+        long_about = "Render a template: {secrets.NAME} and {secrets.NAME.field} (fields of smtp and \
+        aws_sqs secrets) become the values the token in SEALBOX_TOKEN may read; {{ and }} are literal \
+        braces. The output file is created with mode 0600. A reference that does not exist or is not \
+        permitted is an error that lists every such reference with its line, and then no file is \
+        written."
+    )]
+    Inject {
+        /// The template file.
+        #[arg(short = 'i', long = "input", value_name = "TEMPLATE")]
+        input: std::path::PathBuf,
+        /// Where to write the result (created or replaced, mode 0600).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: std::path::PathBuf,
+    },
 }
 
 /// What every client command needs: a connected client and the output mode.
@@ -157,6 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Identity(cmd) => machine::identity(&ctx, cmd).await,
         Command::Policy(cmd) => machine::policy(&ctx, cmd).await,
         Command::Env => machine::env(&ctx).await,
+        Command::Inject { input, output } => machine::inject(&ctx, &input, &output).await,
     }
 }
 

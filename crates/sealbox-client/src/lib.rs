@@ -25,9 +25,9 @@ use sealbox_types::{
     AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateIdentityRequest, CreatePolicyRequest,
     CreateSecretRequest, CreateTokenRequest, CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken,
     EnvironmentResponse, ErrorBody, Health, IdentityInfo, IdentityList, LoginRequest, LoginResponse, MemberInfo,
-    MemberList, PolicyInfo, PolicyList, RevealRequest, RevealResponse, Role, RollbackRequest, SecretDetails,
-    SecretList, SecretType, SecretVersionList, SetEnvRequest, SetRoleRequest, TokenList, UpdateIdentityRequest,
-    UpdateSecretRequest, WhoAmI,
+    MemberList, PolicyInfo, PolicyList, RenderRequest, RenderResponse, RevealRequest, RevealResponse, Role,
+    RollbackRequest, SecretDetails, SecretList, SecretType, SecretVersionList, SetEnvRequest, SetRoleRequest,
+    TokenList, UpdateIdentityRequest, UpdateSecretRequest, WhoAmI,
 };
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -370,6 +370,11 @@ impl Client {
     /// laid over them. Every value handed out is audited by the server.
     pub async fn environment(&self) -> Result<EnvironmentResponse> {
         self.send(self.request(Method::GET, &["environment"])?).await
+    }
+
+    /// Renders `{secrets.NAME}` / `{secrets.NAME.field}` references server-side.
+    pub async fn render(&self, body: &RenderRequest) -> Result<RenderResponse> {
+        self.send(self.request(Method::POST, &["render"])?.json(body)).await
     }
 
     // ---- audit ----

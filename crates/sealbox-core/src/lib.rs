@@ -12,6 +12,7 @@ pub mod kinds;
 mod machines;
 pub mod principal;
 mod secrets;
+pub mod template;
 pub mod validate;
 
 use std::sync::Arc;

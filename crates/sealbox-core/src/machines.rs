@@ -384,50 +384,134 @@ impl Sealbox {
             .into_iter()
             .filter(|(row, _)| !own_env.contains_key(&row.name))
             .collect();
-        let (action, reader) = match &p.actor {
-            Actor::Identity(_) => ("secret.read", p.label()),
-            Actor::Member(_) => ("secret.reveal", p.label()),
-        };
         let mut values = BTreeMap::new();
-        let mut records = Vec::with_capacity(readable.len());
-        let mut used = Vec::with_capacity(readable.len());
-        for (row, version) in readable {
-            let secret_type = SecretType::parse(&row.secret_type)
-                .ok_or_else(|| CoreError::internal("stored secret type is unknown"))?;
-            let plaintext = self.open_sealed(&row, version)?;
-            let value = match kinds::kind_of(secret_type).decode(plaintext.expose_secret())? {
+        for (row, version) in &readable {
+            let value = match self.open_value(row, version.clone())? {
                 serde_json::Value::String(text) => text,
                 structured => structured.to_string(),
             };
-            records.push(self.audit_record(
-                &p.workspace_id,
-                reader.clone(),
-                ctx,
-                action,
-                format!("secret:{}", row.name),
-                "success",
-                json!({ "version": row.current_version, "via": "environment" }),
-            ));
-            used.push(row.id.clone());
-            values.insert(row.name, SecretString::from(value));
+            values.insert(row.name.clone(), SecretString::from(value));
         }
-        if !records.is_empty() {
-            self.store.append_audits(records).await?;
-        }
-        if p.identity().is_some() && !used.is_empty() {
-            self.store.touch_secrets_used(&used, self.now(), &reader).await?;
-        }
+        self.record_reads(p, ctx, &readable, "environment").await?;
         // EXPOSE: the caller asked for these values and each read was just audited.
         let mut env: BTreeMap<String, String> = values
             .into_iter()
             .map(|(k, v)| (k, v.expose_secret().to_owned()))
             .collect();
-        if let Actor::Identity(identity) = &p.actor {
-            for (key, value) in self.store.identity_env(&identity.id).await? {
-                env.insert(key, value);
+        env.extend(own_env);
+        Ok(env)
+    }
+
+    /// Renders `{secrets.NAME}` / `{secrets.NAME.field}` references with the values the caller may
+    /// read. Every problem (syntax, unknown or forbidden secrets, missing fields) is reported at
+    /// once with its line, and nothing is rendered unless all references resolve. Each secret
+    /// used is audited before the text is returned.
+    pub async fn render(&self, p: &Principal, ctx: &RequestContext, template: &str) -> CoreResult<String> {
+        use crate::template::{Segment, parse};
+        let segments =
+            parse(template).map_err(|problems| CoreError::invalid(codes::TEMPLATE_INVALID, problems.join("; ")))?;
+        let readable = self.readable_secrets(p).await?;
+        let by_name: BTreeMap<&str, &(sealbox_store::SecretRow, sealbox_store::SecretVersionRow)> =
+            readable.iter().map(|entry| (entry.0.name.as_str(), entry)).collect();
+        let mut problems = Vec::new();
+        let mut opened: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        let mut used = Vec::new();
+        for segment in &segments {
+            let Segment::Secret(r) = segment else { continue };
+            let Some((row, version)) = by_name.get(r.name.as_str()) else {
+                problems.push(format!(
+                    "line {}: {}: no such secret, or this token may not read it",
+                    r.line,
+                    r.written()
+                ));
+                continue;
+            };
+            if !opened.contains_key(&r.name) {
+                opened.insert(r.name.clone(), self.open_value(row, version.clone())?);
+                used.push((row.clone(), version.clone()));
             }
         }
-        Ok(env)
+        let mut out = String::with_capacity(template.len());
+        for segment in &segments {
+            match segment {
+                Segment::Text(text) => out.push_str(text),
+                Segment::Secret(r) => match (opened.get(&r.name), &r.field) {
+                    (None, _) => {}
+                    (Some(serde_json::Value::String(text)), None) => out.push_str(text),
+                    (Some(serde_json::Value::String(_)), Some(_)) => {
+                        problems.push(format!("line {}: {}: a text secret has no fields", r.line, r.written()))
+                    }
+                    (Some(structured), None) => out.push_str(&structured.to_string()),
+                    (Some(structured), Some(field)) => match structured.get(field) {
+                        Some(serde_json::Value::String(text)) => out.push_str(text),
+                        Some(serde_json::Value::Null) | None => problems.push(format!(
+                            "line {}: {}: the secret has no field {field}",
+                            r.line,
+                            r.written()
+                        )),
+                        Some(other) => out.push_str(&other.to_string()),
+                    },
+                },
+            }
+        }
+        if !problems.is_empty() {
+            return Err(CoreError::invalid(
+                codes::TEMPLATE_REFERENCE_INVALID,
+                problems.join("; "),
+            ));
+        }
+        self.record_reads(p, ctx, &used, "template").await?;
+        Ok(out)
+    }
+
+    fn open_value(
+        &self,
+        row: &sealbox_store::SecretRow,
+        version: sealbox_store::SecretVersionRow,
+    ) -> CoreResult<serde_json::Value> {
+        let secret_type =
+            SecretType::parse(&row.secret_type).ok_or_else(|| CoreError::internal("stored secret type is unknown"))?;
+        let plaintext = self.open_sealed(row, version)?;
+        kinds::kind_of(secret_type).decode(plaintext.expose_secret())
+    }
+
+    /// Audits every value handed out, in one transaction (refused if it fails), and records use:
+    /// `secret.read` for identities, `secret.reveal` for members.
+    async fn record_reads(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        read: &[(sealbox_store::SecretRow, sealbox_store::SecretVersionRow)],
+        via: &str,
+    ) -> CoreResult<()> {
+        if read.is_empty() {
+            return Ok(());
+        }
+        let action = if p.identity().is_some() {
+            "secret.read"
+        } else {
+            "secret.reveal"
+        };
+        let records = read
+            .iter()
+            .map(|(row, version)| {
+                self.audit_record(
+                    &p.workspace_id,
+                    p.label(),
+                    ctx,
+                    action,
+                    format!("secret:{}", row.name),
+                    "success",
+                    json!({ "version": version.version, "via": via }),
+                )
+            })
+            .collect();
+        self.store.append_audits(records).await?;
+        if p.identity().is_some() {
+            let ids: Vec<String> = read.iter().map(|(row, _)| row.id.clone()).collect();
+            self.store.touch_secrets_used(&ids, self.now(), &p.label()).await?;
+        }
+        Ok(())
     }
 
     /// The live secrets (with their current version) whose values the caller may receive.

@@ -21,7 +21,7 @@ use crate::routes;
         routes::identities::delete_identity, routes::identities::set_env, routes::identities::unset_env,
         routes::identities::list_tokens, routes::identities::create_token, routes::identities::revoke_token,
         routes::identities::list_policies, routes::identities::create_policy, routes::identities::delete_policy,
-        routes::identities::environment,
+        routes::identities::environment, routes::identities::render,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

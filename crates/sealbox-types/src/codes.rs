@@ -59,3 +59,8 @@ pub const IDENTITY_ENV_NOT_FOUND: &str = "identity.env_not_found";
 pub const POLICY_INVALID: &str = "policy.invalid";
 pub const POLICY_EXISTS: &str = "policy.exists";
 pub const POLICY_NOT_FOUND: &str = "policy.not_found";
+
+/// A template's syntax is wrong (the message lists every problem with its line).
+pub const TEMPLATE_INVALID: &str = "template.invalid";
+/// A template names secrets that do not exist or that the caller may not read.
+pub const TEMPLATE_REFERENCE_INVALID: &str = "template.reference_invalid";

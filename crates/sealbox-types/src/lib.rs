@@ -505,3 +505,19 @@ pub struct PolicyList {
 pub struct EnvironmentResponse {
     pub variables: BTreeMap<String, String>,
 }
+
+/// `POST /v1/render`.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RenderRequest {
+    /// Text with `{secrets.NAME}` and `{secrets.NAME.field}` references; `{{` and `}}` for braces.
+    pub template: String,
+}
+
+/// The rendered text. Deliberately no `Debug`: it holds values.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RenderResponse {
+    pub rendered: String,
+}

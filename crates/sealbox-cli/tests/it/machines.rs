@@ -474,3 +474,77 @@ fn json_output_parses() {
     assert_eq!(j(&["identity", "delete", "ci"]), json!({"deleted": "ci"}));
     assert_eq!(j(&["identity", "list"]), json!({"identities": []}));
 }
+
+#[test]
+fn inject_renders_a_private_file_or_writes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = setup();
+    let token = identity_with_token(&sb, "renderer");
+    text_secret(&sb, "API_KEY", "team=payments", "k-123");
+    sb.cli(
+        &[
+            "policy",
+            "create",
+            "p",
+            "--identity",
+            "renderer",
+            "--secret-tag",
+            "team=payments",
+            "--allow",
+            "read",
+        ],
+        None,
+    )
+    .ok();
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("config.tmpl");
+    let output = dir.path().join("config.ini");
+    std::fs::write(&template, "[api]\nkey = {secrets.API_KEY}\nbraces = {{x}}\n").unwrap();
+    let run = sb.cli_as(
+        Some(&token),
+        &[
+            "inject",
+            "-i",
+            template.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ],
+        None,
+    );
+    run.ok();
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        "[api]\nkey = k-123\nbraces = {x}\n"
+    );
+    assert_eq!(std::fs::metadata(&output).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!run.all().contains("k-123"), "the value goes to the file only");
+
+    let other = dir.path().join("other.ini");
+    std::fs::write(&template, "ok {secrets.API_KEY}\n{secrets.NOPE}\n{secrets.ALSO_NOPE}\n").unwrap();
+    let refused = sb.cli_as(
+        Some(&token),
+        &[
+            "inject",
+            "-i",
+            template.to_str().unwrap(),
+            "-o",
+            other.to_str().unwrap(),
+        ],
+        None,
+    );
+    let stderr = refused.fails_with("template.reference_invalid");
+    assert!(
+        stderr.contains("line 2: {secrets.NOPE}") && stderr.contains("line 3: {secrets.ALSO_NOPE}"),
+        "{stderr}"
+    );
+    assert!(!other.exists(), "no file is written");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "the template and the first output only, no partial file: {names:?}"
+    );
+}

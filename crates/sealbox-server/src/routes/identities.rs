@@ -6,7 +6,8 @@ use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use sealbox_types::{
     CreateIdentityRequest, CreatePolicyRequest, CreateTokenRequest, CreatedToken, EnvironmentResponse, IdentityInfo,
-    IdentityList, PolicyInfo, PolicyList, SetEnvRequest, TokenList, UpdateIdentityRequest,
+    IdentityList, PolicyInfo, PolicyList, RenderRequest, RenderResponse, SetEnvRequest, TokenList,
+    UpdateIdentityRequest,
 };
 
 use crate::AppState;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/policies", get(list_policies).post(create_policy))
         .route("/v1/policies/{name}", delete(delete_policy))
         .route("/v1/environment", get(environment))
+        .route("/v1/render", axum::routing::post(render))
 }
 
 #[utoipa::path(get, path = "/v1/identities", tag = "identities",
@@ -192,5 +194,20 @@ pub(crate) async fn environment(
 ) -> ApiResult<Json<EnvironmentResponse>> {
     Ok(Json(EnvironmentResponse {
         variables: s.core.environment(&p, &ctx).await?,
+    }))
+}
+
+/// Renders `{secrets.NAME}` and `{secrets.NAME.field}` with the values the caller may read;
+/// every bad reference is reported with its line and nothing is rendered half way.
+#[utoipa::path(post, path = "/v1/render", tag = "identities", request_body = RenderRequest,
+    responses((status = 200, body = RenderResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn render(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    ApiJson(req): ApiJson<RenderRequest>,
+) -> ApiResult<Json<RenderResponse>> {
+    Ok(Json(RenderResponse {
+        rendered: s.core.render(&p, &ctx, &req.template).await?,
     }))
 }

@@ -343,3 +343,88 @@ async fn an_identity_never_sees_another_workspace() {
         .await
         .expect_error(404, "identity.not_found");
 }
+
+#[tokio::test]
+async fn templates_render_what_the_caller_may_read_and_name_every_bad_reference() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    tagged(
+        &api,
+        owner,
+        "DB_PASSWORD",
+        "pg-secret",
+        json!({"app": "web"}),
+        "restricted",
+    )
+    .await;
+    tagged(&api, owner, "OTHER_TEAM", "not-yours", json!({"app": "ops"}), "masked").await;
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": "MAIL", "type": "smtp", "tags": {"app": "web"},
+        "value": {"host": "smtp.example.com", "port": 587, "password": "mail-pw"}}),
+    )
+    .await
+    .expect(201);
+    let web = identity(&api, owner, "web", json!({"app": "web"})).await;
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "web-read", "identities": ["web"], "secret_tags": {"app": "web"}, "allow": ["read"]}),
+    )
+    .await
+    .expect(201);
+
+    let template = "db: {secrets.DB_PASSWORD}\nsmtp: {secrets.MAIL.host}:{secrets.MAIL.port} {{literal}}\npw={secrets.MAIL.password}";
+    let rendered = api
+        .post("/v1/render", &web, json!({"template": template}))
+        .await
+        .expect(200);
+    assert_eq!(
+        rendered["rendered"],
+        "db: pg-secret\nsmtp: smtp.example.com:587 {literal}\npw=mail-pw"
+    );
+    let reads: Vec<_> = api
+        .audit(owner)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "secret.read")
+        .collect();
+    assert_eq!(reads.len(), 2, "each secret used is audited once: {reads:?}");
+
+    let bad = "ok {secrets.DB_PASSWORD}\n{secrets.OTHER_TEAM}\n{secrets.MISSING}\n{secrets.MAIL.nope} {secrets.DB_PASSWORD.x}";
+    let reply = api.post("/v1/render", &web, json!({"template": bad})).await;
+    reply.expect_error(400, "template.reference_invalid");
+    for expected in [
+        "line 2: {secrets.OTHER_TEAM}",
+        "line 3: {secrets.MISSING}",
+        "line 4: {secrets.MAIL.nope}",
+        "line 4: {secrets.DB_PASSWORD.x}",
+    ] {
+        assert!(reply.message().contains(expected), "{expected}: {}", reply.message());
+    }
+    assert!(
+        !reply.body.to_string().contains("pg-secret"),
+        "nothing is rendered half way"
+    );
+    let syntax = api.post("/v1/render", &web, json!({"template": "a { b\n}"})).await;
+    syntax.expect_error(400, "template.invalid");
+    assert_eq!(
+        api.audit(owner)
+            .await
+            .into_iter()
+            .filter(|e| e["action"] == "secret.read")
+            .count(),
+        2,
+        "refused renders read nothing"
+    );
+
+    // Members render masked secrets only, as reveals.
+    let editor = api.member_token(owner, "ed@example.com", "editor").await;
+    api.post("/v1/render", &editor, json!({"template": "{secrets.OTHER_TEAM}"}))
+        .await
+        .expect(200);
+    api.post("/v1/render", &editor, json!({"template": "{secrets.DB_PASSWORD}"}))
+        .await
+        .expect_error(400, "template.reference_invalid");
+}

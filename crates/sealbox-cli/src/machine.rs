@@ -376,6 +376,58 @@ pub async fn env(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn import(ctx: &Ctx, file: &std::path::Path, dry_run: bool) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let entries = crate::dotenv::parse(&text).map_err(|problems| {
+        anyhow::anyhow!(
+            "{} has errors, nothing was imported:\n  {}",
+            file.display(),
+            problems.join("\n  ")
+        )
+    })?;
+    let secrets = entries.into_iter().map(|e| (e.key, e.value)).collect();
+    let outcome = ctx
+        .client
+        .import(&sealbox_types::ImportRequest { secrets, dry_run })
+        .await?;
+    if ctx.json {
+        return output::json(&outcome);
+    }
+    let verb = |done: &str, would: &str| if dry_run { would.to_owned() } else { done.to_owned() };
+    for (names, done, would) in [
+        (&outcome.created, "created", "would create"),
+        (&outcome.changed, "updated", "would update"),
+        (&outcome.unchanged, "unchanged", "unchanged"),
+    ] {
+        for name in names {
+            outln!("{:<12} {name}", verb(done, would));
+        }
+    }
+    eprintln!(
+        "{} created, {} changed, {} unchanged{}",
+        outcome.created.len(),
+        outcome.changed.len(),
+        outcome.unchanged.len(),
+        if dry_run { " (dry run: nothing was written)" } else { "" }
+    );
+    Ok(())
+}
+
+pub async fn export(ctx: &Ctx, format: crate::ExportFormat) -> anyhow::Result<()> {
+    let env = ctx.client.environment().await?;
+    match format {
+        crate::ExportFormat::Json => output::json(&env.variables),
+        crate::ExportFormat::Dotenv => {
+            for (key, value) in &env.variables {
+                // EXPOSE: exporting the caller's readable secrets is what the command is for.
+                outln!("{}", crate::dotenv::line(key, value));
+            }
+            Ok(())
+        }
+    }
+}
+
 pub async fn inject(ctx: &Ctx, input: &std::path::Path, output: &std::path::Path) -> anyhow::Result<()> {
     use anyhow::Context as _;
     use std::io::Write as _;

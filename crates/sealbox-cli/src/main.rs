@@ -6,6 +6,7 @@
 
 mod account;
 mod audit;
+mod dotenv;
 mod input;
 mod machine;
 mod output;
@@ -91,6 +92,26 @@ enum Command {
         permitted is an error that lists every such reference with its line, and then no file is \
         written."
     )]
+    /// Create or update text secrets from a .env file (values compared server-side).
+    #[command(
+        long_about = "Create or update text secrets from a .env file: KEY=value lines, `export ` \
+        prefixes, # comments, single- and double-quoted (also multi-line) values. Invalid names are \
+        reported with their line numbers and then nothing is written. --dry-run shows what would be \
+        created, changed and left alone; the server compares the values, so none is revealed."
+    )]
+    Import {
+        /// The .env file.
+        file: std::path::PathBuf,
+        /// Only show what would be created, changed and left alone.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the secrets the caller may read as a .env file or JSON (members: masked secrets only,
+    /// each audited as a reveal).
+    Export {
+        #[arg(long, value_enum, default_value = "dotenv")]
+        format: ExportFormat,
+    },
     Inject {
         /// The template file.
         #[arg(short = 'i', long = "input", value_name = "TEMPLATE")]
@@ -99,6 +120,12 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Dotenv,
+    Json,
 }
 
 /// What every client command needs: a connected client and the output mode.
@@ -174,6 +201,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(cmd) => machine::policy(&ctx, cmd).await,
         Command::Env => machine::env(&ctx).await,
         Command::Inject { input, output } => machine::inject(&ctx, &input, &output).await,
+        Command::Import { file, dry_run } => machine::import(&ctx, &file, dry_run).await,
+        Command::Export { format } => machine::export(&ctx, format).await,
     }
 }
 

@@ -372,6 +372,11 @@ impl Client {
         self.send(self.request(Method::GET, &["environment"])?).await
     }
 
+    /// Creates or updates text secrets; with `dry_run`, only reports what would happen.
+    pub async fn import(&self, body: &sealbox_types::ImportRequest) -> Result<sealbox_types::ImportResponse> {
+        self.send(self.request(Method::POST, &["import"])?.json(body)).await
+    }
+
     /// Renders `{secrets.NAME}` / `{secrets.NAME.field}` references server-side.
     pub async fn render(&self, body: &RenderRequest) -> Result<RenderResponse> {
         self.send(self.request(Method::POST, &["render"])?.json(body)).await

@@ -633,3 +633,100 @@ fn no_such_version(row: &SecretRow, version: i64) -> CoreError {
 fn not_in_trash(name: &SecretName) -> CoreError {
     CoreError::not_found(codes::SECRET_NOT_FOUND, format!("secret {name} is not in the trash"))
 }
+
+impl Sealbox {
+    /// Creates or updates `text` secrets from `NAME -> value` pairs. Every name and value is
+    /// checked first; if any is refused, nothing is written. Stored values are compared
+    /// server-side, so the answer (created, changed, unchanged) reveals nothing.
+    pub async fn import(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        pairs: BTreeMap<String, String>,
+        dry_run: bool,
+    ) -> CoreResult<sealbox_types::ImportResponse> {
+        authorize(p, Permission::ManageSecrets)?;
+        let mut problems = Vec::new();
+        let mut plan = Vec::new();
+        for (name, value) in &pairs {
+            let checked = SecretName::parse(name)
+                .and_then(|n| kinds::validate(SecretType::Text, &Value::String(value.clone())).map(|v| (n, v)));
+            match checked {
+                Ok((name, validated)) => {
+                    let existing = self
+                        .store
+                        .secret_with_version(&p.workspace_id, name.as_str(), None)
+                        .await?;
+                    plan.push((name, validated, existing));
+                }
+                Err(e) => problems.push(format!("{}: {}", crate::validate::quote_for_message(name), e.message)),
+            }
+        }
+        let mut outcome = sealbox_types::ImportResponse {
+            created: vec![],
+            changed: vec![],
+            unchanged: vec![],
+            dry_run,
+        };
+        let mut writes = Vec::new();
+        for (name, validated, existing) in plan {
+            match existing {
+                None => {
+                    outcome.created.push(name.to_string());
+                    writes.push((name, validated, None));
+                }
+                Some((row, _)) if row.deleted_at.is_some() => {
+                    problems.push(format!("{name}: in the trash; restore or purge it first"))
+                }
+                Some((row, _)) if row.secret_type != SecretType::Text.as_str() => problems.push(format!(
+                    "{name}: is a {} secret; import writes text secrets only",
+                    row.secret_type
+                )),
+                Some((row, Some(version))) => {
+                    let current = self.open_sealed(&row, version)?;
+                    // EXPOSE: compared in memory with the imported value, never returned.
+                    if current.expose_secret() == validated.plaintext.expose_secret() {
+                        outcome.unchanged.push(name.to_string());
+                    } else {
+                        outcome.changed.push(name.to_string());
+                        writes.push((name, validated, Some(row)));
+                    }
+                }
+                Some((_, None)) => return Err(CoreError::internal("a secret without its current version")),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(CoreError::invalid(codes::IMPORT_INVALID, problems.join("; ")));
+        }
+        if dry_run {
+            return Ok(outcome);
+        }
+        for (name, validated, existing) in writes {
+            let value = Value::String(
+                String::from_utf8(validated.plaintext.expose_secret().to_vec()).map_err(CoreError::internal)?,
+            );
+            match existing {
+                None => {
+                    let req = CreateSecretRequest {
+                        name: name.to_string(),
+                        secret_type: SecretType::Text,
+                        value,
+                        visibility: None,
+                        description: None,
+                        metadata: None,
+                        tags: None,
+                    };
+                    self.create_secret(p, ctx, req).await?;
+                }
+                Some(_) => {
+                    let req = UpdateSecretRequest {
+                        value: Some(value),
+                        ..Default::default()
+                    };
+                    self.update_secret(p, ctx, name.as_str(), req).await?;
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}

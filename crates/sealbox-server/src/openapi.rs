@@ -13,7 +13,7 @@ use crate::routes;
         routes::auth::login, routes::auth::logout, routes::auth::whoami, routes::auth::create_workspace,
         routes::secrets::create, routes::secrets::list, routes::secrets::details, routes::secrets::update,
         routes::secrets::delete, routes::secrets::versions, routes::secrets::reveal, routes::secrets::rollback,
-        routes::secrets::trash, routes::secrets::restore, routes::secrets::purge,
+        routes::secrets::trash, routes::secrets::restore, routes::secrets::purge, routes::secrets::import,
         routes::members::list, routes::members::add, routes::members::set_role, routes::members::remove,
         routes::tokens::list, routes::tokens::create, routes::tokens::revoke,
         routes::audit::list, routes::audit::verify,

@@ -64,3 +64,6 @@ pub const POLICY_NOT_FOUND: &str = "policy.not_found";
 pub const TEMPLATE_INVALID: &str = "template.invalid";
 /// A template names secrets that do not exist or that the caller may not read.
 pub const TEMPLATE_REFERENCE_INVALID: &str = "template.reference_invalid";
+
+/// An import names a secret of another type than text, or one that is restricted or in the trash.
+pub const IMPORT_INVALID: &str = "import.invalid";

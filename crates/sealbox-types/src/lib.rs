@@ -521,3 +521,24 @@ pub struct RenderRequest {
 pub struct RenderResponse {
     pub rendered: String,
 }
+
+/// `POST /v1/import`: creates or updates `text` secrets from `NAME -> value` pairs. The server
+/// compares with the stored values itself, so nothing is revealed to say what would change.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    pub secrets: BTreeMap<String, String>,
+    /// Only report what would happen.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImportResponse {
+    pub created: Vec<String>,
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub dry_run: bool,
+}

@@ -452,3 +452,60 @@ fn json_output_parses() {
     let who = sb.cli(&["whoami"], None);
     assert!(who.ok().contains(&sb.bootstrap.email), "{who:#?}");
 }
+
+#[test]
+fn import_a_dotenv_file_with_a_dry_run_and_export_it_back() {
+    let sb = crate::support::setup();
+    sb.cli(&["secret", "create", "KEEP", "--type", "text"], Some("same"))
+        .ok();
+    sb.cli(&["secret", "create", "CHANGE", "--type", "text"], Some("old"))
+        .ok();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.env");
+    std::fs::write(
+        &file,
+        "# app settings\nexport KEEP=same\nCHANGE=\"new value\"\nNEW='lit $X'\nMULTI=\"a\nb\"\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let dry = sb.cli(&["--json", "import", path, "--dry-run"], None).json();
+    assert_eq!(dry["created"], serde_json::json!(["MULTI", "NEW"]));
+    assert_eq!(dry["changed"], serde_json::json!(["CHANGE"]));
+    assert_eq!(dry["unchanged"], serde_json::json!(["KEEP"]));
+    assert!(
+        sb.cli(&["secret", "get", "NEW"], None).status != 0,
+        "a dry run writes nothing"
+    );
+    let run = sb.cli(&["import", path], None);
+    assert!(
+        run.ok().contains("created") && run.stderr.contains("2 created, 1 changed, 1 unchanged"),
+        "{run:#?}"
+    );
+    assert_eq!(
+        sb.cli(&["secret", "reveal", "CHANGE"], None).ok().trim_end(),
+        "new value"
+    );
+    assert_eq!(sb.cli(&["secret", "reveal", "MULTI"], None).ok().trim_end(), "a\nb");
+
+    let bad = dir.path().join("bad.env");
+    std::fs::write(&bad, "GOOD=1\n9BAD=2\nnot a line\n").unwrap();
+    let refused = sb.cli(&["import", bad.to_str().unwrap()], None);
+    assert_eq!(refused.status, 1, "{refused:#?}");
+    assert!(
+        refused.stderr.contains("line 2:") && refused.stderr.contains("line 3:"),
+        "{refused:#?}"
+    );
+    assert!(
+        sb.cli(&["secret", "get", "GOOD"], None).status != 0,
+        "nothing was imported"
+    );
+
+    let exported = sb.cli(&["export"], None);
+    let text = exported.ok();
+    assert!(
+        text.contains("CHANGE=\"new value\"") && text.contains("MULTI=\"a\\nb\""),
+        "{text}"
+    );
+    let json = sb.cli(&["export", "--format", "json"], None).json();
+    assert_eq!(json["NEW"], "lit $X");
+}

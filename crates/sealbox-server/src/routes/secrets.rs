@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/secrets/{name}/reveal", post(reveal))
         .route("/v1/secrets/{name}/rollback", post(rollback))
         .route("/v1/trash", get(trash))
+        .route("/v1/import", post(import))
         .route("/v1/trash/{name}", axum::routing::delete(purge))
         .route("/v1/trash/{name}/restore", post(restore))
 }
@@ -181,4 +182,16 @@ pub(crate) async fn purge(
 ) -> ApiResult<StatusCode> {
     s.core.purge_secret(&p, &ctx, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Creates or updates text secrets from `NAME -> value` pairs; compares server-side.
+#[utoipa::path(post, path = "/v1/import", tag = "secrets", request_body = sealbox_types::ImportRequest,
+    responses((status = 200, body = sealbox_types::ImportResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn import(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    ApiJson(req): ApiJson<sealbox_types::ImportRequest>,
+) -> ApiResult<Json<sealbox_types::ImportResponse>> {
+    Ok(Json(s.core.import(&p, &ctx, req.secrets, req.dry_run).await?))
 }

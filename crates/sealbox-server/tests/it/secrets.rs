@@ -490,3 +490,59 @@ async fn concurrent_updates_without_expected_version_never_conflict() {
     numbers.sort();
     assert_eq!(numbers, (2..=33).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn import_compares_server_side_and_refuses_everything_if_anything_is_wrong() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.create_text(owner, "SAME", "same-value").await;
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": "MAIL", "type": "smtp", "value": {"host": "h.example.com"}}),
+    )
+    .await
+    .expect(201);
+    let bad = api
+        .post(
+            "/v1/import",
+            owner,
+            json!({"secrets": {"NEW": "n", "MAIL": "x", "9BAD": "y"}}),
+        )
+        .await;
+    bad.expect_error(400, "import.invalid");
+    assert!(bad.message().contains("MAIL: is a smtp secret") && bad.message().contains("must begin with a letter"));
+    api.get("/v1/secrets/NEW", owner)
+        .await
+        .expect_error(404, "secret.not_found");
+
+    let dry = api
+        .post(
+            "/v1/import",
+            owner,
+            json!({"secrets": {"NEW": "n", "SAME": "same-value"}, "dry_run": true}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (dry["created"].clone(), dry["unchanged"].clone()),
+        (json!(["NEW"]), json!(["SAME"]))
+    );
+    assert!(!dry.to_string().contains("same-value"), "nothing is revealed");
+    api.get("/v1/secrets/NEW", owner)
+        .await
+        .expect_error(404, "secret.not_found");
+    let done = api
+        .post("/v1/import", owner, json!({"secrets": {"NEW": "n", "SAME": "changed"}}))
+        .await
+        .expect(200);
+    assert_eq!(
+        (done["created"].clone(), done["changed"].clone()),
+        (json!(["NEW"]), json!(["SAME"]))
+    );
+    assert_eq!(api.get("/v1/secrets/SAME", owner).await.expect(200)["version"], 2);
+    let editor = api.member_token(owner, "ed@example.com", "editor").await;
+    api.post("/v1/import", &editor, json!({"secrets": {"X": "y"}}))
+        .await
+        .expect_error(403, "permission.denied");
+}

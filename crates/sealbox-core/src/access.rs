@@ -136,6 +136,18 @@ impl Sealbox {
         }
     }
 
+    /// When a token asked to live `expires_in_seconds` expires: 60 seconds to 10 years, or never.
+    pub(crate) fn token_expiry(&self, expires_in_seconds: Option<u64>) -> CoreResult<Option<i64>> {
+        match expires_in_seconds {
+            None => Ok(None),
+            Some(s) if (60..=MAX_TOKEN_TTL_SECONDS).contains(&s) => Ok(Some(self.now() + (s as i64) * 1000)),
+            Some(_) => Err(CoreError::invalid(
+                codes::TOKEN_TTL_INVALID,
+                "expires_in_seconds: must be from 60 seconds to 10 years",
+            )),
+        }
+    }
+
     pub(crate) fn new_token(
         &self,
         workspace_id: &str,
@@ -498,16 +510,7 @@ impl Sealbox {
     ) -> CoreResult<CreatedToken> {
         authorize(p, Permission::ManageOwnTokens)?;
         let name = validate::token_name(name)?;
-        let expires_at = match expires_in_seconds {
-            None => None,
-            Some(s) if (60..=MAX_TOKEN_TTL_SECONDS).contains(&s) => Some(self.now() + (s as i64) * 1000),
-            Some(_) => {
-                return Err(CoreError::invalid(
-                    codes::TOKEN_TTL_INVALID,
-                    "expires_in_seconds: must be from 60 seconds to 10 years",
-                ));
-            }
-        };
+        let expires_at = self.token_expiry(expires_in_seconds)?;
         let (token, row) = self.new_token(&p.workspace_id, &p.member()?.id, "personal", &name, expires_at);
         let info = token_info(&row);
         let record = self.audit_record(
@@ -544,8 +547,7 @@ impl Sealbox {
                 "no token of yours with that id; `sealbox token list` shows them",
             )
         };
-        // Ids are 32 hex digits; anything else cannot name a token (and never reaches the database).
-        if token_id.len() != 32 || !token_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_token_id(token_id) {
             return Err(not_found());
         }
         match self
@@ -667,6 +669,11 @@ impl Sealbox {
             problem: None,
         })
     }
+}
+
+/// Token ids are 32 hex digits; anything else cannot name a token (and never reaches the database).
+pub(crate) fn is_token_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Filters for [`Sealbox::list_audit`], as the caller sent them.

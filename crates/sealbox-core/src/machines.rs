@@ -16,8 +16,6 @@ use crate::principal::{Actor, IdentityActor, Permission, Policy, Principal, Requ
 use crate::validate::{self, SecretName};
 use crate::{Sealbox, kinds, new_id};
 
-const MAX_TOKEN_TTL_SECONDS: u64 = 10 * 365 * 24 * 60 * 60;
-
 /// Identity and policy names: 1-64 of letters, digits, `-`, `_`, `.`, starting with a letter or digit.
 fn object_name(code: &'static str, what: &str, raw: &str) -> CoreResult<String> {
     let ok = !raw.is_empty()
@@ -192,16 +190,7 @@ impl Sealbox {
         authorize(p, Permission::ManageMachineAccess)?;
         let identity = self.identity_row(p, name).await?;
         let token_name = validate::token_name(token_name)?;
-        let expires_at = match expires_in_seconds {
-            None => None,
-            Some(s) if (60..=MAX_TOKEN_TTL_SECONDS).contains(&s) => Some(self.now() + (s as i64) * 1000),
-            Some(_) => {
-                return Err(CoreError::invalid(
-                    codes::TOKEN_TTL_INVALID,
-                    "expires_in_seconds: must be from 60 seconds to 10 years",
-                ));
-            }
-        };
+        let expires_at = self.token_expiry(expires_in_seconds)?;
         let (token, mut row) = self.new_token(&p.workspace_id, "", "identity", &token_name, expires_at);
         row.member_id = None;
         row.identity_id = Some(identity.id.clone());
@@ -243,7 +232,7 @@ impl Sealbox {
                 format!("identity {name} has no token with that id"),
             )
         };
-        if token_id.len() != 32 || !token_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !crate::access::is_token_id(token_id) {
             return Err(not_found());
         }
         let record = self.identity_audit(

@@ -827,14 +827,25 @@ pub(crate) async fn revoke_identity_token(
     at: i64,
     audit: AuditRecord,
 ) -> Result<()> {
-    let head = lock_head(c, &workspace_id, &audit).await?;
-    let revoked = c
-        .execute(
-            "UPDATE tokens SET revoked_at = $1 \
-             WHERE id = $2 AND workspace_id = $3 AND identity_id = $4 AND revoked_at IS NULL",
-            args![at, &token_id, &workspace_id, &identity_id],
-        )
-        .await?;
+    revoke_token_of(c, "identity_id", &workspace_id, &identity_id, &token_id, at, audit).await
+}
+
+/// Revokes a live token whose `owner_column` (`member_id` or `identity_id`) is `owner_id`.
+async fn revoke_token_of(
+    c: &mut dyn Exec,
+    owner_column: &'static str,
+    workspace_id: &str,
+    owner_id: &str,
+    token_id: &str,
+    at: i64,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, workspace_id, &audit).await?;
+    let sql = format!(
+        "UPDATE tokens SET revoked_at = $1 \
+         WHERE id = $2 AND workspace_id = $3 AND {owner_column} = $4 AND revoked_at IS NULL"
+    );
+    let revoked = c.execute(&sql, args![at, token_id, workspace_id, owner_id]).await?;
     if revoked == 0 {
         return Err(StoreError::NotFound);
     }
@@ -863,19 +874,7 @@ pub(crate) async fn revoke_token(
     at: i64,
     audit: AuditRecord,
 ) -> Result<()> {
-    let head = lock_head(c, &workspace_id, &audit).await?;
-    let revoked = c
-        .execute(
-            "UPDATE tokens SET revoked_at = $1 \
-             WHERE id = $2 AND workspace_id = $3 AND member_id = $4 AND revoked_at IS NULL",
-            args![at, &token_id, &workspace_id, &member_id],
-        )
-        .await?;
-    if revoked == 0 {
-        return Err(StoreError::NotFound);
-    }
-    append(c, head, &audit).await?;
-    Ok(())
+    revoke_token_of(c, "member_id", &workspace_id, &member_id, &token_id, at, audit).await
 }
 
 pub(crate) async fn touch_token(c: &mut dyn Exec, token_id: String, at: i64) -> Result<()> {

@@ -10,6 +10,8 @@ mod dotenv;
 mod input;
 mod machine;
 mod output;
+mod redact;
+mod run;
 mod secret;
 mod server;
 
@@ -112,6 +114,31 @@ enum Command {
         #[arg(long, value_enum, default_value = "dotenv")]
         format: ExportFormat,
     },
+    /// Run a program with the caller's environment injected (exit code and signals pass through;
+    /// secret values it prints are masked unless --no-redact).
+    #[command(
+        long_about = "Run CMD with the secrets the token in SEALBOX_TOKEN may read (and an identity's \
+        own variables) added to the inherited environment; they override inherited variables unless \
+        --preserve-env. The program's exit code becomes sealbox's; SIGINT, SIGTERM and SIGHUP are \
+        forwarded. Any value of 4 or more characters that the program writes to stdout or stderr \
+        appears as *****, also in its base64 and URL-encoded forms and when split across writes; \
+        --no-redact passes the output through untouched.",
+        trailing_var_arg = true
+    )]
+    Run {
+        /// Inject only these variables (comma-separated names).
+        #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+        only: Option<Vec<String>>,
+        /// Keep inherited variables that have the same name as a secret.
+        #[arg(long)]
+        preserve_env: bool,
+        /// Pass the program's output through without masking values.
+        #[arg(long)]
+        no_redact: bool,
+        /// The program and its arguments, after `--`.
+        #[arg(required = true, allow_hyphen_values = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
     Inject {
         /// The template file.
         #[arg(short = 'i', long = "input", value_name = "TEMPLATE")]
@@ -154,12 +181,28 @@ macro_rules! usage {
     };
 }
 
+/// The program run by `sealbox run` exited with this non-zero code; sealbox exits with it too.
+#[derive(Debug)]
+struct ChildExit(i32);
+
+impl std::fmt::Display for ChildExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the program exited with code {}", self.0)
+    }
+}
+
+impl std::error::Error for ChildExit {}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(ChildExit(code)) = e.downcast_ref::<ChildExit>() {
+                // `sealbox run`: the program already said what it had to say.
+                return ExitCode::from(u8::try_from(*code).unwrap_or(1));
+            }
             if e.downcast_ref::<io::Error>()
                 .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
             {
@@ -200,6 +243,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Identity(cmd) => machine::identity(&ctx, cmd).await,
         Command::Policy(cmd) => machine::policy(&ctx, cmd).await,
         Command::Env => machine::env(&ctx).await,
+        Command::Run {
+            only,
+            preserve_env,
+            no_redact,
+            command,
+        } => {
+            let code = run::run(
+                &ctx,
+                run::RunArgs {
+                    only,
+                    preserve_env,
+                    no_redact,
+                    command,
+                },
+            )
+            .await?;
+            if code == 0 { Ok(()) } else { Err(ChildExit(code).into()) }
+        }
         Command::Inject { input, output } => machine::inject(&ctx, &input, &output).await,
         Command::Import { file, dry_run } => machine::import(&ctx, &file, dry_run).await,
         Command::Export { format } => machine::export(&ctx, format).await,

@@ -8,5 +8,6 @@ mod access;
 mod audit;
 mod machines;
 mod process;
+mod run;
 mod secrets;
 mod support;

@@ -1,0 +1,115 @@
+//! `sealbox run -- CMD ARGS`: runs a program with the caller's environment injected, passes its
+//! exit code and signals through, and masks secret values in what it prints.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use anyhow::Context as _;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::Ctx;
+use crate::redact::Redactor;
+
+pub struct RunArgs {
+    pub only: Option<Vec<String>>,
+    pub preserve_env: bool,
+    pub no_redact: bool,
+    pub command: Vec<String>,
+}
+
+/// Runs the program; returns the exit code sealbox should exit with.
+pub async fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
+    let (program, program_args) = args.command.split_first().context("give the program to run after --")?;
+    let mut variables = ctx.client.environment().await?.variables;
+    if let Some(only) = &args.only {
+        let unknown: Vec<&String> = only.iter().filter(|name| !variables.contains_key(*name)).collect();
+        if !unknown.is_empty() {
+            anyhow::bail!("--only names variables your token cannot read: {unknown:?}");
+        }
+        variables.retain(|name, _| only.contains(name));
+    }
+    // Values to mask are all of them, whether or not --preserve-env kept the inherited one.
+    let mut redactor_values: Vec<String> = variables.values().cloned().collect();
+    redactor_values.sort();
+    let mut command = tokio::process::Command::new(program);
+    command.args(program_args);
+    let injected: BTreeMap<&String, &String> = variables
+        .iter()
+        .filter(|(name, _)| !(args.preserve_env && std::env::var_os(name.as_str()).is_some()))
+        .collect();
+    // EXPOSE: handing the values to the program is what `run` is for.
+    command.envs(injected);
+    if !args.no_redact {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut child = command.spawn().with_context(|| format!("cannot start {program:?}"))?;
+    let pid = child.id().map(|id| Pid::from_raw(id as i32));
+
+    let copies = if args.no_redact {
+        None
+    } else {
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let stderr = child.stderr.take().context("no stderr pipe")?;
+        let values: Vec<&str> = redactor_values.iter().map(String::as_str).collect();
+        Some((
+            tokio::spawn(copy_redacted(
+                stdout,
+                tokio::io::stdout(),
+                Redactor::new(values.iter().copied()),
+            )),
+            tokio::spawn(copy_redacted(
+                stderr,
+                tokio::io::stderr(),
+                Redactor::new(values.iter().copied()),
+            )),
+        ))
+    };
+
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let status = loop {
+        let forward = tokio::select! {
+            status = child.wait() => break status?,
+            _ = interrupt.recv() => Signal::SIGINT,
+            _ = terminate.recv() => Signal::SIGTERM,
+            _ = hangup.recv() => Signal::SIGHUP,
+        };
+        if let Some(pid) = pid {
+            let _ = kill(pid, forward);
+        }
+    };
+    if let Some((out, err)) = copies {
+        out.await??;
+        err.await??;
+    }
+    Ok(exit_code(status))
+}
+
+async fn copy_redacted(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    mut redactor: Redactor,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        let out = redactor.push(&buf[..n]);
+        to.write_all(&out).await?;
+        to.flush().await?;
+    }
+    to.write_all(&redactor.finish()).await?;
+    to.flush().await
+}
+
+/// The program's exit code, or 128 + the signal that ended it (as shells report it).
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt as _;
+    status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1)
+}

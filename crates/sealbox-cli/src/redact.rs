@@ -35,7 +35,8 @@ impl Redactor {
             );
             needles.push(percent_encode(value).into_bytes());
         }
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        // Longest first; equal lengths in byte order, so duplicates sit together for `dedup`.
+        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         needles.dedup();
         Self {
             needles,

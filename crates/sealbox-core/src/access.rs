@@ -112,7 +112,13 @@ impl Sealbox {
             role: Role::Owner.as_str().to_owned(),
             created_at: now,
         };
-        let (token, token_row) = self.new_token(&workspace.id, &owner.id, "personal", token_name, None);
+        let (token, token_row) = self.new_token(
+            &workspace.id,
+            TokenOwner::Member(&owner.id),
+            "personal",
+            token_name,
+            None,
+        );
         let audit = self.audit_record(
             &workspace.id,
             actor,
@@ -151,7 +157,7 @@ impl Sealbox {
     pub(crate) fn new_token(
         &self,
         workspace_id: &str,
-        member_id: &str,
+        owner: TokenOwner<'_>,
         kind: &str,
         name: &str,
         expires_at: Option<i64>,
@@ -163,8 +169,14 @@ impl Sealbox {
             id: new_id(),
             workspace_id: workspace_id.to_owned(),
             kind: kind.to_owned(),
-            member_id: Some(member_id.to_owned()),
-            identity_id: None,
+            member_id: match owner {
+                TokenOwner::Member(id) => Some(id.to_owned()),
+                TokenOwner::Identity(_) => None,
+            },
+            identity_id: match owner {
+                TokenOwner::Identity(id) => Some(id.to_owned()),
+                TokenOwner::Member(_) => None,
+            },
             name: name.to_owned(),
             hash,
             created_at: self.now(),
@@ -177,12 +189,7 @@ impl Sealbox {
 
     /// Turns a bearer token into a principal, or says precisely why not.
     pub async fn authenticate(&self, token: &str) -> CoreResult<Principal> {
-        let invalid = || {
-            CoreError::unauthenticated(
-                codes::AUTH_INVALID_TOKEN,
-                "the token is not valid; create a new one with `sealbox token create` or sign in again",
-            )
-        };
+        let invalid = invalid_token;
         if !crypto::is_well_formed_token(token) {
             return Err(invalid());
         }
@@ -219,10 +226,7 @@ impl Sealbox {
     /// not expired. Records its use at minute granularity, so reads do not turn into writes.
     fn check_token(&self, token: &str, row: &TokenRow) -> CoreResult<()> {
         if !self.token_hasher.matches(token, &row.hash) {
-            return Err(CoreError::unauthenticated(
-                codes::AUTH_INVALID_TOKEN,
-                "the token is not valid",
-            ));
+            return Err(invalid_token());
         }
         let now = self.now();
         if row.revoked_at.is_some() {
@@ -338,7 +342,13 @@ impl Sealbox {
         };
         let role = Role::parse(&member.role).ok_or_else(|| CoreError::internal("stored role is unknown"))?;
         let expires_at = self.now() + self.config.session_ttl_ms;
-        let (token, row) = self.new_token(&ws.id, &member.id, "session", "session", Some(expires_at));
+        let (token, row) = self.new_token(
+            &ws.id,
+            TokenOwner::Member(&member.id),
+            "session",
+            "session",
+            Some(expires_at),
+        );
         let record = self.audit_record(
             &ws.id,
             target.clone(),
@@ -511,7 +521,13 @@ impl Sealbox {
         authorize(p, Permission::ManageOwnTokens)?;
         let name = validate::token_name(name)?;
         let expires_at = self.token_expiry(expires_in_seconds)?;
-        let (token, row) = self.new_token(&p.workspace_id, &p.member()?.id, "personal", &name, expires_at);
+        let (token, row) = self.new_token(
+            &p.workspace_id,
+            TokenOwner::Member(&p.member()?.id),
+            "personal",
+            &name,
+            expires_at,
+        );
         let info = token_info(&row);
         let record = self.audit_record(
             &p.workspace_id,
@@ -669,6 +685,20 @@ impl Sealbox {
             problem: None,
         })
     }
+}
+
+fn invalid_token() -> CoreError {
+    CoreError::unauthenticated(
+        codes::AUTH_INVALID_TOKEN,
+        "the token is not valid; create a new one with `sealbox token create` or sign in again",
+    )
+}
+
+/// Who a new token acts as.
+#[derive(Clone, Copy)]
+pub(crate) enum TokenOwner<'a> {
+    Member(&'a str),
+    Identity(&'a str),
 }
 
 /// Token ids are 32 hex digits; anything else cannot name a token (and never reaches the database).

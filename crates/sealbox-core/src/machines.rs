@@ -191,9 +191,8 @@ impl Sealbox {
         let identity = self.identity_row(p, name).await?;
         let token_name = validate::token_name(token_name)?;
         let expires_at = self.token_expiry(expires_in_seconds)?;
-        let (token, mut row) = self.new_token(&p.workspace_id, "", "identity", &token_name, expires_at);
-        row.member_id = None;
-        row.identity_id = Some(identity.id.clone());
+        let owner = crate::access::TokenOwner::Identity(&identity.id);
+        let (token, row) = self.new_token(&p.workspace_id, owner, "identity", &token_name, expires_at);
         let info = token_info(&row);
         let record = self.identity_audit(
             p,

@@ -10,6 +10,7 @@ mod dotenv;
 mod input;
 mod machine;
 mod output;
+mod pty;
 mod redact;
 mod run;
 mod secret;

@@ -2,6 +2,7 @@
 //! exit code and signals through, and masks secret values in what it prints.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 use std::process::Stdio;
 
 use anyhow::Context as _;
@@ -34,46 +35,56 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
     // Values to mask are all of them, whether or not --preserve-env kept the inherited one.
     let mut redactor_values: Vec<String> = variables.values().cloned().collect();
     redactor_values.sort();
-    let mut command = tokio::process::Command::new(program);
-    command.args(program_args);
     let injected: BTreeMap<&String, &String> = variables
         .iter()
         .filter(|(name, _)| !(args.preserve_env && std::env::var_os(name.as_str()).is_some()))
         .collect();
-    // EXPOSE: handing the values to the program is what `run` is for.
-    command.envs(injected);
-    if !args.no_redact {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    }
-    let mut child = command.spawn().with_context(|| format!("cannot start {program:?}"))?;
-    let pid = child.id().map(|id| Pid::from_raw(id as i32));
-
-    let copies = if args.no_redact {
-        None
+    let values: Vec<&str> = redactor_values.iter().map(String::as_str).collect();
+    let redactor = || Redactor::new(values.iter().copied());
+    let status = if !args.no_redact && std::io::stdout().is_terminal() {
+        // EXPOSE: handing the values to the program is what `run` is for.
+        let env: Vec<(&String, &String)> = injected.into_iter().collect();
+        crate::pty::run(program, program_args, &env, redactor()).await?
     } else {
-        let stdout = child.stdout.take().context("no stdout pipe")?;
-        let stderr = child.stderr.take().context("no stderr pipe")?;
-        let values: Vec<&str> = redactor_values.iter().map(String::as_str).collect();
-        Some((
-            tokio::spawn(copy_redacted(
-                stdout,
-                tokio::io::stdout(),
-                Redactor::new(values.iter().copied()),
-            )),
-            tokio::spawn(copy_redacted(
-                stderr,
-                tokio::io::stderr(),
-                Redactor::new(values.iter().copied()),
-            )),
-        ))
+        let mut command = tokio::process::Command::new(program);
+        command.args(program_args);
+        // EXPOSE: handing the values to the program is what `run` is for.
+        command.envs(injected);
+        if !args.no_redact {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        let mut child = command.spawn().with_context(|| format!("cannot start {program:?}"))?;
+        let copies = if args.no_redact {
+            None
+        } else {
+            let stdout = child.stdout.take().context("no stdout pipe")?;
+            let stderr = child.stderr.take().context("no stderr pipe")?;
+            Some((
+                tokio::spawn(copy_redacted(stdout, tokio::io::stdout(), redactor())),
+                tokio::spawn(copy_redacted(stderr, tokio::io::stderr(), redactor())),
+            ))
+        };
+        let status = wait_forwarding_signals(&mut child).await?;
+        if let Some((out, err)) = copies {
+            out.await??;
+            err.await??;
+        }
+        status
     };
+    Ok(exit_code(status))
+}
 
+/// Waits for the program, forwarding SIGINT, SIGTERM and SIGHUP sent to sealbox.
+pub(crate) async fn wait_forwarding_signals(
+    child: &mut tokio::process::Child,
+) -> std::io::Result<std::process::ExitStatus> {
+    let pid = child.id().map(|id| Pid::from_raw(id as i32));
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
-    let status = loop {
+    loop {
         let forward = tokio::select! {
-            status = child.wait() => break status?,
+            status = child.wait() => return status,
             _ = interrupt.recv() => Signal::SIGINT,
             _ = terminate.recv() => Signal::SIGTERM,
             _ = hangup.recv() => Signal::SIGHUP,
@@ -81,22 +92,23 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
         if let Some(pid) = pid {
             let _ = kill(pid, forward);
         }
-    };
-    if let Some((out, err)) = copies {
-        out.await??;
-        err.await??;
     }
-    Ok(exit_code(status))
 }
 
-async fn copy_redacted(
+/// Copies output through the redactor until the end. A pseudo-terminal reports its end as an
+/// I/O error (EIO) once the program and everything holding its terminal are gone.
+pub(crate) async fn copy_redacted(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
     mut redactor: Redactor,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 8192];
     loop {
-        let n = from.read(&mut buf).await?;
+        let n = match from.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(nix::libc::EIO) => 0,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             break;
         }

@@ -147,3 +147,93 @@ fn signals_are_forwarded_to_the_program() {
         assert_eq!(status.code(), Some(number), "SIG{signal}");
     }
 }
+
+/// Runs `sealbox run -- sh -c SCRIPT` with sealbox's stdin, stdout and stderr on a pseudo-terminal
+/// (as in an interactive shell), typing `typed` once `prompt` appears. Returns the exit code and
+/// everything the terminal showed.
+fn run_on_terminal(sb: &Sealbox, extra: &[&str], script: &str, prompt: &str, typed: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let (pty, pts) = pty_process::blocking::open().unwrap();
+    pty.resize(pty_process::Size::new(24, 80)).unwrap();
+    let mut child = pty_process::blocking::Command::new(BIN)
+        .arg("run")
+        .args(extra)
+        .args(["--", "sh", "-c", script])
+        .env("SEALBOX_ADDR", &sb.addr)
+        .env("SEALBOX_TOKEN", &sb.bootstrap.token)
+        .spawn(pts)
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let mut reader = std::fs::File::from(std::os::fd::AsFd::as_fd(&pty).try_clone_to_owned().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // EIO once the terminal's other side is closed: the end.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut typed_yet = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if !typed_yet && String::from_utf8_lossy(&seen).contains(prompt) {
+            (&pty).write_all(typed.as_bytes()).unwrap();
+            typed_yet = true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            // Collect what is still in flight, then stop.
+            while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
+                seen.extend(chunk);
+            }
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sealbox run did not finish: {}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+    let status = child.wait().unwrap();
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[test]
+fn on_a_terminal_the_program_gets_a_terminal_and_output_is_still_redacted() {
+    let sb = with_secret();
+    let script = r#"
+        if [ -t 0 ] && [ -t 1 ] && [ -t 2 ]; then echo on-a-terminal; else echo not-a-terminal; fi
+        printf 'value: %s\n' "$API_KEY"
+        printf 'size: %s\n' "$(stty size)"
+        printf '\033[31mred\033[0m\n'
+        printf 'name? '; read answer; echo "hello $answer"
+        exit 7
+    "#;
+    let (code, shown) = run_on_terminal(&sb, &[], script, "name? ", "world\r");
+    assert_eq!(code, 7, "{shown}");
+    assert!(shown.contains("on-a-terminal"), "{shown}");
+    assert!(shown.contains("value: *****") && !shown.contains(VALUE), "{shown}");
+    assert!(shown.contains("size: 24 80"), "the window size follows: {shown}");
+    assert!(
+        shown.contains("\u{1b}[31mred\u{1b}[0m"),
+        "colours pass through: {shown}"
+    );
+    assert!(
+        shown.contains("hello world"),
+        "interactive input reaches the program: {shown}"
+    );
+
+    let (code, shown) = run_on_terminal(&sb, &["--no-redact"], script, "name? ", "again\r");
+    assert_eq!(code, 7, "{shown}");
+    assert!(
+        shown.contains("on-a-terminal") && shown.contains(&format!("value: {VALUE}")),
+        "{shown}"
+    );
+    assert!(shown.contains("hello again"), "{shown}");
+}

@@ -530,7 +530,7 @@ impl Sealbox {
         }
     }
 
-    async fn policies_of(&self, workspace_id: &str) -> CoreResult<Vec<Policy>> {
+    pub(crate) async fn policies_of(&self, workspace_id: &str) -> CoreResult<Vec<Policy>> {
         let rows = self.store.list_policies(workspace_id).await?;
         rows.iter()
             .map(|r| {

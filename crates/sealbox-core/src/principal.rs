@@ -63,7 +63,9 @@ impl Principal {
 }
 
 fn identities_may_not() -> CoreError {
-    CoreError::forbidden("identities may only read their environment and render templates; this needs a member's token")
+    CoreError::forbidden(
+        "identities may only list the secrets their policies cover, read their environment and render templates; this needs a member's token",
+    )
 }
 
 /// A policy as core evaluates it.
@@ -108,6 +110,44 @@ pub fn identity_may(
                 .iter()
                 .any(|granted| *granted == access || (*granted == Read && access == Use))
     })
+}
+
+/// Which secrets a caller may list and see the details of (never the values): every one for a
+/// member; for an identity, those some policy lets it `use` or `read`.
+pub enum SecretScope {
+    All,
+    Covered {
+        identity: IdentityActor,
+        policies: Vec<Policy>,
+    },
+}
+
+impl SecretScope {
+    pub fn covers(&self, secret_tags: &std::collections::BTreeMap<String, String>) -> bool {
+        match self {
+            SecretScope::All => true,
+            SecretScope::Covered { identity, policies } => {
+                identity_may(identity, policies, secret_tags, sealbox_types::PolicyAccess::Use)
+            }
+        }
+    }
+}
+
+/// The scope of [`Permission::ViewSecrets`]; `policies` are only loaded for identities.
+pub async fn view_scope<F>(p: &Principal, policies: F) -> CoreResult<SecretScope>
+where
+    F: std::future::Future<Output = CoreResult<Vec<Policy>>>,
+{
+    match &p.actor {
+        Actor::Member(_) => {
+            authorize(p, Permission::ViewSecrets)?;
+            Ok(SecretScope::All)
+        }
+        Actor::Identity(identity) => Ok(SecretScope::Covered {
+            identity: identity.clone(),
+            policies: policies.await?,
+        }),
+    }
 }
 
 /// Facts about the request that audit events record.

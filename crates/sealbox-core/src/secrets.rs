@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::kinds::{self, ValidatedValue};
-use crate::principal::{Permission, Principal, RequestContext, authorize, authorize_reveal};
+use crate::principal::{Permission, Principal, RequestContext, SecretScope, authorize, authorize_reveal, view_scope};
 use crate::validate::{self, SecretName};
 use crate::{Sealbox, new_id};
 
@@ -91,23 +91,34 @@ impl Sealbox {
         }
     }
 
+    /// Details (never the value); an identity sees only the secrets its policies cover, and any
+    /// other is "not found" to it.
     pub async fn get_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretDetails> {
-        authorize(p, Permission::ViewSecrets)?;
+        let scope = view_scope(p, self.policies_of(&p.workspace_id)).await?;
         let row = self.live_secret(p, name).await?;
+        if !scope.covers(&parse_tags(&row)?) {
+            return Err(not_found(&SecretName::parse(name)?));
+        }
         self.details(&row)
     }
 
     pub async fn list_secrets(&self, p: &Principal, query: SecretQuery) -> CoreResult<Vec<SecretDetails>> {
-        authorize(p, Permission::ViewSecrets)?;
-        self.list(p, query, false).await
+        let scope = view_scope(p, self.policies_of(&p.workspace_id)).await?;
+        self.list(p, query, false, &scope).await
     }
 
     pub async fn list_trash(&self, p: &Principal) -> CoreResult<Vec<SecretDetails>> {
         authorize(p, Permission::ViewSecrets)?;
-        self.list(p, SecretQuery::default(), true).await
+        self.list(p, SecretQuery::default(), true, &SecretScope::All).await
     }
 
-    async fn list(&self, p: &Principal, query: SecretQuery, in_trash: bool) -> CoreResult<Vec<SecretDetails>> {
+    async fn list(
+        &self,
+        p: &Principal,
+        query: SecretQuery,
+        in_trash: bool,
+        scope: &SecretScope,
+    ) -> CoreResult<Vec<SecretDetails>> {
         if let Some(t) = &query.secret_type
             && SecretType::parse(t).is_none()
         {
@@ -128,7 +139,7 @@ impl Sealbox {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let tags = parse_tags(&row)?;
-            if query.tags.iter().all(|(k, v)| tags.get(k) == Some(v)) {
+            if query.tags.iter().all(|(k, v)| tags.get(k) == Some(v)) && scope.covers(&tags) {
                 out.push(self.details(&row)?);
             }
         }

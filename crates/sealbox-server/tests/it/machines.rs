@@ -160,15 +160,89 @@ async fn use_alone_never_returns_a_value_and_policy_changes_apply_at_once() {
 }
 
 #[tokio::test]
-async fn identities_reach_nothing_but_their_environment() {
+async fn an_identity_lists_and_sees_the_details_of_the_secrets_its_policies_cover_only() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    tagged(
+        &api,
+        owner,
+        "PAY_READ",
+        "value-pay-read",
+        json!({"team": "pay"}),
+        "masked",
+    )
+    .await;
+    tagged(
+        &api,
+        owner,
+        "PAY_USE",
+        "value-pay-use",
+        json!({"team": "pay", "kind": "use"}),
+        "restricted",
+    )
+    .await;
+    tagged(&api, owner, "OPS", "value-ops", json!({"team": "ops"}), "masked").await;
+    let worker = identity(&api, owner, "worker", json!({"team": "pay"})).await;
+    // Deny by default: nothing listed, and a secret it cannot see is "not found", like a missing one.
+    assert_eq!(api.get("/v1/secrets", &worker).await.expect(200)["secrets"], json!([]));
+    api.get("/v1/secrets/PAY_READ", &worker)
+        .await
+        .expect_error(404, "secret.not_found");
+
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "pay-use", "identity_tags": {"team": "pay"}, "secret_tags": {"kind": "use"}, "allow": ["use"]}),
+    )
+    .await
+    .expect(201);
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "pay-read", "identities": ["worker"], "secret_tags": {"team": "pay"}, "allow": ["read"]}),
+    )
+    .await
+    .expect(201);
+    let listed = api.get("/v1/secrets", &worker).await.expect(200);
+    let names: Vec<&str> = listed["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["PAY_READ", "PAY_USE"], "covered by read or use, never OPS");
+    assert!(
+        !listed.to_string().contains("value-"),
+        "details never hold a value: {listed}"
+    );
+    let filtered = api.get("/v1/secrets?tag=kind=use", &worker).await.expect(200);
+    assert_eq!(filtered["secrets"].as_array().unwrap().len(), 1);
+    let details = api.get("/v1/secrets/PAY_USE", &worker).await.expect(200);
+    assert_eq!(details["visibility"], "restricted");
+    api.get("/v1/secrets/OPS", &worker)
+        .await
+        .expect_error(404, "secret.not_found");
+    api.get("/v1/secrets/NO_SUCH", &worker)
+        .await
+        .expect_error(404, "secret.not_found");
+
+    // A policy change applies on the next request.
+    assert_eq!(api.delete("/v1/policies/pay-read", owner).await.status.as_u16(), 204);
+    let listed = api.get("/v1/secrets", &worker).await.expect(200);
+    assert_eq!(listed["secrets"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["secrets"][0]["name"], "PAY_USE");
+}
+
+#[tokio::test]
+async fn identities_reach_nothing_but_their_environment_and_the_secrets_they_may_list() {
     let (server, api) = setup().await;
     let owner = &server.owner_token;
     api.create_text(owner, "S", "v").await;
     let bot = identity(&api, owner, "bot", json!({})).await;
     for (method, path) in [
-        (Method::GET, "/v1/secrets"),
-        (Method::GET, "/v1/secrets/S"),
         (Method::POST, "/v1/secrets/S/reveal"),
+        (Method::GET, "/v1/secrets/S/versions"),
+        (Method::GET, "/v1/trash"),
         (Method::GET, "/v1/identities"),
         (Method::GET, "/v1/policies"),
         (Method::GET, "/v1/members"),
@@ -339,6 +413,10 @@ async fn an_identity_never_sees_another_workspace() {
     let in_a = identity(&api, &token_a, "reader", json!({"team": "x"})).await;
     let env = api.get("/v1/environment", &in_a).await.expect(200);
     assert_eq!(env["variables"], json!({}));
+    assert_eq!(api.get("/v1/secrets", &in_a).await.expect(200)["secrets"], json!([]));
+    api.get("/v1/secrets/B_SECRET", &in_a)
+        .await
+        .expect_error(404, "secret.not_found");
     api.get("/v1/identities/reader", &token_b)
         .await
         .expect_error(404, "identity.not_found");

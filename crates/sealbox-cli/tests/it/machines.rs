@@ -299,8 +299,15 @@ fn revoked_and_deleted_identities_are_locked_out() {
     // An identity manages nothing.
     sb.cli_as(Some(&second), &["identity", "list"], None)
         .fails_with("permission.denied");
-    sb.cli_as(Some(&second), &["secret", "list"], None)
-        .fails_with("permission.denied");
+    sb.cli_as(
+        Some(&second),
+        &["secret", "create", "NOPE", "--type", "text"],
+        Some("v"),
+    )
+    .fails_with("permission.denied");
+    // It lists only what its policies cover: here nothing.
+    let listed = sb.cli_as(Some(&second), &["secret", "list", "--json"], None);
+    assert_eq!(listed.json()["secrets"], serde_json::json!([]), "{listed:#?}");
     let deleted = sb.cli(&["identity", "delete", "agent"], None);
     assert!(deleted.ok().contains("agent"), "{deleted:#?}");
     let run = sb.cli_as(Some(&second), &["env"], None);

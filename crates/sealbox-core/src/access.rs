@@ -595,12 +595,24 @@ impl Sealbox {
         if !(1..=1000).contains(&limit) {
             return Err(CoreError::invalid(codes::AUDIT_QUERY_INVALID, "limit: must be 1-1000"));
         }
+        let mut target = validate::filter_text("target", codes::AUDIT_QUERY_INVALID, query.target)?;
+        // `secret:NAME` also finds the reads of several secrets at once (an environment, a
+        // template) that included NAME.
+        let secret = target
+            .as_deref()
+            .and_then(|t| t.strip_prefix("secret:"))
+            .and_then(|name| validate::SecretName::parse(name).ok())
+            .map(|name| name.as_str().to_owned());
+        if secret.is_some() {
+            target = None;
+        }
         let filter = AuditFilter {
             since: time("since", query.since)?,
             until: time("until", query.until)?,
             actor: validate::filter_text("actor", codes::AUDIT_QUERY_INVALID, query.actor)?,
             action: validate::filter_text("action", codes::AUDIT_QUERY_INVALID, query.action)?,
-            target: validate::filter_text("target", codes::AUDIT_QUERY_INVALID, query.target)?,
+            target,
+            secret,
             after_seq: query.after.map(|a| a.min(i64::MAX as u64) as i64),
             limit: limit as i64,
         };

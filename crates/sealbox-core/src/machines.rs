@@ -463,8 +463,10 @@ impl Sealbox {
         kinds::kind_of(secret_type).decode(plaintext.expose_secret())
     }
 
-    /// Audits every value handed out, in one transaction (refused if it fails), and records use:
-    /// `secret.read` for identities, `secret.reveal` for members.
+    /// Audits the values handed out as one event (refused if it cannot be written), naming every
+    /// secret and version read, and records their use in the same transaction: `secret.read` for
+    /// identities, `secret.reveal` for members; the target is what was read (`environment`,
+    /// `template`).
     async fn record_reads(
         &self,
         p: &Principal,
@@ -480,25 +482,25 @@ impl Sealbox {
         } else {
             "secret.reveal"
         };
-        let records = read
+        let secrets: serde_json::Map<String, serde_json::Value> = read
             .iter()
-            .map(|(row, version)| {
-                self.audit_record(
-                    &p.workspace_id,
-                    p.label(),
-                    ctx,
-                    action,
-                    format!("secret:{}", row.name),
-                    "success",
-                    json!({ "version": version.version, "via": via }),
-                )
-            })
+            .map(|(row, version)| (row.name.clone(), version.version.into()))
             .collect();
-        self.store.append_audits(records).await?;
-        if p.identity().is_some() {
-            let ids: Vec<String> = read.iter().map(|(row, _)| row.id.clone()).collect();
-            self.store.touch_secrets_used(&ids, self.now(), &p.label()).await?;
-        }
+        let actor = p.label();
+        let record = self.audit_record(
+            &p.workspace_id,
+            actor.clone(),
+            ctx,
+            action,
+            via.to_owned(),
+            "success",
+            json!({ "secrets": secrets }),
+        );
+        let used: Vec<String> = match p.identity() {
+            Some(_) => read.iter().map(|(row, _)| row.id.clone()).collect(),
+            None => Vec::new(),
+        };
+        self.store.append_read(record, &used, self.now(), &actor).await?;
         Ok(())
     }
 

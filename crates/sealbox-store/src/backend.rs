@@ -353,6 +353,11 @@ impl<B: Backend> Store for B {
         write(self, move |c| Box::pin(ops::touch_secrets_used(c, secret_ids, at, by))).await
     }
 
+    async fn append_read(&self, audit: AuditRecord, used: &[String], at: i64, by: &str) -> Result<i64> {
+        let (used, by) = (used.to_vec(), by.to_owned());
+        write(self, move |c| Box::pin(ops::append_read(c, audit, used, at, by))).await
+    }
+
     async fn append_audit(&self, audit: AuditRecord) -> Result<i64> {
         write(self, move |c| Box::pin(ops::append_audit(c, audit))).await
     }

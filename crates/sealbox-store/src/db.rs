@@ -50,6 +50,17 @@ impl Dialect {
         }
     }
 
+    /// A condition on an audit event: its detail's `secrets` object has the key bound as `$n`.
+    pub(crate) fn audit_detail_names_secret(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("EXISTS (SELECT 1 FROM json_each(detail, '$.secrets') WHERE key = ${n})"),
+            Dialect::Postgres => format!(
+                "CASE WHEN json_typeof(detail::json -> 'secrets') = 'object' \
+                 THEN EXISTS (SELECT 1 FROM json_each(detail::json -> 'secrets') AS e WHERE e.key = ${n}) ELSE false END"
+            ),
+        }
+    }
+
     /// The database's clock in milliseconds; only the migration runner uses it.
     pub(crate) fn now_ms(self) -> &'static str {
         match self {

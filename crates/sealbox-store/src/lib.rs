@@ -285,6 +285,10 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
     pub target: Option<String>,
+    /// Only events about this secret (by name): those whose target is `secret:NAME`, and reads of
+    /// several secrets (target `environment` or `template`) whose detail's `secrets` object, of
+    /// `NAME -> version`, holds it.
+    pub secret: Option<String>,
     /// Only events with `seq` greater than this (for paging).
     pub after_seq: Option<i64>,
     pub limit: i64,
@@ -456,6 +460,9 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_secrets_used(&self, secret_ids: &[String], at: i64, by: &str) -> Result<()>;
 
     // ---- audit ----
+    /// Appends the event of a read of secrets' values and records, in the same transaction, that
+    /// `used` (secret ids) were read or used by `by` at `at`: both or neither.
+    async fn append_read(&self, audit: AuditRecord, used: &[String], at: i64, by: &str) -> Result<i64>;
     /// Appends an event that stands alone (a reveal, a failed login); returns its sequence number.
     async fn append_audit(&self, audit: AuditRecord) -> Result<i64>;
     /// Appends several events that stand alone in one transaction, all or none, in the order

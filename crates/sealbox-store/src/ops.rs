@@ -289,6 +289,20 @@ async fn store_head(c: &mut dyn Exec, workspace_id: &str, head: &Head) -> Result
     Ok(())
 }
 
+pub(crate) async fn append_read(
+    c: &mut dyn Exec,
+    audit: AuditRecord,
+    used: Vec<String>,
+    at: i64,
+    by: String,
+) -> Result<i64> {
+    let seq = append_audit(c, audit).await?;
+    if !used.is_empty() {
+        touch_secrets_used(c, used, at, by).await?;
+    }
+    Ok(seq)
+}
+
 pub(crate) async fn append_audit(c: &mut dyn Exec, audit: AuditRecord) -> Result<i64> {
     let head = lock_head(c, &audit.workspace_id, &audit).await?;
     append(c, head, &audit).await
@@ -333,6 +347,7 @@ pub(crate) async fn list_audit(
         ("target =", f.target.as_ref().map(Arg::from)),
         ("seq >", f.after_seq.map(Arg::from)),
     ];
+    let secret_target = f.secret.as_ref().map(|name| format!("secret:{name}"));
     let mut sql = format!("SELECT {AUDIT} FROM audit_events WHERE workspace_id = $1");
     let mut params = vec![Arg::from(workspace_id)];
     for (condition, arg) in conditions {
@@ -340,6 +355,15 @@ pub(crate) async fn list_audit(
             params.push(arg);
             sql.push_str(&format!(" AND {condition} ${}", params.len()));
         }
+    }
+    if let (Some(name), Some(as_target)) = (&f.secret, &secret_target) {
+        params.push(as_target.into());
+        params.push(name.into());
+        let (as_target, as_key) = (params.len() - 1, params.len());
+        sql.push_str(&format!(
+            " AND (target = ${as_target} OR (target IN ('environment', 'template') AND {}))",
+            c.dialect().audit_detail_names_secret(as_key)
+        ));
     }
     sql.push_str(" ORDER BY seq");
     if f.limit > 0 {

@@ -15,7 +15,65 @@ conformance!(
     count_audit,
     append_audits_in_order,
     append_audits_is_all_or_nothing,
+    a_read_of_several_secrets_is_one_event_found_by_each_secret,
 );
+
+async fn a_read_of_several_secrets_is_one_event_found_by_each_secret(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let ws = acme.id();
+    let rows = crate::fixtures::secrets(s, ws, &["A", "B", "C_D"]).await;
+    let used: Vec<String> = rows[..2].iter().map(|r| r.id.clone()).collect();
+    let read = AuditRecord {
+        actor: "identity:bot".into(),
+        action: "secret.read".into(),
+        detail: r#"{"secrets":{"A":1,"B":4}}"#.into(),
+        ..audit(ws, "secret.read", "environment")
+    };
+    let seq = s.append_read(read, &used, 9_000, "identity:bot").await.unwrap();
+    // An unrelated event whose detail also has a `secrets` field (of another shape) never matches,
+    // nor breaks the query.
+    s.append_audit(AuditRecord {
+        detail: r#"{"secrets":["C_D"]}"#.into(),
+        ..audit(ws, "action.run", "action:x")
+    })
+    .await
+    .unwrap();
+    let found = |name: &str| {
+        let filter = AuditFilter {
+            secret: Some(name.into()),
+            ..all()
+        };
+        async move {
+            s.list_audit(ws, &filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.record.action, e.seq))
+                .collect::<Vec<_>>()
+        }
+    };
+    let revealed = s.append_audit(audit(ws, "secret.reveal", "secret:A")).await.unwrap();
+    assert_eq!(
+        found("A").await,
+        [("secret.read".to_owned(), seq), ("secret.reveal".to_owned(), revealed)],
+        "the read that included it and the events targeting it"
+    );
+    assert_eq!(found("B").await, [("secret.read".to_owned(), seq)]);
+    assert_eq!(found("C_D").await, [], "not read, only named by another kind of detail");
+    for row in &rows {
+        let stored = s.secret_by_name(ws, &row.name).await.unwrap().unwrap();
+        if used.contains(&row.id) {
+            assert_eq!(
+                (stored.last_used_at, stored.last_used_by.as_deref()),
+                (Some(9_000), Some("identity:bot"))
+            );
+        } else {
+            assert_eq!(stored.last_used_at, None, "{}", row.name);
+        }
+    }
+    verify_chain(s, ws).await;
+}
 
 async fn every_change_appends_one_event(db: Db) {
     let s = &*db.store;

@@ -407,10 +407,10 @@ async fn secret_page(
     status: StatusCode,
 ) -> PanelResult {
     let versions = s.core.list_versions(&session.principal, &d.name).await?;
-    let versions = versions
-        .versions
-        .iter()
-        .rev()
+    let mut rows: Vec<_> = versions.versions.iter().collect();
+    rows.sort_by(|a, b| b.version.cmp(&a.version));
+    let versions = rows
+        .into_iter()
         .map(|v| VersionRow {
             version: v.version,
             created: short_time(&v.created_at),

@@ -630,6 +630,7 @@ struct EventRow {
     target: String,
     outcome: String,
     request_id: String,
+    request_short: String,
 }
 
 #[derive(askama::Template)]
@@ -711,6 +712,7 @@ pub(crate) async fn audit(State(s): State<AppState>, session: Session, RawQuery(
             action: e.action,
             target: e.target,
             outcome: e.outcome,
+            request_short: e.request_id.chars().take(8).collect(),
             request_id: e.request_id,
         })
         .collect();

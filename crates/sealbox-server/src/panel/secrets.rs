@@ -408,7 +408,7 @@ async fn secret_page(
 ) -> PanelResult {
     let versions = s.core.list_versions(&session.principal, &d.name).await?;
     let mut rows: Vec<_> = versions.versions.iter().collect();
-    rows.sort_by(|a, b| b.version.cmp(&a.version));
+    rows.sort_by_key(|v| std::cmp::Reverse(v.version));
     let versions = rows
         .into_iter()
         .map(|v| VersionRow {

@@ -708,7 +708,7 @@ pub(crate) async fn audit(State(s): State<AppState>, session: Session, RawQuery(
         .map(|e| EventRow {
             seq: e.seq,
             at: short_time(&e.at),
-            actor: e.actor,
+            actor: e.actor.strip_prefix("member:").unwrap_or(&e.actor).to_owned(),
             action: e.action,
             target: e.target,
             outcome: e.outcome,

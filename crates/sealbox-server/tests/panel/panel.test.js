@@ -189,6 +189,8 @@ test("creating a secret of each type in the side panel", async () => {
   assert.equal(await page.locator("#secrets-table tbody tr").count(), 1);
   await page.goto(base + "/");
   await shot(page, "06-secrets-list");
+  // The README's picture (docs/panel-secrets.png is a copy of it).
+  await page.screenshot({ path: path.join(SHOTS, "00-readme-secrets.png"), clip: { x: 0, y: 0, width: 1280, height: 530 } });
 });
 
 test("a field error appears beside its field and the form keeps what was typed", async () => {

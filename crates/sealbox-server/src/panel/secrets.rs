@@ -509,14 +509,39 @@ pub(crate) async fn update(
         )
         .await;
     }
+    // Only what changed is sent, so saving an untouched form records no change.
+    let metadata = metadata.unwrap_or_else(|| json!({}));
+    let current_metadata = if d.metadata.is_null() {
+        json!({})
+    } else {
+        d.metadata.clone()
+    };
     let req = UpdateSecretRequest {
         value,
-        description: Some(edit.description.clone()),
-        metadata: Some(metadata.unwrap_or_else(|| json!({}))),
-        tags: Some(tags),
+        description: (edit.description != d.description).then(|| edit.description.clone()),
+        metadata: (metadata != current_metadata).then_some(metadata),
+        tags: (tags != d.tags).then_some(tags),
         expected_version,
         ..Default::default()
     };
+    if req.value.is_none() && req.description.is_none() && req.metadata.is_none() && req.tags.is_none() {
+        errors.insert(
+            "general".into(),
+            "nothing changed: type a new value, or change the description, tags or metadata".into(),
+        );
+        return secret_page(
+            &s,
+            &form.session,
+            l,
+            d,
+            edit,
+            errors,
+            false,
+            None,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
     match s.core.update_secret(p, &ctx, &name, req).await {
         Ok(d) => Ok(see_other(&format!("/secrets/{}?notice=updated", seg(&d.name)))),
         Err(e) if is_form_error(&e) => {

@@ -559,3 +559,52 @@ async fn delete_needs_the_typed_name_on_the_server_too() {
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     api.get("/v1/secrets/DOOMED", owner).await.expect(200);
 }
+
+#[tokio::test]
+async fn saving_an_untouched_edit_form_changes_nothing_and_says_so() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post(
+        "/v1/secrets",
+        owner,
+        serde_json::json!({"name": "SAME", "type": "text", "value": "v1-value", "description": "d", "tags": {"env": "prod"}}),
+    )
+    .await
+    .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/secrets/SAME").await.csrf();
+    let untouched = [
+        ("csrf", csrf.as_str()),
+        ("version", "1"),
+        ("description", "d"),
+        ("tags", "env=prod"),
+        ("metadata", ""),
+    ];
+    let reply = b.post("/secrets/SAME/edit", &untouched).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("nothing changed"), "{}", reply.body);
+    let updates = api
+        .audit(owner)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "secret.update")
+        .count();
+    assert_eq!(updates, 0);
+    // A new value alone: a new version, the rest kept.
+    let mut changed = untouched.to_vec();
+    changed.push(("value", "v2-value"));
+    let reply = b.post("/secrets/SAME/edit", &changed).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let d = api.get("/v1/secrets/SAME", owner).await.expect(200);
+    assert_eq!(d["version"], 2);
+    assert_eq!(d["tags"]["env"], "prod");
+    assert_eq!(api.reveal(owner, "SAME").await.expect(200)["value"], "v2-value");
+    // A stale form (version 1 while the secret is at 2) is refused with a message, not applied.
+    let mut stale = untouched.to_vec();
+    stale.push(("value", "v3-value"));
+    let reply = b.post("/secrets/SAME/edit", &stale).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("someone changed this secret"), "{}", reply.body);
+    assert_eq!(api.reveal(owner, "SAME").await.expect(200)["value"], "v2-value");
+}

@@ -352,6 +352,32 @@ test("an editor sees the pages without the controls, and a forged POST is refuse
   await ectx.close();
 });
 
+test("without JavaScript every form still works (POST, redirect, GET)", async () => {
+  const nctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled: false });
+  const np = await nctx.newPage();
+  await signIn(np, owner.email, owner.password);
+  await Promise.all([np.waitForNavigation(), np.click("text=+ New Secret")]);
+  assert.match(np.url(), /\?new=1/);
+  assert.equal(await np.isVisible("#new-secret"), true, "the server renders the side panel open");
+  await np.fill("#n-name", "NOJS_SECRET");
+  await np.fill("#n-value", "nojs-value-1");
+  await Promise.all([np.waitForNavigation(), np.click("#new-secret-form button[type=submit]")]);
+  assert.match(np.url(), /\/secrets\/NOJS_SECRET\?notice=created/);
+  // Reveal without the script: a page that shows the value, then goes back on its own.
+  await Promise.all([np.waitForNavigation(), np.click("[data-reveal-button]")]);
+  assert.equal(await np.textContent("#revealed-value"), "nojs-value-1");
+  await shot(np, "19a-nojs-reveal");
+  await np.waitForURL(/\/secrets\/NOJS_SECRET$/, { timeout: (REVEAL_SECONDS + 5) * 1000 });
+  assert.ok(!(await np.content()).includes("nojs-value-1"), "hidden again");
+  // Delete through the server-rendered modal.
+  await Promise.all([np.waitForNavigation(), np.click("a[data-open=confirm-delete]")]);
+  assert.equal(await np.isVisible("#confirm-delete"), true);
+  await np.fill("#confirm-name", "NOJS_SECRET");
+  await Promise.all([np.waitForNavigation(), np.click("[data-confirm-button]")]);
+  assert.match(np.url(), /\/trash\?notice=deleted/);
+  await nctx.close();
+});
+
 test("the Content-Security-Policy blocks an injected inline script", async () => {
   await page.goto(base + "/");
   const result = await page.evaluate(async () => {

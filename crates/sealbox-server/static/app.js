@@ -138,6 +138,10 @@
           credentials: "same-origin",
           cache: "no-store"
         }).then(function (resp) {
+          var type = resp.headers.get("content-type") || "";
+          if (resp.ok && (resp.redirected || type.indexOf("application/json") !== 0)) {
+            throw new Error("your session has ended; reload the page and sign in again");
+          }
           if (!resp.ok) {
             var rid = resp.headers.get("x-request-id") || "";
             throw new Error("could not reveal the value (status " + resp.status + "); request id " + rid);

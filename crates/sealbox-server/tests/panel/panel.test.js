@@ -349,6 +349,13 @@ test("an editor sees the pages without the controls, and a forged POST is refuse
   assert.match(await ep.textContent(".error-message"), /may not manage members/);
   assert.match(await ep.textContent(".request-id"), /^[0-9a-f-]{36}$/);
   await shot(ep, "17-editor-forbidden");
+  // A session that ends while a page is open: the reveal says so instead of failing silently.
+  await ep.goto(base + "/secrets/STRIPE_KEY");
+  const token = (await ectx.cookies()).find((c) => c.name === "sealbox_session").value;
+  assert.equal((await api("POST", "/v1/auth/logout", token)).status, 204);
+  await ep.click("[data-reveal-button]");
+  await ep.waitForFunction(() => /session has ended/.test(document.querySelector("[data-reveal-status]").textContent));
+  assert.equal(await ep.isVisible("[data-revealed]"), false);
   await ectx.close();
 });
 

@@ -278,6 +278,24 @@ pub(crate) async fn create(State(s): State<AppState>, Ctx(ctx): Ctx, form: Form)
         metadata: f.owned("metadata"),
         value: ValueFields::from_fields(f),
     };
+    let errors = match create_request(&typed) {
+        Ok(req) => match s.core.create_secret(&form.session.principal, &ctx, req).await {
+            Ok(d) => return Ok(see_other(&format!("/secrets/{}?notice=created", seg(&d.name)))),
+            Err(e) if is_form_error(&e) => {
+                let mut errors = Errors::new();
+                core_field_errors(&e, &mut errors);
+                errors
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Err(errors) => errors,
+    };
+    let q = Fields::default();
+    secrets_page(&s, &form.session, &q, true, typed, errors, StatusCode::BAD_REQUEST).await
+}
+
+/// The API request the "+ New Secret" form describes, or the fields it could not read.
+fn create_request(typed: &NewSecret) -> Result<CreateSecretRequest, Errors> {
     let mut errors = Errors::new();
     let secret_type = SecretType::parse(&typed.secret_type).unwrap_or_else(|| {
         errors.insert("type".into(), "choose a type: text, SMTP or AWS SQS".into());
@@ -296,11 +314,10 @@ pub(crate) async fn create(State(s): State<AppState>, Ctx(ctx): Ctx, form: Form)
         errors.insert("metadata".into(), e);
         None
     });
-    let q = Fields::default();
     if !errors.is_empty() {
-        return secrets_page(&s, &form.session, &q, true, typed, errors, StatusCode::BAD_REQUEST).await;
+        return Err(errors);
     }
-    let req = CreateSecretRequest {
+    Ok(CreateSecretRequest {
         name: typed.name.clone(),
         secret_type,
         value,
@@ -308,15 +325,7 @@ pub(crate) async fn create(State(s): State<AppState>, Ctx(ctx): Ctx, form: Form)
         description: Some(typed.description.clone()),
         metadata,
         tags: Some(tags),
-    };
-    match s.core.create_secret(&form.session.principal, &ctx, req).await {
-        Ok(d) => Ok(see_other(&format!("/secrets/{}?notice=created", seg(&d.name)))),
-        Err(e) if is_form_error(&e) => {
-            core_field_errors(&e, &mut errors);
-            secrets_page(&s, &form.session, &q, true, typed, errors, StatusCode::BAD_REQUEST).await
-        }
-        Err(e) => Err(e.into()),
-    }
+    })
 }
 
 /// A version row with its rollback form.
@@ -479,6 +488,39 @@ pub(crate) async fn update(
         metadata: f.owned("metadata"),
         value: ValueFields::from_fields(f),
     };
+    let expected_version = f.get("version").parse::<u64>().ok();
+    let errors = match update_request(&d, &edit, expected_version) {
+        Ok(req) => match s.core.update_secret(p, &ctx, &name, req).await {
+            Ok(d) => return Ok(see_other(&format!("/secrets/{}?notice=updated", seg(&d.name)))),
+            Err(e) if is_form_error(&e) => {
+                let mut errors = Errors::new();
+                if e.code == codes::SECRET_VERSION_CONFLICT {
+                    errors.insert(
+                        "general".into(),
+                        "someone changed this secret after you opened it; reload the page and make your change again"
+                            .into(),
+                    );
+                } else {
+                    core_field_errors(&e, &mut errors);
+                }
+                errors
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Err(errors) => errors,
+    };
+    let l = Layout::new(&form.session, "secrets", d.name.clone());
+    let status = StatusCode::BAD_REQUEST;
+    secret_page(&s, &form.session, l, d, edit, errors, false, None, status).await
+}
+
+/// The update the edit form asks for: only what changed, so saving an untouched form records
+/// nothing (and says so).
+fn update_request(
+    d: &SecretDetails,
+    edit: &EditForm,
+    expected_version: Option<u64>,
+) -> Result<UpdateSecretRequest, Errors> {
     let mut errors = Errors::new();
     let value = if edit.value.is_empty(d.secret_type) {
         None
@@ -489,28 +531,15 @@ pub(crate) async fn update(
         errors.insert("tags".into(), e);
         BTreeMap::new()
     });
-    let metadata = parse_metadata(&edit.metadata).unwrap_or_else(|e| {
-        errors.insert("metadata".into(), e);
-        None
-    });
-    let expected_version = f.get("version").parse::<u64>().ok();
-    let l = Layout::new(&form.session, "secrets", d.name.clone());
+    let metadata = parse_metadata(&edit.metadata)
+        .unwrap_or_else(|e| {
+            errors.insert("metadata".into(), e);
+            None
+        })
+        .unwrap_or_else(|| json!({}));
     if !errors.is_empty() {
-        return secret_page(
-            &s,
-            &form.session,
-            l,
-            d,
-            edit,
-            errors,
-            false,
-            None,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        return Err(errors);
     }
-    // Only what changed is sent, so saving an untouched form records no change.
-    let metadata = metadata.unwrap_or_else(|| json!({}));
     let current_metadata = if d.metadata.is_null() {
         json!({})
     } else {
@@ -529,46 +558,9 @@ pub(crate) async fn update(
             "general".into(),
             "nothing changed: type a new value, or change the description, tags or metadata".into(),
         );
-        return secret_page(
-            &s,
-            &form.session,
-            l,
-            d,
-            edit,
-            errors,
-            false,
-            None,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        return Err(errors);
     }
-    match s.core.update_secret(p, &ctx, &name, req).await {
-        Ok(d) => Ok(see_other(&format!("/secrets/{}?notice=updated", seg(&d.name)))),
-        Err(e) if is_form_error(&e) => {
-            if e.code == codes::SECRET_VERSION_CONFLICT {
-                errors.insert(
-                    "general".into(),
-                    "someone changed this secret after you opened it; reload the page and make your change again"
-                        .into(),
-                );
-            } else {
-                core_field_errors(&e, &mut errors);
-            }
-            secret_page(
-                &s,
-                &form.session,
-                l,
-                d,
-                edit,
-                errors,
-                false,
-                None,
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(req)
 }
 
 #[derive(askama::Template)]

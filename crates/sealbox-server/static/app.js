@@ -32,12 +32,28 @@
     if (bd) bd.classList.remove("open");
     if (lastFocus && document.body.contains(lastFocus)) lastFocus.focus();
   }
+  // One "delete forever" modal serves every row of the trash: point it at the clicked one.
+  function preparePurge(opener) {
+    var name = opener.getAttribute("data-purge");
+    var form = document.querySelector("[data-purge-form]");
+    form.setAttribute("action", opener.getAttribute("data-purge-action"));
+    document.querySelector("[data-purge-name]").textContent = name;
+    var input = form.querySelector("input[data-confirm]");
+    input.setAttribute("data-confirm", name);
+    input.value = "";
+    input.dispatchEvent(new Event("input"));
+  }
   function openLayerEl() { return document.querySelector(".sidepanel.open, .modal.open"); }
 
   ready(function () {
     document.addEventListener("click", function (ev) {
       var opener = ev.target.closest("[data-open]");
-      if (opener) { ev.preventDefault(); openLayer(opener.getAttribute("data-open")); return; }
+      if (opener) {
+        ev.preventDefault();
+        if (opener.hasAttribute("data-purge")) preparePurge(opener);
+        openLayer(opener.getAttribute("data-open"));
+        return;
+      }
       var closer = ev.target.closest("[data-close]");
       if (closer) {
         var el = document.getElementById(closer.getAttribute("data-close"));

@@ -64,6 +64,7 @@ pub fn router() -> Router<AppState> {
         .route("/secrets/{name}/delete", post(secrets::delete))
         .route("/trash", get(secrets::trash))
         .route("/trash/{name}/restore", post(secrets::restore))
+        .route("/trash/{name}/purge", post(secrets::purge))
         .route("/identities", get(admin::identities).post(admin::create_identity))
         .route("/identities/{name}", get(admin::identity))
         .route("/identities/{name}/tags", post(admin::identity_tags))
@@ -294,6 +295,7 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "rolled_back" => "The secret was rolled back; the old value is now the newest version.",
         "deleted" => "The secret was moved to the trash.",
         "restored" => "The secret was restored from the trash.",
+        "purged" => "The secret was deleted for good.",
         "identity_created" => "The identity was created.",
         "identity_saved" => "The identity was saved.",
         "identity_deleted" => "The identity was deleted.",

@@ -19,6 +19,7 @@ use crate::extract::Ctx;
 type Errors = BTreeMap<String, String>;
 
 /// A row of the secrets table.
+#[derive(Clone)]
 pub(crate) struct Row {
     name: String,
     href: String,
@@ -32,6 +33,7 @@ pub(crate) struct Row {
     deleted: String,
     purge_after: String,
     restore_action: String,
+    purge_action: String,
 }
 
 fn type_label(t: SecretType) -> &'static str {
@@ -56,6 +58,7 @@ fn row(d: &SecretDetails) -> Row {
         deleted: d.deleted_at.as_deref().map(short_time).unwrap_or_default(),
         purge_after: d.purge_after.as_deref().map(short_time).unwrap_or_default(),
         restore_action: format!("/trash/{}/restore", seg(&d.name)),
+        purge_action: format!("/trash/{}/purge", seg(&d.name)),
     }
 }
 
@@ -673,16 +676,51 @@ pub(crate) async fn delete(
 struct TrashPage {
     l: Layout,
     rows: Vec<Row>,
+    /// The secret whose "delete forever" confirmation is open (rendered open without JavaScript).
+    purge: Option<Row>,
+    purge_error: Option<String>,
 }
 
 pub(crate) async fn trash(State(s): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> PanelResult {
     let q = Fields::query(raw.as_deref());
-    let rows = s.core.list_trash(&session.principal).await?.iter().map(row).collect();
+    let l = Layout::new(&session, "trash", "Trash").with_notice(q.opt("notice"));
+    trash_page(&s, &session, l, q.opt("purge"), None, StatusCode::OK).await
+}
+
+async fn trash_page(
+    s: &AppState,
+    session: &Session,
+    l: Layout,
+    purge: Option<&str>,
+    purge_error: Option<String>,
+    status: StatusCode,
+) -> PanelResult {
+    let rows: Vec<Row> = s.core.list_trash(&session.principal).await?.iter().map(row).collect();
+    // Only a name that is in the trash opens the confirmation; nothing from the URL is echoed.
+    let purge = purge.and_then(|n| rows.iter().find(|r| r.name == n)).cloned();
     let page = TrashPage {
-        l: Layout::new(&session, "trash", "Trash").with_notice(q.opt("notice")),
+        l,
         rows,
+        purge,
+        purge_error,
     };
-    render(StatusCode::OK, &page)
+    render(status, &page)
+}
+
+/// Deletes a secret in the trash for good, once its name is typed (checked here too).
+pub(crate) async fn purge(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+    form: Form,
+) -> PanelResult {
+    if form.fields.get("confirm_name").trim() != name {
+        let l = Layout::new(&form.session, "trash", "Trash");
+        let error = Some("type the secret's name exactly to delete it for good".to_owned());
+        return trash_page(&s, &form.session, l, Some(&name), error, StatusCode::BAD_REQUEST).await;
+    }
+    s.core.purge_secret(&form.session.principal, &ctx, &name).await?;
+    Ok(see_other("/trash?notice=purged"))
 }
 
 pub(crate) async fn restore(

@@ -558,6 +558,37 @@ async fn delete_needs_the_typed_name_on_the_server_too() {
     let reply = b.post("/trash/DOOMED/restore", &[("csrf", &csrf)]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     api.get("/v1/secrets/DOOMED", owner).await.expect(200);
+    // Purge: the same typed-name check, then gone for good.
+    api.delete("/v1/secrets/DOOMED", owner).await.expect(200);
+    let reply = b
+        .post("/trash/DOOMED/purge", &[("csrf", &csrf), ("confirm_name", "")])
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.body.contains("class=\"modal open\""),
+        "the confirmation is shown again"
+    );
+    assert_eq!(
+        api.get("/v1/trash", owner).await.expect(200)["secrets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let reply = b
+        .post("/trash/DOOMED/purge", &[("csrf", &csrf), ("confirm_name", "DOOMED")])
+        .await;
+    assert_eq!(reply.header("location"), "/trash?notice=purged");
+    assert_eq!(
+        api.get("/v1/trash", owner).await.expect(200)["secrets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // A name in the URL that is not in the trash opens nothing and is not echoed.
+    let page = b.get("/trash?purge=%3Cscript%3E").await;
+    assert!(!page.body.contains("<script>") && !page.body.contains("class=\"modal open\""));
 }
 
 #[tokio::test]

@@ -304,6 +304,21 @@ test("delete asks for the name in a modal; the trash restores", async () => {
   assert.match(page.url(), /\/secrets\/MAILER\?notice=restored/);
   assert.match(await page.textContent(".notice"), /restored/);
   await shot(page, "14-restored");
+  // Delete for good: from the trash, behind its own typed-name confirmation.
+  const api_ = await api("POST", "/v1/secrets", owner.token, { name: "OLD_KEY", type: "text", value: "old-value" });
+  assert.equal(api_.status, 201);
+  assert.equal((await api("DELETE", "/v1/secrets/OLD_KEY", owner.token)).status, 200);
+  await page.goto(base + "/trash");
+  await page.click("text=Delete OLD_KEY forever");
+  await page.waitForSelector("#confirm-purge.open");
+  assert.match(await page.textContent("#confirm-purge-title"), /OLD_KEY/);
+  const forever = page.locator("#confirm-purge [data-confirm-button]");
+  assert.equal(await forever.isDisabled(), true);
+  await page.fill("#purge-name", "OLD_KEY");
+  await shot(page, "14a-purge-confirm");
+  await Promise.all([page.waitForNavigation(), forever.click()]);
+  assert.match(await page.textContent(".notice"), /deleted for good/);
+  assert.equal((await api("GET", "/v1/trash", owner.token)).body.secrets.length, 0);
 });
 
 test("an editor sees the pages without the controls, and a forged POST is refused", async () => {

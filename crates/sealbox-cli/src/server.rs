@@ -47,6 +47,16 @@ pub struct ServerArgs {
     /// Logs as JSON lines.
     #[arg(long, env = "SEALBOX_LOG_JSON", value_parser = BoolishValueParser::new())]
     log_json: bool,
+    /// Seconds the web panel shows a revealed value before hiding it (1-300; tests use a short one).
+    #[arg(
+        long,
+        env = "SEALBOX_PANEL_REVEAL_SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..=300),
+        value_name = "SECONDS",
+        hide = true
+    )]
+    panel_reveal_seconds: u32,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -61,6 +71,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         trash_retention_days: args.trash_retention_days,
         log_level: args.log_level,
         log_json: args.log_json,
+        panel_reveal_seconds: args.panel_reveal_seconds,
     };
     sealbox_server::run(config).await
 }

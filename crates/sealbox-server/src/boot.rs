@@ -135,7 +135,14 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         }
     };
     Ok(Prepared {
-        state: AppState { core },
+        state: AppState {
+            core,
+            panel: crate::PanelSettings {
+                reveal_seconds: config.panel_reveal_seconds.clamp(1, 300),
+                // Under TLS, or behind a proxy that terminates it (--insecure-http says so).
+                secure_cookies: config.tls_cert.is_some() || config.insecure_http,
+            },
+        },
         bootstrap,
         bootstrap_file,
         sqlite,

@@ -79,12 +79,27 @@ pub async fn error_boundary(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let panel_path = crate::panel::is_panel_path(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    // The panel's pages stay HTML: a form shown again with its errors passes through, a panel
+    // error becomes the HTML error page, and so does any other failure outside `/v1`.
+    if response.extensions().get::<crate::panel::HtmlPage>().is_some() {
+        return response;
+    }
     let (mut parts, body) = response.into_parts();
+    if let Some(mark) = parts.extensions.remove::<crate::panel::HtmlError>() {
+        return crate::panel::error_page(status, Some(&mark.message), &request_id);
+    }
+    if panel_path && parts.extensions.get::<ApiErrorMark>().is_none() {
+        if status.is_server_error() {
+            tracing::error!(%status, "panel request failed");
+        }
+        return crate::panel::error_page(status, None, &request_id);
+    }
     let (status, code, message) = match parts.extensions.remove::<ApiErrorMark>() {
         Some(mark) => (status, mark.code, mark.message),
         None => {

@@ -10,6 +10,7 @@ mod boot;
 mod error;
 mod extract;
 mod openapi;
+mod panel;
 mod routes;
 
 use std::future::Future;
@@ -32,6 +33,7 @@ use tracing::Level;
 
 pub use boot::{Prepared, prepare, tls_config};
 pub use openapi::ApiDoc;
+pub use panel::PanelSettings;
 
 /// Largest request body accepted; larger ones get 413 `request.body_too_large`.
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
@@ -52,6 +54,8 @@ pub struct Config {
     pub trash_retention_days: u32,
     pub log_level: String,
     pub log_json: bool,
+    /// How long the panel shows a revealed value (30 s; shorter only for tests).
+    pub panel_reveal_seconds: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -81,6 +85,7 @@ impl Config {
             trash_retention_days: 30,
             log_level: "info".into(),
             log_json: false,
+            panel_reveal_seconds: 30,
         }
     }
 }
@@ -88,6 +93,7 @@ impl Config {
 #[derive(Clone)]
 pub struct AppState {
     pub core: Arc<Sealbox>,
+    pub panel: PanelSettings,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -115,6 +121,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tokens::router())
         .merge(routes::audit::router())
         .merge(routes::identities::router())
+        // The web admin panel (HTML at `/`); everything under `/v1` stays the JSON API.
+        .merge(panel::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(
             ServiceBuilder::new()

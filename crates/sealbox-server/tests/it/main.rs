@@ -7,6 +7,7 @@
 mod bad_input;
 mod logs;
 mod machines;
+mod panel;
 mod postgres;
 mod roles;
 mod secrets;

@@ -1,0 +1,641 @@
+//! The web panel's HTTP rules: the session cookie, CSRF, security headers, HTML errors with the
+//! request id, editors refused by core, and no value in a page unless revealed. The browser flows
+//! are in `tests/panel/` (scripts/test-panel).
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+
+use crate::{Api, setup};
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+
+/// A browser-like client: no automatic redirects, cookies sent by hand.
+struct Browser {
+    url: String,
+    http: reqwest::Client,
+    cookie: String,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The first hidden `csrf` field of the page.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        self.body[at..at + 64].to_owned()
+    }
+}
+
+impl Browser {
+    fn new(api: &Api) -> Self {
+        Self {
+            url: api.url.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: String::new(),
+        }
+    }
+
+    fn with_session(api: &Api, token: &str) -> Self {
+        let mut b = Self::new(api);
+        b.cookie = format!("sealbox_session={token}");
+        b
+    }
+
+    async fn page(resp: reqwest::Response) -> Page {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.unwrap();
+        assert!(status.as_u16() < 500, "server error {status}: {body}");
+        Page { status, headers, body }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        Self::page(resp).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("cookie", &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        Self::page(resp).await
+    }
+
+    /// Signs in through the form; returns the response to the POST.
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        let login = self.get("/login").await;
+        let nonce = login
+            .set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with("sealbox_login="))
+            .expect("a sign-in cookie");
+        self.cookie = nonce.split(';').next().unwrap().to_owned();
+        let csrf = login.csrf();
+        let reply = self
+            .post("/login", &[("csrf", &csrf), ("email", email), ("password", password)])
+            .await;
+        if let Some(session) = reply
+            .set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with("sealbox_session=sbx_"))
+        {
+            self.cookie = session.split(';').next().unwrap().to_owned();
+        }
+        reply
+    }
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_cookie_that_expires_and_sign_out_revokes_it() {
+    let (server, api) = setup().await;
+    let mut b = Browser::new(&api);
+    assert_eq!(
+        b.get("/").await.header("location"),
+        "/login",
+        "signed out: to the sign-in page"
+    );
+    let reply = b.sign_in(&server.owner_email, &server.owner_password).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers.get(LOCATION).unwrap(), "/");
+    let cookie = reply
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("sealbox_session=sbx_"))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(
+            cookie.split("; ").any(|a| a == attribute),
+            "{attribute} missing: {cookie}"
+        );
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP on loopback: no Secure flag");
+    let page = b.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&server.owner_email));
+    let token = b.cookie.trim_start_matches("sealbox_session=").to_owned();
+    api.get("/v1/auth/whoami", &token).await.expect(200);
+
+    let out = b.post("/logout", &[("csrf", &page.csrf())]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(
+        out.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("sealbox_session=;") && c.contains("Max-Age=0"))
+    );
+    api.get("/v1/auth/whoami", &token)
+        .await
+        .expect_error(401, "auth.token_revoked");
+    assert_eq!(
+        b.get("/").await.header("location"),
+        "/login",
+        "the revoked cookie signs nobody in"
+    );
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_under_tls_or_behind_a_tls_proxy() {
+    let (server, api) = setup().await;
+    let mut state = server.state.clone();
+    state.panel.secure_cookies = true;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(sealbox_server::serve(listener, state, std::future::pending()));
+    let mut b = Browser::new(&api);
+    b.url = url;
+    let reply = b.sign_in(&server.owner_email, &server.owner_password).await;
+    let cookie = reply
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("sealbox_session=sbx_"))
+        .unwrap();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_shows_the_error_on_the_form_and_sign_in_is_rate_limited() {
+    let (server, api) = setup().await;
+    let mut b = Browser::new(&api);
+    let reply = b.sign_in(&server.owner_email, "wrong-password").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.header("content-type").starts_with("text/html"));
+    assert!(
+        reply.body.contains("e-mail, password or workspace is wrong"),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.body.contains(&format!("value=\"{}\"", server.owner_email)),
+        "the e-mail is kept"
+    );
+    assert!(!reply.body.contains("wrong-password"), "the password is never put back");
+    for _ in 0..4 {
+        b.sign_in(&server.owner_email, "wrong-password").await;
+    }
+    // Core's limit applies to the panel too: even the right password is refused now.
+    let reply = b.sign_in(&server.owner_email, &server.owner_password).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(reply.body.contains("too many failed sign-ins"), "{}", reply.body);
+    let failures = api
+        .audit(&server.owner_token)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "auth.login" && e["outcome"] == "failure")
+        .count();
+    assert_eq!(failures, 5, "each failure is audited");
+}
+
+#[tokio::test]
+async fn sign_in_without_its_form_token_is_refused() {
+    let (server, api) = setup().await;
+    let b = Browser::new(&api);
+    let reply = b
+        .post(
+            "/login",
+            &[
+                ("email", server.owner_email.as_str()),
+                ("password", &server.owner_password),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(
+        reply
+            .set_cookies()
+            .iter()
+            .all(|c| !c.starts_with("sealbox_session=sbx_"))
+    );
+}
+
+#[tokio::test]
+async fn a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let form = [
+        ("name", "FORGED"),
+        ("type", "text"),
+        ("value", "v"),
+        ("visibility", "masked"),
+    ];
+    let missing = b.post("/secrets", &form).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    assert!(
+        missing.body.contains("security token is missing or wrong"),
+        "{}",
+        missing.body
+    );
+    let other = api.login(&server.owner_email, &server.owner_password).await;
+    let other_csrf = Browser::with_session(&api, &other).get("/").await.csrf();
+    let mut wrong = form.to_vec();
+    wrong.push(("csrf", &other_csrf));
+    let reply = b.post("/secrets", &wrong).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FORBIDDEN,
+        "another session's token does not do"
+    );
+    let mut garbage = form.to_vec();
+    garbage.push(("csrf", "not-hex"));
+    assert_eq!(b.post("/secrets", &garbage).await.status, StatusCode::FORBIDDEN);
+    api.get("/v1/secrets/FORGED", owner)
+        .await
+        .expect_error(404, "secret.not_found");
+    // Sign-out is a POST too.
+    assert_eq!(b.post("/logout", &[]).await.status, StatusCode::FORBIDDEN);
+    api.get("/v1/auth/whoami", &session).await.expect(200);
+    // With the page's own token it works.
+    let csrf = b.get("/").await.csrf();
+    let mut good = form.to_vec();
+    good.push(("csrf", &csrf));
+    let reply = b.post("/secrets", &good).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    api.get("/v1/secrets/FORGED", owner).await.expect(200);
+}
+
+#[tokio::test]
+async fn every_page_has_the_security_headers_and_no_store() {
+    let (server, api) = setup().await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    api.create_text(&server.owner_token, "HEADERS", "v").await;
+    for path in [
+        "/",
+        "/login",
+        "/secrets/HEADERS",
+        "/trash",
+        "/identities",
+        "/policies",
+        "/members",
+        "/audit",
+        "/nope",
+        "/secrets/MISSING",
+        "/static/app.css",
+    ] {
+        let page = b.get(path).await;
+        assert_eq!(page.header("content-security-policy"), CSP, "{path}");
+        assert_eq!(page.header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(page.header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(page.header("cache-control"), "no-store", "{path}");
+        assert_eq!(page.header("x-content-type-options"), "nosniff", "{path}");
+    }
+    let css = b.get("/static/app.css").await;
+    assert_eq!(css.header("content-type"), "text/css; charset=utf-8");
+    let js = b.get("/static/app.js").await;
+    assert_eq!(js.header("content-type"), "text/javascript; charset=utf-8");
+    assert_eq!(b.get("/static/icon.svg").await.header("content-type"), "image/svg+xml");
+    // No inline script or style anywhere in a page: the CSP would block them.
+    let page = b.get("/").await;
+    assert!(
+        !page.body.contains("<script>") && !page.body.contains("style=\""),
+        "{}",
+        page.body
+    );
+    for external in ["src=\"http", "href=\"http", "src=\"//", "href=\"//"] {
+        assert!(!page.body.contains(external), "no external asset: {external}");
+    }
+}
+
+#[tokio::test]
+async fn panel_errors_are_html_pages_with_the_request_id_and_the_api_keeps_json() {
+    let (server, api) = setup().await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    for (path, status) in [("/nope", 404), ("/secrets/MISSING", 404), ("/static/nope.js", 404)] {
+        let page = b.get(path).await;
+        assert_eq!(page.status.as_u16(), status, "{path}");
+        assert!(page.header("content-type").starts_with("text/html"), "{path}");
+        let request_id = page.header("x-request-id").to_owned();
+        assert!(page.body.contains(&request_id), "{path}: the page shows the request id");
+    }
+    let missing = b.get("/secrets/MISSING").await;
+    assert!(missing.body.contains("no secret named MISSING") || missing.body.contains("MISSING"));
+    // Method not allowed on a panel route is HTML too.
+    let wrong = b.post("/trash", &[]).await;
+    assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(wrong.header("content-type").starts_with("text/html"));
+    // The JSON API's boundary is untouched.
+    let r = api.get("/v1/nope", &server.owner_token).await;
+    r.expect_error(404, "request.not_found");
+    let r = api.get("/v1/secrets/MISSING", &server.owner_token).await;
+    r.expect_error(404, "secret.not_found");
+}
+
+#[tokio::test]
+async fn an_editors_forged_posts_are_refused_by_core() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.create_text(owner, "KEEP", "editor-sees-dots").await;
+    let editor = api.member_token(owner, "ed@example.com", "editor").await;
+    let b = Browser::with_session(&api, &editor);
+    let page = b.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("New Secret"), "no create control for editors");
+    let detail = b.get("/secrets/KEEP").await;
+    assert!(!detail.body.contains("id=\"edit-form\"") && !detail.body.contains("confirm-delete"));
+    let csrf = page.csrf();
+    for (path, form) in [
+        (
+            "/secrets",
+            vec![
+                ("name", "NEW"),
+                ("type", "text"),
+                ("value", "x"),
+                ("visibility", "masked"),
+            ],
+        ),
+        ("/secrets/KEEP/edit", vec![("value", "changed"), ("description", "x")]),
+        ("/secrets/KEEP/delete", vec![("confirm_name", "KEEP")]),
+        ("/secrets/KEEP/rollback", vec![("to", "1")]),
+        ("/members", vec![("email", "x@example.com"), ("role", "owner")]),
+        ("/identities", vec![("name", "bot")]),
+    ] {
+        let mut form = form;
+        form.push(("csrf", &csrf));
+        let reply = b.post(path, &form).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}: {}", reply.body);
+        assert!(
+            reply.body.contains("your role (editor) may not"),
+            "{path}: {}",
+            reply.body
+        );
+        assert!(reply.body.contains(reply.header("x-request-id")), "{path}");
+    }
+    api.get("/v1/secrets/NEW", owner)
+        .await
+        .expect_error(404, "secret.not_found");
+    let kept = api.get("/v1/secrets/KEEP", owner).await.expect(200);
+    assert_eq!(kept["version"], 1);
+    assert_eq!(api.reveal(owner, "KEEP").await.expect(200)["value"], "editor-sees-dots");
+}
+
+#[tokio::test]
+async fn no_value_is_in_a_page_except_on_an_explicit_reveal() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.create_text(owner, "TEXT_ONE", "value-text-1234").await;
+    api.post(
+        "/v1/secrets",
+        owner,
+        serde_json::json!({"name": "MAIL", "type": "smtp", "value": {"host": "smtp.example.com", "password": "value-smtp-5678"}}),
+    )
+    .await
+    .expect(201);
+    api.post(
+        "/v1/secrets",
+        owner,
+        serde_json::json!({"name": "LOCKED", "type": "text", "value": "value-restricted-9", "visibility": "restricted"}),
+    )
+    .await
+    .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    for path in [
+        "/",
+        "/secrets/TEXT_ONE",
+        "/secrets/MAIL",
+        "/secrets/LOCKED",
+        "/audit",
+        "/?q=TEXT",
+    ] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        for v in ["value-text-1234", "value-smtp-5678", "value-restricted-9"] {
+            assert!(!page.body.contains(v), "{path} holds a value");
+        }
+    }
+    let csrf = b.get("/").await.csrf();
+    // A reveal without JavaScript: a page, not cached, that goes back after the reveal time.
+    let shown = b.post("/secrets/TEXT_ONE/reveal", &[("csrf", &csrf)]).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains("value-text-1234"));
+    assert!(
+        shown
+            .body
+            .contains("http-equiv=\"refresh\" content=\"30;url=/secrets/TEXT_ONE\"")
+    );
+    assert_eq!(shown.header("cache-control"), "no-store");
+    // The script's reveal: JSON.
+    let resp = b
+        .http
+        .post(format!("{}/secrets/MAIL/reveal", b.url))
+        .header("cookie", &b.cookie)
+        .header("accept", "application/json")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let json: serde_json::Value = resp.json().await.unwrap();
+    assert!(json["value"].as_str().unwrap().contains("password: value-smtp-5678"));
+    assert_eq!(json["seconds"], 30);
+    // A restricted value is refused for everyone, and the refusal is audited by core.
+    let refused = b.post("/secrets/LOCKED/reveal", &[("csrf", &csrf)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.body.contains("value-restricted-9"));
+    let events = api.audit(owner).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "secret.reveal" && e["target"] == "secret:LOCKED" && e["outcome"] == "denied")
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["action"] == "secret.reveal" && e["outcome"] == "success")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_form_with_errors_comes_back_with_them_beside_the_fields() {
+    let (server, api) = setup().await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/").await.csrf();
+    let reply = b
+        .post(
+            "/secrets",
+            &[
+                ("csrf", &csrf),
+                ("name", "OK_NAME"),
+                ("type", "smtp"),
+                ("host", "smtp.example.com"),
+                ("port", "99999"),
+                ("from", "not-an-address"),
+                ("visibility", "masked"),
+                ("tags", "env=prod"),
+                ("metadata", "{broken"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.header("content-type").starts_with("text/html"),
+        "not rewritten into JSON"
+    );
+    assert!(reply.body.contains("id=\"err-metadata\""), "{}", reply.body);
+    assert!(reply.body.contains("value=\"smtp.example.com\""), "typed input is kept");
+    assert!(
+        reply.body.contains("class=\"sidepanel open\""),
+        "the side panel is open again"
+    );
+    // Metadata fixed: now core's value rules speak, each beside its field.
+    let reply = b
+        .post(
+            "/secrets",
+            &[
+                ("csrf", &csrf),
+                ("name", "OK_NAME"),
+                ("type", "smtp"),
+                ("host", "smtp.example.com"),
+                ("port", "99999"),
+                ("from", "not-an-address"),
+                ("visibility", "masked"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("must be 1-65535"), "{}", reply.body);
+    assert!(reply.body.contains("must be an e-mail address"), "{}", reply.body);
+    api.get("/v1/secrets/OK_NAME", &server.owner_token)
+        .await
+        .expect_error(404, "secret.not_found");
+}
+
+#[tokio::test]
+async fn delete_needs_the_typed_name_on_the_server_too() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.create_text(owner, "DOOMED", "v").await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/").await.csrf();
+    let reply = b
+        .post("/secrets/DOOMED/delete", &[("csrf", &csrf), ("confirm_name", "doomed")])
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("type the secret&#39;s name") || reply.body.contains("type the secret"));
+    api.get("/v1/secrets/DOOMED", owner).await.expect(200);
+    let reply = b
+        .post("/secrets/DOOMED/delete", &[("csrf", &csrf), ("confirm_name", "DOOMED")])
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/trash?notice=deleted");
+    let trash = b.get("/trash").await;
+    assert!(trash.body.contains("DOOMED"));
+    let reply = b.post("/trash/DOOMED/restore", &[("csrf", &csrf)]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    api.get("/v1/secrets/DOOMED", owner).await.expect(200);
+    // Purge: the same typed-name check, then gone for good.
+    api.delete("/v1/secrets/DOOMED", owner).await.expect(200);
+    let reply = b
+        .post("/trash/DOOMED/purge", &[("csrf", &csrf), ("confirm_name", "")])
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.body.contains("class=\"modal open\""),
+        "the confirmation is shown again"
+    );
+    assert_eq!(
+        api.get("/v1/trash", owner).await.expect(200)["secrets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let reply = b
+        .post("/trash/DOOMED/purge", &[("csrf", &csrf), ("confirm_name", "DOOMED")])
+        .await;
+    assert_eq!(reply.header("location"), "/trash?notice=purged");
+    assert_eq!(
+        api.get("/v1/trash", owner).await.expect(200)["secrets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // A name in the URL that is not in the trash opens nothing and is not echoed.
+    let page = b.get("/trash?purge=%3Cscript%3E").await;
+    assert!(!page.body.contains("<script>") && !page.body.contains("class=\"modal open\""));
+}
+
+#[tokio::test]
+async fn saving_an_untouched_edit_form_changes_nothing_and_says_so() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post(
+        "/v1/secrets",
+        owner,
+        serde_json::json!({"name": "SAME", "type": "text", "value": "v1-value", "description": "d", "tags": {"env": "prod"}}),
+    )
+    .await
+    .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/secrets/SAME").await.csrf();
+    let untouched = [
+        ("csrf", csrf.as_str()),
+        ("version", "1"),
+        ("description", "d"),
+        ("tags", "env=prod"),
+        ("metadata", ""),
+    ];
+    let reply = b.post("/secrets/SAME/edit", &untouched).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("nothing changed"), "{}", reply.body);
+    let updates = api
+        .audit(owner)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "secret.update")
+        .count();
+    assert_eq!(updates, 0);
+    // A new value alone: a new version, the rest kept.
+    let mut changed = untouched.to_vec();
+    changed.push(("value", "v2-value"));
+    let reply = b.post("/secrets/SAME/edit", &changed).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let d = api.get("/v1/secrets/SAME", owner).await.expect(200);
+    assert_eq!(d["version"], 2);
+    assert_eq!(d["tags"]["env"], "prod");
+    assert_eq!(api.reveal(owner, "SAME").await.expect(200)["value"], "v2-value");
+    // A stale form (version 1 while the secret is at 2) is refused with a message, not applied.
+    let mut stale = untouched.to_vec();
+    stale.push(("value", "v3-value"));
+    let reply = b.post("/secrets/SAME/edit", &stale).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("someone changed this secret"), "{}", reply.body);
+    assert_eq!(api.reveal(owner, "SAME").await.expect(200)["value"], "v2-value");
+}

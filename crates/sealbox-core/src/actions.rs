@@ -581,6 +581,12 @@ impl Sealbox {
     ) -> CoreResult<ActionInfo> {
         authorize(p, Permission::ManageActions)?;
         let name = crate::machines::object_name(codes::ACTION_NAME_INVALID, "action", name)?;
+        if name == "run" {
+            return Err(CoreError::invalid(
+                codes::ACTION_NAME_INVALID,
+                "action name \"run\" is reserved (POST /v1/actions/run runs unsaved actions); choose another",
+            ));
+        }
         let compiled = compile(&definition)?;
         let now = self.now();
         let row = ActionRow {

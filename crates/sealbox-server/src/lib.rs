@@ -52,6 +52,14 @@ pub struct Config {
     pub trash_retention_days: u32,
     pub log_level: String,
     pub log_json: bool,
+    /// Actions may reach loopback, private, link-local and metadata addresses.
+    pub allow_private_destinations: bool,
+    /// Time limit for one action's whole exchange.
+    pub action_timeout_secs: u64,
+    /// Largest response an HTTP action accepts.
+    pub action_max_response_bytes: usize,
+    /// PEM certificates actions trust besides the public roots.
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -63,6 +71,10 @@ impl std::fmt::Debug for Config {
             .field("root_key_file", &self.root_key_file)
             .field("insecure_http", &self.insecure_http)
             .field("tls", &self.tls_cert.is_some())
+            .field("allow_private_destinations", &self.allow_private_destinations)
+            .field("action_timeout_secs", &self.action_timeout_secs)
+            .field("action_max_response_bytes", &self.action_max_response_bytes)
+            .field("extra_ca_file", &self.extra_ca_file)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +93,10 @@ impl Config {
             trash_retention_days: 30,
             log_level: "info".into(),
             log_json: false,
+            allow_private_destinations: false,
+            action_timeout_secs: 10,
+            action_max_response_bytes: 1024 * 1024,
+            extra_ca_file: None,
         }
     }
 }
@@ -115,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tokens::router())
         .merge(routes::audit::router())
         .merge(routes::identities::router())
+        .merge(routes::actions::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(
             ServiceBuilder::new()

@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod actions;
 mod bad_input;
 mod logs;
 mod machines;

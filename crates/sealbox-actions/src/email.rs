@@ -279,7 +279,9 @@ impl Outbound {
             return Err(ActionError::StartTlsUnavailable { host: host.to_owned() });
         }
         if let Err(e) = conn.starttls(tls, &hello).await {
-            conn.abort().await;
+            // No `abort` here: lettre has already closed a refused STARTTLS, and after a failed
+            // handshake the connection has no stream left to write QUIT to.
+            drop(conn);
             return Err(session.failed("STARTTLS", e));
         }
         if !conn.is_encrypted() {

@@ -1,8 +1,11 @@
 //! The server's [`Dispatcher`]: core's rendered requests handed to `sealbox_actions::Outbound`
 //! (the outbound guard and the HTTP, SMTP and SQS senders).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sealbox_actions::{ActionError, Outbound};
+use sealbox_core::Clock;
 use sealbox_core::actions::{
     DispatchError, DispatchFailure, Dispatcher, EmailMessage, EmailSent, HttpRequest, HttpResponse, SmtpAccount,
     SqsAccount, SqsMessage, SqsSent,
@@ -11,16 +14,18 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub struct OutboundDispatcher {
     outbound: Outbound,
+    /// SigV4 signs for the time core's clock gives.
+    clock: Arc<dyn Clock>,
 }
 
 impl OutboundDispatcher {
     /// The senders as `sealbox server`'s flags set them up; a bad `--extra-ca-file` stops start-up.
-    pub fn from_config(config: &crate::Config) -> anyhow::Result<Self> {
+    pub fn from_config(config: &crate::Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         use anyhow::Context;
         let extra_ca_pem = match &config.extra_ca_file {
-            Some(path) => Some(
-                std::fs::read(path).with_context(|| format!("--extra-ca-file: cannot read {}", path.display()))?,
-            ),
+            Some(path) => {
+                Some(std::fs::read(path).with_context(|| format!("--extra-ca-file: cannot read {}", path.display()))?)
+            }
             None => None,
         };
         let outbound = Outbound::new(sealbox_actions::OutboundConfig {
@@ -31,7 +36,7 @@ impl OutboundDispatcher {
         })
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("cannot set up the action senders (check --extra-ca-file)")?;
-        Ok(Self { outbound })
+        Ok(Self { outbound, clock })
     }
 }
 
@@ -107,12 +112,20 @@ impl Dispatcher for OutboundDispatcher {
         };
         let message = sealbox_actions::SqsMessage {
             body: exposed(&message.body),
-            attributes: message.attributes.iter().map(|(k, v)| (k.clone(), exposed(v))).collect(),
+            attributes: message
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), exposed(v)))
+                .collect(),
             delay_seconds: message.delay_seconds,
             message_group_id: message.message_group_id.as_ref().map(exposed),
             message_deduplication_id: message.message_deduplication_id.as_ref().map(exposed),
         };
-        let sent = self.outbound.sqs(&account, &message).await.map_err(dispatch_error)?;
+        let sent = self
+            .outbound
+            .sqs_at(&account, &message, self.clock.now_ms())
+            .await
+            .map_err(dispatch_error)?;
         Ok(SqsSent {
             message_id: sent.message_id,
             md5_of_body: sent.md5_of_body,

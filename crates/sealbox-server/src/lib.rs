@@ -7,6 +7,7 @@
 //! shutdown future resolves, so tests start the real thing on port 0. [`run`] is `sealbox server`.
 
 mod boot;
+mod dispatch;
 mod error;
 mod extract;
 mod openapi;

@@ -43,10 +43,15 @@ fn peer() -> Peer {
             let _ = reader.read_exact(&mut body);
             let auth = head
                 .lines()
-                .find_map(|l| l.strip_prefix("authorization: ").or_else(|| l.strip_prefix("Authorization: ")))
+                .find_map(|l| {
+                    l.strip_prefix("authorization: ")
+                        .or_else(|| l.strip_prefix("Authorization: "))
+                })
                 .unwrap_or_default()
                 .to_owned();
-            log.lock().unwrap().push(format!("{head}\n{}", String::from_utf8_lossy(&body)));
+            log.lock()
+                .unwrap()
+                .push(format!("{head}\n{}", String::from_utf8_lossy(&body)));
             let reply = format!("you sent {auth}");
             let _ = write!(
                 stream,
@@ -68,8 +73,11 @@ fn write_spec(sb: &Sealbox, file: &str, spec: serde_json::Value) -> String {
 fn create_list_get_and_run_an_http_action() {
     let sb = start(&["--allow-private-destinations"]);
     let peer = peer();
-    sb.cli(&["secret", "create", "API_TOKEN", "--type", "text"], Some(&format!("{SECRET}\n")))
-        .ok();
+    sb.cli(
+        &["secret", "create", "API_TOKEN", "--type", "text"],
+        Some(&format!("{SECRET}\n")),
+    )
+    .ok();
     // The file leaves `kind` out; --kind fills it in.
     let spec = write_spec(
         &sb,
@@ -78,7 +86,10 @@ fn create_list_get_and_run_an_http_action() {
                "headers": {"Authorization": "Bearer {secrets.API_TOKEN}"}, "body": "order {input.order}"}),
     );
     let created = sb
-        .cli(&["--json", "action", "create", "hook", "--kind", "http", "--spec", &spec], None)
+        .cli(
+            &["--json", "action", "create", "hook", "--kind", "http", "--spec", &spec],
+            None,
+        )
         .json();
     assert_eq!(created["name"], "hook");
     assert_eq!(created["kind"], "http");
@@ -90,7 +101,10 @@ fn create_list_get_and_run_an_http_action() {
     let table = sb.cli(&["action", "list"], None);
     let out = table.ok();
     assert!(out.starts_with("NAME"), "{out}");
-    assert!(out.contains("hook") && out.contains("API_TOKEN") && out.contains("order"), "{out}");
+    assert!(
+        out.contains("hook") && out.contains("API_TOKEN") && out.contains("order"),
+        "{out}"
+    );
     let shown = sb.cli(&["action", "get", "hook"], None);
     assert!(shown.ok().contains("Bearer {secrets.API_TOKEN}"), "{shown:#?}");
 
@@ -121,8 +135,11 @@ fn create_list_get_and_run_an_http_action() {
 fn unsaved_runs_updates_deletes_and_usage_errors() {
     let sb = start(&["--allow-private-destinations"]);
     let peer = peer();
-    sb.cli(&["secret", "create", "API_TOKEN", "--type", "text"], Some(&format!("{SECRET}\n")))
-        .ok();
+    sb.cli(
+        &["secret", "create", "API_TOKEN", "--type", "text"],
+        Some(&format!("{SECRET}\n")),
+    )
+    .ok();
     let spec = write_spec(
         &sb,
         "once.json",
@@ -132,10 +149,12 @@ fn unsaved_runs_updates_deletes_and_usage_errors() {
     let ran = sb.cli(&["--json", "action", "run", "--spec", &spec], None).json();
     assert_eq!(ran["action"], "(unsaved)");
     assert_eq!(ran["http"]["body"], "you sent [REDACTED]");
-    assert!(sb.cli(&["--json", "action", "list"], None).json()["actions"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(
+        sb.cli(&["--json", "action", "list"], None).json()["actions"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // --kind must agree with the file's kind.
     let mismatch = sb.cli(&["action", "create", "x", "--kind", "sqs", "--spec", &spec], None);
@@ -149,7 +168,11 @@ fn unsaved_runs_updates_deletes_and_usage_errors() {
                "headers": {"Authorization": "{secrets.A}{secrets.B}"}}),
     );
     let refused = sb.cli(&["action", "create", "two", "--spec", &two], None);
-    assert!(refused.fails_with("action.definition_invalid").contains("headers.Authorization"));
+    assert!(
+        refused
+            .fails_with("action.definition_invalid")
+            .contains("headers.Authorization")
+    );
 
     sb.cli(&["action", "create", "ping", "--spec", &spec], None).ok();
     let moved = write_spec(
@@ -157,7 +180,9 @@ fn unsaved_runs_updates_deletes_and_usage_errors() {
         "moved.json",
         json!({"kind": "http", "method": "GET", "url": format!("{}/moved", peer.url)}),
     );
-    let updated = sb.cli(&["--json", "action", "update", "ping", "--spec", &moved], None).json();
+    let updated = sb
+        .cli(&["--json", "action", "update", "ping", "--spec", &moved], None)
+        .json();
     assert_eq!(updated["secrets"], json!([]));
     sb.cli(&["action", "run", "ping"], None).ok();
     assert!(peer.received.lock().unwrap().last().unwrap().starts_with("GET /moved "));

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod actions;
+mod actions_peers;
 mod bad_input;
 mod logs;
 mod machines;

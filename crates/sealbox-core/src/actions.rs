@@ -32,6 +32,18 @@ use crate::{Sealbox, new_id};
 pub const UNSAVED: &str = "(unsaved)";
 
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+/// Headers the HTTP sender sets itself (framing and connection management).
+const SENDER_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
 const MAX_FIELD_CHARS: usize = 65_536;
 const MAX_ENTRIES: usize = 50;
 const MAX_INPUT_CHARS: usize = 8192;
@@ -323,6 +335,9 @@ fn compile(definition: &ActionDefinition) -> CoreResult<Compiled> {
                             "headers: {} is not a header name (letters, digits and !#$%&'*+-.^_`|~)",
                             validate::quote_for_message(name)
                         ));
+                    } else if SENDER_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                        c.problems
+                            .push(format!("headers.{name}: set by the server when it sends; leave it out"));
                     }
                     (name.clone(), c.field(&format!("headers.{name}"), value, true))
                 })
@@ -493,6 +508,12 @@ impl Redactor {
             }
             needles.insert(value.as_bytes().to_vec());
             needles.insert(base64::engine::general_purpose::STANDARD.encode(value).into_bytes());
+            // As a JSON string holds it (a peer echoing the value inside JSON escapes `"`, `\`, ...).
+            if let Ok(quoted) = serde_json::to_string(value)
+                && let Some(inner) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
+            {
+                needles.insert(inner.as_bytes().to_vec());
+            }
             for form in [percent_encode(value, false), percent_encode(value, true)] {
                 needles.insert(form.clone().into_bytes());
                 needles.insert(form.to_ascii_lowercase_hex().into_bytes());
@@ -1319,7 +1340,8 @@ mod tests {
 
     #[test]
     fn every_problem_is_named_at_once() {
-        let message = problems_of(&http("FETCH", "nope", &[("Bad Header", "{oops}")], None));
+        let message = problems_of(&http("FETCH", "nope", &[("Bad Header", "{oops}"), ("Host", "x")], None));
+        assert!(message.contains("headers.Host: set by the server"), "{message}");
         assert!(message.contains("method: must be one of"), "{message}");
         assert!(message.contains("url: must start with"), "{message}");
         assert!(message.contains("\"Bad Header\" is not a header name"), "{message}");
@@ -1361,6 +1383,9 @@ mod tests {
             "a [REDACTED] b [REDACTED] c [REDACTED] d [REDACTED] e [REDACTED] f [REDACTED]"
         );
         assert_eq!(r.bytes(b"\xff nothing \xfe"), b"\xff nothing \xfe");
+        // Inside JSON, as a peer echoing it would escape it.
+        let r = Redactor::new(["pa\"ss\\word"]);
+        assert_eq!(r.text(r#"{"echo": "pa\"ss\\word"}"#), r#"{"echo": "[REDACTED]"}"#);
         // Longest first: a value containing another is replaced whole.
         let r = Redactor::new(["abcd", "abcdefgh"]);
         assert_eq!(r.text("xabcdefghx abcd"), "x[REDACTED]x [REDACTED]");

@@ -579,7 +579,6 @@ impl ActionKind {
 /// `{secrets.NAME}`, `{secrets.NAME.field}` and `{input.KEY}` references (`{{` / `}}` for
 /// literal braces); references, never values, are stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ActionDefinition {
     Http(HttpActionSpec),
@@ -594,6 +593,44 @@ impl ActionDefinition {
             Self::Email(_) => ActionKind::Email,
             Self::Sqs(_) => ActionKind::Sqs,
         }
+    }
+}
+
+/// The schema by hand: each kind's fields (no others, as serde refuses unknown fields) plus its
+/// `kind`. The derived one would put `kind` beside objects that allow no other property.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ActionDefinition {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+        fn with_kind(kind: &str, fields: RefOr<Schema>) -> RefOr<Schema> {
+            let mut object = match fields {
+                RefOr::T(Schema::Object(object)) => object,
+                _ => ObjectBuilder::new().build(),
+            };
+            let tag = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([kind]))
+                .build();
+            object
+                .properties
+                .insert("kind".to_owned(), RefOr::T(Schema::Object(tag)));
+            object.required.insert(0, "kind".to_owned());
+            RefOr::T(Schema::Object(object))
+        }
+        OneOfBuilder::new()
+            .item(with_kind("http", <HttpActionSpec as utoipa::PartialSchema>::schema()))
+            .item(with_kind("email", <EmailActionSpec as utoipa::PartialSchema>::schema()))
+            .item(with_kind("sqs", <SqsActionSpec as utoipa::PartialSchema>::schema()))
+            .description(Some("`kind` (`http`, `email` or `sqs`) and that kind's fields"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl ToSchema for ActionDefinition {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ActionDefinition")
     }
 }
 

@@ -235,6 +235,20 @@ async fn an_http_action_puts_each_secret_in_its_field_and_the_reply_comes_back_r
         assert!(!reply_text.contains(leaked), "{leaked} in {reply_text}");
     }
 
+    // Input is text, never a template: a reference in it arrives as written.
+    api.post(
+        "/v1/actions/order-hook/run",
+        owner,
+        json!({"input": {"order": "{secrets.BODY_PW}"}}),
+    )
+    .await
+    .expect(200);
+    let injected = peer.received().pop().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&injected.body).unwrap()["order"],
+        "{secrets.BODY_PW}"
+    );
+
     // Used: last_used_at / last_used_by on each secret.
     for name in ["API_TOKEN", "QUERY_KEY", "BODY_PW"] {
         let details = api.get(&format!("/v1/secrets/{name}"), owner).await.expect(200);
@@ -252,7 +266,7 @@ async fn an_http_action_puts_each_secret_in_its_field_and_the_reply_comes_back_r
     assert_eq!(run["detail"]["input_keys"], json!(["order"]));
     assert_eq!(run["detail"]["status"], 201);
     let uses: Vec<&Value> = events.iter().filter(|e| e["action"] == "secret.use").collect();
-    assert_eq!(uses.len(), 3, "{uses:?}");
+    assert_eq!(uses.len(), 6, "three secrets, two runs: {uses:?}");
     assert!(events.iter().any(|e| e["action"] == "action.create"));
     let audit_text = Value::from(events).to_string();
     let db = database_bytes(&server);
@@ -385,6 +399,15 @@ async fn definitions_are_checked_field_by_field() {
         "/v1/actions",
         owner,
         json!({"name": "x", "definition": {"kind": "ftp"}}),
+    )
+    .await
+    .expect_error(400, "request.invalid");
+    // A misspelt field is refused, not ignored.
+    api.post(
+        "/v1/actions",
+        owner,
+        json!({"name": "x", "definition": {
+        "kind": "http", "method": "GET", "url": "https://example.com/", "header": {"A": "b"}}}),
     )
     .await
     .expect_error(400, "request.invalid");

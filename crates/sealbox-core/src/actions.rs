@@ -309,6 +309,19 @@ impl Checker {
 }
 
 fn compile(definition: &ActionDefinition) -> CoreResult<Compiled> {
+    let (compiled, problems) = check(definition);
+    if problems.is_empty() {
+        Ok(compiled)
+    } else {
+        Err(CoreError::invalid(
+            codes::ACTION_DEFINITION_INVALID,
+            problems.join("; "),
+        ))
+    }
+}
+
+/// The compiled form and every problem found; a field that does not parse has no segments.
+fn check(definition: &ActionDefinition) -> (Compiled, Vec<String>) {
     let mut c = Checker::default();
     let compiled = match definition {
         ActionDefinition::Http(h) => {
@@ -430,14 +443,7 @@ fn compile(definition: &ActionDefinition) -> CoreResult<Compiled> {
             }
         }
     };
-    if c.problems.is_empty() {
-        Ok(compiled)
-    } else {
-        Err(CoreError::invalid(
-            codes::ACTION_DEFINITION_INVALID,
-            c.problems.join("; "),
-        ))
-    }
+    (compiled, c.problems)
 }
 
 /// The field's text when it holds no reference.
@@ -904,7 +910,8 @@ fn deleted_meanwhile(name: &str) -> CoreError {
 fn action_info(row: &ActionRow) -> CoreResult<ActionInfo> {
     let definition: ActionDefinition =
         serde_json::from_str(&row.spec).map_err(|_| CoreError::internal("stored action definition is invalid"))?;
-    let compiled = compile(&definition)?;
+    // Shown even if today's rules refuse it (a run then names what to fix).
+    let (compiled, _) = check(&definition);
     Ok(ActionInfo {
         name: row.name.clone(),
         kind: definition.kind(),

@@ -17,7 +17,7 @@ pub enum ActionError {
     },
 
     /// The host name did not resolve.
-    #[error("could not resolve {host}: check the host name in the action")]
+    #[error("could not resolve the host name {host}; check it is spelled right and exists")]
     Resolve { host: String },
 
     /// No TCP connection (refused, unreachable, reset before an answer).

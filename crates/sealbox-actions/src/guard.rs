@@ -133,6 +133,11 @@ pub async fn resolve_checked(host: &str, port: u16, allow_private: bool) -> Resu
             }
         }
     };
+    check_resolved(host, addrs, allow_private)
+}
+
+/// Checks every address a name resolved to; one refused address refuses the destination.
+fn check_resolved(host: &str, addrs: Vec<SocketAddr>, allow_private: bool) -> Result<Vec<SocketAddr>, ActionError> {
     if addrs.is_empty() {
         return Err(ActionError::Resolve { host: host.to_owned() });
     }
@@ -233,6 +238,34 @@ mod tests {
             assert_eq!(err.code(), "action.destination_refused");
             assert!(err.to_string().contains("--allow-private-destinations"), "{err}");
         }
+    }
+
+    #[test]
+    fn one_private_address_among_public_ones_refuses_the_name() {
+        let addrs: Vec<SocketAddr> = vec![
+            "93.184.215.14:443".parse().unwrap(),
+            "[2606:4700::1]:443".parse().unwrap(),
+            "10.0.0.7:443".parse().unwrap(),
+        ];
+        let err = check_resolved("rebind.example", addrs.clone(), false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "destination rebind.example refused: it resolves to a private address (10.0.0.7); start the server with --allow-private-destinations to allow it"
+        );
+        assert_eq!(check_resolved("rebind.example", addrs, true).unwrap().len(), 3);
+        let public = vec![
+            "93.184.215.14:443".parse().unwrap(),
+            "93.184.215.14:443".parse().unwrap(),
+        ];
+        assert_eq!(
+            check_resolved("example.com", public, false).unwrap().len(),
+            1,
+            "duplicates are dropped"
+        );
+        assert_eq!(
+            check_resolved("none.example", vec![], true).unwrap_err().code(),
+            "action.connect_failed"
+        );
     }
 
     #[tokio::test]

@@ -101,3 +101,81 @@ impl Outbound {
 fn system_now() -> std::time::SystemTime {
     std::time::SystemTime::now()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync_clone<T: Send + Sync + Clone + 'static>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+
+    /// The server keeps one `Outbound` in its state and awaits these futures in axum handlers,
+    /// which need them to be `Send`.
+    #[test]
+    fn outbound_and_its_futures_can_live_in_a_server() {
+        let out = Outbound::new(OutboundConfig::default()).unwrap();
+        send_sync_clone(&out);
+        let call = HttpCall {
+            method: "GET".into(),
+            url: "https://example.com/".into(),
+            headers: vec![],
+            query: vec![],
+            body: None,
+        };
+        send(out.http(call));
+        let account = SmtpAccount {
+            host: "h".into(),
+            port: 587,
+            username: None,
+            password: None,
+            from: None,
+        };
+        let email = Email {
+            from: None,
+            to: vec![],
+            cc: vec![],
+            bcc: vec![],
+            subject: String::new(),
+            text: String::new(),
+            html: None,
+        };
+        send(out.email(&account, &email));
+        let sqs = SqsAccount {
+            aws_region: "us-east-1".into(),
+            queue_url: "https://q".into(),
+            access_key_id: "A".into(),
+            secret_access_key: secrecy::SecretString::from("s"),
+        };
+        let message = SqsMessage {
+            body: "b".into(),
+            attributes: Default::default(),
+            delay_seconds: None,
+            message_group_id: None,
+            message_deduplication_id: None,
+        };
+        send(out.sqs(&sqs, &message));
+    }
+
+    #[test]
+    fn a_zero_timeout_or_cap_is_a_config_error() {
+        let err = Outbound::new(OutboundConfig {
+            timeout: Duration::ZERO,
+            ..OutboundConfig::default()
+        })
+        .err()
+        .unwrap();
+        assert_eq!(err.code(), "action.config_invalid");
+        let err = Outbound::new(OutboundConfig {
+            max_response_bytes: 0,
+            ..OutboundConfig::default()
+        })
+        .err()
+        .unwrap();
+        assert_eq!(err.code(), "action.config_invalid");
+        let d = OutboundConfig::default();
+        assert_eq!(
+            (d.allow_private_destinations, d.timeout, d.max_response_bytes),
+            (false, Duration::from_secs(10), 1 << 20)
+        );
+    }
+}

@@ -237,17 +237,36 @@ impl Outbound {
                 md5_of_body,
             });
         }
-        Err(sqs_error(reply.status, parsed.as_ref(), &reply.headers))
+        Err(sqs_error(reply.status, parsed.as_ref(), &reply.headers, &reply.body))
     }
 }
 
+/// The text of the first `<tag>...</tag>` in an XML document (AWS's query-protocol errors, which
+/// authentication failures may still use: `<Error><Code>...</Code><Message>...</Message></Error>`).
+fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    let text = xml[start..end]
+        .trim()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&");
+    (!text.is_empty()).then_some(text)
+}
+
 /// AWS's JSON error: `{"__type": "com.amazonaws.sqs#QueueDoesNotExist", "message": "..."}`; the
-/// query-compatible code may also come in `x-amzn-query-error: AWS.SimpleQueueService.NonExistentQueue;Sender`.
-fn sqs_error(status: u16, body: Option<&Value>, headers: &[(String, String)]) -> ActionError {
+/// query-compatible code may also come in `x-amzn-query-error: AWS.SimpleQueueService.NonExistentQueue;Sender`,
+/// and authentication errors may come as XML.
+fn sqs_error(status: u16, body: Option<&Value>, headers: &[(String, String)], raw: &[u8]) -> ActionError {
+    let xml = std::str::from_utf8(raw).unwrap_or_default();
     let field = |names: &[&str]| {
         names
             .iter()
             .find_map(|n| body.and_then(|b| b.get(*n)).and_then(Value::as_str).map(str::to_owned))
+            .or_else(|| names.iter().find_map(|n| xml_text(xml, n)))
     };
     let code = field(&["__type", "code", "Code"])
         .map(|t| t.rsplit('#').next().unwrap_or(&t).to_owned())
@@ -344,7 +363,7 @@ mod tests {
     fn errors_carry_the_aws_code_and_message() {
         let body =
             json!({"__type": "com.amazonaws.sqs#QueueDoesNotExist", "message": "The specified queue does not exist."});
-        let err = sqs_error(400, Some(&body), &[]);
+        let err = sqs_error(400, Some(&body), &[], b"");
         assert_eq!(err.code(), "action.sqs_failed");
         assert_eq!(
             err.to_string(),
@@ -357,10 +376,17 @@ mod tests {
                 "x-amzn-query-error".into(),
                 "AWS.SimpleQueueService.NonExistentQueue;Sender".into(),
             )],
+            b"",
         );
         assert_eq!(
             err.to_string(),
             "SQS refused the message (403): AWS.SimpleQueueService.NonExistentQueue: no error message in the answer"
+        );
+        let xml = b"<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match &amp; so on</Message></Error></ErrorResponse>";
+        let err = sqs_error(403, None, &[], xml);
+        assert_eq!(
+            err.to_string(),
+            "SQS refused the message (403): SignatureDoesNotMatch: The request signature we calculated does not match & so on"
         );
     }
 }

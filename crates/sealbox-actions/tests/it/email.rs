@@ -328,3 +328,104 @@ async fn a_closed_port_is_a_connect_error() {
     assert!(err.to_string().starts_with("could not connect to 127.0.0.1: "), "{err}");
     assert!(!format!("{err:?}").contains(PASSWORD));
 }
+
+#[tokio::test]
+async fn what_a_mail_client_shows_matches_what_was_sent() {
+    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+        return;
+    };
+    let mut e = email();
+    e.subject = "Prüfung bestanden ✓ — 100 %".into();
+    e.text = "Grüße aus Zürich\n.\nA line with only a dot above, and one starting with a dot:\n.hidden\nend".into();
+    e.html = Some("<p>Grüße ✓</p>".into());
+    smtp.outbound().email(&smtp.account(PASSWORD), &e).await.unwrap();
+    let m = &smtp.messages()[0];
+    let parsed = &m["parsed"];
+    assert_eq!(parsed["subject"], "Prüfung bestanden ✓ — 100 %");
+    assert_eq!(parsed["from"], "Sealbox Alerts <alerts@example.com>");
+    assert_eq!(parsed["to"], "Bob Builder <bob@example.com>, carol@example.com");
+    assert_eq!(parsed["cc"], "dave@example.com");
+    assert_eq!(parsed["bcc"], Value::Null);
+    // The dot lines survive SMTP's dot-stuffing; line ends become CRLF on the wire.
+    assert_eq!(
+        parsed["text"].as_str().unwrap().replace("\r\n", "\n").trim_end(),
+        "Grüße aus Zürich\n.\nA line with only a dot above, and one starting with a dot:\n.hidden\nend"
+    );
+    assert_eq!(parsed["html"].as_str().unwrap().trim_end(), "<p>Grüße ✓</p>");
+}
+
+#[tokio::test]
+async fn a_line_break_in_the_subject_cannot_add_headers_or_recipients() {
+    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+        return;
+    };
+    let mut e = email();
+    e.subject = "Hello\r\nBcc: injected@evil.test\r\nX-Injected: yes".into();
+    e.bcc.clear();
+    e.html = None;
+    smtp.outbound().email(&smtp.account(PASSWORD), &e).await.unwrap();
+    let m = &smtp.messages()[0];
+    assert_eq!(
+        m["rcpt_tos"],
+        serde_json::json!(["bob@example.com", "carol@example.com", "dave@example.com"])
+    );
+    let names: Vec<&str> = m["parsed"]["header_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"bcc") && !names.contains(&"x-injected"), "{names:?}");
+    assert!(m["parsed"]["subject"].as_str().unwrap().starts_with("Hello"));
+}
+
+#[tokio::test]
+async fn a_server_that_never_greets_is_a_timeout() {
+    // Accepts the connection and says nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let account = SmtpAccount {
+        host: "127.0.0.1".into(),
+        port,
+        username: Some(USER.into()),
+        password: Some(SecretString::from(PASSWORD)),
+        from: Some("a@example.com".into()),
+    };
+    let out = outbound_with(OutboundConfig {
+        allow_private_destinations: true,
+        timeout: Duration::from_secs(1),
+        ..OutboundConfig::default()
+    });
+    let started = std::time::Instant::now();
+    let err = out.email(&account, &email()).await.err().unwrap();
+    assert_eq!(err.code(), "action.timeout", "{err}");
+    assert_eq!(
+        err.to_string(),
+        "127.0.0.1 did not answer within 1 s; check the destination or raise --action-timeout-secs"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn an_account_without_username_sends_without_auth_but_still_over_tls() {
+    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+        return;
+    };
+    let mut account = smtp.account(PASSWORD);
+    account.username = None;
+    account.password = None;
+    // This peer requires AUTH, so the server refuses the sender; what matters is that STARTTLS came first
+    // and no AUTH was attempted.
+    let err = smtp.outbound().email(&account, &email()).await.err().unwrap();
+    assert_eq!(err.code(), "action.smtp_rejected", "{err}");
+    assert!(err.to_string().contains("rejected the sender: 530"), "{err}");
+    let commands = smtp.commands();
+    assert_eq!(commands[..2], ["EHLO", "STARTTLS"], "{commands:?}");
+    assert!(!commands.contains(&"AUTH".to_owned()));
+}

@@ -382,3 +382,30 @@ fn a_bad_extra_ca_file_is_a_config_error() {
         assert!(err.to_string().contains("extra CA file"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn https_to_an_ip_address_checks_the_ip_in_the_certificate() {
+    let pki = Pki::new();
+    let trusting = outbound_with(OutboundConfig {
+        allow_private_destinations: true,
+        extra_ca_pem: Some(pki.ca_pem.clone().into_bytes()),
+        ..OutboundConfig::default()
+    });
+    let (addr, seen) = start_tls(&pki.server(&["127.0.0.1"])).await;
+    let reply = trusting
+        .http(get(format!("https://127.0.0.1:{}/echo", addr.port())))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 201);
+    assert_eq!(seen.all().len(), 1);
+
+    // A certificate for a name only does not cover the bare address.
+    let (addr, seen) = start_tls(&pki.server(&["localhost"])).await;
+    let err = trusting
+        .http(get(format!("https://127.0.0.1:{}/echo", addr.port())))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "action.tls_failed", "{err}");
+    assert!(seen.all().is_empty());
+}

@@ -60,6 +60,71 @@ impl Moto {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// One IAM query-protocol call (unsigned; moto routes it by the credential scope).
+    async fn iam(&self, form: &[(&str, &str)]) -> String {
+        let response = self
+            .http
+            .post(format!("http://127.0.0.1:{}/", self.peer.port))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(serde_urlencoded::to_string(form).unwrap())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 200, "{text}");
+        text
+    }
+
+    /// From now on moto checks every request's signature (with botocore) and its IAM permissions
+    /// (`on`), or stops checking (`!on`).
+    async fn enforce_auth(&self, on: bool) {
+        let response = self
+            .http
+            .post(format!("http://127.0.0.1:{}/moto-api/reset-auth", self.peer.port))
+            .body(if on { "0" } else { "inf" })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap());
+    }
+
+    /// An IAM user allowed sqs:*, and its access key (id, secret).
+    async fn iam_user_key(&self) -> (String, String) {
+        self.iam(&[
+            ("Action", "CreateUser"),
+            ("UserName", "sealbox"),
+            ("Version", "2010-05-08"),
+        ])
+        .await;
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
+        self.iam(&[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "sealbox"),
+            ("PolicyName", "sqs"),
+            ("PolicyDocument", policy),
+            ("Version", "2010-05-08"),
+        ])
+        .await;
+        let xml = self
+            .iam(&[
+                ("Action", "CreateAccessKey"),
+                ("UserName", "sealbox"),
+                ("Version", "2010-05-08"),
+            ])
+            .await;
+        let between = |tag: &str| {
+            let start = xml.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
+            let end = xml[start..].find(&format!("</{tag}>")).unwrap() + start;
+            xml[start..end].to_owned()
+        };
+        (between("AccessKeyId"), between("SecretAccessKey"))
+    }
+
     async fn create_queue(&self, name: &str, attributes: Value) -> String {
         let (status, v) = self
             .call("CreateQueue", json!({"QueueName": name, "Attributes": attributes}))
@@ -195,4 +260,49 @@ async fn a_queue_that_does_not_exist_is_an_sqs_error_with_aws_code_and_message()
     );
     assert!(shown.to_lowercase().contains("does not exist"), "{shown}");
     assert!(!shown.contains("lost") && !shown.contains("wJalr"), "{shown}");
+}
+
+#[tokio::test]
+async fn moto_verifies_the_signature_with_botocore() {
+    let Some(moto) = Moto::start() else { return };
+    let queue_url = moto.create_queue("sealbox-signed", json!({})).await;
+    let (key_id, secret) = moto.iam_user_key().await;
+    let signed_by = |secret: &str| SqsAccount {
+        aws_region: "us-east-1".into(),
+        queue_url: queue_url.clone(),
+        access_key_id: key_id.clone(),
+        secret_access_key: SecretString::from(secret.to_owned()),
+    };
+    let out = outbound(true);
+    moto.enforce_auth(true).await;
+
+    let mut m = message("signed and verified");
+    m.attributes.insert("trace".into(), "abc-123".into());
+    let sent = out.sqs(&signed_by(&secret), &m).await.unwrap();
+
+    // A wrong secret key gives a signature that does not match.
+    let err = out
+        .sqs(&signed_by("not-the-secret-key"), &message("refused"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "action.sqs_failed");
+    assert!(err.to_string().contains("SignatureDoesNotMatch"), "{err}");
+    assert!(!err.to_string().contains("not-the-secret-key"), "{err}");
+
+    // A key id moto does not know.
+    let mut unknown = signed_by(&secret);
+    unknown.access_key_id = "AKIAUNKNOWNKEY000000".into();
+    let err = out.sqs(&unknown, &message("refused")).await.err().unwrap();
+    assert!(err.to_string().contains("InvalidClientTokenId"), "{err}");
+
+    moto.enforce_auth(false).await;
+    let received = moto.receive(&queue_url).await;
+    assert_eq!(
+        received.len(),
+        1,
+        "only the correctly signed message arrived: {received:?}"
+    );
+    assert_eq!(received[0]["MessageId"], sent.message_id.as_str());
+    assert_eq!(received[0]["Body"], "signed and verified");
 }

@@ -9,6 +9,8 @@ at @rejected.test is refused with 550. Prints "READY <port>" once listening.
 """
 
 import asyncio
+import email
+import email.policy
 import json
 import logging
 import os
@@ -44,7 +46,21 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         Handler.count += 1
+        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        text = parsed.get_body(preferencelist=("plain",))
+        html = parsed.get_body(preferencelist=("html",))
         record = {
+            # What a mail client would show: headers decoded, parts decoded (Python's email package).
+            "parsed": {
+                "subject": parsed["subject"],
+                "from": parsed["from"],
+                "to": parsed["to"],
+                "cc": parsed["cc"],
+                "bcc": parsed["bcc"],
+                "header_names": sorted(set(k.lower() for k in parsed.keys())),
+                "text": text.get_content() if text is not None else None,
+                "html": html.get_content() if html is not None else None,
+            },
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "data": envelope.content.decode("utf-8", "replace"),

@@ -363,6 +363,68 @@ impl Moto {
         response.json().await.unwrap()
     }
 
+    /// One IAM query-protocol call (unsigned; moto routes it by the credential scope).
+    async fn iam(&self, form: &[(&str, &str)]) -> String {
+        let response = self
+            .http
+            .post(format!("http://127.0.0.1:{}/", self.peer.port))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(serde_urlencoded::to_string(form).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// An IAM user allowed sqs:*, and its access key (id, secret).
+    async fn iam_user_key(&self) -> (String, String) {
+        self.iam(&[
+            ("Action", "CreateUser"),
+            ("UserName", "sealbox"),
+            ("Version", "2010-05-08"),
+        ])
+        .await;
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
+        self.iam(&[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "sealbox"),
+            ("PolicyName", "sqs"),
+            ("PolicyDocument", policy),
+            ("Version", "2010-05-08"),
+        ])
+        .await;
+        let xml = self
+            .iam(&[
+                ("Action", "CreateAccessKey"),
+                ("UserName", "sealbox"),
+                ("Version", "2010-05-08"),
+            ])
+            .await;
+        let between = |tag: &str| {
+            let start = xml.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
+            let end = xml[start..].find(&format!("</{tag}>")).unwrap() + start;
+            xml[start..end].to_owned()
+        };
+        (between("AccessKeyId"), between("SecretAccessKey"))
+    }
+
+    /// From now on moto checks every request's signature and IAM permissions (`on`), or not.
+    async fn enforce_auth(&self, on: bool) {
+        let response = self
+            .http
+            .post(format!("http://127.0.0.1:{}/moto-api/reset-auth", self.peer.port))
+            .body(if on { "0" } else { "inf" })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+
     async fn create_queue(&self, name: &str, attributes: Value) -> String {
         let v = self
             .call("CreateQueue", json!({"QueueName": name, "Attributes": attributes}))
@@ -383,15 +445,48 @@ impl Moto {
 }
 
 async fn sqs_secret(api: &Api, owner: &str, name: &str, queue_url: &str) {
+    sqs_secret_with_key(api, owner, name, queue_url, "AKIAIOSFODNN7EXAMPLE", AWS_SECRET).await;
+}
+
+async fn sqs_secret_with_key(api: &Api, owner: &str, name: &str, queue_url: &str, key_id: &str, key: &str) {
     api.post(
         "/v1/secrets",
         owner,
         json!({"name": name, "type": "aws_sqs", "tags": {"team": "orders"}, "value": {
             "aws_region": "us-east-1", "queue_url": queue_url,
-            "access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": AWS_SECRET}}),
+            "access_key_id": key_id, "secret_access_key": key}}),
     )
     .await
     .expect(201);
+}
+
+#[tokio::test]
+async fn moto_checking_signatures_accepts_the_servers_and_refuses_a_wrong_key() {
+    let Some(moto) = Moto::start() else { return };
+    let (server, api) = server_trusting(None).await;
+    let owner = &server.owner_token;
+    let queue_url = moto.create_queue("signed", json!({})).await;
+    let (key_id, key) = moto.iam_user_key().await;
+    sqs_secret_with_key(&api, owner, "SIGNED_QUEUE", &queue_url, &key_id, &key).await;
+    let wrong = format!("{}x", &key[..key.len() - 1]);
+    sqs_secret_with_key(&api, owner, "WRONG_KEY_QUEUE", &queue_url, &key_id, &wrong).await;
+    moto.enforce_auth(true).await;
+    let send = |secret: &str| json!({"definition": {"kind": "sqs", "secret": secret, "body": "signed by sealbox"}});
+    api.post("/v1/actions/run", owner, send("SIGNED_QUEUE"))
+        .await
+        .expect(200);
+    let refused = api.post("/v1/actions/run", owner, send("WRONG_KEY_QUEUE")).await;
+    refused.expect_error(424, "action.sqs_failed");
+    assert!(
+        refused.message().contains("SignatureDoesNotMatch"),
+        "{}",
+        refused.message()
+    );
+    assert!(!refused.message().contains(&wrong) && !refused.message().contains(&key));
+    moto.enforce_auth(false).await;
+    let received = moto.receive(&queue_url).await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["Body"], "signed by sealbox");
 }
 
 #[tokio::test]

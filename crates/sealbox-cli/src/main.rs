@@ -5,6 +5,7 @@
 //! prompt only: flags and arguments show up in process listings and shell history.
 
 mod account;
+mod action;
 mod audit;
 mod dotenv;
 mod input;
@@ -75,6 +76,10 @@ enum Command {
     /// Manage the policies that let identities read or use secrets.
     #[command(subcommand)]
     Policy(machine::PolicyCommand),
+    /// Define and run actions: HTTP calls, e-mails and SQS messages the server sends with
+    /// secrets, so the caller never sees the values.
+    #[command(subcommand)]
+    Action(action::ActionCommand),
     /// Print the caller's environment: every secret it may read, with an identity's own
     /// variables laid over them.
     #[command(
@@ -243,6 +248,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,
         Command::Identity(cmd) => machine::identity(&ctx, cmd).await,
         Command::Policy(cmd) => machine::policy(&ctx, cmd).await,
+        Command::Action(cmd) => action::run(&ctx, cmd).await,
         Command::Env => machine::env(&ctx).await,
         Command::Run {
             only,

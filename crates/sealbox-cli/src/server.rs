@@ -57,6 +57,20 @@ pub struct ServerArgs {
         hide = true
     )]
     panel_reveal_seconds: u32,
+    /// Let actions reach loopback, private, link-local and cloud-metadata addresses.
+    #[arg(long, env = "SEALBOX_ALLOW_PRIVATE_DESTINATIONS", value_parser = BoolishValueParser::new())]
+    allow_private_destinations: bool,
+    /// Time limit for one action's whole exchange with its destination.
+    #[arg(long, env = "SEALBOX_ACTION_TIMEOUT_SECS", default_value_t = 10, value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=600))]
+    action_timeout_secs: u64,
+    /// Largest response an HTTP action accepts (a larger one is an error, not truncated).
+    #[arg(long, env = "SEALBOX_ACTION_MAX_RESPONSE_BYTES", default_value_t = 1_048_576, value_name = "BYTES",
+        value_parser = clap::value_parser!(u64).range(1..=268_435_456))]
+    action_max_response_bytes: u64,
+    /// PEM certificates that actions trust besides the public roots (SMTP and HTTPS), e.g. a private CA.
+    #[arg(long, env = "SEALBOX_EXTRA_CA_FILE", value_name = "PATH")]
+    extra_ca_file: Option<PathBuf>,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -72,6 +86,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         log_level: args.log_level,
         log_json: args.log_json,
         panel_reveal_seconds: args.panel_reveal_seconds,
+        allow_private_destinations: args.allow_private_destinations,
+        action_timeout_secs: args.action_timeout_secs,
+        action_max_response_bytes: usize::try_from(args.action_max_response_bytes)?,
+        extra_ca_file: args.extra_ca_file,
     };
     sealbox_server::run(config).await
 }

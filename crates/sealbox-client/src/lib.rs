@@ -364,6 +364,52 @@ impl Client {
             .await
     }
 
+    // ---- actions ----
+
+    pub async fn list_actions(&self) -> Result<sealbox_types::ActionList> {
+        self.send(self.request(Method::GET, &["actions"])?).await
+    }
+
+    pub async fn create_action(&self, body: &sealbox_types::CreateActionRequest) -> Result<sealbox_types::ActionInfo> {
+        self.send(self.request(Method::POST, &["actions"])?.json(body)).await
+    }
+
+    pub async fn get_action(&self, name: &str) -> Result<sealbox_types::ActionInfo> {
+        self.send(self.request(Method::GET, &["actions", name])?).await
+    }
+
+    pub async fn update_action(
+        &self,
+        name: &str,
+        body: &sealbox_types::UpdateActionRequest,
+    ) -> Result<sealbox_types::ActionInfo> {
+        self.send(self.request(Method::PATCH, &["actions", name])?.json(body))
+            .await
+    }
+
+    pub async fn delete_action(&self, name: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &["actions", name])?).await
+    }
+
+    /// Runs a saved action; the server sends it and returns the destination's redacted reply.
+    pub async fn run_action(
+        &self,
+        name: &str,
+        body: &sealbox_types::RunActionRequest,
+    ) -> Result<sealbox_types::ActionRunResponse> {
+        self.send(self.request(Method::POST, &["actions", name, "run"])?.json(body))
+            .await
+    }
+
+    /// Runs a definition without saving it.
+    pub async fn run_unsaved_action(
+        &self,
+        body: &sealbox_types::RunUnsavedActionRequest,
+    ) -> Result<sealbox_types::ActionRunResponse> {
+        self.send(self.request(Method::POST, &["actions", "run"])?.json(body))
+            .await
+    }
+
     // ---- the context environment ----
 
     /// `NAME -> value` for every secret the caller may read, with an identity's own variables

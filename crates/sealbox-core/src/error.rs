@@ -11,6 +11,12 @@ pub enum ErrorClass {
     NotFound,
     Conflict,
     RateLimited,
+    /// Well-formed but cannot be done as asked (an action's destination is refused, its secret is
+    /// missing or of the wrong type); 422.
+    Unprocessable,
+    /// A peer the server called for the caller failed (an action's destination timed out, refused
+    /// the connection, or rejected the request); 424, since it is not the server that failed.
+    FailedDependency,
     /// A dependency (the audit log, the database) is not available; retrying may help.
     Unavailable,
     Internal,

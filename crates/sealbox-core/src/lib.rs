@@ -6,6 +6,7 @@
 //! `sealbox_store::Store` trait. Time comes from a [`Clock`].
 
 mod access;
+pub mod actions;
 pub mod clock;
 pub mod error;
 pub mod kinds;
@@ -61,6 +62,8 @@ pub struct Sealbox {
     chain_key: AuditChainKey,
     clock: Arc<dyn Clock>,
     config: CoreConfig,
+    /// Sends actions; `None` until [`Sealbox::with_dispatcher`] (runs then fail with `action.unavailable`).
+    dispatcher: Option<Arc<dyn actions::Dispatcher>>,
 }
 
 impl std::fmt::Debug for Sealbox {
@@ -108,7 +111,14 @@ impl Sealbox {
             chain_key,
             clock,
             config,
+            dispatcher: None,
         })
+    }
+
+    /// Gives the application its way to send actions (the server's outbound senders).
+    pub fn with_dispatcher(mut self, dispatcher: Arc<dyn actions::Dispatcher>) -> Self {
+        self.dispatcher = Some(dispatcher);
+        self
     }
 
     /// Whether a root key (of `version`) was already tied to this store by an earlier start.

@@ -17,7 +17,7 @@ use crate::validate::{self, SecretName};
 use crate::{Sealbox, kinds, new_id};
 
 /// Identity and policy names: 1-64 of letters, digits, `-`, `_`, `.`, starting with a letter or digit.
-fn object_name(code: &'static str, what: &str, raw: &str) -> CoreResult<String> {
+pub(crate) fn object_name(code: &'static str, what: &str, raw: &str) -> CoreResult<String> {
     let ok = !raw.is_empty()
         && raw.len() <= 64
         && raw.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -34,7 +34,7 @@ fn object_name(code: &'static str, what: &str, raw: &str) -> CoreResult<String> 
     Ok(raw.to_owned())
 }
 
-fn parse_map(text: &str) -> CoreResult<BTreeMap<String, String>> {
+pub(crate) fn parse_map(text: &str) -> CoreResult<BTreeMap<String, String>> {
     serde_json::from_str(text).map_err(|_| CoreError::internal("stored tags are invalid"))
 }
 
@@ -423,6 +423,8 @@ impl Sealbox {
         for segment in &segments {
             match segment {
                 Segment::Text(text) => out.push_str(text),
+                // `parse` never gives input references; only action fields take them.
+                Segment::Input(_) => {}
                 Segment::Secret(r) => match (opened.get(&r.name), &r.field) {
                     (None, _) => {}
                     (Some(serde_json::Value::String(text)), None) => out.push_str(text),
@@ -452,7 +454,7 @@ impl Sealbox {
         Ok(out)
     }
 
-    fn open_value(
+    pub(crate) fn open_value(
         &self,
         row: &sealbox_store::SecretRow,
         version: sealbox_store::SecretVersionRow,

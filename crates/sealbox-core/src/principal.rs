@@ -174,6 +174,12 @@ pub enum Permission {
     CreateWorkspace,
     /// Identities, their variables and tokens, and policies.
     ManageMachineAccess,
+    /// List and show saved actions (definitions hold references, never values).
+    ViewActions,
+    /// Define, change and delete actions.
+    ManageActions,
+    /// Run an action: see [`authorize_action_run`], which also decides for identities.
+    RunActions,
 }
 
 pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
@@ -183,13 +189,15 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
         Actor::Identity(_) => return Err(identities_may_not()),
     };
     let allowed = match (permission, role) {
-        (ViewSecrets | RevealMasked, _) => true,
+        (ViewSecrets | RevealMasked | ViewActions | RunActions, _) => true,
         (
-            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess,
+            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
+            | ManageActions,
             Role::Owner | Role::Admin,
         ) => true,
         (
-            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess,
+            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
+            | ManageActions,
             Role::Editor,
         ) => false,
     };
@@ -217,6 +225,82 @@ pub fn authorize_reveal(p: &Principal, visibility: sealbox_types::Visibility, na
     Ok(())
 }
 
+/// A secret an action references, as the run check sees it; `None` when there is no live secret
+/// of that name.
+pub struct ActionSecret<'a> {
+    pub name: &'a str,
+    pub found: Option<(
+        &'a std::collections::BTreeMap<String, String>,
+        sealbox_types::Visibility,
+    )>,
+}
+
+/// Running an action. Members: owners, admins and editors, with every referenced secret existing.
+/// Identities: a policy must allow `use` (or `read`) on every referenced secret; a missing secret
+/// and a forbidden one get the same answer, so identities learn nothing of secrets they may not
+/// use. Restricted secrets may be used: that is what actions are for.
+///
+/// An unsaved definition chooses where the values go, so it needs what receiving them needs:
+/// `read` for identities, and owner or admin for restricted secrets (editors may reveal masked
+/// values anyway).
+pub fn authorize_action_run(
+    p: &Principal,
+    policies: &[Policy],
+    secrets: &[ActionSecret<'_>],
+    unsaved: bool,
+) -> CoreResult<()> {
+    use sealbox_types::PolicyAccess::{Read, Use};
+    match &p.actor {
+        Actor::Member(_) => {
+            authorize(p, Permission::RunActions)?;
+            let missing: Vec<&str> = secrets.iter().filter(|s| s.found.is_none()).map(|s| s.name).collect();
+            if !missing.is_empty() {
+                return Err(CoreError::new(
+                    crate::ErrorClass::Unprocessable,
+                    sealbox_types::codes::ACTION_REFERENCE_INVALID,
+                    format!("no such secret: {}; create it or change the action", missing.join(", ")),
+                ));
+            }
+            let restricted = secrets
+                .iter()
+                .any(|s| matches!(s.found, Some((_, sealbox_types::Visibility::Restricted))));
+            if unsaved && restricted && authorize(p, Permission::ManageActions).is_err() {
+                return Err(CoreError::forbidden(
+                    "an unsaved action may use restricted secrets only when an owner or admin runs it; ask one to save the action, then run it by name",
+                ));
+            }
+            Ok(())
+        }
+        Actor::Identity(identity) => {
+            let access = if unsaved { Read } else { Use };
+            let refused: Vec<&str> = secrets
+                .iter()
+                .filter(|s| match s.found {
+                    Some((tags, _)) => !identity_may(identity, policies, tags, access),
+                    None => true,
+                })
+                .map(|s| s.name)
+                .collect();
+            if refused.is_empty() {
+                return Ok(());
+            }
+            let needed = if unsaved {
+                "an unsaved action needs a policy allowing read on each"
+            } else {
+                "a policy must allow use (or read) on each"
+            };
+            Err(CoreError::new(
+                crate::ErrorClass::Forbidden,
+                sealbox_types::codes::ACTION_REFERENCE_INVALID,
+                format!(
+                    "no such secret, or this token may not use it: {}; {needed}",
+                    refused.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
 /// Admins manage members except owners: they may not add, promote to, change or remove an owner.
 pub fn authorize_member_change(p: &Principal, current: Option<Role>, new: Option<Role>) -> CoreResult<()> {
     authorize(p, Permission::ManageMembers)?;
@@ -237,6 +321,9 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ManageOwnTokens => "manage tokens",
         Permission::CreateWorkspace => "create workspaces",
         Permission::ManageMachineAccess => "manage identities and policies",
+        Permission::ViewActions => "view actions",
+        Permission::ManageActions => "define, change or delete actions",
+        Permission::RunActions => "run actions",
     }
 }
 
@@ -270,6 +357,9 @@ mod tests {
             (ManageOwnTokens, true, true, false),
             (CreateWorkspace, true, true, false),
             (ManageMachineAccess, true, true, false),
+            (ViewActions, true, true, true),
+            (ManageActions, true, true, false),
+            (RunActions, true, true, true),
         ] {
             assert_eq!(authorize(&as_role(Role::Owner), perm).is_ok(), owner, "{perm:?}");
             assert_eq!(authorize(&as_role(Role::Admin), perm).is_ok(), admin, "{perm:?}");
@@ -322,6 +412,77 @@ mod tests {
             tags: tags(&[("team", "ops")]),
         };
         assert!(!identity_may(&other, &[by_tag, use_only], &payments, Use));
+    }
+
+    #[test]
+    fn action_runs_need_every_secret_and_unsaved_ones_need_more() {
+        use sealbox_types::PolicyAccess::{Read, Use};
+        use sealbox_types::Visibility::{Masked, Restricted};
+        let tags = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let pay = tags(&[("team", "pay")]);
+        let ops = tags(&[("team", "ops")]);
+        let masked = [ActionSecret {
+            name: "API",
+            found: Some((&pay, Masked)),
+        }];
+        let restricted = [ActionSecret {
+            name: "KEY",
+            found: Some((&pay, Restricted)),
+        }];
+        let missing = [ActionSecret {
+            name: "GONE",
+            found: None,
+        }];
+        for role in [Role::Owner, Role::Admin, Role::Editor] {
+            assert!(authorize_action_run(&as_role(role), &[], &masked, false).is_ok());
+            assert!(authorize_action_run(&as_role(role), &[], &restricted, false).is_ok());
+            assert!(authorize_action_run(&as_role(role), &[], &masked, true).is_ok());
+            let e = authorize_action_run(&as_role(role), &[], &missing, false).unwrap_err();
+            assert_eq!(e.code, sealbox_types::codes::ACTION_REFERENCE_INVALID);
+        }
+        assert!(authorize_action_run(&as_role(Role::Admin), &[], &restricted, true).is_ok());
+        assert!(authorize_action_run(&as_role(Role::Editor), &[], &restricted, true).is_err());
+
+        let worker = IdentityActor {
+            id: "i".into(),
+            name: "worker".into(),
+            tags: tags(&[]),
+        };
+        let as_identity = Principal {
+            actor: Actor::Identity(worker),
+            ..as_role(Role::Owner)
+        };
+        let policy = |allow| Policy {
+            identities: vec!["worker".into()],
+            identity_tags: tags(&[]),
+            secret_tags: pay.clone(),
+            allow: vec![allow],
+        };
+        let both = [
+            ActionSecret {
+                name: "API",
+                found: Some((&pay, Masked)),
+            },
+            ActionSecret {
+                name: "OPS",
+                found: Some((&ops, Masked)),
+            },
+        ];
+        assert!(
+            authorize_action_run(&as_identity, &[], &masked, false).is_err(),
+            "deny by default"
+        );
+        assert!(authorize_action_run(&as_identity, &[policy(Use)], &masked, false).is_ok());
+        assert!(authorize_action_run(&as_identity, &[policy(Read)], &restricted, false).is_ok());
+        assert!(authorize_action_run(&as_identity, &[policy(Use)], &masked, true).is_err());
+        assert!(authorize_action_run(&as_identity, &[policy(Read)], &masked, true).is_ok());
+        let e = authorize_action_run(&as_identity, &[policy(Use)], &both, false).unwrap_err();
+        assert!(e.message.contains("OPS") && !e.message.contains("API"), "{}", e.message);
+        let gone = authorize_action_run(&as_identity, &[policy(Use)], &missing, false).unwrap_err();
+        assert_eq!(gone.code, e.code, "missing and forbidden look the same to an identity");
+        assert_eq!(gone.class, e.class);
     }
 
     #[test]

@@ -1,12 +1,21 @@
 //! `{secrets.NAME}` / `{secrets.NAME.field}` templates, with `{{` and `}}` for literal braces.
 //! Parsing is all-or-nothing: every problem is reported with its line, and nothing is rendered
-//! half way.
+//! half way. Action fields ([`parse_with_inputs`]) also take `{input.KEY}`.
 
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
     Text(String),
     Secret(Reference),
+    /// `{input.KEY}`; only from [`parse_with_inputs`].
+    Input(InputReference),
+}
+
+/// An `{input.KEY}` reference (a value given when an action runs) and the line it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputReference {
+    pub key: String,
+    pub line: usize,
 }
 
 /// A `{secrets.NAME}` or `{secrets.NAME.field}` reference and the line it is on.
@@ -31,6 +40,15 @@ impl Reference {
 pub type Problem = String;
 
 pub fn parse(template: &str) -> Result<Vec<Segment>, Vec<Problem>> {
+    parse_inner(template, false)
+}
+
+/// Like [`parse`], and `{input.KEY}` references too (keys are names like `order_id`).
+pub fn parse_with_inputs(template: &str) -> Result<Vec<Segment>, Vec<Problem>> {
+    parse_inner(template, true)
+}
+
+fn parse_inner(template: &str, inputs: bool) -> Result<Vec<Segment>, Vec<Problem>> {
     let mut segments = Vec::new();
     let mut problems = Vec::new();
     let mut text = String::new();
@@ -65,12 +83,16 @@ pub fn parse(template: &str) -> Result<Vec<Segment>, Vec<Problem>> {
                     ));
                     continue;
                 }
-                match reference(&inner, start_line) {
+                let parsed = match inner.strip_prefix("input.") {
+                    Some(key) if inputs => input_reference(key, &inner, start_line).map(Segment::Input),
+                    _ => reference(&inner, start_line, inputs).map(Segment::Secret),
+                };
+                match parsed {
                     Ok(r) => {
                         if !text.is_empty() {
                             segments.push(Segment::Text(std::mem::take(&mut text)));
                         }
-                        segments.push(Segment::Secret(r));
+                        segments.push(r);
                     }
                     Err(p) => problems.push(p),
                 }
@@ -92,11 +114,33 @@ pub fn parse(template: &str) -> Result<Vec<Segment>, Vec<Problem>> {
     }
 }
 
-fn reference(inner: &str, line: usize) -> Result<Reference, Problem> {
+/// A field or input key: a letter or `_`, then letters, digits or `_`.
+fn is_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn input_reference(key: &str, inner: &str, line: usize) -> Result<InputReference, Problem> {
+    if !is_key(key) {
+        let shown = crate::validate::quote_for_message(inner);
+        return Err(format!(
+            "line {line}: {{{shown}}}: the input key must be a name like order_id (letters, digits, '_')"
+        ));
+    }
+    Ok(InputReference {
+        key: key.to_owned(),
+        line,
+    })
+}
+
+fn reference(inner: &str, line: usize, inputs: bool) -> Result<Reference, Problem> {
     let shown = crate::validate::quote_for_message(inner);
     let Some(path) = inner.strip_prefix("secrets.") else {
+        let also = if inputs { " or {input.KEY}" } else { "" };
         return Err(format!(
-            "line {line}: {{{shown}}} is not a reference; write {{secrets.NAME}} or {{secrets.NAME.field}}, or '{{{{' for a literal brace"
+            "line {line}: {{{shown}}} is not a reference; write {{secrets.NAME}} or {{secrets.NAME.field}}{also}, or '{{{{' for a literal brace"
         ));
     };
     let mut parts = path.split('.');
@@ -109,9 +153,7 @@ fn reference(inner: &str, line: usize) -> Result<Reference, Problem> {
     }
     crate::validate::SecretName::parse(name).map_err(|e| format!("line {line}: {}", e.message))?;
     if let Some(f) = field
-        && (f.is_empty()
-            || !f.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        && !is_key(f)
     {
         return Err(format!(
             "line {line}: {{{shown}}}: the field must be a name like password"
@@ -165,6 +207,29 @@ mod tests {
     }
 
     #[test]
+    fn action_fields_take_input_references_and_templates_do_not() {
+        let parsed = parse_with_inputs("Bearer {secrets.API.token} for {input.order_id}").unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                Segment::Text("Bearer ".into()),
+                secret("API", Some("token"), 1),
+                Segment::Text(" for ".into()),
+                Segment::Input(InputReference {
+                    key: "order_id".into(),
+                    line: 1
+                }),
+            ]
+        );
+        let problems = parse("{input.order_id}").unwrap_err();
+        assert!(problems[0].contains("is not a reference"), "{problems:?}");
+        let problems = parse_with_inputs("{input.} {input.a-b} {nope}").unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("input key"), "{problems:?}");
+        assert!(problems[2].contains("{input.KEY}"), "{problems:?}");
+    }
+
+    #[test]
     fn random_input_never_panics_and_plain_text_round_trips() {
         use rand::Rng;
         let alphabet: Vec<char> = "{}secrets.AB_1 \n🔑x".chars().collect();
@@ -174,6 +239,7 @@ mod tests {
                 .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
                 .collect();
             let _ = parse(&s);
+            let _ = parse_with_inputs(&s);
             let plain: String = s.chars().filter(|c| *c != '{' && *c != '}').collect();
             let expected = if plain.is_empty() {
                 vec![]

@@ -42,6 +42,8 @@ impl Prepared {
 /// the first workspace on first start.
 pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     create_private_dir(&config.data_dir)?;
+    // The senders first: a bad --extra-ca-file stops the start before anything is opened.
+    let dispatcher = crate::dispatch::OutboundDispatcher::from_config(config, Arc::new(SystemClock))?;
     // The key comes first: the store seals the audit chain with a key derived from it.
     let key = load_root_key(config)?;
     let chain_key = sealbox_core::audit_chain_key(&key.key);
@@ -89,7 +91,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         ..CoreConfig::default()
     };
     let core = match Sealbox::open(store, key.key, Arc::new(SystemClock), core_config).await {
-        Ok(core) => core,
+        Ok(core) => core.with_dispatcher(Arc::new(dispatcher)),
         Err(OpenError::WrongRootKey(e)) => match &key.origin {
             KeyOrigin::File(path) | KeyOrigin::Generated(path) => {
                 anyhow::bail!("{e} (root key file {})", path.display())

@@ -40,6 +40,8 @@ impl From<CoreError> for ApiError {
             ErrorClass::NotFound => StatusCode::NOT_FOUND,
             ErrorClass::Conflict => StatusCode::CONFLICT,
             ErrorClass::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorClass::FailedDependency => StatusCode::FAILED_DEPENDENCY,
             ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -7,6 +7,7 @@
 //! shutdown future resolves, so tests start the real thing on port 0. [`run`] is `sealbox server`.
 
 mod boot;
+mod dispatch;
 mod error;
 mod extract;
 mod openapi;
@@ -56,6 +57,14 @@ pub struct Config {
     pub log_json: bool,
     /// How long the panel shows a revealed value (30 s; shorter only for tests).
     pub panel_reveal_seconds: u32,
+    /// Actions may reach loopback, private, link-local and metadata addresses.
+    pub allow_private_destinations: bool,
+    /// Time limit for one action's whole exchange.
+    pub action_timeout_secs: u64,
+    /// Largest response an HTTP action accepts.
+    pub action_max_response_bytes: usize,
+    /// PEM certificates actions trust besides the public roots.
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -67,6 +76,10 @@ impl std::fmt::Debug for Config {
             .field("root_key_file", &self.root_key_file)
             .field("insecure_http", &self.insecure_http)
             .field("tls", &self.tls_cert.is_some())
+            .field("allow_private_destinations", &self.allow_private_destinations)
+            .field("action_timeout_secs", &self.action_timeout_secs)
+            .field("action_max_response_bytes", &self.action_max_response_bytes)
+            .field("extra_ca_file", &self.extra_ca_file)
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +99,10 @@ impl Config {
             log_level: "info".into(),
             log_json: false,
             panel_reveal_seconds: 30,
+            allow_private_destinations: false,
+            action_timeout_secs: 10,
+            action_max_response_bytes: 1024 * 1024,
+            extra_ca_file: None,
         }
     }
 }
@@ -121,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tokens::router())
         .merge(routes::audit::router())
         .merge(routes::identities::router())
+        .merge(routes::actions::router())
         // The web admin panel (HTML at `/`); everything under `/v1` stays the JSON API.
         .merge(panel::router())
         .fallback(|| async { StatusCode::NOT_FOUND })

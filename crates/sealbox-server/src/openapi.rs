@@ -22,6 +22,8 @@ use crate::routes;
         routes::identities::list_tokens, routes::identities::create_token, routes::identities::revoke_token,
         routes::identities::list_policies, routes::identities::create_policy, routes::identities::delete_policy,
         routes::identities::environment, routes::identities::render,
+        routes::actions::list, routes::actions::create, routes::actions::details, routes::actions::update,
+        routes::actions::delete_action, routes::actions::run, routes::actions::run_unsaved,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -6,8 +6,8 @@ use futures_util::future::BoxFuture;
 
 use crate::db::{Exec, Keyed};
 use crate::{
-    AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, IdentityRow, MemberRow, PolicyRow, Result, SecretFilter,
-    SecretRow, SecretUpdate, SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow, ops,
+    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, IdentityRow, MemberRow, PolicyRow,
+    Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow, ops,
 };
 
 /// A unit of work run inside a write transaction.
@@ -195,6 +195,30 @@ impl<B: Backend> Store for B {
         let (workspace_id, policy_id) = (workspace_id.to_owned(), policy_id.to_owned());
         write(self, move |c| {
             Box::pin(ops::delete_policy(c, workspace_id, policy_id, audit))
+        })
+        .await
+    }
+
+    async fn insert_action(&self, action: ActionRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(ops::insert_action(c, action, audit))).await
+    }
+
+    async fn list_actions(&self, workspace_id: &str) -> Result<Vec<ActionRow>> {
+        ops::list_actions(&mut self.reader(), workspace_id).await
+    }
+
+    async fn action_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<ActionRow>> {
+        ops::action_by_name(&mut self.reader(), workspace_id, name).await
+    }
+
+    async fn update_action(&self, update: ActionUpdate, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(ops::update_action(c, update, audit))).await
+    }
+
+    async fn delete_action(&self, workspace_id: &str, action_id: &str, audit: AuditRecord) -> Result<()> {
+        let (workspace_id, action_id) = (workspace_id.to_owned(), action_id.to_owned());
+        write(self, move |c| {
+            Box::pin(ops::delete_action(c, workspace_id, action_id, audit))
         })
         .await
     }

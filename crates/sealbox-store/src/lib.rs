@@ -49,7 +49,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was hit. The string names which: `workspace_name`, `member_email`,
-    /// `secret_name`, `token_hash`, `identity_name`, `policy_name`.
+    /// `secret_name`, `token_hash`, `identity_name`, `policy_name`, `action_name`.
     #[error("{0} already exists")]
     Duplicate(&'static str),
     /// The row to change does not exist (or belongs to another workspace).
@@ -146,6 +146,33 @@ pub struct PolicyRow {
     pub allow: String,
     pub created_at: i64,
     pub created_by: String,
+}
+
+/// A saved action definition. `spec` is the definition as JSON text, opaque to the store; it
+/// holds references to secrets (`{secrets.NAME}`), never a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    /// `http`, `email` or `sqs`.
+    pub kind: String,
+    pub spec: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// A new definition for a saved action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionUpdate {
+    pub workspace_id: String,
+    pub action_id: String,
+    pub kind: String,
+    pub spec: String,
+    pub updated_at: i64,
+    pub updated_by: String,
 }
 
 /// A secret's row: everything but the value. `metadata`, `tags` and `details` are JSON text.
@@ -374,6 +401,18 @@ pub trait Store: Send + Sync + 'static {
     async fn list_policies(&self, workspace_id: &str) -> Result<Vec<PolicyRow>>;
     /// `NotFound` unless the policy is in the workspace.
     async fn delete_policy(&self, workspace_id: &str, policy_id: &str, audit: AuditRecord) -> Result<()>;
+
+    // ---- actions ----
+    /// `Duplicate("action_name")` when the name is taken in the workspace.
+    async fn insert_action(&self, action: ActionRow, audit: AuditRecord) -> Result<()>;
+    /// The workspace's actions by name.
+    async fn list_actions(&self, workspace_id: &str) -> Result<Vec<ActionRow>>;
+    async fn action_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<ActionRow>>;
+    /// Replaces the action's kind and spec and records who changed it when. `NotFound` unless the
+    /// action is in the workspace.
+    async fn update_action(&self, update: ActionUpdate, audit: AuditRecord) -> Result<()>;
+    /// `NotFound` unless the action is in the workspace.
+    async fn delete_action(&self, workspace_id: &str, action_id: &str, audit: AuditRecord) -> Result<()>;
 
     // ---- tokens ----
     /// `audit` is `None` for session tokens minted by a login, whose event the caller records.

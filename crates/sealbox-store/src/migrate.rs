@@ -27,6 +27,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_identities.sql"),
         postgres: include_str!("../migrations/postgres/0003_identities.sql"),
     },
+    Migration {
+        name: "0004_actions",
+        sqlite: include_str!("../migrations/sqlite/0004_actions.sql"),
+        postgres: include_str!("../migrations/postgres/0004_actions.sql"),
+    },
 ];
 
 /// Applies the migrations not yet recorded. The caller makes sure no one else migrates the same

@@ -10,8 +10,9 @@ use std::sync::LazyLock;
 
 use crate::db::{Arg, Columns, Exec, Row, aliased, args, audit_error, duplicate_as};
 use crate::{
-    AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, IdentityRow, MemberRow, PolicyRow, Result, SecretFilter,
-    SecretRow, SecretUpdate, SecretVersionRow, StoreError, TokenRow, VersionMeta, WorkspaceRow, chain_hash,
+    ActionRow, ActionUpdate, AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, IdentityRow, MemberRow, PolicyRow,
+    Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StoreError, TokenRow, VersionMeta, WorkspaceRow,
+    chain_hash,
 };
 
 const WORKSPACE: &str = "id, name, created_at";
@@ -21,6 +22,7 @@ const TOKEN: &str =
 const IDENTITY: &str = "id, workspace_id, name, tags, created_at, created_by";
 const POLICY: &str =
     "id, workspace_id, name, identity_names, identity_tags, secret_tags, allow, created_at, created_by";
+const ACTION: &str = "id, workspace_id, name, kind, spec, created_at, created_by, updated_at, updated_by";
 const SECRET: &str = "id, workspace_id, name, secret_type, visibility, description, metadata, tags, details, \
     current_version, created_at, created_by, updated_at, updated_by, last_used_at, last_used_by, deleted_at, deleted_by";
 const VERSION: &str = "secret_id, version, ciphertext, wrapped_dek, key_version, created_at, created_by";
@@ -128,6 +130,20 @@ fn policy(r: &impl Columns) -> Result<PolicyRow> {
         allow: r.get("allow")?,
         created_at: r.get("created_at")?,
         created_by: r.get("created_by")?,
+    })
+}
+
+fn action(r: &impl Columns) -> Result<ActionRow> {
+    Ok(ActionRow {
+        id: r.get("id")?,
+        workspace_id: r.get("workspace_id")?,
+        name: r.get("name")?,
+        kind: r.get("kind")?,
+        spec: r.get("spec")?,
+        created_at: r.get("created_at")?,
+        created_by: r.get("created_by")?,
+        updated_at: r.get("updated_at")?,
+        updated_by: r.get("updated_by")?,
     })
 }
 
@@ -744,6 +760,85 @@ pub(crate) async fn delete_policy(
         .execute(
             "DELETE FROM policies WHERE id = $1 AND workspace_id = $2",
             args![&policy_id, &workspace_id],
+        )
+        .await?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+// ---- actions ----
+
+pub(crate) async fn insert_action(c: &mut dyn Exec, action: ActionRow, audit: AuditRecord) -> Result<()> {
+    let a = &action;
+    let head = lock_head(c, &a.workspace_id, &audit).await?;
+    let sql = format!("INSERT INTO actions ({ACTION}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    c.execute(
+        &sql,
+        args![
+            &a.id,
+            &a.workspace_id,
+            &a.name,
+            &a.kind,
+            &a.spec,
+            a.created_at,
+            &a.created_by,
+            a.updated_at,
+            &a.updated_by
+        ],
+    )
+    .await
+    .map_err(duplicate_as("action_name"))?;
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn list_actions(c: &mut dyn Exec, workspace_id: &str) -> Result<Vec<ActionRow>> {
+    let sql = format!("SELECT {ACTION} FROM actions WHERE workspace_id = $1 ORDER BY name");
+    fetch(c, &sql, args![workspace_id], action).await
+}
+
+pub(crate) async fn action_by_name(c: &mut dyn Exec, workspace_id: &str, name: &str) -> Result<Option<ActionRow>> {
+    let sql = format!("SELECT {ACTION} FROM actions WHERE workspace_id = $1 AND name = $2");
+    fetch_optional(c, &sql, args![workspace_id, name], action).await
+}
+
+pub(crate) async fn update_action(c: &mut dyn Exec, u: ActionUpdate, audit: AuditRecord) -> Result<()> {
+    let head = lock_head(c, &u.workspace_id, &audit).await?;
+    let changed = c
+        .execute(
+            "UPDATE actions SET kind = $1, spec = $2, updated_at = $3, updated_by = $4 \
+             WHERE id = $5 AND workspace_id = $6",
+            args![
+                &u.kind,
+                &u.spec,
+                u.updated_at,
+                &u.updated_by,
+                &u.action_id,
+                &u.workspace_id
+            ],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(c, head, &audit).await?;
+    Ok(())
+}
+
+pub(crate) async fn delete_action(
+    c: &mut dyn Exec,
+    workspace_id: String,
+    action_id: String,
+    audit: AuditRecord,
+) -> Result<()> {
+    let head = lock_head(c, &workspace_id, &audit).await?;
+    let deleted = c
+        .execute(
+            "DELETE FROM actions WHERE id = $1 AND workspace_id = $2",
+            args![&action_id, &workspace_id],
         )
         .await?;
     if deleted == 0 {

@@ -37,6 +37,10 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// The root key file, e.g. another replica's; `data_dir/root.key` when absent.
     pub root_key_file: Option<PathBuf>,
+    /// `--allow-private-destinations`: actions may reach 127.0.0.1 (the tests' local peers).
+    pub allow_private_destinations: bool,
+    /// `--extra-ca-file`: a test CA that actions trust (for local TLS peers).
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl TestServer {
@@ -57,6 +61,8 @@ impl TestServer {
         let mut config = Config::with_data_dir(path.clone());
         config.database_url = options.database_url;
         config.root_key_file = options.root_key_file;
+        config.allow_private_destinations = options.allow_private_destinations;
+        config.extra_ca_file = options.extra_ca_file;
         let prepared = sealbox_server::prepare(&config).await.expect("server prepares");
         let creds = match &prepared.bootstrap {
             Some(c) => {

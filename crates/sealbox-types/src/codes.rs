@@ -67,3 +67,29 @@ pub const TEMPLATE_REFERENCE_INVALID: &str = "template.reference_invalid";
 
 /// An import names a secret of another type than text, or one that is restricted or in the trash.
 pub const IMPORT_INVALID: &str = "import.invalid";
+
+pub const ACTION_NAME_INVALID: &str = "action.name_invalid";
+pub const ACTION_EXISTS: &str = "action.exists";
+pub const ACTION_NOT_FOUND: &str = "action.not_found";
+/// A definition is malformed (the message names every bad field), e.g. two secret references in
+/// one http field.
+pub const ACTION_DEFINITION_INVALID: &str = "action.definition_invalid";
+/// A run's input is missing a key the definition uses, names an unknown key, or is too long.
+pub const ACTION_INPUT_INVALID: &str = "action.input_invalid";
+/// A definition references secrets that do not exist, are of the wrong type, or that the caller
+/// may not use.
+pub const ACTION_REFERENCE_INVALID: &str = "action.reference_invalid";
+/// The server was started without a way to send (only in embedded tests).
+pub const ACTION_UNAVAILABLE: &str = "action.unavailable";
+// From the senders (`sealbox-actions`), passed through as they are: 422 for a request the server
+// refuses to send, 424 when the destination failed.
+pub const ACTION_DESTINATION_REFUSED: &str = "action.destination_refused";
+pub const ACTION_REQUEST_INVALID: &str = "action.request_invalid";
+pub const ACTION_TIMEOUT: &str = "action.timeout";
+pub const ACTION_RESPONSE_TOO_LARGE: &str = "action.response_too_large";
+pub const ACTION_CONNECT_FAILED: &str = "action.connect_failed";
+pub const ACTION_TLS_FAILED: &str = "action.tls_failed";
+pub const ACTION_STARTTLS_UNAVAILABLE: &str = "action.starttls_unavailable";
+pub const ACTION_SMTP_REJECTED: &str = "action.smtp_rejected";
+pub const ACTION_SQS_FAILED: &str = "action.sqs_failed";
+pub const ACTION_CONFIG_INVALID: &str = "action.config_invalid";

@@ -542,3 +542,269 @@ pub struct ImportResponse {
     pub unchanged: Vec<String>,
     pub dry_run: bool,
 }
+
+// ---- actions ----
+
+/// What an action does: an HTTP call, an e-mail through an `smtp` secret, or an SQS message
+/// through an `aws_sqs` secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Http,
+    Email,
+    Sqs,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Email => "email",
+            Self::Sqs => "sqs",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "http" => Some(Self::Http),
+            "email" => Some(Self::Email),
+            "sqs" => Some(Self::Sqs),
+            _ => None,
+        }
+    }
+}
+
+/// An action's definition: `kind` and that kind's fields. Text fields may hold
+/// `{secrets.NAME}`, `{secrets.NAME.field}` and `{input.KEY}` references (`{{` / `}}` for
+/// literal braces); references, never values, are stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActionDefinition {
+    Http(HttpActionSpec),
+    Email(EmailActionSpec),
+    Sqs(SqsActionSpec),
+}
+
+impl ActionDefinition {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Self::Http(_) => ActionKind::Http,
+            Self::Email(_) => ActionKind::Email,
+            Self::Sqs(_) => ActionKind::Sqs,
+        }
+    }
+}
+
+/// The schema by hand: each kind's fields (no others, as serde refuses unknown fields) plus its
+/// `kind`. The derived one would put `kind` beside objects that allow no other property.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ActionDefinition {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+        fn with_kind(kind: &str, fields: RefOr<Schema>) -> RefOr<Schema> {
+            let mut object = match fields {
+                RefOr::T(Schema::Object(object)) => object,
+                _ => ObjectBuilder::new().build(),
+            };
+            let tag = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([kind]))
+                .build();
+            object
+                .properties
+                .insert("kind".to_owned(), RefOr::T(Schema::Object(tag)));
+            object.required.insert(0, "kind".to_owned());
+            RefOr::T(Schema::Object(object))
+        }
+        OneOfBuilder::new()
+            .item(with_kind("http", <HttpActionSpec as utoipa::PartialSchema>::schema()))
+            .item(with_kind("email", <EmailActionSpec as utoipa::PartialSchema>::schema()))
+            .item(with_kind("sqs", <SqsActionSpec as utoipa::PartialSchema>::schema()))
+            .description(Some("`kind` (`http`, `email` or `sqs`) and that kind's fields"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl ToSchema for ActionDefinition {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ActionDefinition")
+    }
+}
+
+/// `kind: http`. Each of `method`, `url`, every header value, every query value and `body` may
+/// hold at most one secret reference. The URL's scheme and host are written out (no references).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HttpActionSpec {
+    /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `HEAD` or `OPTIONS`.
+    pub method: String,
+    /// `http://` or `https://` URL; `query` is appended to it.
+    pub url: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// `kind: email`: sent through the `smtp` secret named by `secret` (STARTTLS required).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EmailActionSpec {
+    /// The name of an `smtp` secret (host, port, username, password, from).
+    pub secret: String,
+    /// The sender; the secret's `from` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bcc: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+}
+
+/// `kind: sqs`: sent to the `queue_url` of the `aws_sqs` secret named by `secret`, signed with
+/// AWS Signature Version 4.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SqsActionSpec {
+    /// The name of an `aws_sqs` secret (aws_region, queue_url, access_key_id, secret_access_key).
+    pub secret: String,
+    pub body: String,
+    /// String message attributes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// 0-900.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<u32>,
+    /// For FIFO queues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_group_id: Option<String>,
+    /// For FIFO queues without content-based deduplication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_deduplication_id: Option<String>,
+}
+
+/// `POST /v1/actions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateActionRequest {
+    pub name: String,
+    pub definition: ActionDefinition,
+}
+
+/// `PATCH /v1/actions/{name}`: replaces the definition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateActionRequest {
+    pub definition: ActionDefinition,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ActionInfo {
+    pub name: String,
+    pub kind: ActionKind,
+    pub definition: ActionDefinition,
+    /// The secrets the definition references, by name.
+    pub secrets: Vec<String>,
+    /// The `{input.KEY}` keys a run must give.
+    pub inputs: Vec<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ActionList {
+    pub actions: Vec<ActionInfo>,
+}
+
+/// `POST /v1/actions/{name}/run`: the values of the action's `{input.KEY}` references.
+/// Deliberately no `Debug`: inputs may be sensitive.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RunActionRequest {
+    #[serde(default)]
+    pub input: BTreeMap<String, String>,
+}
+
+/// `POST /v1/actions/run`: runs a definition that is not saved.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RunUnsavedActionRequest {
+    pub definition: ActionDefinition,
+    #[serde(default)]
+    pub input: BTreeMap<String, String>,
+}
+
+/// One response header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HeaderPair {
+    pub name: String,
+    pub value: String,
+}
+
+/// What a run did. Every occurrence of a referenced secret's value (and of its fields, its
+/// standard base64 and URL-encoded forms) in what the destination answered is `[REDACTED]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ActionRunResponse {
+    /// The action's name, or `(unsaved)`.
+    pub action: String,
+    pub kind: ActionKind,
+    /// The host the request went to.
+    pub destination: String,
+    /// For `http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpRunResult>,
+    /// For `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailRunResult>,
+    /// For `sqs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqs: Option<SqsRunResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HttpRunResult {
+    /// The destination's status; redirects are not followed, so a 3xx comes back as it is.
+    pub status: u16,
+    pub headers: Vec<HeaderPair>,
+    /// The response body as UTF-8 (invalid sequences replaced by U+FFFD).
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EmailRunResult {
+    pub recipients: usize,
+    /// The SMTP server's last reply.
+    pub server_reply: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SqsRunResult {
+    pub message_id: String,
+    pub md5_of_body: Option<String>,
+}

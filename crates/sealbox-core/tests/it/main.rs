@@ -3,6 +3,8 @@
 // Test code: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod actions;
+
 use std::sync::Arc;
 
 use sealbox_core::{CoreConfig, ManualClock, Principal, RequestContext, Sealbox};

@@ -39,6 +39,15 @@ fn log_text() -> String {
     String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned()
 }
 
+/// Fails if any of `values` was logged so far (by any test of this binary).
+#[track_caller]
+pub fn assert_clean(values: &[&str]) {
+    let text = log_text();
+    for value in values {
+        assert!(!text.contains(value), "{value:?} appears in the log");
+    }
+}
+
 #[tokio::test]
 async fn no_secret_value_or_token_appears_in_the_log_at_trace_level() {
     let (server, api) = setup().await;

@@ -4,6 +4,8 @@
 // Test code: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod actions;
+mod actions_peers;
 mod bad_input;
 mod logs;
 mod machines;

@@ -29,6 +29,7 @@ macro_rules! conformance {
 mod fixtures;
 mod harness;
 
+mod actions;
 mod audit;
 mod fail_closed;
 mod identities;

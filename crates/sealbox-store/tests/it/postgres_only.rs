@@ -59,7 +59,15 @@ async fn servers_migrate_one_schema_concurrently() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(applied, ["0001_init", "0002_fewer_audit_indexes", "0003_identities"]);
+    assert_eq!(
+        applied,
+        [
+            "0001_init",
+            "0002_fewer_audit_indexes",
+            "0003_identities",
+            "0004_actions"
+        ]
+    );
     conn.close().await.unwrap();
     drop_schema(&admin_url, &url).await;
 }

@@ -137,7 +137,15 @@ async fn reopening_does_not_migrate_again() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(applied, ["0001_init", "0002_fewer_audit_indexes", "0003_identities"]);
+    assert_eq!(
+        applied,
+        [
+            "0001_init",
+            "0002_fewer_audit_indexes",
+            "0003_identities",
+            "0004_actions"
+        ]
+    );
     assert_eq!(reopened.kind(), "sqlite");
 }
 

@@ -1,0 +1,592 @@
+//! E-mail and SQS actions end to end: the real server and its senders against aiosmtpd (STARTTLS
+//! and AUTH, with a test CA given by --extra-ca-file) and moto in server mode, on 127.0.0.1.
+//! The peers are the sealbox-actions tests' own (`crates/sealbox-actions/tests/it/peers/`);
+//! `scripts/test` installs them and sets `SEALBOX_TEST_PYTHON`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
+use sealbox_testkit::{Options, TestServer};
+use serde_json::{Value, json};
+
+use crate::{Api, logs};
+
+const SMTP_USER: &str = "mailer@example.com";
+const SMTP_PASSWORD: &str = "smtp-password-through-action-5f4e";
+const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// A python3 that can import `module`; under CI=true a missing one fails the test, elsewhere the
+/// test is skipped with the reason printed.
+fn python_with(module: &str) -> Option<String> {
+    let python = std::env::var("SEALBOX_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(python);
+    }
+    let message = format!("{python} cannot import {module} (scripts/test installs it)");
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "{message}; CI=true, so this test fails instead of skipping"
+    );
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
+/// A peer process, killed when dropped; it prints `READY <port>` once it listens.
+struct Peer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_peer(python: &str, args: &[&str], env: &[(&str, &str)]) -> Peer {
+    let mut command = Command::new(python);
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(port) = line.trim().strip_prefix("READY ") {
+                let _ = tx.send(port.parse::<u16>().unwrap());
+            }
+        }
+    });
+    let port = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("the peer {args:?} did not print READY within 60 s")
+    });
+    Peer { child, port }
+}
+
+/// A test CA (PEM) and a server certificate and key for `name`, signed by it.
+fn test_pki(name: &str) -> (String, String, String) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "sealbox server test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+struct Smtp {
+    peer: Peer,
+    out: tempfile::TempDir,
+    ca_file: PathBuf,
+}
+
+impl Smtp {
+    /// `mode`: `starttls` (STARTTLS and AUTH, certificate for `localhost`) or `plain` (no STARTTLS).
+    fn start(mode: &str) -> Option<Smtp> {
+        let python = python_with("aiosmtpd")?;
+        let out = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = test_pki("localhost");
+        let ca_file = write(out.path(), "ca.pem", &ca);
+        let cert_file = write(out.path(), "server.crt", &cert);
+        let key_file = write(out.path(), "server.key", &key);
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sealbox-actions/tests/it/peers/smtp_peer.py"
+        );
+        let peer = start_peer(
+            &python,
+            &[
+                script,
+                out.path().to_str().unwrap(),
+                mode,
+                cert_file.to_str().unwrap(),
+                key_file.to_str().unwrap(),
+            ],
+            &[("PEER_USER", SMTP_USER), ("PEER_PASSWORD", SMTP_PASSWORD)],
+        );
+        Some(Smtp { peer, out, ca_file })
+    }
+
+    fn commands(&self) -> Vec<String> {
+        std::fs::read_to_string(self.out.path().join("commands.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn messages(&self) -> Vec<Value> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.out.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                name.starts_with("message-") && name.ends_with(".json")
+            })
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+async fn server_trusting(ca_file: Option<PathBuf>) -> (TestServer, Api) {
+    logs::capture();
+    let server = TestServer::start_with(Options {
+        allow_private_destinations: true,
+        extra_ca_file: ca_file,
+        ..Options::default()
+    })
+    .await;
+    let api = Api::new(&server);
+    (server, api)
+}
+
+async fn smtp_secret(api: &Api, owner: &str, name: &str, port: u16, password: &str) {
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": name, "type": "smtp", "visibility": "restricted", "value": {
+            "host": "localhost", "port": port, "username": SMTP_USER, "password": password,
+            "from": "alerts@example.com"}}),
+    )
+    .await
+    .expect(201);
+}
+
+fn shipped_email(secret: &str) -> Value {
+    json!({
+        "kind": "email", "secret": secret,
+        "to": ["{input.to}"], "cc": ["ops@example.com"], "bcc": ["audit-hidden@example.com"],
+        "subject": "Order {input.order} shipped",
+        "text": "Order {input.order} is on its way.",
+        "html": "<p>Order <b>{input.order}</b> is on its way.</p>",
+    })
+}
+
+#[tokio::test]
+async fn an_email_action_sends_through_the_smtp_secret_with_starttls() {
+    let Some(smtp) = Smtp::start("starttls") else { return };
+    let (server, api) = server_trusting(Some(smtp.ca_file.clone())).await;
+    let owner = &server.owner_token;
+    smtp_secret(&api, owner, "MAIL", smtp.peer.port, SMTP_PASSWORD).await;
+    api.post(
+        "/v1/actions",
+        owner,
+        json!({"name": "shipped", "definition": shipped_email("MAIL")}),
+    )
+    .await
+    .expect(201);
+
+    let ran = api
+        .post(
+            "/v1/actions/shipped/run",
+            owner,
+            json!({"input": {"to": "ann@example.com", "order": "1042"}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(ran["kind"], "email");
+    assert_eq!(ran["destination"], "localhost");
+    assert_eq!(ran["email"]["recipients"], 3);
+    assert!(
+        ran["email"]["server_reply"].as_str().unwrap().starts_with("250"),
+        "{ran}"
+    );
+
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let m = &messages[0];
+    assert_eq!(m["tls"], true);
+    assert_eq!(m["login"], SMTP_USER);
+    assert_eq!(m["mail_from"], "alerts@example.com");
+    assert_eq!(
+        m["rcpt_tos"],
+        json!(["ann@example.com", "ops@example.com", "audit-hidden@example.com"])
+    );
+    let data = m["data"].as_str().unwrap();
+    assert!(data.contains("Subject: Order 1042 shipped"), "{data}");
+    assert!(data.contains("To: ann@example.com"), "{data}");
+    assert!(data.contains("Cc: ops@example.com"), "{data}");
+    assert!(!data.contains("audit-hidden"), "bcc only in the envelope: {data}");
+    assert!(data.contains("Order 1042 is on its way."), "{data}");
+    assert!(data.contains("<b>1042</b>"), "{data}");
+    assert_eq!(smtp.commands().iter().position(|c| c == "STARTTLS"), Some(1));
+
+    let events = api.audit(owner).await;
+    let run = events.iter().rfind(|e| e["action"] == "action.run").unwrap();
+    assert_eq!(run["outcome"], "success");
+    assert_eq!(run["detail"]["secrets"], json!(["MAIL"]));
+    assert_eq!(run["detail"]["destination"], "localhost");
+    assert!(!Value::from(events).to_string().contains(SMTP_PASSWORD));
+    let details = api.get("/v1/secrets/MAIL", owner).await.expect(200);
+    assert!(details["last_used_at"].is_string());
+
+    // A wrong password: the server's 535 comes back, without the password.
+    smtp_secret(&api, owner, "MAIL_WRONG", smtp.peer.port, "not-the-password-9c8d").await;
+    let wrong = api
+        .post(
+            "/v1/actions/run",
+            owner,
+            json!({"definition": shipped_email("MAIL_WRONG"), "input": {"to": "ann@example.com", "order": "1"}}),
+        )
+        .await;
+    wrong.expect_error(424, "action.smtp_rejected");
+    assert!(wrong.message().contains("535"), "{}", wrong.message());
+    assert!(
+        !wrong.message().contains("not-the-password-9c8d"),
+        "{}",
+        wrong.message()
+    );
+    assert_eq!(smtp.messages().len(), 1);
+    let events = api.audit(owner).await;
+    let failed = events.iter().rfind(|e| e["action"] == "action.run").unwrap();
+    assert_eq!(failed["outcome"], "failure");
+    assert_eq!(failed["detail"]["code"], "action.smtp_rejected");
+    logs::assert_clean(&[SMTP_PASSWORD, "not-the-password-9c8d"]);
+}
+
+#[tokio::test]
+async fn an_smtp_server_without_starttls_never_sees_the_credentials() {
+    let Some(smtp) = Smtp::start("plain") else { return };
+    let (server, api) = server_trusting(Some(smtp.ca_file.clone())).await;
+    let owner = &server.owner_token;
+    smtp_secret(&api, owner, "MAIL", smtp.peer.port, SMTP_PASSWORD).await;
+    let reply = api
+        .post(
+            "/v1/actions/run",
+            owner,
+            json!({"definition": shipped_email("MAIL"), "input": {"to": "ann@example.com", "order": "1"}}),
+        )
+        .await;
+    reply.expect_error(424, "action.starttls_unavailable");
+    let commands = smtp.commands();
+    assert!(!commands.iter().any(|c| c == "AUTH" || c == "MAIL"), "{commands:?}");
+    assert!(smtp.messages().is_empty());
+}
+
+#[tokio::test]
+async fn without_the_extra_ca_the_smtp_certificate_is_refused() {
+    let Some(smtp) = Smtp::start("starttls") else { return };
+    let (server, api) = server_trusting(None).await;
+    let owner = &server.owner_token;
+    smtp_secret(&api, owner, "MAIL", smtp.peer.port, SMTP_PASSWORD).await;
+    let reply = api
+        .post(
+            "/v1/actions/run",
+            owner,
+            json!({"definition": shipped_email("MAIL"), "input": {"to": "ann@example.com", "order": "1"}}),
+        )
+        .await;
+    reply.expect_error(424, "action.tls_failed");
+    assert!(!smtp.commands().iter().any(|c| c == "AUTH"), "{:?}", smtp.commands());
+}
+
+const MOTO: &str = "\
+import time
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)
+server.start()
+print('READY %d' % server.get_host_and_port()[1], flush=True)
+while True:
+    time.sleep(3600)
+";
+
+struct Moto {
+    peer: Peer,
+    http: reqwest::Client,
+}
+
+impl Moto {
+    fn start() -> Option<Moto> {
+        let python = python_with("moto.server")?;
+        let peer = start_peer(
+            &python,
+            &["-c", MOTO],
+            &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
+        );
+        Some(Moto {
+            peer,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        })
+    }
+
+    /// One SQS JSON-protocol call straight to moto (the test's own set-up and reading).
+    async fn call(&self, action: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("http://127.0.0.1:{}/", self.peer.port))
+            .header("x-amz-target", format!("AmazonSQS.{action}"))
+            .header("content-type", "application/x-amz-json-1.0")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// One IAM query-protocol call (unsigned; moto routes it by the credential scope).
+    async fn iam(&self, form: &[(&str, &str)]) -> String {
+        let response = self
+            .http
+            .post(format!("http://127.0.0.1:{}/", self.peer.port))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(serde_urlencoded::to_string(form).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// An IAM user allowed sqs:*, and its access key (id, secret).
+    async fn iam_user_key(&self) -> (String, String) {
+        self.iam(&[
+            ("Action", "CreateUser"),
+            ("UserName", "sealbox"),
+            ("Version", "2010-05-08"),
+        ])
+        .await;
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
+        self.iam(&[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "sealbox"),
+            ("PolicyName", "sqs"),
+            ("PolicyDocument", policy),
+            ("Version", "2010-05-08"),
+        ])
+        .await;
+        let xml = self
+            .iam(&[
+                ("Action", "CreateAccessKey"),
+                ("UserName", "sealbox"),
+                ("Version", "2010-05-08"),
+            ])
+            .await;
+        let between = |tag: &str| {
+            let start = xml.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
+            let end = xml[start..].find(&format!("</{tag}>")).unwrap() + start;
+            xml[start..end].to_owned()
+        };
+        (between("AccessKeyId"), between("SecretAccessKey"))
+    }
+
+    /// From now on moto checks every request's signature and IAM permissions (`on`), or not.
+    async fn enforce_auth(&self, on: bool) {
+        let response = self
+            .http
+            .post(format!("http://127.0.0.1:{}/moto-api/reset-auth", self.peer.port))
+            .body(if on { "0" } else { "inf" })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+
+    async fn create_queue(&self, name: &str, attributes: Value) -> String {
+        let v = self
+            .call("CreateQueue", json!({"QueueName": name, "Attributes": attributes}))
+            .await;
+        v["QueueUrl"].as_str().unwrap().to_owned()
+    }
+
+    async fn receive(&self, queue_url: &str) -> Vec<Value> {
+        let v = self
+            .call(
+                "ReceiveMessage",
+                json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "MessageAttributeNames": ["All"],
+                       "MessageSystemAttributeNames": ["All"], "WaitTimeSeconds": 0}),
+            )
+            .await;
+        v.get("Messages").and_then(Value::as_array).cloned().unwrap_or_default()
+    }
+}
+
+async fn sqs_secret(api: &Api, owner: &str, name: &str, queue_url: &str) {
+    sqs_secret_with_key(api, owner, name, queue_url, "AKIAIOSFODNN7EXAMPLE", AWS_SECRET).await;
+}
+
+async fn sqs_secret_with_key(api: &Api, owner: &str, name: &str, queue_url: &str, key_id: &str, key: &str) {
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": name, "type": "aws_sqs", "tags": {"team": "orders"}, "value": {
+            "aws_region": "us-east-1", "queue_url": queue_url,
+            "access_key_id": key_id, "secret_access_key": key}}),
+    )
+    .await
+    .expect(201);
+}
+
+#[tokio::test]
+async fn moto_checking_signatures_accepts_the_servers_and_refuses_a_wrong_key() {
+    let Some(moto) = Moto::start() else { return };
+    let (server, api) = server_trusting(None).await;
+    let owner = &server.owner_token;
+    let queue_url = moto.create_queue("signed", json!({})).await;
+    let (key_id, key) = moto.iam_user_key().await;
+    sqs_secret_with_key(&api, owner, "SIGNED_QUEUE", &queue_url, &key_id, &key).await;
+    let wrong = format!("{}x", &key[..key.len() - 1]);
+    sqs_secret_with_key(&api, owner, "WRONG_KEY_QUEUE", &queue_url, &key_id, &wrong).await;
+    moto.enforce_auth(true).await;
+    let send = |secret: &str| json!({"definition": {"kind": "sqs", "secret": secret, "body": "signed by sealbox"}});
+    api.post("/v1/actions/run", owner, send("SIGNED_QUEUE"))
+        .await
+        .expect(200);
+    let refused = api.post("/v1/actions/run", owner, send("WRONG_KEY_QUEUE")).await;
+    refused.expect_error(424, "action.sqs_failed");
+    assert!(
+        refused.message().contains("SignatureDoesNotMatch"),
+        "{}",
+        refused.message()
+    );
+    assert!(!refused.message().contains(&wrong) && !refused.message().contains(&key));
+    moto.enforce_auth(false).await;
+    let received = moto.receive(&queue_url).await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["Body"], "signed by sealbox");
+}
+
+#[tokio::test]
+async fn an_sqs_action_sends_a_signed_message_that_moto_hands_back() {
+    let Some(moto) = Moto::start() else { return };
+    let (server, api) = server_trusting(None).await;
+    let owner = &server.owner_token;
+    let queue_url = moto.create_queue("orders.fifo", json!({"FifoQueue": "true"})).await;
+    sqs_secret(&api, owner, "ORDERS_QUEUE", &queue_url).await;
+    api.post(
+        "/v1/actions",
+        owner,
+        json!({"name": "enqueue", "definition": {
+        "kind": "sqs", "secret": "ORDERS_QUEUE",
+        "body": "{{\"order\": \"{input.order}\"}}",
+        "attributes": {"source": "sealbox", "order": "{input.order}"},
+        "message_group_id": "orders", "message_deduplication_id": "order-{input.order}"}}),
+    )
+    .await
+    .expect(201);
+    // An identity with `use` on the queue's secret may send; it never receives the keys.
+    api.post("/v1/identities", owner, json!({"name": "shop", "tags": {}}))
+        .await
+        .expect(201);
+    let shop = api
+        .post("/v1/identities/shop/tokens", owner, json!({"name": "t"}))
+        .await
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "orders-use", "identities": ["shop"],
+        "secret_tags": {"team": "orders"}, "allow": ["use"]}),
+    )
+    .await
+    .expect(201);
+
+    let ran = api
+        .post("/v1/actions/enqueue/run", &shop, json!({"input": {"order": "1042"}}))
+        .await
+        .expect(200);
+    assert_eq!(ran["kind"], "sqs");
+    assert_eq!(ran["destination"], "127.0.0.1");
+    let message_id = ran["sqs"]["message_id"].as_str().unwrap().to_owned();
+    assert!(!message_id.is_empty());
+
+    let received = moto.receive(&queue_url).await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    let r = &received[0];
+    assert_eq!(r["MessageId"], message_id.as_str());
+    assert_eq!(r["Body"], "{\"order\": \"1042\"}");
+    assert_eq!(r["MD5OfBody"], ran["sqs"]["md5_of_body"]);
+    assert_eq!(
+        r["MessageAttributes"]["source"],
+        json!({"DataType": "String", "StringValue": "sealbox"})
+    );
+    assert_eq!(
+        r["MessageAttributes"]["order"],
+        json!({"DataType": "String", "StringValue": "1042"})
+    );
+    assert_eq!(r["Attributes"]["MessageGroupId"], "orders");
+    assert_eq!(r["Attributes"]["MessageDeduplicationId"], "order-1042");
+    assert_eq!(
+        api.get("/v1/secrets/ORDERS_QUEUE", owner).await.expect(200)["last_used_by"],
+        "identity:shop"
+    );
+
+    // SQS's own error (a queue that does not exist) is a 424 with its code, never the key.
+    let gone = format!("http://127.0.0.1:{}/123456789012/no-such-queue", moto.peer.port);
+    sqs_secret(&api, owner, "GONE_QUEUE", &gone).await;
+    let reply = api
+        .post(
+            "/v1/actions/run",
+            owner,
+            json!({"definition": {
+            "kind": "sqs", "secret": "GONE_QUEUE", "body": "lost"}}),
+        )
+        .await;
+    reply.expect_error(424, "action.sqs_failed");
+    assert!(!reply.message().contains(AWS_SECRET));
+    // A secret of the wrong type is refused before anything is sent.
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": "PLAIN", "type": "text", "value": "x"}),
+    )
+    .await
+    .expect(201);
+    api.post(
+        "/v1/actions/run",
+        owner,
+        json!({"definition": {
+        "kind": "sqs", "secret": "PLAIN", "body": "b"}}),
+    )
+    .await
+    .expect_error(422, "action.reference_invalid");
+    let audit = Value::from(api.audit(owner).await).to_string();
+    assert!(!audit.contains(AWS_SECRET));
+    logs::assert_clean(&[AWS_SECRET]);
+}

@@ -1,0 +1,134 @@
+"""Render, audit, whoami, login, errors, and that no repr or exception shows a value or a token."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import sealbox
+from conftest import Server
+
+KNOWN = "known-value-Zq81xW3"
+
+
+def test_render_templates(owner: sealbox.Client, unique: str) -> None:
+    owner.secrets.create(name=f"DB_PASS_{unique}", value="pa55-word")
+    rendered = owner.render("postgres://app:{secrets.DB_PASS_%s}@db/app {{literal}}" % unique)
+    assert rendered == "postgres://app:pa55-word@db/app {literal}"
+    with pytest.raises(sealbox.Invalid) as info:
+        owner.render("{secrets.MISSING_%s} and {secrets.ALSO_MISSING_%s}" % (unique, unique))
+    assert info.value.code == "template.reference_invalid"
+    assert f"MISSING_{unique}" in info.value.message and f"ALSO_MISSING_{unique}" in info.value.message
+
+
+def test_audit_list_and_verify(owner: sealbox.Client, unique: str) -> None:
+    name = f"AUDITED_{unique}"
+    owner.secrets.create(name=name, value=KNOWN)
+    owner.secrets.reveal(name)
+    events = owner.audit.list(secret=name)
+    assert [e.action for e in events] == ["secret.create", "secret.reveal"]
+    assert all(e.target == f"secret:{name}" and e.outcome == "success" for e in events)
+    assert all(e.actor.startswith("member:") for e in events)
+    reveals = owner.audit.list(action="secret.reveal", target=f"secret:{name}")
+    assert len(reveals) == 1
+    assert KNOWN not in repr(owner.audit.list(limit=1000))
+    paged = owner.audit.list(after=events[0].seq, limit=1)
+    assert len(paged) == 1 and paged[0].seq > events[0].seq
+    result = owner.audit.verify()
+    assert result.ok is True and result.events_checked >= 2 and result.first_bad_seq is None
+    with pytest.raises(sealbox.Invalid) as info:
+        owner.audit.list(since="yesterday")
+    assert info.value.code == "audit.query_invalid"
+
+
+def test_whoami_health_and_login(server: Server) -> None:
+    owner = server.client()
+    me = owner.whoami()
+    assert me == sealbox.WhoAmI(workspace="default", kind="member", name=server.owner_email, role="owner")
+    assert owner.health().status == "ok"
+    fresh = sealbox.Client(addr=server.addr)
+    session = fresh.login(server.owner_email, server.owner_password)
+    assert session.role == "owner" and session.workspace == "default"
+    assert fresh.whoami().name == server.owner_email
+    fresh.logout()
+    assert not fresh.has_token
+    with pytest.raises(sealbox.Unauthorized) as info:
+        fresh.whoami()
+    assert info.value.code == "auth.missing_token"
+    with pytest.raises(sealbox.Unauthorized) as info:
+        sealbox.Client(addr=server.addr).login(server.owner_email, "wrong-password-123")
+    assert info.value.code == "auth.bad_credentials"
+    assert "wrong-password-123" not in str(info.value)
+
+
+def test_bad_token_raises_unauthorized_without_the_token(server: Server) -> None:
+    bad = "sbx_not_a_real_token_abcdef123456"
+    with pytest.raises(sealbox.Unauthorized) as info:
+        sealbox.Client(addr=server.addr, token=bad).secrets.list()
+    assert info.value.code == "auth.invalid_token"
+    assert bad not in str(info.value) and bad not in repr(info.value)
+    with pytest.raises(sealbox.ClientArgumentError) as arg:
+        sealbox.Client(addr=server.addr, token="sbx_x\r\nX-Evil: 1")
+    assert "sbx_x" not in str(arg.value)
+
+
+def test_network_errors_are_wrapped_with_a_clear_message() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "sbx_should_never_be_printed_42"
+    client = sealbox.Client(addr=f"http://127.0.0.1:{port}", token=token, timeout=2)
+    with pytest.raises(sealbox.TransportError) as info:
+        client.whoami()
+    assert info.value.code == "client.connection"
+    assert info.value.status is None
+    assert f"cannot reach the sealbox server at http://127.0.0.1:{port}" in str(info.value)
+    assert token not in str(info.value) and token not in repr(info.value)
+    with pytest.raises(sealbox.ClientArgumentError):
+        sealbox.Client(addr="ftp://example.com")
+
+
+def test_not_a_sealbox_server_and_unknown_route(server: Server, owner: sealbox.Client) -> None:
+    with pytest.raises(sealbox.NotFound) as info:
+        owner.secrets.get("Nonexistent_secret_name")
+    assert info.value.code == "secret.not_found"
+    # A path segment is encoded: a name with a slash cannot reach another route.
+    with pytest.raises(sealbox.SealboxError) as err:
+        owner.secrets.get("a/../../auth/whoami")
+    assert err.value.status in (400, 404)
+
+
+def test_no_repr_or_str_shows_a_value_or_the_token(server: Server, unique: str) -> None:
+    owner = server.client()
+    name = f"REPR_{unique}"
+    secret = owner.secrets.create(name=name, value=KNOWN, tags={"team": f"t{unique}"})
+    ident = f"repr_{unique}"
+    owner.identities.create(ident)
+    owner.policies.create(f"repr_{unique}", allow=["read"], identities=[ident], secret_tags={"team": f"t{unique}"})
+    created = owner.identities.create_token(ident, "t")
+    context = sealbox.Context(addr=server.addr, token=created.token)
+    env = context.environment
+    assert env[name] == KNOWN
+    objects = [
+        secret,
+        owner.secrets.versions(name),
+        owner.secrets.list(prefix=name),
+        created,
+        env,
+        context,
+        context.client,
+        owner,
+        owner.identities.get(ident),
+    ]
+    for obj in objects:
+        for text in (repr(obj), str(obj)):
+            assert KNOWN not in text, text
+            assert created.token not in text, text
+            assert server.owner_token not in text, text
+    assert repr(env) == f"Environment(keys=[{name!r}])"
+    assert repr(owner) == f"Client(addr={server.addr!r}, token='[redacted]', workspace=None)"
+    with pytest.raises(sealbox.Conflict) as info:
+        owner.secrets.update(name, value=KNOWN + "x", expected_version=7)
+    for text in (str(info.value), repr(info.value)):
+        assert KNOWN not in text and server.owner_token not in text

@@ -639,3 +639,134 @@ async fn saving_an_untouched_edit_form_changes_nothing_and_says_so() {
     assert!(reply.body.contains("someone changed this secret"), "{}", reply.body);
     assert_eq!(api.reveal(owner, "SAME").await.expect(200)["value"], "v2-value");
 }
+
+/// The value the page put into the input `id` (HTML-unescaped), as a browser would send it back.
+fn input_value(body: &str, id: &str) -> String {
+    let at = body.find(&format!("id=\"{id}\"")).expect("the input");
+    let rest = &body[at..];
+    let v = rest.find("value=\"").expect("a value") + 7;
+    let end = rest[v..].find('"').unwrap();
+    rest[v..v + end]
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn saving_the_edit_form_keeps_tags_and_a_description_the_form_cannot_show_as_stored() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    // Set through the API: a tag value with a comma and an `=`, one with spaces at its ends, and a
+    // description on two lines (an `<input type=text>` drops line breaks).
+    api.post(
+        "/v1/secrets",
+        owner,
+        serde_json::json!({"name": "ODD", "type": "text", "value": "v1-value",
+            "description": "line one\nline two",
+            "tags": {"owners": "core, ops=yes", "note": " padded "}}),
+    )
+    .await
+    .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let page = b.get("/secrets/ODD").await;
+    let tags = input_value(&page.body, "e-tags");
+    let description = input_value(&page.body, "e-desc").replace(['\r', '\n'], "");
+    // Only a new value is typed; everything else goes back as the page showed it.
+    let reply = b
+        .post(
+            "/secrets/ODD/edit",
+            &[
+                ("csrf", &page.csrf()),
+                ("version", "1"),
+                ("value", "v2-value"),
+                ("description", &description),
+                ("tags", &tags),
+                ("metadata", ""),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let d = api.get("/v1/secrets/ODD", owner).await.expect(200);
+    assert_eq!(d["version"], 2);
+    assert_eq!(
+        d["tags"],
+        serde_json::json!({"owners": "core, ops=yes", "note": " padded "}),
+        "untouched tags are not rewritten"
+    );
+    assert_eq!(
+        d["description"], "line one\nline two",
+        "an untouched description is kept"
+    );
+    // Changing the tags on purpose still works.
+    let page = b.get("/secrets/ODD").await;
+    let reply = b
+        .post(
+            "/secrets/ODD/edit",
+            &[
+                ("csrf", &page.csrf()),
+                ("version", "2"),
+                ("description", &input_value(&page.body, "e-desc")),
+                ("tags", "env=prod"),
+                ("metadata", ""),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let d = api.get("/v1/secrets/ODD", owner).await.expect(200);
+    assert_eq!(d["tags"], serde_json::json!({"env": "prod"}));
+    assert_eq!(d["description"], "line one\nline two");
+}
+
+#[tokio::test]
+async fn text_from_users_is_escaped_in_every_page() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    let evil = "<img src=x onerror=alert(1)>\"'";
+    api.post(
+        "/v1/secrets",
+        owner,
+        serde_json::json!({"name": "XSS", "type": "smtp",
+            "value": {"host": "smtp.example.com", "port": 25, "username": evil, "password": "p", "from": "a@b.c"},
+            "description": evil, "tags": {"t": evil}, "metadata": {"m": "<b>h</b>"}}),
+    )
+    .await
+    .expect(201);
+    api.post(
+        "/v1/members",
+        owner,
+        serde_json::json!({"email": "<img/src=x/onerror=alert(1)>@example.com", "role": "editor"}),
+    )
+    .await
+    .expect(201);
+    api.post(
+        "/v1/identities",
+        owner,
+        serde_json::json!({"name": "bot", "tags": {"k": evil}}),
+    )
+    .await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    for path in [
+        "/",
+        "/secrets/XSS",
+        "/members",
+        "/audit",
+        "/identities",
+        "/identities/bot",
+        "/?q=%3Cimg%3E&tag=%22%3E%3Cimg%3E",
+    ] {
+        let page = b.get(path).await;
+        assert!(page.status.is_success(), "{path}: {}", page.status);
+        for raw in ["<img src=x", "<img/src=x", "<b>h", ">\"'"] {
+            if let Some(at) = page.body.find(raw) {
+                panic!(
+                    "{path} holds {raw} unescaped: {}",
+                    &page.body[at.saturating_sub(300)..at + 100]
+                );
+            }
+        }
+    }
+}

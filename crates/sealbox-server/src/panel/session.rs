@@ -162,6 +162,7 @@ pub(crate) async fn login_page(State(s): State<AppState>, req: Request) -> Panel
     }
     let notice = match Fields::query(parts.uri.query()).get("notice") {
         "signed_out" => Some("You are signed out."),
+        "session_ended" => Some("Your session has ended (it expired or was signed out elsewhere); sign in again."),
         _ => None,
     };
     login_form(&s, StatusCode::OK, String::new(), "default".into(), None, notice)

@@ -157,7 +157,7 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_expires_and_sign_out_revoke
         .expect_error(401, "auth.token_revoked");
     assert_eq!(
         b.get("/").await.header("location"),
-        "/login",
+        "/login?notice=session_ended",
         "the revoked cookie signs nobody in"
     );
 }
@@ -718,6 +718,44 @@ async fn saving_the_edit_form_keeps_tags_and_a_description_the_form_cannot_show_
     let d = api.get("/v1/secrets/ODD", owner).await.expect(200);
     assert_eq!(d["tags"], serde_json::json!({"env": "prod"}));
     assert_eq!(d["description"], "line one\nline two");
+}
+
+#[tokio::test]
+async fn an_ended_session_goes_back_to_sign_in_and_says_why() {
+    let (server, api) = setup().await;
+    api.create_text(&server.owner_token, "AFTER", "v").await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/").await.csrf();
+    // Signed out elsewhere (or expired): the cookie names a session that has ended.
+    api.post("/v1/auth/logout", &session, serde_json::json!({}))
+        .await
+        .expect(204);
+    for reply in [
+        b.get("/secrets/AFTER").await,
+        b.post("/secrets/AFTER/reveal", &[("csrf", &csrf)]).await,
+    ] {
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let to = reply.header("location").to_owned();
+        assert!(to.starts_with("/login"), "{to}");
+        assert!(
+            reply
+                .set_cookies()
+                .iter()
+                .any(|c| c.starts_with("sealbox_session=;") && c.contains("Max-Age=0")),
+            "the dead cookie is cleared"
+        );
+        let login = Browser::new(&api).get(&to).await;
+        assert_eq!(login.status, StatusCode::OK);
+        assert!(
+            login.body.contains("Your session has ended"),
+            "the sign-in page says why: {}",
+            login.body
+        );
+    }
+    // Never signed in: the plain sign-in page, no such message.
+    let fresh = Browser::new(&api).get("/").await;
+    assert_eq!(fresh.header("location"), "/login");
 }
 
 #[tokio::test]

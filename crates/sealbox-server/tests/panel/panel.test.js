@@ -519,7 +519,9 @@ test("sign-out revokes the session", async () => {
   assert.equal(whoami.status, 401, "the old session token no longer works");
   await ctx.addCookies([{ name: "sealbox_session", value: before, url: base }]);
   await page.goto(base + "/");
-  assert.match(page.url(), /\/login$/);
+  assert.match(page.url(), /\/login\?notice=session_ended$/, "a revoked session goes back to sign-in");
+  assert.match(await page.textContent(".notice"), /session has ended/, "and the page says why");
+  assert.equal((await ctx.cookies()).find((c) => c.name === "sealbox_session"), undefined, "the dead cookie is cleared");
   await shot(page, "25-signed-out");
   assert.deepEqual(outside, [], "no request left the server's origin");
 });

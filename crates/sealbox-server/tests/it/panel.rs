@@ -808,3 +808,102 @@ async fn text_from_users_is_escaped_in_every_page() {
         }
     }
 }
+
+#[tokio::test]
+async fn no_odd_form_or_path_makes_the_panel_fail() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.create_text(owner, "ODD_INPUT", "v").await;
+    api.post("/v1/identities", owner, serde_json::json!({"name": "bot"}))
+        .await
+        .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/").await.csrf();
+    let raw = |path: &str, body: Vec<u8>| {
+        let req = b
+            .http
+            .post(format!("{}{path}", b.url))
+            .header("cookie", &b.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move { Browser::page(req.send().await.unwrap()).await }
+    };
+    let with_csrf = |rest: &[u8]| {
+        let mut body = format!("csrf={csrf}&").into_bytes();
+        body.extend_from_slice(rest);
+        body
+    };
+    // Invalid UTF-8, raw and percent-encoded; duplicated and missing fields; a huge body.
+    for (path, body) in [
+        (
+            "/secrets",
+            with_csrf(b"name=%FF%FE&type=text&value=\xff\xfe&visibility=masked"),
+        ),
+        (
+            "/secrets",
+            with_csrf(b"name=A&name=B&type=text&type=smtp&value=x&visibility=masked"),
+        ),
+        ("/secrets", with_csrf(b"")),
+        ("/secrets", with_csrf(b"type=nope&visibility=nope&port=x&metadata=[1]")),
+        (
+            "/secrets/ODD_INPUT/edit",
+            with_csrf(b"version=zz&metadata=%FF&tags=%00=%00"),
+        ),
+        ("/secrets/ODD_INPUT/rollback", with_csrf(b"to=-1")),
+        ("/secrets/ODD_INPUT/rollback", with_csrf(b"to=99999999999999999999")),
+        ("/secrets/ODD_INPUT/delete", with_csrf(b"confirm_name=%FF")),
+        (
+            "/identities/bot/tokens",
+            with_csrf(b"name=%E2%80%AE&expires_days=18446744073709551615"),
+        ),
+        ("/identities/bot/env", with_csrf(b"key=&value=")),
+        ("/members", with_csrf(b"email=%00&role=owner&password=x")),
+        ("/policies", with_csrf(b"name=&allow=nope&identity_tags=x")),
+        ("/secrets", with_csrf(&vec![b'a'; 300 * 1024])),
+        ("/login", b"csrf=%FF&email=%FF&password=\xff".to_vec()),
+    ] {
+        let page = raw(path, body).await;
+        let first_wins = page.status == StatusCode::SEE_OTHER && page.header("location").starts_with("/secrets/A?");
+        assert!(
+            page.status.is_client_error() || first_wins,
+            "{path}: {} {}",
+            page.status,
+            page.body
+        );
+        assert!(
+            first_wins || page.header("content-type").starts_with("text/html"),
+            "{path}"
+        );
+    }
+    // Odd path segments: invalid UTF-8, control and bidi characters, slashes, very long names.
+    let long = "A".repeat(4000);
+    for path in [
+        "/secrets/%FF",
+        "/secrets/%00",
+        "/secrets/%E2%80%AE",
+        "/secrets/a%2Fb",
+        &format!("/secrets/{long}"),
+        "/identities/%FF",
+        "/audit?since=garbage&until=%FF&actor=%00",
+        "/audit?since=2026-13-45T99:99",
+        "/?q=%FF&tag=%3D&type=%00&visibility=x",
+        "/trash?purge=%FF",
+    ] {
+        let page = b.get(path).await;
+        assert!(page.status.as_u16() < 500, "{path}");
+    }
+    for path in [
+        "/secrets/%FF/reveal",
+        "/members/%FF/role",
+        "/members/%E2%80%AE/remove",
+        "/identities/bot/env/%FF/delete",
+        "/identities/bot/tokens/%00/revoke",
+        "/policies/%FF/delete",
+        "/trash/%FF/restore",
+    ] {
+        let page = b.post(path, &[("csrf", &csrf), ("role", "admin")]).await;
+        assert!(page.status.is_client_error(), "{path}: {}", page.status);
+    }
+    api.get("/v1/secrets/ODD_INPUT", owner).await.expect(200);
+}

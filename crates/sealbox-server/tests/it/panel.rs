@@ -528,6 +528,16 @@ async fn a_form_with_errors_comes_back_with_them_beside_the_fields() {
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.body.contains("must be 1-65535"), "{}", reply.body);
+    // Each bad field is marked invalid and points at its message (for screen readers and focus).
+    for (input, error) in [("n-port", "err-n-port"), ("n-from", "err-n-from")] {
+        let at = reply.body.find(&format!("id=\"{input}\"")).unwrap();
+        let tag = &reply.body[at..at + reply.body[at..].find('>').unwrap()];
+        assert!(
+            tag.contains(&format!("aria-invalid=\"true\" aria-describedby=\"{error}\"")),
+            "{tag}"
+        );
+        assert!(reply.body.contains(&format!("id=\"{error}\"")), "{input}");
+    }
     assert!(reply.body.contains("must be an e-mail address"), "{}", reply.body);
     api.get("/v1/secrets/OK_NAME", &server.owner_token)
         .await

@@ -218,6 +218,10 @@ test("a field error appears beside its field and the form keeps what was typed",
   await Promise.all([page.waitForNavigation(), page.click("#new-secret-form button[type=submit]")]);
   const portError = page.locator('#n-port ~ .field-error');
   assert.match(await portError.textContent(), /1-65535|65535/);
+  // The bad field is marked, names its message, and has the focus.
+  assert.equal(await page.getAttribute("#n-port", "aria-invalid"), "true");
+  assert.match(await page.textContent("#" + (await page.getAttribute("#n-port", "aria-describedby"))), /65535/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), "n-port");
   await page.keyboard.press("Escape");
   assert.equal(await page.isVisible("#new-secret"), false, "Escape closes the side panel");
 });
@@ -244,6 +248,13 @@ test("reveal shows a masked value and hides it again on its own", async () => {
 });
 
 test("editing the value makes a new version; rollback brings the old value back", async () => {
+  await page.goto(base + "/secrets/STRIPE_KEY");
+  // An edit that comes back with an error puts the focus (and the view) on the bad field.
+  await page.fill("#e-tags", "no-equals-sign");
+  await Promise.all([page.waitForNavigation(), page.click("#edit-form button[type=submit]")]);
+  assert.equal(await page.getAttribute("#e-tags", "aria-invalid"), "true");
+  assert.match(await page.textContent("#" + (await page.getAttribute("#e-tags", "aria-describedby"))), /key=value/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), "e-tags", "the error is where the focus is");
   await page.goto(base + "/secrets/STRIPE_KEY");
   await page.fill("#e-value", NEW_TEXT_VALUE);
   await page.fill("#e-desc", "Stripe live key (rotated)");

@@ -659,6 +659,17 @@ fn time_filter(raw: Option<&str>) -> Option<String> {
     })
 }
 
+/// The table shows a member as their e-mail (without core's `member:` prefix); an actor typed
+/// that way is filtered as the member it names. Other labels (`identity:bot`, `token:...`,
+/// `anonymous`) are taken as typed.
+fn actor_filter(typed: &str) -> String {
+    if typed.contains('@') && !typed.contains(':') {
+        format!("member:{typed}")
+    } else {
+        typed.to_owned()
+    }
+}
+
 /// The newest matching events, newest first. Core pages forward from the oldest, so the panel
 /// reads pages and keeps the last [`AUDIT_SHOWN`].
 pub(crate) async fn audit(State(s): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> PanelResult {
@@ -674,7 +685,7 @@ pub(crate) async fn audit(State(s): State<AppState>, session: Session, RawQuery(
         let query = AuditQuery {
             since: time_filter(q.opt("since")),
             until: time_filter(q.opt("until")),
-            actor: q.opt("actor").map(str::to_owned),
+            actor: q.opt("actor").map(actor_filter),
             action: q.opt("action").map(str::to_owned),
             target: target.clone(),
             after,
@@ -747,5 +758,13 @@ mod tests {
             Some("2026-12-01T08:00:00Z")
         );
         assert_eq!(time_filter(None), None);
+    }
+
+    #[test]
+    fn an_e_mail_filters_as_the_member() {
+        assert_eq!(actor_filter("ann@example.com"), "member:ann@example.com");
+        assert_eq!(actor_filter("member:ann@example.com"), "member:ann@example.com");
+        assert_eq!(actor_filter("identity:bot"), "identity:bot");
+        assert_eq!(actor_filter("anonymous"), "anonymous");
     }
 }

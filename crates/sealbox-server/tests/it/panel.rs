@@ -917,3 +917,27 @@ async fn no_odd_form_or_path_makes_the_panel_fail() {
     }
     api.get("/v1/secrets/ODD_INPUT", owner).await.expect(200);
 }
+
+#[tokio::test]
+async fn the_audit_actor_filter_takes_the_e_mail_the_table_shows() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.create_text(owner, "AUDITED", "v").await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let rows = |page: &Page| page.body.matches("data-label=\"Actor\"").count();
+    let all = b.get("/audit").await;
+    assert!(rows(&all) > 0);
+    // The table shows `admin@...` without core's `member:` prefix; typing that must find them.
+    let typed = b.get(&format!("/audit?actor={}", server.owner_email)).await;
+    assert_eq!(typed.status, StatusCode::OK);
+    assert!(
+        typed.body.contains("secret.create") && rows(&typed) > 0,
+        "{}",
+        typed.body
+    );
+    let prefixed = b.get(&format!("/audit?actor=member:{}", server.owner_email)).await;
+    assert_eq!(rows(&prefixed), rows(&typed), "the full label finds the same events");
+    let nobody = b.get("/audit?actor=nobody@example.com").await;
+    assert_eq!(rows(&nobody), 0);
+}

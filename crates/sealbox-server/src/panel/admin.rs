@@ -375,6 +375,9 @@ struct PoliciesPage {
     rows: Vec<PolicyRow>,
     typed: Fields,
     error: Option<String>,
+    /// The access boxes ticked: `read` alone on a fresh form, as sent when it comes back.
+    allow_read: bool,
+    allow_use: bool,
 }
 
 pub(crate) async fn policies(State(s): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> PanelResult {
@@ -414,7 +417,24 @@ async fn policies_page(
             name: p.name,
         })
         .collect();
-    render(status, &PoliciesPage { l, rows, typed, error })
+    // A fresh form (nothing typed) starts with `read`; one sent back keeps what was ticked.
+    let (allow_read, allow_use) = if error.is_none() {
+        (true, false)
+    } else {
+        let allow = typed.all("allow");
+        (allow.contains(&"read"), allow.contains(&"use"))
+    };
+    render(
+        status,
+        &PoliciesPage {
+            l,
+            rows,
+            typed,
+            error,
+            allow_read,
+            allow_use,
+        },
+    )
 }
 
 pub(crate) async fn create_policy(State(s): State<AppState>, Ctx(ctx): Ctx, form: Form) -> PanelResult {

@@ -941,3 +941,37 @@ async fn the_audit_actor_filter_takes_the_e_mail_the_table_shows() {
     let nobody = b.get("/audit?actor=nobody@example.com").await;
     assert_eq!(rows(&nobody), 0);
 }
+
+#[tokio::test]
+async fn a_policy_form_with_errors_keeps_the_chosen_access() {
+    let (server, api) = setup().await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let fresh = b.get("/policies").await;
+    let checked = |page: &Page, v: &str| {
+        let at = page.body.find(&format!("name=\"allow\" value=\"{v}\"")).unwrap();
+        let tag = &page.body[at..at + page.body[at..].find('>').unwrap()];
+        tag.contains("checked")
+    };
+    assert!(
+        checked(&fresh, "read") && !checked(&fresh, "use"),
+        "read is the default"
+    );
+    let reply = b
+        .post(
+            "/policies",
+            &[
+                ("csrf", &fresh.csrf()),
+                ("name", ""),
+                ("secret_tags", "env=prod"),
+                ("allow", "use"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(reply.body.contains("value=\"env=prod\""), "typed tags are kept");
+    assert!(
+        checked(&reply, "use") && !checked(&reply, "read"),
+        "the access chosen is kept, not reset to the default"
+    );
+}

@@ -245,6 +245,14 @@ test("reveal shows a masked value and hides it again on its own", async () => {
   const events = await api("GET", "/v1/audit?action=secret.reveal", owner.token);
   assert.ok(events.body.events.some((e) => e.target === "secret:STRIPE_KEY" && e.outcome === "success"));
   await shot(page, "09-hidden-again");
+  // Leaving the page while a value is shown and coming back (Back, the page cache) shows dots.
+  await page.click("[data-reveal-button]");
+  await page.waitForSelector("[data-revealed]:not([hidden])");
+  await page.goto(base + "/trash");
+  await page.goBack();
+  await page.waitForSelector("[data-dots]");
+  assert.equal(await page.isVisible("[data-revealed]"), false, "not shown again after Back");
+  assert.ok(!(await page.content()).includes(TEXT_VALUE), "the value is not in the page after Back");
 });
 
 test("editing the value makes a new version; rollback brings the old value back", async () => {

@@ -97,7 +97,9 @@ pub(crate) struct ValueFields {
 impl ValueFields {
     fn from_fields(f: &Fields) -> Self {
         Self {
-            text: f.owned("value"),
+            // Browsers send a textarea's line breaks as CRLF, whatever was typed or pasted; the
+            // value is stored with LF, as the page's character counter counts it.
+            text: f.get("value").replace("\r\n", "\n"),
             host: f.owned("host"),
             port: f.owned("port"),
             username: f.owned("username"),

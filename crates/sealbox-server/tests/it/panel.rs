@@ -976,3 +976,57 @@ async fn a_policy_form_with_errors_keeps_the_chosen_access() {
         "the access chosen is kept, not reset to the default"
     );
 }
+
+#[tokio::test]
+async fn a_text_value_from_the_form_keeps_its_line_breaks_as_typed_and_counted() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/").await.csrf();
+    // A browser sends a textarea's line breaks as CRLF whatever was typed or pasted; the page's
+    // counter counts each as one character, like core does for "\n".
+    let lines = "x".repeat(47);
+    let typed = vec![lines.as_str(); 42].join("\r\n"); // 42*47 + 41 = 2015 characters counted
+    let reply = b
+        .post(
+            "/secrets",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "MULTI"),
+                ("type", "text"),
+                ("value", &typed),
+                ("visibility", "masked"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let value = api.reveal(owner, "MULTI").await.expect(200)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        value,
+        typed.replace("\r\n", "\n"),
+        "stored with the LF line breaks typed"
+    );
+    // The same for a new value on the edit form; a 2048-character value with line breaks fits.
+    let long = vec!["y".repeat(63).as_str(); 32].join("\r\n"); // 32*63 + 31 = 2047
+    let reply = b
+        .post(
+            "/secrets/MULTI/edit",
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "1"),
+                ("value", &format!("{long}z")),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let value = api.reveal(owner, "MULTI").await.expect(200)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(value.chars().count(), 2048);
+    assert!(!value.contains('\r'));
+}

@@ -171,9 +171,14 @@ async fn identity_page(
     let i = s.core.get_identity(p, name).await?;
     let tokens = s.core.list_identity_tokens(p, name).await?;
     let base = format!("/identities/{}", seg(&i.name));
+    // The tags form shows the stored tags, or what was typed when it came back with an error.
+    let tags = match &error {
+        Some(("tags", _)) => typed.owned("tags"),
+        _ => tags_text(&i.tags),
+    };
     let page = IdentityPage {
         l,
-        tags: tags_text(&i.tags),
+        tags,
         env: i
             .env
             .iter()

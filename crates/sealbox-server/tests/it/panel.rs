@@ -1030,3 +1030,32 @@ async fn a_text_value_from_the_form_keeps_its_line_breaks_as_typed_and_counted()
     assert_eq!(value.chars().count(), 2048);
     assert!(!value.contains('\r'));
 }
+
+#[tokio::test]
+async fn an_identity_tags_form_with_an_error_keeps_what_was_typed() {
+    let (server, api) = setup().await;
+    api.post(
+        "/v1/identities",
+        &server.owner_token,
+        serde_json::json!({"name": "bot", "tags": {"env": "prod"}}),
+    )
+    .await
+    .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let page = b.get("/identities/bot").await;
+    assert_eq!(input_value(&page.body, "t-tags"), "env=prod");
+    let reply = b
+        .post(
+            "/identities/bot/tags",
+            &[("csrf", &page.csrf()), ("tags", "env=prod, team core")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(reply.body.contains("key=value"), "{}", reply.body);
+    assert_eq!(
+        input_value(&reply.body, "t-tags"),
+        "env=prod, team core",
+        "the typed tags are kept to fix, not replaced by the stored ones"
+    );
+}

@@ -137,7 +137,13 @@ struct IdentityPage {
     new_token: Option<String>,
     typed: Fields,
     error: Option<(&'static str, String)>,
+    /// The delete confirmation is open (rendered open without JavaScript), with its error.
+    delete_open: bool,
+    delete_error: Option<String>,
 }
+
+/// Whether the delete confirmation is open, and why the last try was refused.
+type DeleteConfirm = (bool, Option<String>);
 
 impl IdentityPage {
     fn error_for(&self, form: &str) -> Option<&str> {
@@ -153,7 +159,19 @@ pub(crate) async fn identity(
 ) -> PanelResult {
     let q = Fields::query(raw.as_deref());
     let l = Layout::new(&session, "identities", name.clone()).with_notice(q.opt("notice"));
-    identity_page(&s, &session, l, &name, Fields::default(), None, None, StatusCode::OK).await
+    let delete = (q.get("delete") == "1", None);
+    identity_page(
+        &s,
+        &session,
+        l,
+        &name,
+        Fields::default(),
+        None,
+        None,
+        delete,
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)] // the page's parts
@@ -165,6 +183,7 @@ async fn identity_page(
     typed: Fields,
     error: Option<(&'static str, String)>,
     new_token: Option<String>,
+    (delete_open, delete_error): DeleteConfirm,
     status: StatusCode,
 ) -> PanelResult {
     let p = &session.principal;
@@ -213,6 +232,8 @@ async fn identity_page(
         new_token,
         typed,
         error,
+        delete_open,
+        delete_error,
     };
     render(status, &page)
 }
@@ -238,6 +259,7 @@ async fn identity_result<T>(
                 form.fields,
                 Some((which, message)),
                 None,
+                (false, None),
                 StatusCode::BAD_REQUEST,
             )
             .await
@@ -331,6 +353,7 @@ pub(crate) async fn identity_token_create(
                 Fields::default(),
                 None,
                 Some(created.token),
+                (false, None),
                 StatusCode::OK,
             )
             .await
@@ -357,6 +380,27 @@ pub(crate) async fn identity_delete(
     Path(name): Path<String>,
     form: Form,
 ) -> PanelResult {
+    // Deleting revokes the identity's tokens at once: the name must be typed (as for a secret).
+    if form.fields.get("confirm_name").trim() != name {
+        let l = Layout::new(&form.session, "identities", name.clone());
+        let delete = (
+            true,
+            Some(format!("type the identity's name, {name}, exactly to delete it")),
+        );
+        let status = StatusCode::BAD_REQUEST;
+        return identity_page(
+            &s,
+            &form.session,
+            l,
+            &name,
+            Fields::default(),
+            None,
+            None,
+            delete,
+            status,
+        )
+        .await;
+    }
     s.core.delete_identity(&form.session.principal, &ctx, &name).await?;
     Ok(see_other("/identities?notice=identity_deleted"))
 }

@@ -1059,3 +1059,49 @@ async fn an_identity_tags_form_with_an_error_keeps_what_was_typed() {
         "the typed tags are kept to fix, not replaced by the stored ones"
     );
 }
+
+#[tokio::test]
+async fn deleting_an_identity_needs_its_typed_name() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post("/v1/identities", owner, serde_json::json!({"name": "deploy-bot"}))
+        .await
+        .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let page = b.get("/identities/deploy-bot").await;
+    assert!(
+        page.body
+            .contains("href=\"/identities/deploy-bot?delete=1#confirm-delete\""),
+        "the button opens a confirmation, it does not delete: {}",
+        page.body
+    );
+    let csrf = page.csrf();
+    for typed in [None, Some("deploy"), Some("DEPLOY-BOT")] {
+        let mut form = vec![("csrf", csrf.as_str())];
+        if let Some(t) = typed {
+            form.push(("confirm_name", t));
+        }
+        let reply = b.post("/identities/deploy-bot/delete", &form).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{typed:?}");
+        assert!(
+            reply.body.contains("class=\"modal open\""),
+            "the confirmation is shown again"
+        );
+        assert!(reply.body.contains("type the identity"), "{}", reply.body);
+        api.get("/v1/identities/deploy-bot", owner).await.expect(200);
+    }
+    let opened = b.get("/identities/deploy-bot?delete=1").await;
+    assert!(opened.body.contains("class=\"modal open\""), "open without JavaScript");
+    let reply = b
+        .post(
+            "/identities/deploy-bot/delete",
+            &[("csrf", csrf.as_str()), ("confirm_name", "deploy-bot")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/identities?notice=identity_deleted");
+    api.get("/v1/identities/deploy-bot", owner)
+        .await
+        .expect_error(404, "identity.not_found");
+}

@@ -488,6 +488,19 @@ test("identities, tokens shown once, policies, members and the audit log", async
   assert.match(await page.textContent("#audit-table"), /secret:STRIPE_KEY/);
   await page.goto(base + "/audit");
   await shot(page, "22-audit");
+
+  // Deleting an identity asks for its name in a modal, like a secret.
+  assert.equal((await api("POST", "/v1/identities", owner.token, { name: "temp-bot" })).status, 201);
+  await page.goto(base + "/identities/temp-bot");
+  await page.click("text=Delete identity");
+  await page.waitForSelector("#confirm-delete.open");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "confirm-name");
+  assert.equal(await page.isDisabled("#confirm-delete [data-confirm-button]"), true);
+  await page.fill("#confirm-name", "temp-bot");
+  await shot(page, "22a-identity-delete-confirm");
+  await Promise.all([page.waitForNavigation(), page.click("#confirm-delete [data-confirm-button]")]);
+  assert.match(await page.textContent(".notice"), /identity was deleted/);
+  assert.equal((await api("GET", "/v1/identities/temp-bot", owner.token)).status, 404);
 });
 
 test("the pages read well at 1280 px and at phone width, and work by keyboard", async () => {

@@ -134,6 +134,8 @@ struct IdentityPage {
     env: Vec<EnvRow>,
     tokens: Vec<TokenRow>,
     created: String,
+    /// Who created it, a member shown as their e-mail (as on the secret pages).
+    created_by: String,
     new_token: Option<String>,
     typed: Fields,
     error: Option<(&'static str, String)>,
@@ -227,6 +229,7 @@ async fn identity_page(
             })
             .collect(),
         created: short_time(&i.created_at),
+        created_by: i.created_by.strip_prefix("member:").unwrap_or(&i.created_by).to_owned(),
         base,
         i,
         new_token,

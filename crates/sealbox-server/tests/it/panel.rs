@@ -1071,6 +1071,11 @@ async fn deleting_an_identity_needs_its_typed_name() {
     let b = Browser::with_session(&api, &session);
     let page = b.get("/identities/deploy-bot").await;
     assert!(
+        page.body.contains(&format!("by {}</p>", server.owner_email)),
+        "the creator is shown as the e-mail, as elsewhere: {}",
+        page.body
+    );
+    assert!(
         page.body
             .contains("href=\"/identities/deploy-bot?delete=1#confirm-delete\""),
         "the button opens a confirmation, it does not delete: {}",

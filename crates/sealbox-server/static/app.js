@@ -78,11 +78,15 @@
         else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
       }
     });
-    // A layer the server rendered open (a form with errors) gets the focus.
+    // A layer the server rendered open (a form with errors) gets the focus; on a page without
+    // one, a form that came back with errors gets it on its first bad field (or its message).
     var open = openLayerEl();
     if (open) {
       var bad = open.querySelector('[aria-invalid="true"]') || open.querySelector("input:not([type=hidden]), textarea");
       if (bad) bad.focus();
+    } else {
+      var err = document.querySelector('form [aria-invalid="true"], form .alert[tabindex="-1"]');
+      if (err) err.focus();
     }
 
     // ---- the new-secret form shows the chosen type's fields ----

@@ -134,10 +134,18 @@ struct IdentityPage {
     env: Vec<EnvRow>,
     tokens: Vec<TokenRow>,
     created: String,
+    /// Who created it, a member shown as their e-mail (as on the secret pages).
+    created_by: String,
     new_token: Option<String>,
     typed: Fields,
     error: Option<(&'static str, String)>,
+    /// The delete confirmation is open (rendered open without JavaScript), with its error.
+    delete_open: bool,
+    delete_error: Option<String>,
 }
+
+/// Whether the delete confirmation is open, and why the last try was refused.
+type DeleteConfirm = (bool, Option<String>);
 
 impl IdentityPage {
     fn error_for(&self, form: &str) -> Option<&str> {
@@ -153,7 +161,19 @@ pub(crate) async fn identity(
 ) -> PanelResult {
     let q = Fields::query(raw.as_deref());
     let l = Layout::new(&session, "identities", name.clone()).with_notice(q.opt("notice"));
-    identity_page(&s, &session, l, &name, Fields::default(), None, None, StatusCode::OK).await
+    let delete = (q.get("delete") == "1", None);
+    identity_page(
+        &s,
+        &session,
+        l,
+        &name,
+        Fields::default(),
+        None,
+        None,
+        delete,
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)] // the page's parts
@@ -165,15 +185,21 @@ async fn identity_page(
     typed: Fields,
     error: Option<(&'static str, String)>,
     new_token: Option<String>,
+    (delete_open, delete_error): DeleteConfirm,
     status: StatusCode,
 ) -> PanelResult {
     let p = &session.principal;
     let i = s.core.get_identity(p, name).await?;
     let tokens = s.core.list_identity_tokens(p, name).await?;
     let base = format!("/identities/{}", seg(&i.name));
+    // The tags form shows the stored tags, or what was typed when it came back with an error.
+    let tags = match &error {
+        Some(("tags", _)) => typed.owned("tags"),
+        _ => tags_text(&i.tags),
+    };
     let page = IdentityPage {
         l,
-        tags: tags_text(&i.tags),
+        tags,
         env: i
             .env
             .iter()
@@ -203,11 +229,14 @@ async fn identity_page(
             })
             .collect(),
         created: short_time(&i.created_at),
+        created_by: i.created_by.strip_prefix("member:").unwrap_or(&i.created_by).to_owned(),
         base,
         i,
         new_token,
         typed,
         error,
+        delete_open,
+        delete_error,
     };
     render(status, &page)
 }
@@ -233,6 +262,7 @@ async fn identity_result<T>(
                 form.fields,
                 Some((which, message)),
                 None,
+                (false, None),
                 StatusCode::BAD_REQUEST,
             )
             .await
@@ -326,6 +356,7 @@ pub(crate) async fn identity_token_create(
                 Fields::default(),
                 None,
                 Some(created.token),
+                (false, None),
                 StatusCode::OK,
             )
             .await
@@ -352,6 +383,27 @@ pub(crate) async fn identity_delete(
     Path(name): Path<String>,
     form: Form,
 ) -> PanelResult {
+    // Deleting revokes the identity's tokens at once: the name must be typed (as for a secret).
+    if form.fields.get("confirm_name").trim() != name {
+        let l = Layout::new(&form.session, "identities", name.clone());
+        let delete = (
+            true,
+            Some(format!("type the identity's name, {name}, exactly to delete it")),
+        );
+        let status = StatusCode::BAD_REQUEST;
+        return identity_page(
+            &s,
+            &form.session,
+            l,
+            &name,
+            Fields::default(),
+            None,
+            None,
+            delete,
+            status,
+        )
+        .await;
+    }
     s.core.delete_identity(&form.session.principal, &ctx, &name).await?;
     Ok(see_other("/identities?notice=identity_deleted"))
 }
@@ -375,6 +427,9 @@ struct PoliciesPage {
     rows: Vec<PolicyRow>,
     typed: Fields,
     error: Option<String>,
+    /// The access boxes ticked: `read` alone on a fresh form, as sent when it comes back.
+    allow_read: bool,
+    allow_use: bool,
 }
 
 pub(crate) async fn policies(State(s): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> PanelResult {
@@ -414,7 +469,24 @@ async fn policies_page(
             name: p.name,
         })
         .collect();
-    render(status, &PoliciesPage { l, rows, typed, error })
+    // A fresh form (nothing typed) starts with `read`; one sent back keeps what was ticked.
+    let (allow_read, allow_use) = if error.is_none() {
+        (true, false)
+    } else {
+        let allow = typed.all("allow");
+        (allow.contains(&"read"), allow.contains(&"use"))
+    };
+    render(
+        status,
+        &PoliciesPage {
+            l,
+            rows,
+            typed,
+            error,
+            allow_read,
+            allow_use,
+        },
+    )
 }
 
 pub(crate) async fn create_policy(State(s): State<AppState>, Ctx(ctx): Ctx, form: Form) -> PanelResult {
@@ -659,6 +731,17 @@ fn time_filter(raw: Option<&str>) -> Option<String> {
     })
 }
 
+/// The table shows a member as their e-mail (without core's `member:` prefix); an actor typed
+/// that way is filtered as the member it names. Other labels (`identity:bot`, `token:...`,
+/// `anonymous`) are taken as typed.
+fn actor_filter(typed: &str) -> String {
+    if typed.contains('@') && !typed.contains(':') {
+        format!("member:{typed}")
+    } else {
+        typed.to_owned()
+    }
+}
+
 /// The newest matching events, newest first. Core pages forward from the oldest, so the panel
 /// reads pages and keeps the last [`AUDIT_SHOWN`].
 pub(crate) async fn audit(State(s): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> PanelResult {
@@ -674,7 +757,7 @@ pub(crate) async fn audit(State(s): State<AppState>, session: Session, RawQuery(
         let query = AuditQuery {
             since: time_filter(q.opt("since")),
             until: time_filter(q.opt("until")),
-            actor: q.opt("actor").map(str::to_owned),
+            actor: q.opt("actor").map(actor_filter),
             action: q.opt("action").map(str::to_owned),
             target: target.clone(),
             after,
@@ -747,5 +830,13 @@ mod tests {
             Some("2026-12-01T08:00:00Z")
         );
         assert_eq!(time_filter(None), None);
+    }
+
+    #[test]
+    fn an_e_mail_filters_as_the_member() {
+        assert_eq!(actor_filter("ann@example.com"), "member:ann@example.com");
+        assert_eq!(actor_filter("member:ann@example.com"), "member:ann@example.com");
+        assert_eq!(actor_filter("identity:bot"), "identity:bot");
+        assert_eq!(actor_filter("anonymous"), "anonymous");
     }
 }

@@ -125,8 +125,10 @@ pub(crate) struct HtmlError {
 pub(crate) enum PanelError {
     /// An error page with a message that is safe to show.
     Page { status: StatusCode, message: String },
-    /// Not signed in (or the session ended): back to the sign-in page.
+    /// Not signed in: back to the sign-in page.
     SignIn,
+    /// The cookie's session expired or was revoked: back to the sign-in page, which says so.
+    SessionEnded,
 }
 
 pub(crate) type PanelResult<T = Response> = Result<T, PanelError>;
@@ -142,8 +144,10 @@ impl PanelError {
 
 impl From<CoreError> for PanelError {
     fn from(e: CoreError) -> Self {
+        // Every panel request that reaches core has a session cookie, so a refusal of its token
+        // means that session has ended.
         if e.class == ErrorClass::Unauthenticated {
-            return PanelError::SignIn;
+            return PanelError::SessionEnded;
         }
         let api = crate::error::ApiError::from(e);
         if api.status.is_server_error() {
@@ -164,8 +168,12 @@ impl IntoResponse for PanelError {
                 response.extensions_mut().insert(HtmlError { message });
                 response
             }
-            PanelError::SignIn => {
-                let mut response = Redirect::to("/login").into_response();
+            PanelError::SignIn | PanelError::SessionEnded => {
+                let to = match self {
+                    PanelError::SessionEnded => "/login?notice=session_ended",
+                    _ => "/login",
+                };
+                let mut response = Redirect::to(to).into_response();
                 session::clear_cookie(response.headers_mut());
                 response
             }

@@ -97,7 +97,9 @@ pub(crate) struct ValueFields {
 impl ValueFields {
     fn from_fields(f: &Fields) -> Self {
         Self {
-            text: f.owned("value"),
+            // Browsers send a textarea's line breaks as CRLF, whatever was typed or pasted; the
+            // value is stored with LF, as the page's character counter counts it.
+            text: f.get("value").replace("\r\n", "\n"),
             host: f.owned("host"),
             port: f.owned("port"),
             username: f.owned("username"),
@@ -530,10 +532,20 @@ fn update_request(
     } else {
         Some(edit.value.to_value(d.secret_type, &mut errors))
     };
-    let tags = parse_tags(&edit.tags).unwrap_or_else(|e| {
-        errors.insert("tags".into(), e);
-        BTreeMap::new()
-    });
+    // The form shows the stored tags as `k=v, ...` text and the description in a one-line input
+    // (which drops line breaks), so neither always reads back as stored: a field that comes back
+    // as the page showed it is unchanged and left out, instead of re-parsed into something else.
+    let tags_untouched = edit.tags == tags_text(&d.tags);
+    let tags = if tags_untouched {
+        d.tags.clone()
+    } else {
+        parse_tags(&edit.tags).unwrap_or_else(|e| {
+            errors.insert("tags".into(), e);
+            BTreeMap::new()
+        })
+    };
+    let description_untouched =
+        edit.description == d.description || edit.description == d.description.replace(['\r', '\n'], "");
     let metadata = parse_metadata(&edit.metadata)
         .unwrap_or_else(|e| {
             errors.insert("metadata".into(), e);
@@ -550,9 +562,9 @@ fn update_request(
     };
     let req = UpdateSecretRequest {
         value,
-        description: (edit.description != d.description).then(|| edit.description.clone()),
+        description: (!description_untouched).then(|| edit.description.clone()),
         metadata: (metadata != current_metadata).then_some(metadata),
-        tags: (tags != d.tags).then_some(tags),
+        tags: (!tags_untouched && tags != d.tags).then_some(tags),
         expected_version,
         ..Default::default()
     };

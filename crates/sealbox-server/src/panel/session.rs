@@ -25,6 +25,7 @@ use crate::extract::{Ctx, request_context};
 pub(crate) const SESSION_COOKIE: &str = "sealbox_session";
 const LOGIN_COOKIE: &str = "sealbox_login";
 const CSRF_LABEL: &[u8] = b"sealbox panel csrf v1";
+const SESSION_COOKIE_GRACE_SECONDS: i64 = 3600;
 
 /// A signed-in member, from the session cookie.
 pub(crate) struct Session {
@@ -162,6 +163,7 @@ pub(crate) async fn login_page(State(s): State<AppState>, req: Request) -> Panel
     }
     let notice = match Fields::query(parts.uri.query()).get("notice") {
         "signed_out" => Some("You are signed out."),
+        "session_ended" => Some("Your session has ended (it expired or was signed out elsewhere); sign in again."),
         _ => None,
     };
     login_form(&s, StatusCode::OK, String::new(), "default".into(), None, notice)
@@ -212,7 +214,10 @@ pub(crate) async fn login(State(s): State<AppState>, req: Request) -> PanelResul
     let password = SecretString::from(fields.owned("password"));
     match s.core.login(&ctx, &email, password, Some(&workspace)).await {
         Ok(session) => {
-            let max_age = s.core.config().session_ttl_ms / 1000;
+            // The cookie outlives its session by an hour: a page or form sent just after the
+            // session expired still carries it, so core's refusal is told as "your session has
+            // ended" instead of a silent sign-out (the dead token signs nobody in).
+            let max_age = s.core.config().session_ttl_ms / 1000 + SESSION_COOKIE_GRACE_SECONDS;
             let mut response = see_other("/");
             set_cookie(
                 response.headers_mut(),

@@ -132,7 +132,8 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_expires_and_sign_out_revoke
         .into_iter()
         .find(|c| c.starts_with("sealbox_session=sbx_"))
         .unwrap();
-    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+    // The 12-hour session plus an hour, so a request just after expiry is told the session ended.
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=46800"] {
         assert!(
             cookie.split("; ").any(|a| a == attribute),
             "{attribute} missing: {cookie}"
@@ -157,7 +158,7 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_expires_and_sign_out_revoke
         .expect_error(401, "auth.token_revoked");
     assert_eq!(
         b.get("/").await.header("location"),
-        "/login",
+        "/login?notice=session_ended",
         "the revoked cookie signs nobody in"
     );
 }
@@ -528,6 +529,16 @@ async fn a_form_with_errors_comes_back_with_them_beside_the_fields() {
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.body.contains("must be 1-65535"), "{}", reply.body);
+    // Each bad field is marked invalid and points at its message (for screen readers and focus).
+    for (input, error) in [("n-port", "err-n-port"), ("n-from", "err-n-from")] {
+        let at = reply.body.find(&format!("id=\"{input}\"")).unwrap();
+        let tag = &reply.body[at..at + reply.body[at..].find('>').unwrap()];
+        assert!(
+            tag.contains(&format!("aria-invalid=\"true\" aria-describedby=\"{error}\"")),
+            "{tag}"
+        );
+        assert!(reply.body.contains(&format!("id=\"{error}\"")), "{input}");
+    }
     assert!(reply.body.contains("must be an e-mail address"), "{}", reply.body);
     api.get("/v1/secrets/OK_NAME", &server.owner_token)
         .await
@@ -638,4 +649,464 @@ async fn saving_an_untouched_edit_form_changes_nothing_and_says_so() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.body.contains("someone changed this secret"), "{}", reply.body);
     assert_eq!(api.reveal(owner, "SAME").await.expect(200)["value"], "v2-value");
+}
+
+/// The value the page put into the input `id` (HTML-unescaped), as a browser would send it back.
+fn input_value(body: &str, id: &str) -> String {
+    let at = body.find(&format!("id=\"{id}\"")).expect("the input");
+    let rest = &body[at..];
+    let v = rest.find("value=\"").expect("a value") + 7;
+    let end = rest[v..].find('"').unwrap();
+    rest[v..v + end]
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn saving_the_edit_form_keeps_tags_and_a_description_the_form_cannot_show_as_stored() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    // Set through the API: a tag value with a comma and an `=`, one with spaces at its ends, and a
+    // description on two lines (an `<input type=text>` drops line breaks).
+    api.post(
+        "/v1/secrets",
+        owner,
+        serde_json::json!({"name": "ODD", "type": "text", "value": "v1-value",
+            "description": "line one\nline two",
+            "tags": {"owners": "core, ops=yes", "note": " padded "}}),
+    )
+    .await
+    .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let page = b.get("/secrets/ODD").await;
+    let tags = input_value(&page.body, "e-tags");
+    let description = input_value(&page.body, "e-desc").replace(['\r', '\n'], "");
+    // Only a new value is typed; everything else goes back as the page showed it.
+    let reply = b
+        .post(
+            "/secrets/ODD/edit",
+            &[
+                ("csrf", &page.csrf()),
+                ("version", "1"),
+                ("value", "v2-value"),
+                ("description", &description),
+                ("tags", &tags),
+                ("metadata", ""),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let d = api.get("/v1/secrets/ODD", owner).await.expect(200);
+    assert_eq!(d["version"], 2);
+    assert_eq!(
+        d["tags"],
+        serde_json::json!({"owners": "core, ops=yes", "note": " padded "}),
+        "untouched tags are not rewritten"
+    );
+    assert_eq!(
+        d["description"], "line one\nline two",
+        "an untouched description is kept"
+    );
+    // Changing the tags on purpose still works.
+    let page = b.get("/secrets/ODD").await;
+    let reply = b
+        .post(
+            "/secrets/ODD/edit",
+            &[
+                ("csrf", &page.csrf()),
+                ("version", "2"),
+                ("description", &input_value(&page.body, "e-desc")),
+                ("tags", "env=prod"),
+                ("metadata", ""),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let d = api.get("/v1/secrets/ODD", owner).await.expect(200);
+    assert_eq!(d["tags"], serde_json::json!({"env": "prod"}));
+    assert_eq!(d["description"], "line one\nline two");
+}
+
+#[tokio::test]
+async fn an_ended_session_goes_back_to_sign_in_and_says_why() {
+    let (server, api) = setup().await;
+    api.create_text(&server.owner_token, "AFTER", "v").await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/").await.csrf();
+    // Signed out elsewhere (or expired): the cookie names a session that has ended.
+    api.post("/v1/auth/logout", &session, serde_json::json!({}))
+        .await
+        .expect(204);
+    for reply in [
+        b.get("/secrets/AFTER").await,
+        b.post("/secrets/AFTER/reveal", &[("csrf", &csrf)]).await,
+    ] {
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let to = reply.header("location").to_owned();
+        assert!(to.starts_with("/login"), "{to}");
+        assert!(
+            reply
+                .set_cookies()
+                .iter()
+                .any(|c| c.starts_with("sealbox_session=;") && c.contains("Max-Age=0")),
+            "the dead cookie is cleared"
+        );
+        let login = Browser::new(&api).get(&to).await;
+        assert_eq!(login.status, StatusCode::OK);
+        assert!(
+            login.body.contains("Your session has ended"),
+            "the sign-in page says why: {}",
+            login.body
+        );
+    }
+    // Never signed in: the plain sign-in page, no such message.
+    let fresh = Browser::new(&api).get("/").await;
+    assert_eq!(fresh.header("location"), "/login");
+}
+
+#[tokio::test]
+async fn text_from_users_is_escaped_in_every_page() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    let evil = "<img src=x onerror=alert(1)>\"'";
+    api.post(
+        "/v1/secrets",
+        owner,
+        serde_json::json!({"name": "XSS", "type": "smtp",
+            "value": {"host": "smtp.example.com", "port": 25, "username": evil, "password": "p", "from": "a@b.c"},
+            "description": evil, "tags": {"t": evil}, "metadata": {"m": "<b>h</b>"}}),
+    )
+    .await
+    .expect(201);
+    api.post(
+        "/v1/members",
+        owner,
+        serde_json::json!({"email": "<img/src=x/onerror=alert(1)>@example.com", "role": "editor"}),
+    )
+    .await
+    .expect(201);
+    api.post(
+        "/v1/identities",
+        owner,
+        serde_json::json!({"name": "bot", "tags": {"k": evil}}),
+    )
+    .await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    for path in [
+        "/",
+        "/secrets/XSS",
+        "/members",
+        "/audit",
+        "/identities",
+        "/identities/bot",
+        "/?q=%3Cimg%3E&tag=%22%3E%3Cimg%3E",
+    ] {
+        let page = b.get(path).await;
+        assert!(page.status.is_success(), "{path}: {}", page.status);
+        for raw in ["<img src=x", "<img/src=x", "<b>h", ">\"'"] {
+            if let Some(at) = page.body.find(raw) {
+                panic!(
+                    "{path} holds {raw} unescaped: {}",
+                    &page.body[at.saturating_sub(300)..at + 100]
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_odd_form_or_path_makes_the_panel_fail() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.create_text(owner, "ODD_INPUT", "v").await;
+    api.post("/v1/identities", owner, serde_json::json!({"name": "bot"}))
+        .await
+        .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/").await.csrf();
+    let raw = |path: &str, body: Vec<u8>| {
+        let req = b
+            .http
+            .post(format!("{}{path}", b.url))
+            .header("cookie", &b.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move { Browser::page(req.send().await.unwrap()).await }
+    };
+    let with_csrf = |rest: &[u8]| {
+        let mut body = format!("csrf={csrf}&").into_bytes();
+        body.extend_from_slice(rest);
+        body
+    };
+    // Invalid UTF-8, raw and percent-encoded; duplicated and missing fields; a huge body.
+    for (path, body) in [
+        (
+            "/secrets",
+            with_csrf(b"name=%FF%FE&type=text&value=\xff\xfe&visibility=masked"),
+        ),
+        (
+            "/secrets",
+            with_csrf(b"name=A&name=B&type=text&type=smtp&value=x&visibility=masked"),
+        ),
+        ("/secrets", with_csrf(b"")),
+        ("/secrets", with_csrf(b"type=nope&visibility=nope&port=x&metadata=[1]")),
+        (
+            "/secrets/ODD_INPUT/edit",
+            with_csrf(b"version=zz&metadata=%FF&tags=%00=%00"),
+        ),
+        ("/secrets/ODD_INPUT/rollback", with_csrf(b"to=-1")),
+        ("/secrets/ODD_INPUT/rollback", with_csrf(b"to=99999999999999999999")),
+        ("/secrets/ODD_INPUT/delete", with_csrf(b"confirm_name=%FF")),
+        (
+            "/identities/bot/tokens",
+            with_csrf(b"name=%E2%80%AE&expires_days=18446744073709551615"),
+        ),
+        ("/identities/bot/env", with_csrf(b"key=&value=")),
+        ("/members", with_csrf(b"email=%00&role=owner&password=x")),
+        ("/policies", with_csrf(b"name=&allow=nope&identity_tags=x")),
+        ("/secrets", with_csrf(&vec![b'a'; 300 * 1024])),
+        ("/login", b"csrf=%FF&email=%FF&password=\xff".to_vec()),
+    ] {
+        let page = raw(path, body).await;
+        let first_wins = page.status == StatusCode::SEE_OTHER && page.header("location").starts_with("/secrets/A?");
+        assert!(
+            page.status.is_client_error() || first_wins,
+            "{path}: {} {}",
+            page.status,
+            page.body
+        );
+        assert!(
+            first_wins || page.header("content-type").starts_with("text/html"),
+            "{path}"
+        );
+    }
+    // Odd path segments: invalid UTF-8, control and bidi characters, slashes, very long names.
+    let long = "A".repeat(4000);
+    for path in [
+        "/secrets/%FF",
+        "/secrets/%00",
+        "/secrets/%E2%80%AE",
+        "/secrets/a%2Fb",
+        &format!("/secrets/{long}"),
+        "/identities/%FF",
+        "/audit?since=garbage&until=%FF&actor=%00",
+        "/audit?since=2026-13-45T99:99",
+        "/?q=%FF&tag=%3D&type=%00&visibility=x",
+        "/trash?purge=%FF",
+    ] {
+        let page = b.get(path).await;
+        assert!(page.status.as_u16() < 500, "{path}");
+    }
+    for path in [
+        "/secrets/%FF/reveal",
+        "/members/%FF/role",
+        "/members/%E2%80%AE/remove",
+        "/identities/bot/env/%FF/delete",
+        "/identities/bot/tokens/%00/revoke",
+        "/policies/%FF/delete",
+        "/trash/%FF/restore",
+    ] {
+        let page = b.post(path, &[("csrf", &csrf), ("role", "admin")]).await;
+        assert!(page.status.is_client_error(), "{path}: {}", page.status);
+    }
+    api.get("/v1/secrets/ODD_INPUT", owner).await.expect(200);
+}
+
+#[tokio::test]
+async fn the_audit_actor_filter_takes_the_e_mail_the_table_shows() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.create_text(owner, "AUDITED", "v").await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let rows = |page: &Page| page.body.matches("data-label=\"Actor\"").count();
+    let all = b.get("/audit").await;
+    assert!(rows(&all) > 0);
+    // The table shows `admin@...` without core's `member:` prefix; typing that must find them.
+    let typed = b.get(&format!("/audit?actor={}", server.owner_email)).await;
+    assert_eq!(typed.status, StatusCode::OK);
+    assert!(
+        typed.body.contains("secret.create") && rows(&typed) > 0,
+        "{}",
+        typed.body
+    );
+    let prefixed = b.get(&format!("/audit?actor=member:{}", server.owner_email)).await;
+    assert_eq!(rows(&prefixed), rows(&typed), "the full label finds the same events");
+    let nobody = b.get("/audit?actor=nobody@example.com").await;
+    assert_eq!(rows(&nobody), 0);
+}
+
+#[tokio::test]
+async fn a_policy_form_with_errors_keeps_the_chosen_access() {
+    let (server, api) = setup().await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let fresh = b.get("/policies").await;
+    let checked = |page: &Page, v: &str| {
+        let at = page.body.find(&format!("name=\"allow\" value=\"{v}\"")).unwrap();
+        let tag = &page.body[at..at + page.body[at..].find('>').unwrap()];
+        tag.contains("checked")
+    };
+    assert!(
+        checked(&fresh, "read") && !checked(&fresh, "use"),
+        "read is the default"
+    );
+    let reply = b
+        .post(
+            "/policies",
+            &[
+                ("csrf", &fresh.csrf()),
+                ("name", ""),
+                ("secret_tags", "env=prod"),
+                ("allow", "use"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(reply.body.contains("value=\"env=prod\""), "typed tags are kept");
+    assert!(
+        checked(&reply, "use") && !checked(&reply, "read"),
+        "the access chosen is kept, not reset to the default"
+    );
+}
+
+#[tokio::test]
+async fn a_text_value_from_the_form_keeps_its_line_breaks_as_typed_and_counted() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let csrf = b.get("/").await.csrf();
+    // A browser sends a textarea's line breaks as CRLF whatever was typed or pasted; the page's
+    // counter counts each as one character, like core does for "\n".
+    let lines = "x".repeat(47);
+    let typed = vec![lines.as_str(); 42].join("\r\n"); // 42*47 + 41 = 2015 characters counted
+    let reply = b
+        .post(
+            "/secrets",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "MULTI"),
+                ("type", "text"),
+                ("value", &typed),
+                ("visibility", "masked"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let value = api.reveal(owner, "MULTI").await.expect(200)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        value,
+        typed.replace("\r\n", "\n"),
+        "stored with the LF line breaks typed"
+    );
+    // The same for a new value on the edit form; a 2048-character value with line breaks fits.
+    let long = vec!["y".repeat(63).as_str(); 32].join("\r\n"); // 32*63 + 31 = 2047
+    let reply = b
+        .post(
+            "/secrets/MULTI/edit",
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "1"),
+                ("value", &format!("{long}z")),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let value = api.reveal(owner, "MULTI").await.expect(200)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(value.chars().count(), 2048);
+    assert!(!value.contains('\r'));
+}
+
+#[tokio::test]
+async fn an_identity_tags_form_with_an_error_keeps_what_was_typed() {
+    let (server, api) = setup().await;
+    api.post(
+        "/v1/identities",
+        &server.owner_token,
+        serde_json::json!({"name": "bot", "tags": {"env": "prod"}}),
+    )
+    .await
+    .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let page = b.get("/identities/bot").await;
+    assert_eq!(input_value(&page.body, "t-tags"), "env=prod");
+    let reply = b
+        .post(
+            "/identities/bot/tags",
+            &[("csrf", &page.csrf()), ("tags", "env=prod, team core")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(reply.body.contains("key=value"), "{}", reply.body);
+    assert_eq!(
+        input_value(&reply.body, "t-tags"),
+        "env=prod, team core",
+        "the typed tags are kept to fix, not replaced by the stored ones"
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_identity_needs_its_typed_name() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post("/v1/identities", owner, serde_json::json!({"name": "deploy-bot"}))
+        .await
+        .expect(201);
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let page = b.get("/identities/deploy-bot").await;
+    assert!(
+        page.body.contains(&format!("by {}</p>", server.owner_email)),
+        "the creator is shown as the e-mail, as elsewhere: {}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("href=\"/identities/deploy-bot?delete=1#confirm-delete\""),
+        "the button opens a confirmation, it does not delete: {}",
+        page.body
+    );
+    let csrf = page.csrf();
+    for typed in [None, Some("deploy"), Some("DEPLOY-BOT")] {
+        let mut form = vec![("csrf", csrf.as_str())];
+        if let Some(t) = typed {
+            form.push(("confirm_name", t));
+        }
+        let reply = b.post("/identities/deploy-bot/delete", &form).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{typed:?}");
+        assert!(
+            reply.body.contains("class=\"modal open\""),
+            "the confirmation is shown again"
+        );
+        assert!(reply.body.contains("type the identity"), "{}", reply.body);
+        api.get("/v1/identities/deploy-bot", owner).await.expect(200);
+    }
+    let opened = b.get("/identities/deploy-bot?delete=1").await;
+    assert!(opened.body.contains("class=\"modal open\""), "open without JavaScript");
+    let reply = b
+        .post(
+            "/identities/deploy-bot/delete",
+            &[("csrf", csrf.as_str()), ("confirm_name", "deploy-bot")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/identities?notice=identity_deleted");
+    api.get("/v1/identities/deploy-bot", owner)
+        .await
+        .expect_error(404, "identity.not_found");
 }

@@ -218,6 +218,10 @@ test("a field error appears beside its field and the form keeps what was typed",
   await Promise.all([page.waitForNavigation(), page.click("#new-secret-form button[type=submit]")]);
   const portError = page.locator('#n-port ~ .field-error');
   assert.match(await portError.textContent(), /1-65535|65535/);
+  // The bad field is marked, names its message, and has the focus.
+  assert.equal(await page.getAttribute("#n-port", "aria-invalid"), "true");
+  assert.match(await page.textContent("#" + (await page.getAttribute("#n-port", "aria-describedby"))), /65535/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), "n-port");
   await page.keyboard.press("Escape");
   assert.equal(await page.isVisible("#new-secret"), false, "Escape closes the side panel");
 });
@@ -241,9 +245,24 @@ test("reveal shows a masked value and hides it again on its own", async () => {
   const events = await api("GET", "/v1/audit?action=secret.reveal", owner.token);
   assert.ok(events.body.events.some((e) => e.target === "secret:STRIPE_KEY" && e.outcome === "success"));
   await shot(page, "09-hidden-again");
+  // Leaving the page while a value is shown and coming back (Back, the page cache) shows dots.
+  await page.click("[data-reveal-button]");
+  await page.waitForSelector("[data-revealed]:not([hidden])");
+  await page.goto(base + "/trash");
+  await page.goBack();
+  await page.waitForSelector("[data-dots]");
+  assert.equal(await page.isVisible("[data-revealed]"), false, "not shown again after Back");
+  assert.ok(!(await page.content()).includes(TEXT_VALUE), "the value is not in the page after Back");
 });
 
 test("editing the value makes a new version; rollback brings the old value back", async () => {
+  await page.goto(base + "/secrets/STRIPE_KEY");
+  // An edit that comes back with an error puts the focus (and the view) on the bad field.
+  await page.fill("#e-tags", "no-equals-sign");
+  await Promise.all([page.waitForNavigation(), page.click("#edit-form button[type=submit]")]);
+  assert.equal(await page.getAttribute("#e-tags", "aria-invalid"), "true");
+  assert.match(await page.textContent("#" + (await page.getAttribute("#e-tags", "aria-describedby"))), /key=value/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), "e-tags", "the error is where the focus is");
   await page.goto(base + "/secrets/STRIPE_KEY");
   await page.fill("#e-value", NEW_TEXT_VALUE);
   await page.fill("#e-desc", "Stripe live key (rotated)");
@@ -469,6 +488,19 @@ test("identities, tokens shown once, policies, members and the audit log", async
   assert.match(await page.textContent("#audit-table"), /secret:STRIPE_KEY/);
   await page.goto(base + "/audit");
   await shot(page, "22-audit");
+
+  // Deleting an identity asks for its name in a modal, like a secret.
+  assert.equal((await api("POST", "/v1/identities", owner.token, { name: "temp-bot" })).status, 201);
+  await page.goto(base + "/identities/temp-bot");
+  await page.click("text=Delete identity");
+  await page.waitForSelector("#confirm-delete.open");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "confirm-name");
+  assert.equal(await page.isDisabled("#confirm-delete [data-confirm-button]"), true);
+  await page.fill("#confirm-name", "temp-bot");
+  await shot(page, "22a-identity-delete-confirm");
+  await Promise.all([page.waitForNavigation(), page.click("#confirm-delete [data-confirm-button]")]);
+  assert.match(await page.textContent(".notice"), /identity was deleted/);
+  assert.equal((await api("GET", "/v1/identities/temp-bot", owner.token)).status, 404);
 });
 
 test("the pages read well at 1280 px and at phone width, and work by keyboard", async () => {
@@ -519,7 +551,9 @@ test("sign-out revokes the session", async () => {
   assert.equal(whoami.status, 401, "the old session token no longer works");
   await ctx.addCookies([{ name: "sealbox_session", value: before, url: base }]);
   await page.goto(base + "/");
-  assert.match(page.url(), /\/login$/);
+  assert.match(page.url(), /\/login\?notice=session_ended$/, "a revoked session goes back to sign-in");
+  assert.match(await page.textContent(".notice"), /session has ended/, "and the page says why");
+  assert.equal((await ctx.cookies()).find((c) => c.name === "sealbox_session"), undefined, "the dead cookie is cleared");
   await shot(page, "25-signed-out");
   assert.deepEqual(outside, [], "no request left the server's origin");
 });

@@ -201,19 +201,38 @@ impl Session<'_> {
     }
 }
 
+/// The account's host, once its host and port are usable.
+fn account_host(account: &SmtpAccount) -> Result<&str, ActionError> {
+    let host = account.host.trim();
+    if host.is_empty() {
+        return Err(ActionError::invalid("the smtp secret has no host; set its host"));
+    }
+    if account.port == 0 {
+        return Err(ActionError::invalid(
+            "the smtp secret has port 0; set its port (usually 587)",
+        ));
+    }
+    if account.username.as_deref().is_some_and(|u| !u.is_empty()) && account.password.is_none() {
+        return Err(ActionError::invalid(
+            "the smtp secret has a username but no password; set its password",
+        ));
+    }
+    Ok(host)
+}
+
 impl Outbound {
+    /// Checks what [`Outbound::email`] checks before it connects (the message and the account
+    /// are usable, the server's address is allowed) and sends nothing.
+    pub async fn check_email(&self, account: &SmtpAccount, email: &Email) -> Result<(), ActionError> {
+        compose(account, email)?;
+        let host = account_host(account)?;
+        self.check_destination(host, account.port).await
+    }
+
     /// Sends one e-mail through the account's SMTP server (STARTTLS required).
     pub async fn email(&self, account: &SmtpAccount, email: &Email) -> Result<EmailSent, ActionError> {
         let composed = compose(account, email)?;
-        let host = account.host.trim();
-        if host.is_empty() {
-            return Err(ActionError::invalid("the smtp secret has no host; set its host"));
-        }
-        if account.port == 0 {
-            return Err(ActionError::invalid(
-                "the smtp secret has port 0; set its port (usually 587)",
-            ));
-        }
+        let host = account_host(account)?;
         let credentials = match (&account.username, &account.password) {
             (Some(user), Some(password)) if !user.is_empty() => {
                 // EXPOSE: handed to lettre, which sends it only in AUTH, after STARTTLS.

@@ -137,6 +137,16 @@ fn body_json(queue_url: &str, message: &SqsMessage) -> Vec<u8> {
 }
 
 impl Outbound {
+    /// Checks what [`Outbound::sqs`] checks before it connects (the account and message are
+    /// usable, the queue's address is allowed) and sends nothing.
+    pub async fn check_sqs(&self, account: &SqsAccount, message: &SqsMessage) -> Result<(), ActionError> {
+        check(account, message)?;
+        let queue = parse_url(&account.queue_url, "queue_url of the SQS secret")?;
+        let host = queue.host_str().unwrap_or_default().to_owned();
+        let port = queue.port_or_known_default().unwrap_or(443);
+        self.check_destination(&host, port).await
+    }
+
     /// Sends one message to the account's queue, signed for the current time.
     pub async fn sqs(&self, account: &SqsAccount, message: &SqsMessage) -> Result<SqsSent, ActionError> {
         let now = crate::system_now()

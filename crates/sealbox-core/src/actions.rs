@@ -133,8 +133,22 @@ pub enum DispatchFailure {
 
 /// Sends rendered requests. The server implements it with its outbound senders; core decides
 /// everything else (who may, what is sent, what comes back).
+///
+/// The `check_*` methods run before any use of a value is recorded: they refuse what the sender
+/// would refuse anyway (a destination the guard does not allow, a request it cannot build), so
+/// a refused run records no `secret.use`. They send nothing; the send itself checks again (and
+/// connects only to the addresses it checked then).
 #[async_trait]
 pub trait Dispatcher: Send + Sync + 'static {
+    async fn check_http(&self, _request: &HttpRequest) -> Result<(), DispatchError> {
+        Ok(())
+    }
+    async fn check_email(&self, _account: &SmtpAccount, _message: &EmailMessage) -> Result<(), DispatchError> {
+        Ok(())
+    }
+    async fn check_sqs(&self, _account: &SqsAccount, _message: &SqsMessage) -> Result<(), DispatchError> {
+        Ok(())
+    }
     async fn http(&self, request: HttpRequest) -> Result<HttpResponse, DispatchError>;
     async fn email(&self, account: SmtpAccount, message: EmailMessage) -> Result<EmailSent, DispatchError>;
     async fn sqs(&self, account: SqsAccount, message: SqsMessage) -> Result<SqsSent, DispatchError>;
@@ -180,6 +194,14 @@ enum Compiled {
 }
 
 impl Compiled {
+    fn kind(&self) -> ActionKind {
+        match self {
+            Compiled::Http { .. } => ActionKind::Http,
+            Compiled::Email { .. } => ActionKind::Email,
+            Compiled::Sqs { .. } => ActionKind::Sqs,
+        }
+    }
+
     fn fields(&self) -> Vec<&Field> {
         let mut out = Vec::new();
         match self {
@@ -826,7 +848,14 @@ impl Sealbox {
         };
         let definition: ActionDefinition =
             serde_json::from_str(&row.spec).map_err(|_| CoreError::internal("stored action definition is invalid"))?;
-        let compiled = compile(&definition)?;
+        let compiled = match compile(&definition) {
+            Ok(compiled) => compiled,
+            Err(e) => {
+                return Err(self
+                    .refused_run(p, ctx, &row.name, &check(&definition).0, None, &input, e)
+                    .await);
+            }
+        };
         self.run(p, ctx, &row.name, &compiled, input, false).await
     }
 
@@ -841,7 +870,14 @@ impl Sealbox {
         if p.identity().is_none() {
             authorize(p, Permission::RunActions)?;
         }
-        let compiled = compile(&definition)?;
+        let compiled = match compile(&definition) {
+            Ok(compiled) => compiled,
+            Err(e) => {
+                return Err(self
+                    .refused_run(p, ctx, UNSAVED, &check(&definition).0, None, &input, e)
+                    .await);
+            }
+        };
         self.run(p, ctx, UNSAVED, &compiled, input, true).await
     }
 
@@ -884,8 +920,9 @@ impl Sealbox {
         if let Err(e) = authorize_action_run(p, &policies, &checks, unsaved) {
             if e.class == ErrorClass::Forbidden {
                 self.audit_denied(p, ctx, "action.run", target).await;
+                return Err(e);
             }
-            return Err(e);
+            return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await);
         }
         let mut opened = BTreeMap::new();
         for (secret, live) in rows {
@@ -894,9 +931,30 @@ impl Sealbox {
                 opened.insert(secret.to_owned(), Opened { row, version, value });
             }
         }
-        check_input(compiled, &input)?;
+        if let Err(e) = check_input(compiled, &input) {
+            return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await);
+        }
         let redactor = redactor_for(&opened);
-        let request = render_request(compiled, &opened, &input)?;
+        let request = match render_request(compiled, &opened, &input) {
+            Ok(request) => request,
+            Err(e) => return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await),
+        };
+        // What the sender would refuse is refused before any use is recorded.
+        let checked = match self.dispatcher.as_ref() {
+            Some(dispatcher) => request.check(&**dispatcher).await,
+            None => Err(DispatchError {
+                code: codes::ACTION_UNAVAILABLE,
+                message: "this server cannot send actions".into(),
+                failure: DispatchFailure::Peer,
+            }),
+        };
+        if let Err(e) = checked {
+            let destination = request.destination();
+            let e = dispatch_failure(e, &redactor);
+            return Err(self
+                .refused_run(p, ctx, name, compiled, Some(&destination), &input, e)
+                .await);
+        }
 
         // Every value about to leave is audited first; if that fails nothing is sent.
         let uses = opened
@@ -957,13 +1015,47 @@ impl Sealbox {
                 email: reply.email,
                 sqs: reply.sqs,
             }),
-            Err(e) => {
-                let class = match e.failure {
-                    DispatchFailure::Refused => ErrorClass::Unprocessable,
-                    DispatchFailure::Peer => ErrorClass::FailedDependency,
-                };
-                Err(CoreError::new(class, e.code, redactor.text(&e.message)))
-            }
+            Err(e) => Err(dispatch_failure(e, &redactor)),
+        }
+    }
+
+    /// Records a run refused before anything was sent or any use recorded (`action.run`,
+    /// outcome `failure`, with the error's code) and gives back the error, or the audit's error
+    /// if the record cannot be written.
+    #[allow(clippy::too_many_arguments)]
+    async fn refused_run(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        compiled: &Compiled,
+        destination: Option<&str>,
+        input: &BTreeMap<String, String>,
+        error: CoreError,
+    ) -> CoreError {
+        let destination = destination.map(str::to_owned).or_else(|| match compiled {
+            Compiled::Http { host, .. } if !host.is_empty() => Some(host.clone()),
+            _ => None,
+        });
+        let detail = json!({
+            "kind": compiled.kind().as_str(),
+            "secrets": compiled.secrets(),
+            "destination": destination,
+            "input_keys": input.keys().collect::<Vec<_>>(),
+            "code": error.code,
+        });
+        let record = self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            "action.run",
+            format!("action:{name}"),
+            "failure",
+            detail,
+        );
+        match self.store.append_audit(record).await {
+            Ok(_) => error,
+            Err(e) => e.into(),
         }
     }
 
@@ -1002,6 +1094,15 @@ impl Sealbox {
             }),
         )
     }
+}
+
+/// A sender's refusal or failure as core's error, its message redacted once more.
+fn dispatch_failure(e: DispatchError, redactor: &Redactor) -> CoreError {
+    let class = match e.failure {
+        DispatchFailure::Refused => ErrorClass::Unprocessable,
+        DispatchFailure::Peer => ErrorClass::FailedDependency,
+    };
+    CoreError::new(class, e.code, redactor.text(&e.message))
 }
 
 fn deleted_meanwhile(name: &str) -> CoreError {
@@ -1130,6 +1231,14 @@ impl Rendered {
                 let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
                 authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_owned()
             }
+        }
+    }
+
+    async fn check(&self, d: &dyn Dispatcher) -> Result<(), DispatchError> {
+        match self {
+            Rendered::Http(request, _) => d.check_http(request).await,
+            Rendered::Email(account, message) => d.check_email(account, message).await,
+            Rendered::Sqs(account, message) => d.check_sqs(account, message).await,
         }
     }
 

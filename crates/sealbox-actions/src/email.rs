@@ -140,12 +140,14 @@ impl Scrubber {
         Scrubber { needles }
     }
 
+    /// The credentials go first, then line breaks; nothing is cut (a cut value could no longer
+    /// be found): core shortens the text once it has redacted every value.
     fn clean(&self, text: &str) -> String {
-        let mut out: String = text.chars().filter(|c| !c.is_control()).take(500).collect();
+        let mut out = text.to_owned();
         for needle in &self.needles {
             out = out.replace(needle.as_str(), "[REDACTED]");
         }
-        out
+        out.chars().filter(|c| !c.is_control()).collect()
     }
 }
 
@@ -476,5 +478,10 @@ mod tests {
         let login = BASE64.encode("hunter2");
         let out = s.clean(&format!("535 bad hunter2 {plain} {login}\r\n"));
         assert_eq!(out, "535 bad [REDACTED] [REDACTED] [REDACTED]");
+        // Nothing is cut before the credentials are removed (a cut value would stay readable);
+        // core shortens the text once every value is redacted.
+        let long = format!("535 {} hunter2 end", "x".repeat(491));
+        let out = s.clean(&long);
+        assert!(out.ends_with("x [REDACTED] end") && !out.contains("hunte"), "{out}");
     }
 }

@@ -47,6 +47,8 @@ const SENDER_HEADERS: &[&str] = &[
 const MAX_FIELD_CHARS: usize = 65_536;
 const MAX_ENTRIES: usize = 50;
 const MAX_INPUT_CHARS: usize = 8192;
+/// The longest text from a destination shown in an error or an e-mail server's reply.
+const MAX_PEER_TEXT: usize = 1000;
 
 // ---- what the dispatcher gets and gives back ----
 
@@ -1102,7 +1104,31 @@ fn dispatch_failure(e: DispatchError, redactor: &Redactor) -> CoreError {
         DispatchFailure::Refused => ErrorClass::Unprocessable,
         DispatchFailure::Peer => ErrorClass::FailedDependency,
     };
-    CoreError::new(class, e.code, redactor.text(&e.message))
+    CoreError::new(class, e.code, peer_text(redactor, &e.message))
+}
+
+/// Text that may come from the destination, as it is shown: every value redacted first, then
+/// control characters dropped and the text shortened to [`MAX_PEER_TEXT`] characters (in that
+/// order: a value cut short could no longer be recognised).
+fn peer_text(redactor: &Redactor, text: &str) -> String {
+    let redacted = redactor.text(text);
+    let mut out = String::with_capacity(redacted.len().min(MAX_PEER_TEXT * 4));
+    let mut count = 0;
+    let mut last_space = false;
+    for c in redacted.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if c == ' ' && last_space {
+            continue;
+        }
+        if count == MAX_PEER_TEXT {
+            out.push('…');
+            break;
+        }
+        last_space = c == ' ';
+        out.push(c);
+        count += 1;
+    }
+    out
 }
 
 fn deleted_meanwhile(name: &str) -> CoreError {
@@ -1267,7 +1293,7 @@ impl Rendered {
                 Reply {
                     email: Some(EmailRunResult {
                         recipients: sent.recipients,
-                        server_reply: redactor.text(&sent.server_reply),
+                        server_reply: peer_text(redactor, &sent.server_reply),
                     }),
                     ..Reply::default()
                 }

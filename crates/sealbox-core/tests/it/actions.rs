@@ -24,6 +24,8 @@ const VALUE: &str = "core action/secret+0451";
 struct Recorder {
     calls: Mutex<Vec<String>>,
     fail: bool,
+    /// Fail with a long, multi-line message that echoes the value across core's length cap.
+    fail_long: bool,
 }
 
 #[async_trait]
@@ -36,6 +38,13 @@ impl Dispatcher for Recorder {
             .map(|(_, v)| v.expose_secret().to_owned())
             .unwrap_or_default();
         self.calls.lock().unwrap().push(auth.clone());
+        if self.fail_long {
+            return Err(DispatchError {
+                code: "action.sqs_failed",
+                message: format!("{}\r\n{auth}\r\n{}", "x".repeat(900), "y".repeat(2000)),
+                failure: DispatchFailure::Peer,
+            });
+        }
         if self.fail {
             return Err(DispatchError {
                 code: "action.timeout",
@@ -133,6 +142,25 @@ async fn the_reply_and_a_failure_message_come_back_redacted() {
     assert_eq!(e.code, "action.timeout");
     assert_eq!(e.class, sealbox_core::ErrorClass::FailedDependency);
     assert_eq!(e.message, "timed out talking to a peer that said Bearer [REDACTED]");
+}
+
+/// A long failure message is redacted whole, then shortened and put on one line.
+#[tokio::test]
+async fn a_long_failure_message_is_redacted_before_it_is_shortened() {
+    let s = setup(false).await;
+    let core = s.core.with_dispatcher(Arc::new(Recorder {
+        fail_long: true,
+        ..Recorder::default()
+    }));
+    let e = core
+        .run_unsaved_action(&s.owner, &RequestContext::default(), call_api(), Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "action.sqs_failed");
+    assert!(e.message.contains("Bearer [REDACTED]"), "{}", e.message);
+    assert!(!e.message.contains("core act"), "{}", e.message);
+    assert!(!e.message.contains(['\r', '\n']), "{}", e.message);
+    assert!(e.message.chars().count() <= 1024, "{}", e.message.chars().count());
 }
 
 #[tokio::test]

@@ -486,11 +486,15 @@ fn url_host(url: &Field) -> Result<String, String> {
         Some(Segment::Text(t)) => t.as_str(),
         _ => "",
     };
-    let rest = start
-        .strip_prefix("https://")
-        .or_else(|| start.strip_prefix("http://"))
-        .ok_or("must start with http:// or https://")?;
-    let end = rest.find(['/', '?', '#']);
+    let (scheme, rest) = if let Some(rest) = start.strip_prefix("https://") {
+        ("https", rest)
+    } else if let Some(rest) = start.strip_prefix("http://") {
+        ("http", rest)
+    } else {
+        return Err("must start with http:// or https://".into());
+    };
+    // Where the sender's URL parser ends the authority (`\` too, for http and https).
+    let end = rest.find(['/', '?', '#', '\\']);
     if end.is_none() && url.segments.len() > 1 {
         return Err("the host must be written out; put references after it (in the path or query)".into());
     }
@@ -498,15 +502,25 @@ fn url_host(url: &Field) -> Result<String, String> {
     if authority.contains('@') {
         return Err("credentials in the URL are not allowed; send them in a header".into());
     }
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must name a host, like https://api.example.com/path".into());
+    let must_name = "must name a host and a valid port, like https://api.example.com/path";
+    if authority.is_empty() || authority.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(must_name.into());
     }
-    Ok(host.to_ascii_lowercase())
+    // The host as the sender will read it (percent-escapes decoded, numeric IPv4 forms and
+    // IDNs normalised), so the audited destination is the one connected to.
+    let parsed = url::Url::parse(&format!("{scheme}://{authority}/")).map_err(|_| must_name.to_owned())?;
+    match parsed.host_str() {
+        Some(host) if !host.is_empty() => Ok(bare_host(host)),
+        _ => Err(must_name.into()),
+    }
+}
+
+/// A host as `Url::host_str` gives it, without the brackets of an IPv6 literal.
+fn bare_host(host: &str) -> String {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .to_owned()
 }
 
 fn is_header_name(name: &str) -> bool {
@@ -1248,15 +1262,12 @@ impl Rendered {
     fn destination(&self) -> String {
         match self {
             Rendered::Http(_, host) => host.clone(),
-            Rendered::Email(account, _) => account.host.clone(),
-            Rendered::Sqs(account, _) => {
-                let rest = account
-                    .queue_url
-                    .split_once("://")
-                    .map_or(account.queue_url.as_str(), |(_, r)| r);
-                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_owned()
-            }
+            Rendered::Email(account, _) => account.host.trim().to_owned(),
+            // As the sender parses it.
+            Rendered::Sqs(account, _) => url::Url::parse(account.queue_url.trim())
+                .ok()
+                .and_then(|u| u.host_str().map(bare_host))
+                .unwrap_or_default(),
         }
     }
 
@@ -1576,12 +1587,44 @@ mod tests {
             ("http://127.0.0.1:9/{input.x}", "127.0.0.1"),
             ("http://[::1]:80/", "::1"),
             ("https://example.com", "example.com"),
+            // The host the request goes to, as the sender's URL parser reads it: `\` ends the
+            // host, percent-escapes are decoded, numeric IPv4 forms normalised.
+            ("https://evil.example\\.api.example.com/x", "evil.example"),
+            ("https://evil.example\\{input.x}", "evil.example"),
+            ("https://%65vil.example/", "evil.example"),
+            ("http://2130706433/", "127.0.0.1"),
+            ("http://0x7f.1/", "127.0.0.1"),
+            ("http://[::ffff:127.0.0.1]/", "::ffff:7f00:1"),
+            ("https://API.example.com./", "api.example.com."),
         ] {
             let Compiled::Http { host: h, .. } = compile(&http("GET", url, &[], None)).unwrap() else {
                 panic!()
             };
-            assert_eq!(h, host);
+            assert_eq!(h, host, "{url}");
         }
+        assert!(problems_of(&http("GET", "https://example.com:99999/", &[], None)).contains("url:"));
+        // The audited destination of an SQS or e-mail run is the host the sender connects to.
+        let sqs = |queue_url: &str| {
+            Rendered::Sqs(
+                SqsAccount {
+                    aws_region: "us-east-1".into(),
+                    queue_url: queue_url.into(),
+                    access_key_id: "A".into(),
+                    secret_access_key: SecretString::from("s"),
+                },
+                SqsMessage {
+                    body: SecretString::from("b"),
+                    attributes: BTreeMap::new(),
+                    delay_seconds: None,
+                    message_group_id: None,
+                    message_deduplication_id: None,
+                },
+            )
+            .destination()
+        };
+        assert_eq!(sqs("http://[::1]/1/q"), "::1");
+        assert_eq!(sqs("https://u@SQS.example.com:443/1/q"), "sqs.example.com");
+        assert_eq!(sqs(" https://sqs.example.com/1/q"), "sqs.example.com");
     }
 
     #[test]

@@ -1057,7 +1057,8 @@ impl Sealbox {
             "kind": compiled.kind().as_str(),
             "secrets": compiled.secrets(),
             "destination": destination,
-            "input_keys": input.keys().collect::<Vec<_>>(),
+            // Only keys the action takes: a refused run may carry any text as a key.
+            "input_keys": input.keys().filter(|k| compiled.inputs().contains(k)).collect::<Vec<_>>(),
             "code": error.code,
         });
         let record = self.audit_record(

@@ -489,6 +489,12 @@ async fn definitions_are_checked_field_by_field() {
         ]
     );
     assert!(events.iter().all(|e| e["action"] != "secret.use"), "{events:?}");
+    // A refused run records only the input keys the action takes (any text may be sent as a key).
+    let refused_input = events
+        .iter()
+        .find(|e| e["action"] == "action.run" && e["detail"]["code"] == "action.input_invalid")
+        .unwrap();
+    assert_eq!(refused_input["detail"]["input_keys"], json!([]), "{refused_input}");
     api.post("/v1/actions/missing/run", owner, json!({}))
         .await
         .expect_error(404, "action.not_found");

@@ -543,6 +543,8 @@ pub struct Redactor {
     values: Vec<Vec<char>>,
     /// Base64 forms, matched exactly.
     needles: Vec<Vec<u8>>,
+    /// The bytes a match may start with (every other position is passed over at once).
+    starts: [bool; 256],
 }
 
 pub const REDACTED: &str = "[REDACTED]";
@@ -584,9 +586,29 @@ impl Redactor {
         }
         let mut values: Vec<Vec<char>> = chars.into_iter().collect();
         values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        let needles: Vec<Vec<u8>> = needles.into_iter().collect();
+        let mut starts = [false; 256];
+        for needle in &needles {
+            if let Some(&b) = needle.first() {
+                starts[usize::from(b)] = true;
+            }
+        }
+        if !values.is_empty() {
+            // Escaped spellings of any first character.
+            for b in [b'%', b'+', b'\\', b'&'] {
+                starts[usize::from(b)] = true;
+            }
+        }
+        for value in &values {
+            if let Some(c) = value.first() {
+                let mut buf = [0u8; 4];
+                starts[usize::from(c.encode_utf8(&mut buf).as_bytes()[0])] = true;
+            }
+        }
         Self {
             values,
-            needles: needles.into_iter().collect(),
+            needles,
+            starts,
         }
     }
 
@@ -598,7 +620,14 @@ impl Redactor {
                 best = needle.len();
             }
         }
+        let first = input.first().copied().unwrap_or_default();
+        let escaped = matches!(first, b'%' | b'+' | b'\\' | b'&');
         for value in &self.values {
+            let mut buf = [0u8; 4];
+            let raw_first = value.first().map(|c| c.encode_utf8(&mut buf).as_bytes()[0]);
+            if !escaped && raw_first != Some(first) {
+                continue;
+            }
             if let Some(len) = match_value(value, input) {
                 best = best.max(len);
             }
@@ -610,6 +639,11 @@ impl Redactor {
         let mut out = Vec::with_capacity(input.len());
         let mut i = 0;
         while i < input.len() {
+            if !self.starts[usize::from(input[i])] {
+                out.push(input[i]);
+                i += 1;
+                continue;
+            }
             match self.longest_match(&input[i..]) {
                 0 => {
                     out.push(input[i]);
@@ -633,6 +667,27 @@ impl Redactor {
 /// after each character (so a character with several spellings costs no backtracking); the
 /// longest full match.
 fn match_value(value: &[char], input: &[u8]) -> Option<usize> {
+    // Fast path: compared byte by byte as written, the input can only take another spelling
+    // where it (or the value) has an escape's first byte.
+    let escape = |b: u8| matches!(b, b'%' | b'+' | b'\\' | b'&');
+    let mut buf = [0u8; 4];
+    let mut at = 0;
+    let mut plain = true;
+    'raw: for c in value {
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            match input.get(at) {
+                Some(&i) if i == b && !escape(b) => at += 1,
+                Some(&i) if escape(i) || escape(b) => {
+                    plain = false;
+                    break 'raw;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if plain {
+        return Some(at);
+    }
     let mut positions = vec![0usize];
     let mut next = Vec::new();
     for &c in value {

@@ -1005,7 +1005,7 @@ impl Sealbox {
         if let Err(e) = check_input(compiled, &input) {
             return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await);
         }
-        let redactor = redactor_for(&opened);
+        let redactor = redactor_for(&opened, compiled);
         let request = match render_request(compiled, &opened, &input) {
             Ok(request) => request,
             Err(e) => return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await),
@@ -1267,8 +1267,33 @@ fn check_input(compiled: &Compiled, input: &BTreeMap<String, String>) -> CoreRes
     ))
 }
 
-fn redactor_for(opened: &BTreeMap<String, Opened>) -> Redactor {
+fn redactor_for(opened: &BTreeMap<String, Opened>, compiled: &Compiled) -> Redactor {
     let mut values: Vec<String> = Vec::new();
+    // Every field the action references, whatever its length: it is sent; and the credential
+    // of the account secret of an e-mail or SQS action.
+    let account = match compiled {
+        Compiled::Email { secret, .. } => Some((secret, "password")),
+        Compiled::Sqs { secret, .. } => Some((secret, "secret_access_key")),
+        Compiled::Http { .. } => None,
+    };
+    if let Some((secret, key)) = account
+        && let Some(Value::String(text)) = opened.get(secret).and_then(|o| o.value.get(key))
+    {
+        values.push(text.clone());
+    }
+    for field in compiled.fields() {
+        for segment in &field.segments {
+            if let Segment::Secret(r) = segment
+                && let (Some(o), Some(name)) = (opened.get(&r.name), &r.field)
+            {
+                match o.value.get(name) {
+                    Some(Value::String(text)) => values.push(text.clone()),
+                    Some(Value::Null) | None => {}
+                    Some(other) => values.push(other.to_string()),
+                }
+            }
+        }
+    }
     for o in opened.values() {
         match &o.value {
             Value::String(text) => values.push(text.clone()),

@@ -144,6 +144,38 @@ async fn the_reply_and_a_failure_message_come_back_redacted() {
     assert_eq!(e.message, "timed out talking to a peer that said Bearer [REDACTED]");
 }
 
+/// A referenced field of a structured secret is redacted however short it is (fields that are
+/// not referenced are redacted from 4 characters on).
+#[tokio::test]
+async fn a_short_referenced_field_is_redacted() {
+    let s = setup(false).await;
+    let ctx = RequestContext::default();
+    let mut smtp = text("MAIL", "");
+    smtp.secret_type = sealbox_types::SecretType::Smtp;
+    smtp.value = serde_json::json!({"host": "smtp.example.com", "port": 587, "username": "ada", "password": "q7z"});
+    s.core.create_secret(&s.owner, &ctx, smtp).await.unwrap();
+    let definition = ActionDefinition::Http(HttpActionSpec {
+        method: "POST".into(),
+        url: "https://api.example.com/v1".into(),
+        headers: [(
+            "Authorization".to_string(),
+            "Bearer {secrets.MAIL.password}".to_string(),
+        )]
+        .into(),
+        query: Default::default(),
+        body: None,
+    });
+    let ran = s
+        .core
+        .run_unsaved_action(&s.owner, &ctx, definition, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(*s.recorder.calls.lock().unwrap(), ["Bearer q7z"]);
+    let http = ran.http.unwrap();
+    assert_eq!(http.headers[0].value, "Bearer [REDACTED]");
+    assert!(!http.body.contains("q7z"), "{}", http.body);
+}
+
 /// A long failure message is redacted whole, then shortened and put on one line.
 #[tokio::test]
 async fn a_long_failure_message_is_redacted_before_it_is_shortened() {

@@ -1132,7 +1132,7 @@ impl Sealbox {
     }
 
     async fn action_row(&self, p: &Principal, name: &str) -> CoreResult<ActionRow> {
-        self.store.action_by_name(&p.workspace_id, name).await?.ok_or_else(|| {
+        let missing = || {
             CoreError::not_found(
                 codes::ACTION_NOT_FOUND,
                 format!(
@@ -1140,7 +1140,15 @@ impl Sealbox {
                     validate::quote_for_message(name)
                 ),
             )
-        })
+        };
+        // A name no action can have is not looked up (PostgreSQL refuses NUL characters).
+        if crate::machines::object_name(codes::ACTION_NAME_INVALID, "action", name).is_err() {
+            return Err(missing());
+        }
+        self.store
+            .action_by_name(&p.workspace_id, name)
+            .await?
+            .ok_or_else(missing)
     }
 
     fn action_audit(

@@ -140,12 +140,14 @@ impl Scrubber {
         Scrubber { needles }
     }
 
+    /// The credentials go first, then line breaks; nothing is cut (a cut value could no longer
+    /// be found): core shortens the text once it has redacted every value.
     fn clean(&self, text: &str) -> String {
-        let mut out: String = text.chars().filter(|c| !c.is_control()).take(500).collect();
+        let mut out = text.to_owned();
         for needle in &self.needles {
             out = out.replace(needle.as_str(), "[REDACTED]");
         }
-        out
+        out.chars().filter(|c| !c.is_control()).collect()
     }
 }
 
@@ -201,19 +203,38 @@ impl Session<'_> {
     }
 }
 
+/// The account's host, once its host and port are usable.
+fn account_host(account: &SmtpAccount) -> Result<&str, ActionError> {
+    let host = account.host.trim();
+    if host.is_empty() {
+        return Err(ActionError::invalid("the smtp secret has no host; set its host"));
+    }
+    if account.port == 0 {
+        return Err(ActionError::invalid(
+            "the smtp secret has port 0; set its port (usually 587)",
+        ));
+    }
+    if account.username.as_deref().is_some_and(|u| !u.is_empty()) && account.password.is_none() {
+        return Err(ActionError::invalid(
+            "the smtp secret has a username but no password; set its password",
+        ));
+    }
+    Ok(host)
+}
+
 impl Outbound {
+    /// Checks what [`Outbound::email`] checks before it connects (the message and the account
+    /// are usable, the server's address is allowed) and sends nothing.
+    pub async fn check_email(&self, account: &SmtpAccount, email: &Email) -> Result<(), ActionError> {
+        compose(account, email)?;
+        let host = account_host(account)?;
+        self.check_destination(host, account.port).await
+    }
+
     /// Sends one e-mail through the account's SMTP server (STARTTLS required).
     pub async fn email(&self, account: &SmtpAccount, email: &Email) -> Result<EmailSent, ActionError> {
         let composed = compose(account, email)?;
-        let host = account.host.trim();
-        if host.is_empty() {
-            return Err(ActionError::invalid("the smtp secret has no host; set its host"));
-        }
-        if account.port == 0 {
-            return Err(ActionError::invalid(
-                "the smtp secret has port 0; set its port (usually 587)",
-            ));
-        }
+        let host = account_host(account)?;
         let credentials = match (&account.username, &account.password) {
             (Some(user), Some(password)) if !user.is_empty() => {
                 // EXPOSE: handed to lettre, which sends it only in AUTH, after STARTTLS.
@@ -457,5 +478,10 @@ mod tests {
         let login = BASE64.encode("hunter2");
         let out = s.clean(&format!("535 bad hunter2 {plain} {login}\r\n"));
         assert_eq!(out, "535 bad [REDACTED] [REDACTED] [REDACTED]");
+        // Nothing is cut before the credentials are removed (a cut value would stay readable);
+        // core shortens the text once every value is redacted.
+        let long = format!("535 {} hunter2 end", "x".repeat(491));
+        let out = s.clean(&long);
+        assert!(out.ends_with("x [REDACTED] end") && !out.contains("hunte"), "{out}");
     }
 }

@@ -53,6 +53,14 @@ fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
     if a == 198 && (b & 0xfe) == 18 {
         return Some("a reserved address");
     }
+    // Documentation (TEST-NET-1, -2, -3) and the deprecated 6to4 relay anycast 192.88.99.0/24.
+    if (a, b, c) == (192, 0, 2)
+        || (a, b, c) == (198, 51, 100)
+        || (a, b, c) == (203, 0, 113)
+        || (a, b, c) == (192, 88, 99)
+    {
+        return Some("a reserved address");
+    }
     None
 }
 
@@ -62,6 +70,27 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         return v4_reason(v4);
     }
     let segments = ip.segments();
+    // 6to4 (2002::/16): the IPv4 address of the site's router follows the prefix.
+    if segments[0] == 0x2002 {
+        let v4 = Ipv4Addr::from((u32::from(segments[1]) << 16) | u32::from(segments[2]));
+        return v4_reason(v4);
+    }
+    // Teredo (2001::/32): the server's IPv4 address, then the client's, inverted, at the end.
+    if segments[0] == 0x2001 && segments[1] == 0 {
+        let server = Ipv4Addr::from((u32::from(segments[2]) << 16) | u32::from(segments[3]));
+        let client = Ipv4Addr::from(!((u32::from(segments[6]) << 16) | u32::from(segments[7])));
+        return v4_reason(server).or_else(|| v4_reason(client));
+    }
+    // Documentation 2001:db8::/32, discard-only 100::/64, ORCHID 2001:10::/28 and 2001:20::/28,
+    // benchmarking 2001:2::/48.
+    if (segments[0] == 0x2001 && segments[1] == 0x0db8)
+        || segments[..4] == [0x0100, 0, 0, 0]
+        || (segments[0] == 0x2001 && (segments[1] & 0xfff0) == 0x0010)
+        || (segments[0] == 0x2001 && (segments[1] & 0xfff0) == 0x0020)
+        || (segments[0] == 0x2001 && segments[1] == 0x0002 && segments[2] == 0)
+    {
+        return Some("a reserved address");
+    }
     if ip == Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254) {
         return Some("the cloud metadata address");
     }
@@ -84,8 +113,9 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     None
 }
 
-/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`) or
-/// NAT64 well-known-prefix (`64:ff9b::a.b.c.d`) IPv6 address.
+/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated
+/// (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 well-known-prefix
+/// (`64:ff9b::a.b.c.d`) or local-use NAT64 (`64:ff9b:1::/48`, the last 32 bits) IPv6 address.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return Some(v4);
@@ -95,7 +125,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     if s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified() {
         return Some(tail);
     }
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1] || s[..6] == [0, 0, 0, 0, 0xffff, 0] {
         return Some(tail);
     }
     None
@@ -228,6 +258,44 @@ mod tests {
         assert_eq!(reason("::127.0.0.1"), Some("a loopback address"));
         assert_eq!(reason("64:ff9b::a9fe:a9fe"), Some("the cloud metadata address"));
         assert_eq!(reason("64:ff9b::7f00:1"), Some("a loopback address"));
+    }
+
+    /// Every other form that reaches an IPv4 address, and ranges that are not public unicast.
+    #[test]
+    fn tunnelled_translated_and_documentation_addresses_are_refused() {
+        let cases = [
+            // IPv4-translated (SIIT, ::ffff:0:a.b.c.d)
+            ("::ffff:0:127.0.0.1", "a loopback address"),
+            ("::ffff:0:a9fe:a9fe", "the cloud metadata address"),
+            // local-use NAT64 prefix 64:ff9b:1::/48
+            ("64:ff9b:1::10.0.0.1", "a private address"),
+            ("64:ff9b:1:ffff::7f00:1", "a loopback address"),
+            // 6to4: 2002:AABB:CCDD::/48 carries the IPv4 address AA.BB.CC.DD
+            ("2002:7f00:1::1", "a loopback address"),
+            ("2002:a9fe:a9fe::1", "the cloud metadata address"),
+            ("2002:c0a8:101::1", "a private address"),
+            // Teredo: the client's IPv4 address, inverted, in the last 32 bits
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", "a loopback address"),
+            ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "a private address"),
+            // documentation, discard-only, ORCHID, benchmarking
+            ("2001:db8::1", "a reserved address"),
+            ("100::1", "a reserved address"),
+            ("2001:20::1", "a reserved address"),
+            ("2001:2::1", "a reserved address"),
+            ("192.0.2.1", "a reserved address"),
+            ("198.51.100.7", "a reserved address"),
+            ("203.0.113.9", "a reserved address"),
+        ];
+        for (ip, want) in cases {
+            assert_eq!(reason(ip), Some(want), "{ip}");
+        }
+        for ip in [
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+            "64:ff9b:1::808:808",
+        ] {
+            assert_eq!(reason(ip), None, "{ip} reaches a public IPv4 address");
+        }
     }
 
     #[test]

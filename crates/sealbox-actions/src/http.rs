@@ -131,6 +131,15 @@ impl HttpCall {
 }
 
 impl Outbound {
+    /// Checks what [`Outbound::http`] checks before it connects (the request can be built, the
+    /// destination is allowed) and sends nothing.
+    pub async fn check_http(&self, call: HttpCall) -> Result<(), ActionError> {
+        let prepared = call.prepare()?;
+        let host = prepared.url.host_str().unwrap_or_default().to_owned();
+        let port = prepared.url.port_or_known_default().unwrap_or(80);
+        self.check_destination(&host, port).await
+    }
+
     /// Sends one HTTP request and returns the reply. See the crate's guard rules.
     pub async fn http(&self, call: HttpCall) -> Result<HttpReply, ActionError> {
         let prepared = call.prepare()?;

@@ -92,6 +92,22 @@ impl Outbound {
     pub fn config(&self) -> &OutboundConfig {
         &self.inner.config
     }
+
+    /// The guard's answer for a destination, without connecting: resolves and checks every
+    /// address (under the timeout) unless private destinations are allowed. A send checks again.
+    pub(crate) async fn check_destination(&self, host: &str, port: u16) -> Result<(), ActionError> {
+        let config = &self.inner.config;
+        if config.allow_private_destinations {
+            return Ok(());
+        }
+        match tokio::time::timeout(config.timeout, guard::resolve_checked(host, port, false)).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err(ActionError::Timeout {
+                host: host.to_owned(),
+                after: config.timeout,
+            }),
+        }
+    }
 }
 
 /// The one place this crate reads the wall clock: SigV4 signs the request time (`X-Amz-Date`), and
@@ -154,6 +170,73 @@ mod tests {
             message_deduplication_id: None,
         };
         send(out.sqs(&sqs, &message));
+    }
+
+    /// The checks refuse what a send would refuse, and never connect.
+    #[tokio::test]
+    async fn checks_refuse_what_a_send_would_without_connecting() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let call = |headers: Vec<(String, String)>| HttpCall {
+            method: "POST".into(),
+            url: format!("http://127.0.0.1:{port}/x"),
+            headers,
+            query: vec![],
+            body: Some("b".into()),
+        };
+        let smtp = SmtpAccount {
+            host: " 127.0.0.1 ".into(),
+            port,
+            username: Some("u".into()),
+            password: Some(secrecy::SecretString::from("p")),
+            from: Some("a@example.com".into()),
+        };
+        let email = Email {
+            from: None,
+            to: vec!["b@example.com".into()],
+            cc: vec![],
+            bcc: vec![],
+            subject: "s".into(),
+            text: "t".into(),
+            html: None,
+        };
+        let sqs = SqsAccount {
+            aws_region: "us-east-1".into(),
+            queue_url: format!("http://[::ffff:127.0.0.1]:{port}/1/q"),
+            access_key_id: "AKID".into(),
+            secret_access_key: secrecy::SecretString::from("s"),
+        };
+        let message = SqsMessage {
+            body: "b".into(),
+            attributes: Default::default(),
+            delay_seconds: None,
+            message_group_id: None,
+            message_deduplication_id: None,
+        };
+        let guarded = Outbound::new(OutboundConfig::default()).unwrap();
+        let codes = [
+            guarded.check_http(call(vec![])).await.unwrap_err().code(),
+            guarded.check_email(&smtp, &email).await.unwrap_err().code(),
+            guarded.check_sqs(&sqs, &message).await.unwrap_err().code(),
+        ];
+        assert_eq!(codes, ["action.destination_refused"; 3]);
+        let bad = call(vec![("X-Id".into(), "a\r\nInjected: 1".into())]);
+        assert_eq!(
+            guarded.check_http(bad).await.unwrap_err().code(),
+            "action.request_invalid"
+        );
+
+        let allowed = Outbound::new(OutboundConfig {
+            allow_private_destinations: true,
+            ..OutboundConfig::default()
+        })
+        .unwrap();
+        allowed.check_http(call(vec![])).await.unwrap();
+        allowed.check_email(&smtp, &email).await.unwrap();
+        allowed.check_sqs(&sqs, &message).await.unwrap();
+        let err = listener.accept().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "nothing connected");
     }
 
     #[test]

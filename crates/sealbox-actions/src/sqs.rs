@@ -137,6 +137,16 @@ fn body_json(queue_url: &str, message: &SqsMessage) -> Vec<u8> {
 }
 
 impl Outbound {
+    /// Checks what [`Outbound::sqs`] checks before it connects (the account and message are
+    /// usable, the queue's address is allowed) and sends nothing.
+    pub async fn check_sqs(&self, account: &SqsAccount, message: &SqsMessage) -> Result<(), ActionError> {
+        check(account, message)?;
+        let queue = parse_url(&account.queue_url, "queue_url of the SQS secret")?;
+        let host = queue.host_str().unwrap_or_default().to_owned();
+        let port = queue.port_or_known_default().unwrap_or(443);
+        self.check_destination(&host, port).await
+    }
+
     /// Sends one message to the account's queue, signed for the current time.
     pub async fn sqs(&self, account: &SqsAccount, message: &SqsMessage) -> Result<SqsSent, ActionError> {
         let now = crate::system_now()
@@ -277,9 +287,9 @@ fn sqs_error(status: u16, body: Option<&Value>, headers: &[(String, String)], ra
                 .and_then(|(_, v)| v.split(';').next().map(str::to_owned))
         })
         .unwrap_or_else(|| format!("HTTP{status}"));
+    // Not shortened here: AWS echoes parameter values, and a value cut short could no longer be
+    // redacted. Core redacts, then shortens and puts the message on one line.
     let message = field(&["message", "Message"]).unwrap_or_else(|| "no error message in the answer".to_owned());
-    // Keep the message short and on one line.
-    let message: String = message.chars().filter(|c| !c.is_control()).take(300).collect();
     ActionError::Sqs { status, code, message }
 }
 
@@ -387,6 +397,15 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "SQS refused the message (403): SignatureDoesNotMatch: The request signature we calculated does not match & so on"
+        );
+        // AWS echoes parameter values in its messages; nothing is cut here, where the values
+        // are unknown (a cut value could not be redacted): core redacts, then shortens.
+        let echoed = format!("{} Value s3cr3t-message-body is invalid", "x".repeat(290));
+        let body = json!({"__type": "InvalidParameterValue", "message": echoed});
+        let err = sqs_error(400, Some(&body), &[], b"");
+        assert!(
+            err.to_string().ends_with("Value s3cr3t-message-body is invalid"),
+            "{err}"
         );
     }
 }

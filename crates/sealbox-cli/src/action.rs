@@ -47,7 +47,8 @@ pub enum ActionCommand {
     /// Delete an action.
     Delete { name: String },
     /// Run a saved action (NAME) or an unsaved one (--spec FILE); prints the destination's reply
-    /// with every secret value redacted.
+    /// with every secret value redacted. Exits 1 when the destination answers 4xx or 5xx (the
+    /// reply is still printed), like `curl --fail`.
     Run {
         /// The saved action; leave out with --spec.
         #[arg(required_unless_present = "spec", conflicts_with = "spec")]
@@ -198,10 +199,24 @@ pub async fn run(ctx: &Ctx, cmd: ActionCommand) -> anyhow::Result<()> {
                 (None, None) => usage!("give the action's NAME or --spec FILE"),
             };
             if ctx.json {
-                return output::json(&reply);
+                output::json(&reply)?;
+            } else {
+                print_reply(&reply)?;
             }
-            print_reply(&reply)
+            failed_status(&reply)
         }
+    }
+}
+
+/// Like `curl --fail`: a 4xx or 5xx answer is a failure (exit code 1), after the reply is printed.
+fn failed_status(reply: &ActionRunResponse) -> anyhow::Result<()> {
+    match &reply.http {
+        Some(http) if http.status >= 400 => anyhow::bail!(
+            "{} answered {}; the reply is printed above, check the request and the destination",
+            reply.destination,
+            http.status
+        ),
+        _ => Ok(()),
     }
 }
 

@@ -47,6 +47,8 @@ const SENDER_HEADERS: &[&str] = &[
 const MAX_FIELD_CHARS: usize = 65_536;
 const MAX_ENTRIES: usize = 50;
 const MAX_INPUT_CHARS: usize = 8192;
+/// The longest text from a destination shown in an error or an e-mail server's reply.
+const MAX_PEER_TEXT: usize = 1000;
 
 // ---- what the dispatcher gets and gives back ----
 
@@ -133,8 +135,22 @@ pub enum DispatchFailure {
 
 /// Sends rendered requests. The server implements it with its outbound senders; core decides
 /// everything else (who may, what is sent, what comes back).
+///
+/// The `check_*` methods run before any use of a value is recorded: they refuse what the sender
+/// would refuse anyway (a destination the guard does not allow, a request it cannot build), so
+/// a refused run records no `secret.use`. They send nothing; the send itself checks again (and
+/// connects only to the addresses it checked then).
 #[async_trait]
 pub trait Dispatcher: Send + Sync + 'static {
+    async fn check_http(&self, _request: &HttpRequest) -> Result<(), DispatchError> {
+        Ok(())
+    }
+    async fn check_email(&self, _account: &SmtpAccount, _message: &EmailMessage) -> Result<(), DispatchError> {
+        Ok(())
+    }
+    async fn check_sqs(&self, _account: &SqsAccount, _message: &SqsMessage) -> Result<(), DispatchError> {
+        Ok(())
+    }
     async fn http(&self, request: HttpRequest) -> Result<HttpResponse, DispatchError>;
     async fn email(&self, account: SmtpAccount, message: EmailMessage) -> Result<EmailSent, DispatchError>;
     async fn sqs(&self, account: SqsAccount, message: SqsMessage) -> Result<SqsSent, DispatchError>;
@@ -180,6 +196,14 @@ enum Compiled {
 }
 
 impl Compiled {
+    fn kind(&self) -> ActionKind {
+        match self {
+            Compiled::Http { .. } => ActionKind::Http,
+            Compiled::Email { .. } => ActionKind::Email,
+            Compiled::Sqs { .. } => ActionKind::Sqs,
+        }
+    }
+
     fn fields(&self) -> Vec<&Field> {
         let mut out = Vec::new();
         match self {
@@ -462,11 +486,15 @@ fn url_host(url: &Field) -> Result<String, String> {
         Some(Segment::Text(t)) => t.as_str(),
         _ => "",
     };
-    let rest = start
-        .strip_prefix("https://")
-        .or_else(|| start.strip_prefix("http://"))
-        .ok_or("must start with http:// or https://")?;
-    let end = rest.find(['/', '?', '#']);
+    let (scheme, rest) = if let Some(rest) = start.strip_prefix("https://") {
+        ("https", rest)
+    } else if let Some(rest) = start.strip_prefix("http://") {
+        ("http", rest)
+    } else {
+        return Err("must start with http:// or https://".into());
+    };
+    // Where the sender's URL parser ends the authority (`\` too, for http and https).
+    let end = rest.find(['/', '?', '#', '\\']);
     if end.is_none() && url.segments.len() > 1 {
         return Err("the host must be written out; put references after it (in the path or query)".into());
     }
@@ -474,15 +502,25 @@ fn url_host(url: &Field) -> Result<String, String> {
     if authority.contains('@') {
         return Err("credentials in the URL are not allowed; send them in a header".into());
     }
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must name a host, like https://api.example.com/path".into());
+    let must_name = "must name a host and a valid port, like https://api.example.com/path";
+    if authority.is_empty() || authority.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(must_name.into());
     }
-    Ok(host.to_ascii_lowercase())
+    // The host as the sender will read it (percent-escapes decoded, numeric IPv4 forms and
+    // IDNs normalised), so the audited destination is the one connected to.
+    let parsed = url::Url::parse(&format!("{scheme}://{authority}/")).map_err(|_| must_name.to_owned())?;
+    match parsed.host_str() {
+        Some(host) if !host.is_empty() => Ok(bare_host(host)),
+        _ => Err(must_name.into()),
+    }
+}
+
+/// A host as `Url::host_str` gives it, without the brackets of an IPv6 literal.
+fn bare_host(host: &str) -> String {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .to_owned()
 }
 
 fn is_header_name(name: &str) -> bool {
@@ -495,54 +533,127 @@ fn is_header_name(name: &str) -> bool {
 
 // ---- redaction ----
 
-/// Replaces every occurrence of secret values (and of their standard base64 and URL-encoded
-/// forms) with `[REDACTED]`, longest first.
+/// Replaces every occurrence of secret values with `[REDACTED]`, however a peer may have spelt
+/// them: raw; percent-encoded in any case, wholly or in part, with `+` for spaces; JSON-escaped
+/// (`\"`, `\/`, `\u00e9` in any case); HTML-escaped (`&amp;` ...); and base64 (standard or
+/// URL-safe alphabet, padded or not, and inside a longer base64 text at any alignment, less the
+/// characters it shares with its neighbours). Where two matches start at one place the longest wins.
 pub struct Redactor {
+    /// Each value as characters, matched spelling by spelling.
+    values: Vec<Vec<char>>,
+    /// Base64 forms, matched exactly.
     needles: Vec<Vec<u8>>,
+    /// The bytes a match may start with (every other position is passed over at once).
+    starts: [bool; 256],
 }
 
 pub const REDACTED: &str = "[REDACTED]";
+
+/// Base64 text shorter than this inside a longer base64 text is not looked for (it would match by chance).
+const MIN_BASE64_CORE: usize = 8;
 
 impl Redactor {
     /// `values`: each referenced secret's value (a structured one as its JSON text) and, for
     /// structured secrets, each field of 4 characters or more.
     pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        let mut chars = BTreeSet::new();
         let mut needles = BTreeSet::new();
         for value in values {
             if value.is_empty() {
                 continue;
             }
-            needles.insert(value.as_bytes().to_vec());
-            needles.insert(base64::engine::general_purpose::STANDARD.encode(value).into_bytes());
-            // As a JSON string holds it (a peer echoing the value inside JSON escapes `"`, `\`, ...).
-            if let Ok(quoted) = serde_json::to_string(value)
-                && let Some(inner) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
-            {
-                needles.insert(inner.as_bytes().to_vec());
+            chars.insert(value.chars().collect::<Vec<char>>());
+            let bytes = value.as_bytes();
+            for padded in [&STANDARD, &URL_SAFE] {
+                needles.insert(padded.encode(bytes).into_bytes());
             }
-            for form in [percent_encode(value, false), percent_encode(value, true)] {
-                needles.insert(form.clone().into_bytes());
-                needles.insert(form.to_ascii_lowercase_hex().into_bytes());
+            for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+                needles.insert(engine.encode(bytes).into_bytes());
+                // Inside a longer text: with k bytes before it, the characters that hold only the
+                // value's bits are the same whatever those bytes are.
+                for k in 0..3usize {
+                    let mut shifted = vec![0u8; k];
+                    shifted.extend_from_slice(bytes);
+                    let encoded = engine.encode(&shifted).into_bytes();
+                    let first = (8 * k).div_ceil(6);
+                    let last = (8 * (k + bytes.len())) / 6;
+                    if last >= first + MIN_BASE64_CORE {
+                        needles.insert(encoded[first..last].to_vec());
+                    }
+                }
             }
         }
-        let mut needles: Vec<Vec<u8>> = needles.into_iter().collect();
-        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        Self { needles }
+        let mut values: Vec<Vec<char>> = chars.into_iter().collect();
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        let needles: Vec<Vec<u8>> = needles.into_iter().collect();
+        let mut starts = [false; 256];
+        for needle in &needles {
+            if let Some(&b) = needle.first() {
+                starts[usize::from(b)] = true;
+            }
+        }
+        if !values.is_empty() {
+            // Escaped spellings of any first character.
+            for b in [b'%', b'+', b'\\', b'&'] {
+                starts[usize::from(b)] = true;
+            }
+        }
+        for value in &values {
+            if let Some(c) = value.first() {
+                let mut buf = [0u8; 4];
+                starts[usize::from(c.encode_utf8(&mut buf).as_bytes()[0])] = true;
+            }
+        }
+        Self {
+            values,
+            needles,
+            starts,
+        }
+    }
+
+    /// The length of the longest match starting at the beginning of `input`, if any.
+    fn longest_match(&self, input: &[u8]) -> usize {
+        let mut best = 0;
+        for needle in &self.needles {
+            if needle.len() > best && input.starts_with(needle) {
+                best = needle.len();
+            }
+        }
+        let first = input.first().copied().unwrap_or_default();
+        let escaped = matches!(first, b'%' | b'+' | b'\\' | b'&');
+        for value in &self.values {
+            let mut buf = [0u8; 4];
+            let raw_first = value.first().map(|c| c.encode_utf8(&mut buf).as_bytes()[0]);
+            if !escaped && raw_first != Some(first) {
+                continue;
+            }
+            if let Some(len) = match_value(value, input) {
+                best = best.max(len);
+            }
+        }
+        best
     }
 
     pub fn bytes(&self, input: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(input.len());
         let mut i = 0;
-        'outer: while i < input.len() {
-            for needle in &self.needles {
-                if input[i..].starts_with(needle) {
+        while i < input.len() {
+            if !self.starts[usize::from(input[i])] {
+                out.push(input[i]);
+                i += 1;
+                continue;
+            }
+            match self.longest_match(&input[i..]) {
+                0 => {
+                    out.push(input[i]);
+                    i += 1;
+                }
+                len => {
                     out.extend_from_slice(REDACTED.as_bytes());
-                    i += needle.len();
-                    continue 'outer;
+                    i += len;
                 }
             }
-            out.push(input[i]);
-            i += 1;
         }
         out
     }
@@ -552,42 +663,128 @@ impl Redactor {
     }
 }
 
-/// RFC 3986 percent-encoding (unreserved characters kept); `form`: spaces as `+`, as HTML forms
-/// and query strings often write them.
-fn percent_encode(value: &str, form: bool) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(char::from(b)),
-            b' ' if form => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-trait LowercaseHex {
-    fn to_ascii_lowercase_hex(&self) -> String;
-}
-
-impl LowercaseHex for String {
-    /// `%2F` -> `%2f`, leaving everything else as it is.
-    fn to_ascii_lowercase_hex(&self) -> String {
-        let mut out = String::with_capacity(self.len());
-        let mut hex_left = 0;
-        for c in self.chars() {
-            if c == '%' {
-                hex_left = 2;
-                out.push(c);
-            } else if hex_left > 0 {
-                hex_left -= 1;
-                out.push(c.to_ascii_lowercase());
-            } else {
-                out.push(c);
+/// Matches `value` at the start of `input` in any mix of spellings, as a set of positions reached
+/// after each character (so a character with several spellings costs no backtracking); the
+/// longest full match.
+fn match_value(value: &[char], input: &[u8]) -> Option<usize> {
+    // Fast path: compared byte by byte as written, the input can only take another spelling
+    // where it (or the value) has an escape's first byte.
+    let escape = |b: u8| matches!(b, b'%' | b'+' | b'\\' | b'&');
+    let mut buf = [0u8; 4];
+    let mut at = 0;
+    let mut plain = true;
+    'raw: for c in value {
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            match input.get(at) {
+                Some(&i) if i == b && !escape(b) => at += 1,
+                Some(&i) if escape(i) || escape(b) => {
+                    plain = false;
+                    break 'raw;
+                }
+                _ => return None,
             }
         }
-        out
     }
+    if plain {
+        return Some(at);
+    }
+    let mut positions = vec![0usize];
+    let mut next = Vec::new();
+    for &c in value {
+        next.clear();
+        for &at in &positions {
+            spellings(c, &input[at..], |len| {
+                if !next.contains(&(at + len)) {
+                    next.push(at + len);
+                }
+            });
+        }
+        if next.is_empty() {
+            return None;
+        }
+        std::mem::swap(&mut positions, &mut next);
+    }
+    positions.into_iter().max()
+}
+
+/// Calls `found` with the length of each spelling of `c` that `input` starts with.
+fn spellings(c: char, input: &[u8], mut found: impl FnMut(usize)) {
+    let mut buf = [0u8; 4];
+    let utf8 = c.encode_utf8(&mut buf).as_bytes();
+    // Raw or percent-encoded, byte by byte (any byte may be encoded, in either case).
+    fn raw_or_percent(utf8: &[u8], input: &[u8], at: usize, found: &mut impl FnMut(usize)) {
+        let Some((&b, rest)) = utf8.split_first() else {
+            found(at);
+            return;
+        };
+        if input.get(at) == Some(&b) {
+            raw_or_percent(rest, input, at + 1, found);
+        }
+        if input.get(at) == Some(&b'%') && hex_byte(input.get(at + 1..at + 3)) == Some(u32::from(b)) {
+            raw_or_percent(rest, input, at + 3, found);
+        }
+    }
+    raw_or_percent(utf8, input, 0, &mut found);
+    // A space as `+` (forms and query strings).
+    if c == ' ' && input.first() == Some(&b'+') {
+        found(1);
+    }
+    if input.first() == Some(&b'\\') {
+        let short = match c {
+            '"' => Some(b'"'),
+            '\\' => Some(b'\\'),
+            '/' => Some(b'/'),
+            '\n' => Some(b'n'),
+            '\r' => Some(b'r'),
+            '\t' => Some(b't'),
+            '\u{8}' => Some(b'b'),
+            '\u{c}' => Some(b'f'),
+            _ => None,
+        };
+        if short.is_some() && input.get(1).copied() == short {
+            found(2);
+        }
+        let mut units = [0u16; 2];
+        let mut at = 0;
+        let mut whole = true;
+        for unit in c.encode_utf16(&mut units).iter() {
+            let escaped = input.get(at..at + 2) == Some(b"\\u".as_slice())
+                && hex_byte(input.get(at + 2..at + 6)) == Some(u32::from(*unit));
+            if !escaped {
+                whole = false;
+                break;
+            }
+            at += 6;
+        }
+        if whole {
+            found(at);
+        }
+    }
+    if input.first() == Some(&b'&') {
+        let entities: &[&[u8]] = match c {
+            '&' => &[b"&amp;"],
+            '<' => &[b"&lt;"],
+            '>' => &[b"&gt;"],
+            '"' => &[b"&quot;", b"&#34;"],
+            '\'' => &[b"&#39;", b"&#x27;", b"&apos;"],
+            _ => &[],
+        };
+        for entity in entities {
+            if input.len() >= entity.len() && input[..entity.len()].eq_ignore_ascii_case(entity) {
+                found(entity.len());
+            }
+        }
+    }
+}
+
+/// The value of 2 or 4 hex digits, in either case.
+fn hex_byte(digits: Option<&[u8]>) -> Option<u32> {
+    let digits = digits?;
+    let mut value = 0u32;
+    for d in digits {
+        value = value * 16 + char::from(*d).to_digit(16)?;
+    }
+    Some(value)
 }
 
 // ---- use-cases ----
@@ -722,7 +919,14 @@ impl Sealbox {
         };
         let definition: ActionDefinition =
             serde_json::from_str(&row.spec).map_err(|_| CoreError::internal("stored action definition is invalid"))?;
-        let compiled = compile(&definition)?;
+        let compiled = match compile(&definition) {
+            Ok(compiled) => compiled,
+            Err(e) => {
+                return Err(self
+                    .refused_run(p, ctx, &row.name, &check(&definition).0, None, &input, e)
+                    .await);
+            }
+        };
         self.run(p, ctx, &row.name, &compiled, input, false).await
     }
 
@@ -737,7 +941,14 @@ impl Sealbox {
         if p.identity().is_none() {
             authorize(p, Permission::RunActions)?;
         }
-        let compiled = compile(&definition)?;
+        let compiled = match compile(&definition) {
+            Ok(compiled) => compiled,
+            Err(e) => {
+                return Err(self
+                    .refused_run(p, ctx, UNSAVED, &check(&definition).0, None, &input, e)
+                    .await);
+            }
+        };
         self.run(p, ctx, UNSAVED, &compiled, input, true).await
     }
 
@@ -780,8 +991,9 @@ impl Sealbox {
         if let Err(e) = authorize_action_run(p, &policies, &checks, unsaved) {
             if e.class == ErrorClass::Forbidden {
                 self.audit_denied(p, ctx, "action.run", target).await;
+                return Err(e);
             }
-            return Err(e);
+            return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await);
         }
         let mut opened = BTreeMap::new();
         for (secret, live) in rows {
@@ -790,9 +1002,30 @@ impl Sealbox {
                 opened.insert(secret.to_owned(), Opened { row, version, value });
             }
         }
-        check_input(compiled, &input)?;
-        let redactor = redactor_for(&opened);
-        let request = render_request(compiled, &opened, &input)?;
+        if let Err(e) = check_input(compiled, &input) {
+            return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await);
+        }
+        let redactor = redactor_for(&opened, compiled);
+        let request = match render_request(compiled, &opened, &input) {
+            Ok(request) => request,
+            Err(e) => return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await),
+        };
+        // What the sender would refuse is refused before any use is recorded.
+        let checked = match self.dispatcher.as_ref() {
+            Some(dispatcher) => request.check(&**dispatcher).await,
+            None => Err(DispatchError {
+                code: codes::ACTION_UNAVAILABLE,
+                message: "this server cannot send actions".into(),
+                failure: DispatchFailure::Peer,
+            }),
+        };
+        if let Err(e) = checked {
+            let destination = request.destination();
+            let e = dispatch_failure(e, &redactor);
+            return Err(self
+                .refused_run(p, ctx, name, compiled, Some(&destination), &input, e)
+                .await);
+        }
 
         // Every value about to leave is audited first; if that fails nothing is sent.
         let uses = opened
@@ -853,18 +1086,53 @@ impl Sealbox {
                 email: reply.email,
                 sqs: reply.sqs,
             }),
-            Err(e) => {
-                let class = match e.failure {
-                    DispatchFailure::Refused => ErrorClass::Unprocessable,
-                    DispatchFailure::Peer => ErrorClass::FailedDependency,
-                };
-                Err(CoreError::new(class, e.code, redactor.text(&e.message)))
-            }
+            Err(e) => Err(dispatch_failure(e, &redactor)),
+        }
+    }
+
+    /// Records a run refused before anything was sent or any use recorded (`action.run`,
+    /// outcome `failure`, with the error's code) and gives back the error, or the audit's error
+    /// if the record cannot be written.
+    #[allow(clippy::too_many_arguments)]
+    async fn refused_run(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        compiled: &Compiled,
+        destination: Option<&str>,
+        input: &BTreeMap<String, String>,
+        error: CoreError,
+    ) -> CoreError {
+        let destination = destination.map(str::to_owned).or_else(|| match compiled {
+            Compiled::Http { host, .. } if !host.is_empty() => Some(host.clone()),
+            _ => None,
+        });
+        let detail = json!({
+            "kind": compiled.kind().as_str(),
+            "secrets": compiled.secrets(),
+            "destination": destination,
+            // Only keys the action takes: a refused run may carry any text as a key.
+            "input_keys": input.keys().filter(|k| compiled.inputs().contains(k)).collect::<Vec<_>>(),
+            "code": error.code,
+        });
+        let record = self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            "action.run",
+            format!("action:{name}"),
+            "failure",
+            detail,
+        );
+        match self.store.append_audit(record).await {
+            Ok(_) => error,
+            Err(e) => e.into(),
         }
     }
 
     async fn action_row(&self, p: &Principal, name: &str) -> CoreResult<ActionRow> {
-        self.store.action_by_name(&p.workspace_id, name).await?.ok_or_else(|| {
+        let missing = || {
             CoreError::not_found(
                 codes::ACTION_NOT_FOUND,
                 format!(
@@ -872,7 +1140,15 @@ impl Sealbox {
                     validate::quote_for_message(name)
                 ),
             )
-        })
+        };
+        // A name no action can have is not looked up (PostgreSQL refuses NUL characters).
+        if crate::machines::object_name(codes::ACTION_NAME_INVALID, "action", name).is_err() {
+            return Err(missing());
+        }
+        self.store
+            .action_by_name(&p.workspace_id, name)
+            .await?
+            .ok_or_else(missing)
     }
 
     fn action_audit(
@@ -898,6 +1174,39 @@ impl Sealbox {
             }),
         )
     }
+}
+
+/// A sender's refusal or failure as core's error, its message redacted once more.
+fn dispatch_failure(e: DispatchError, redactor: &Redactor) -> CoreError {
+    let class = match e.failure {
+        DispatchFailure::Refused => ErrorClass::Unprocessable,
+        DispatchFailure::Peer => ErrorClass::FailedDependency,
+    };
+    CoreError::new(class, e.code, peer_text(redactor, &e.message))
+}
+
+/// Text that may come from the destination, as it is shown: every value redacted first, then
+/// control characters dropped and the text shortened to [`MAX_PEER_TEXT`] characters (in that
+/// order: a value cut short could no longer be recognised).
+fn peer_text(redactor: &Redactor, text: &str) -> String {
+    let redacted = redactor.text(text);
+    let mut out = String::with_capacity(redacted.len().min(MAX_PEER_TEXT * 4));
+    let mut count = 0;
+    let mut last_space = false;
+    for c in redacted.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if c == ' ' && last_space {
+            continue;
+        }
+        if count == MAX_PEER_TEXT {
+            out.push('…');
+            break;
+        }
+        last_space = c == ' ';
+        out.push(c);
+        count += 1;
+    }
+    out
 }
 
 fn deleted_meanwhile(name: &str) -> CoreError {
@@ -966,8 +1275,33 @@ fn check_input(compiled: &Compiled, input: &BTreeMap<String, String>) -> CoreRes
     ))
 }
 
-fn redactor_for(opened: &BTreeMap<String, Opened>) -> Redactor {
+fn redactor_for(opened: &BTreeMap<String, Opened>, compiled: &Compiled) -> Redactor {
     let mut values: Vec<String> = Vec::new();
+    // Every field the action references, whatever its length: it is sent; and the credential
+    // of the account secret of an e-mail or SQS action.
+    let account = match compiled {
+        Compiled::Email { secret, .. } => Some((secret, "password")),
+        Compiled::Sqs { secret, .. } => Some((secret, "secret_access_key")),
+        Compiled::Http { .. } => None,
+    };
+    if let Some((secret, key)) = account
+        && let Some(Value::String(text)) = opened.get(secret).and_then(|o| o.value.get(key))
+    {
+        values.push(text.clone());
+    }
+    for field in compiled.fields() {
+        for segment in &field.segments {
+            if let Segment::Secret(r) = segment
+                && let (Some(o), Some(name)) = (opened.get(&r.name), &r.field)
+            {
+                match o.value.get(name) {
+                    Some(Value::String(text)) => values.push(text.clone()),
+                    Some(Value::Null) | None => {}
+                    Some(other) => values.push(other.to_string()),
+                }
+            }
+        }
+    }
     for o in opened.values() {
         match &o.value {
             Value::String(text) => values.push(text.clone()),
@@ -1017,15 +1351,20 @@ impl Rendered {
     fn destination(&self) -> String {
         match self {
             Rendered::Http(_, host) => host.clone(),
-            Rendered::Email(account, _) => account.host.clone(),
-            Rendered::Sqs(account, _) => {
-                let rest = account
-                    .queue_url
-                    .split_once("://")
-                    .map_or(account.queue_url.as_str(), |(_, r)| r);
-                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_owned()
-            }
+            Rendered::Email(account, _) => account.host.trim().to_owned(),
+            // As the sender parses it.
+            Rendered::Sqs(account, _) => url::Url::parse(account.queue_url.trim())
+                .ok()
+                .and_then(|u| u.host_str().map(bare_host))
+                .unwrap_or_default(),
+        }
+    }
+
+    async fn check(&self, d: &dyn Dispatcher) -> Result<(), DispatchError> {
+        match self {
+            Rendered::Http(request, _) => d.check_http(request).await,
+            Rendered::Email(account, message) => d.check_email(account, message).await,
+            Rendered::Sqs(account, message) => d.check_sqs(account, message).await,
         }
     }
 
@@ -1054,7 +1393,7 @@ impl Rendered {
                 Reply {
                     email: Some(EmailRunResult {
                         recipients: sent.recipients,
-                        server_reply: redactor.text(&sent.server_reply),
+                        server_reply: peer_text(redactor, &sent.server_reply),
                     }),
                     ..Reply::default()
                 }
@@ -1337,12 +1676,44 @@ mod tests {
             ("http://127.0.0.1:9/{input.x}", "127.0.0.1"),
             ("http://[::1]:80/", "::1"),
             ("https://example.com", "example.com"),
+            // The host the request goes to, as the sender's URL parser reads it: `\` ends the
+            // host, percent-escapes are decoded, numeric IPv4 forms normalised.
+            ("https://evil.example\\.api.example.com/x", "evil.example"),
+            ("https://evil.example\\{input.x}", "evil.example"),
+            ("https://%65vil.example/", "evil.example"),
+            ("http://2130706433/", "127.0.0.1"),
+            ("http://0x7f.1/", "127.0.0.1"),
+            ("http://[::ffff:127.0.0.1]/", "::ffff:7f00:1"),
+            ("https://API.example.com./", "api.example.com."),
         ] {
             let Compiled::Http { host: h, .. } = compile(&http("GET", url, &[], None)).unwrap() else {
                 panic!()
             };
-            assert_eq!(h, host);
+            assert_eq!(h, host, "{url}");
         }
+        assert!(problems_of(&http("GET", "https://example.com:99999/", &[], None)).contains("url:"));
+        // The audited destination of an SQS or e-mail run is the host the sender connects to.
+        let sqs = |queue_url: &str| {
+            Rendered::Sqs(
+                SqsAccount {
+                    aws_region: "us-east-1".into(),
+                    queue_url: queue_url.into(),
+                    access_key_id: "A".into(),
+                    secret_access_key: SecretString::from("s"),
+                },
+                SqsMessage {
+                    body: SecretString::from("b"),
+                    attributes: BTreeMap::new(),
+                    delay_seconds: None,
+                    message_group_id: None,
+                    message_deduplication_id: None,
+                },
+            )
+            .destination()
+        };
+        assert_eq!(sqs("http://[::1]/1/q"), "::1");
+        assert_eq!(sqs("https://u@SQS.example.com:443/1/q"), "sqs.example.com");
+        assert_eq!(sqs(" https://sqs.example.com/1/q"), "sqs.example.com");
     }
 
     #[test]
@@ -1377,13 +1748,11 @@ mod tests {
         let secret = "s3cr3t value/+&=";
         let r = Redactor::new([secret, "tiny"]);
         let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
-        let url = percent_encode(secret, false);
-        let form = percent_encode(secret, true);
-        assert_eq!(url, "s3cr3t%20value%2F%2B%26%3D");
-        assert_eq!(form, "s3cr3t+value%2F%2B%26%3D");
+        let url = "s3cr3t%20value%2F%2B%26%3D";
+        let form = "s3cr3t+value%2F%2B%26%3D";
         let text = format!(
             "a {secret} b {b64} c {url} d {form} e {} f tiny",
-            url.to_ascii_lowercase_hex()
+            url.to_ascii_lowercase()
         );
         assert_eq!(
             r.text(&text),
@@ -1396,6 +1765,56 @@ mod tests {
         // Longest first: a value containing another is replaced whole.
         let r = Redactor::new(["abcd", "abcdefgh"]);
         assert_eq!(r.text("xabcdefghx abcd"), "x[REDACTED]x [REDACTED]");
+    }
+
+    #[test]
+    fn redaction_covers_every_spelling_a_peer_may_echo() {
+        let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+        let secret = "s3cr3t value/+&=";
+        let r = Redactor::new([secret]);
+        for spelled in [
+            // mixed-case and partial percent-encoding (encodeURI keeps / + & =)
+            "s3cr3t%20value%2f%2B%26%3d",
+            "s3cr3t%20value/+&=",
+            "s3cr3t+value%2F+%26=",
+            // JSON with escaped solidus and \u escapes, in either case
+            "s3cr3t value\\/+&=",
+            "s3cr3t\\u0020value\\/\\u002B\\u0026\\u003d",
+            // HTML-escaped
+            "s3cr3t value/+&amp;=",
+        ] {
+            assert_eq!(r.text(&format!("<{spelled}>")), "<[REDACTED]>", "{spelled}");
+        }
+        let r = Redactor::new(["p\u{e4}ssw\u{f6}rd/\"x"]);
+        assert_eq!(r.text("p\\u00E4ssw\\u00f6rd\\/\\\"x"), "[REDACTED]");
+        assert_eq!(r.text("p%C3%A4ssw%c3%b6rd%2F%22x"), "[REDACTED]");
+        // base64 without padding and in the URL-safe alphabet
+        let secret = "a secret?>>";
+        let r = Redactor::new([secret]);
+        let std = b64(secret);
+        assert!(std.ends_with('=') && std.contains('/'), "{std}");
+        let nopad = std.trim_end_matches('=').to_owned();
+        let urlsafe = nopad.replace('+', "-").replace('/', "_");
+        for form in [nopad, urlsafe] {
+            let out = r.text(&format!("[{form}]"));
+            assert!(out.starts_with("[[REDACTED]"), "{form}: {out}");
+        }
+        // base64 of the value inside a longer text (Basic credentials echoed back): whatever
+        // alignment it has, at most the few characters it shares with its neighbours remain.
+        let secret = "0123456789-long-password";
+        let r = Redactor::new([secret]);
+        for prefix in ["", "u:", "user:", "abc"] {
+            let encoded = b64(&format!("{prefix}{secret}!"));
+            let out = r.text(&encoded);
+            assert!(out.contains(REDACTED), "{prefix}: {out}");
+            assert!(out.replace(REDACTED, "").len() <= 12, "{prefix}: {out}");
+        }
+        // Over-long inputs stay linear: a value full of characters with several spellings.
+        let r = Redactor::new(["%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%"]);
+        let input = "%25".repeat(20_000);
+        let started = std::time::Instant::now();
+        assert!(r.text(&input).contains(REDACTED));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

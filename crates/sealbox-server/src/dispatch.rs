@@ -60,17 +60,87 @@ fn dispatch_error(e: ActionError) -> DispatchError {
     }
 }
 
+fn http_call(request: &HttpRequest) -> sealbox_actions::HttpCall {
+    sealbox_actions::HttpCall {
+        method: request.method.clone(),
+        url: exposed(&request.url),
+        headers: request.headers.iter().map(|(k, v)| (k.clone(), exposed(v))).collect(),
+        query: request.query.iter().map(|(k, v)| (k.clone(), exposed(v))).collect(),
+        body: request.body.as_ref().map(exposed),
+    }
+}
+
+fn smtp_account(account: &SmtpAccount) -> sealbox_actions::SmtpAccount {
+    sealbox_actions::SmtpAccount {
+        host: account.host.clone(),
+        port: account.port,
+        username: account.username.clone(),
+        password: account.password.clone(),
+        from: account.from.clone(),
+    }
+}
+
+fn email(message: &EmailMessage) -> sealbox_actions::Email {
+    let all = |list: &[SecretString]| list.iter().map(exposed).collect::<Vec<_>>();
+    sealbox_actions::Email {
+        from: message.from.as_ref().map(exposed),
+        to: all(&message.to),
+        cc: all(&message.cc),
+        bcc: all(&message.bcc),
+        subject: exposed(&message.subject),
+        text: exposed(&message.text),
+        html: message.html.as_ref().map(exposed),
+    }
+}
+
+fn sqs_account(account: &SqsAccount) -> sealbox_actions::SqsAccount {
+    sealbox_actions::SqsAccount {
+        aws_region: account.aws_region.clone(),
+        queue_url: account.queue_url.clone(),
+        access_key_id: account.access_key_id.clone(),
+        secret_access_key: account.secret_access_key.clone(),
+    }
+}
+
+fn sqs_message(message: &SqsMessage) -> sealbox_actions::SqsMessage {
+    sealbox_actions::SqsMessage {
+        body: exposed(&message.body),
+        attributes: message
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), exposed(v)))
+            .collect(),
+        delay_seconds: message.delay_seconds,
+        message_group_id: message.message_group_id.as_ref().map(exposed),
+        message_deduplication_id: message.message_deduplication_id.as_ref().map(exposed),
+    }
+}
+
 #[async_trait]
 impl Dispatcher for OutboundDispatcher {
+    async fn check_http(&self, request: &HttpRequest) -> Result<(), DispatchError> {
+        self.outbound
+            .check_http(http_call(request))
+            .await
+            .map_err(dispatch_error)
+    }
+
+    async fn check_email(&self, account: &SmtpAccount, message: &EmailMessage) -> Result<(), DispatchError> {
+        self.outbound
+            .check_email(&smtp_account(account), &email(message))
+            .await
+            .map_err(dispatch_error)
+    }
+
+    async fn check_sqs(&self, account: &SqsAccount, message: &SqsMessage) -> Result<(), DispatchError> {
+        self.outbound
+            .check_sqs(&sqs_account(account), &sqs_message(message))
+            .await
+            .map_err(dispatch_error)
+    }
+
     async fn http(&self, request: HttpRequest) -> Result<HttpResponse, DispatchError> {
-        let call = sealbox_actions::HttpCall {
-            method: request.method,
-            url: exposed(&request.url),
-            headers: request.headers.iter().map(|(k, v)| (k.clone(), exposed(v))).collect(),
-            query: request.query.iter().map(|(k, v)| (k.clone(), exposed(v))).collect(),
-            body: request.body.as_ref().map(exposed),
-        };
-        let reply = self.outbound.http(call).await.map_err(dispatch_error)?;
+        let reply = self.outbound.http(http_call(&request)).await.map_err(dispatch_error)?;
         Ok(HttpResponse {
             status: reply.status,
             headers: reply.headers,
@@ -79,24 +149,11 @@ impl Dispatcher for OutboundDispatcher {
     }
 
     async fn email(&self, account: SmtpAccount, message: EmailMessage) -> Result<EmailSent, DispatchError> {
-        let account = sealbox_actions::SmtpAccount {
-            host: account.host,
-            port: account.port,
-            username: account.username,
-            password: account.password,
-            from: account.from,
-        };
-        let all = |list: &[SecretString]| list.iter().map(exposed).collect::<Vec<_>>();
-        let email = sealbox_actions::Email {
-            from: message.from.as_ref().map(exposed),
-            to: all(&message.to),
-            cc: all(&message.cc),
-            bcc: all(&message.bcc),
-            subject: exposed(&message.subject),
-            text: exposed(&message.text),
-            html: message.html.as_ref().map(exposed),
-        };
-        let sent = self.outbound.email(&account, &email).await.map_err(dispatch_error)?;
+        let sent = self
+            .outbound
+            .email(&smtp_account(&account), &email(&message))
+            .await
+            .map_err(dispatch_error)?;
         Ok(EmailSent {
             recipients: sent.recipients,
             server_reply: sent.server_reply,
@@ -104,26 +161,9 @@ impl Dispatcher for OutboundDispatcher {
     }
 
     async fn sqs(&self, account: SqsAccount, message: SqsMessage) -> Result<SqsSent, DispatchError> {
-        let account = sealbox_actions::SqsAccount {
-            aws_region: account.aws_region,
-            queue_url: account.queue_url,
-            access_key_id: account.access_key_id,
-            secret_access_key: account.secret_access_key,
-        };
-        let message = sealbox_actions::SqsMessage {
-            body: exposed(&message.body),
-            attributes: message
-                .attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), exposed(v)))
-                .collect(),
-            delay_seconds: message.delay_seconds,
-            message_group_id: message.message_group_id.as_ref().map(exposed),
-            message_deduplication_id: message.message_deduplication_id.as_ref().map(exposed),
-        };
         let sent = self
             .outbound
-            .sqs_at(&account, &message, self.clock.now_ms())
+            .sqs_at(&sqs_account(&account), &sqs_message(&message), self.clock.now_ms())
             .await
             .map_err(dispatch_error)?;
         Ok(SqsSent {

@@ -69,6 +69,27 @@ async fn http_to_loopback_is_refused_by_address_and_by_name() {
         ),
         (format!("http://0x7f.1:{port}/echo"), "127.0.0.1", "a loopback address"),
         (
+            format!("http://0177.0.0.1:{port}/echo"),
+            "127.0.0.1",
+            "a loopback address",
+        ),
+        // IPv6 forms that carry 127.0.0.1 (IPv4-translated, 6to4, local-use NAT64).
+        (
+            format!("http://[::ffff:0:7f00:1]:{port}/echo"),
+            "[::ffff:0:7f00:1]",
+            "a loopback address",
+        ),
+        (
+            format!("http://[2002:7f00:1::1]:{port}/echo"),
+            "[2002:7f00:1::1]",
+            "a loopback address",
+        ),
+        (
+            format!("http://[64:ff9b:1::7f00:1]:{port}/echo"),
+            "[64:ff9b:1::7f00:1]",
+            "a loopback address",
+        ),
+        (
             format!("http://0.0.0.0:{port}/echo"),
             "0.0.0.0",
             "an unspecified address",

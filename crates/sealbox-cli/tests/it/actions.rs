@@ -53,9 +53,16 @@ fn peer() -> Peer {
                 .unwrap()
                 .push(format!("{head}\n{}", String::from_utf8_lossy(&body)));
             let reply = format!("you sent {auth}");
+            // `/status/NNN` answers with that status.
+            let status = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|path| path.strip_prefix("/status/"))
+                .and_then(|code| code.parse::<u16>().ok())
+                .unwrap_or(200);
             let _ = write!(
                 stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-echo: {auth}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                "HTTP/1.1 {status} Whatever\r\ncontent-type: text/plain\r\nx-echo: {auth}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
                 reply.len()
             );
         }
@@ -189,4 +196,41 @@ fn unsaved_runs_updates_deletes_and_usage_errors() {
     let deleted = sb.cli(&["action", "delete", "ping"], None);
     assert!(deleted.ok().contains("deleted action ping"));
     sb.cli(&["action", "get", "ping"], None).fails_with("action.not_found");
+}
+
+/// Like `curl --fail`: a 4xx or 5xx answer exits 1 after printing the (redacted) reply; 2xx and
+/// 3xx exit 0.
+#[test]
+fn a_4xx_or_5xx_answer_exits_1_with_the_reply_printed() {
+    let sb = start(&["--allow-private-destinations"]);
+    let peer = peer();
+    sb.cli(
+        &["secret", "create", "API_TOKEN", "--type", "text"],
+        Some(&format!("{SECRET}\n")),
+    )
+    .ok();
+    let spec = |status: u16| {
+        write_spec(
+            &sb,
+            &format!("s{status}.json"),
+            json!({"kind": "http", "method": "GET", "url": format!("{}/status/{status}", peer.url),
+                   "headers": {"Authorization": "Bearer {secrets.API_TOKEN}"}}),
+        )
+    };
+    for status in [404u16, 503] {
+        let run = sb.cli(&["action", "run", "--spec", &spec(status)], None);
+        assert_eq!(run.status, 1, "{run:#?}");
+        assert_eq!(run.stdout.trim(), "you sent Bearer [REDACTED]", "{run:#?}");
+        assert!(run.stderr.contains(&format!("answered {status}")), "{run:#?}");
+        assert!(run.stderr.contains("error: "), "{run:#?}");
+        assert!(!run.all().contains(SECRET));
+        let json = sb.cli(&["--json", "action", "run", "--spec", &spec(status)], None);
+        assert_eq!(json.status, 1, "{json:#?}");
+        let reply: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(reply["http"]["status"], status);
+    }
+    for status in [201u16, 302] {
+        let run = sb.cli(&["action", "run", "--spec", &spec(status)], None);
+        assert_eq!(run.status, 0, "{run:#?}");
+    }
 }

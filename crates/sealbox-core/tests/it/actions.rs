@@ -24,6 +24,8 @@ const VALUE: &str = "core action/secret+0451";
 struct Recorder {
     calls: Mutex<Vec<String>>,
     fail: bool,
+    /// Fail with a long, multi-line message that echoes the value across core's length cap.
+    fail_long: bool,
 }
 
 #[async_trait]
@@ -36,6 +38,13 @@ impl Dispatcher for Recorder {
             .map(|(_, v)| v.expose_secret().to_owned())
             .unwrap_or_default();
         self.calls.lock().unwrap().push(auth.clone());
+        if self.fail_long {
+            return Err(DispatchError {
+                code: "action.sqs_failed",
+                message: format!("{}\r\n{auth}\r\n{}", "x".repeat(900), "y".repeat(2000)),
+                failure: DispatchFailure::Peer,
+            });
+        }
         if self.fail {
             return Err(DispatchError {
                 code: "action.timeout",
@@ -133,6 +142,57 @@ async fn the_reply_and_a_failure_message_come_back_redacted() {
     assert_eq!(e.code, "action.timeout");
     assert_eq!(e.class, sealbox_core::ErrorClass::FailedDependency);
     assert_eq!(e.message, "timed out talking to a peer that said Bearer [REDACTED]");
+}
+
+/// A referenced field of a structured secret is redacted however short it is (fields that are
+/// not referenced are redacted from 4 characters on).
+#[tokio::test]
+async fn a_short_referenced_field_is_redacted() {
+    let s = setup(false).await;
+    let ctx = RequestContext::default();
+    let mut smtp = text("MAIL", "");
+    smtp.secret_type = sealbox_types::SecretType::Smtp;
+    smtp.value = serde_json::json!({"host": "smtp.example.com", "port": 587, "username": "ada", "password": "q7z"});
+    s.core.create_secret(&s.owner, &ctx, smtp).await.unwrap();
+    let definition = ActionDefinition::Http(HttpActionSpec {
+        method: "POST".into(),
+        url: "https://api.example.com/v1".into(),
+        headers: [(
+            "Authorization".to_string(),
+            "Bearer {secrets.MAIL.password}".to_string(),
+        )]
+        .into(),
+        query: Default::default(),
+        body: None,
+    });
+    let ran = s
+        .core
+        .run_unsaved_action(&s.owner, &ctx, definition, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(*s.recorder.calls.lock().unwrap(), ["Bearer q7z"]);
+    let http = ran.http.unwrap();
+    assert_eq!(http.headers[0].value, "Bearer [REDACTED]");
+    assert!(!http.body.contains("q7z"), "{}", http.body);
+}
+
+/// A long failure message is redacted whole, then shortened and put on one line.
+#[tokio::test]
+async fn a_long_failure_message_is_redacted_before_it_is_shortened() {
+    let s = setup(false).await;
+    let core = s.core.with_dispatcher(Arc::new(Recorder {
+        fail_long: true,
+        ..Recorder::default()
+    }));
+    let e = core
+        .run_unsaved_action(&s.owner, &RequestContext::default(), call_api(), Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "action.sqs_failed");
+    assert!(e.message.contains("Bearer [REDACTED]"), "{}", e.message);
+    assert!(!e.message.contains("core act"), "{}", e.message);
+    assert!(!e.message.contains(['\r', '\n']), "{}", e.message);
+    assert!(e.message.chars().count() <= 1024, "{}", e.message.chars().count());
 }
 
 #[tokio::test]

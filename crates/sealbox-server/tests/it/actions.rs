@@ -343,6 +343,13 @@ async fn without_allow_private_destinations_loopback_private_and_metadata_are_re
     );
     assert_eq!(failures[1]["target"], "action:(unsaved)");
     assert_eq!(failures[1]["detail"]["destination"], "localhost");
+    // Nothing was sent, so no value was used: no secret.use, no last_used_at.
+    assert!(
+        events.iter().all(|e| e["action"] != "secret.use"),
+        "a refused destination records no use: {events:?}"
+    );
+    let details = api.get("/v1/secrets/API_TOKEN", owner).await.expect(200);
+    assert!(details["last_used_at"].is_null(), "{details}");
 }
 
 #[tokio::test]
@@ -452,6 +459,42 @@ async fn definitions_are_checked_field_by_field() {
         r.message()
     );
     assert!(peer.received().is_empty());
+    // A request the sender cannot build (a header value with a line break, from input).
+    let r = api
+        .post(
+            "/v1/actions/run",
+            owner,
+            json!({"definition": {
+            "kind": "http", "method": "GET", "url": format!("{}/x", peer.url),
+            "headers": {"X-Key": "{secrets.NOT_THERE}", "X-Id": "{input.id}"}},
+            "input": {"id": "a\r\nInjected: 1"}}),
+        )
+        .await;
+    r.expect_error(422, "action.request_invalid");
+    assert!(peer.received().is_empty());
+    // Every refused run is on record as a failure with its code, and none recorded a use.
+    let events = api.audit(owner).await;
+    let runs: Vec<(&Value, &Value)> = events
+        .iter()
+        .filter(|e| e["action"] == "action.run")
+        .map(|e| (&e["outcome"], &e["detail"]["code"]))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (&json!("failure"), &json!("action.definition_invalid")),
+            (&json!("failure"), &json!("action.reference_invalid")),
+            (&json!("failure"), &json!("action.input_invalid")),
+            (&json!("failure"), &json!("action.request_invalid")),
+        ]
+    );
+    assert!(events.iter().all(|e| e["action"] != "secret.use"), "{events:?}");
+    // A refused run records only the input keys the action takes (any text may be sent as a key).
+    let refused_input = events
+        .iter()
+        .find(|e| e["action"] == "action.run" && e["detail"]["code"] == "action.input_invalid")
+        .unwrap();
+    assert_eq!(refused_input["detail"]["input_keys"], json!([]), "{refused_input}");
     api.post("/v1/actions/missing/run", owner, json!({}))
         .await
         .expect_error(404, "action.not_found");

@@ -167,6 +167,52 @@ async fn nul_characters_are_refused_before_they_reach_postgres() {
     api.delete("/v1/tokens/%00", owner)
         .await
         .expect_error(404, "token.not_found");
+    // Actions: names in the path, definitions and input with NUL characters.
+    api.get("/v1/actions/a%00b", owner)
+        .await
+        .expect_error(404, "action.not_found");
+    api.post("/v1/actions/a%00b/run", owner, json!({}))
+        .await
+        .expect_error(404, "action.not_found");
+    api.patch(
+        "/v1/actions/a%00b",
+        owner,
+        json!({"definition": {"kind": "http", "method": "GET", "url": "https://example.com/"}}),
+    )
+    .await
+    .expect_error(404, "action.not_found");
+    api.delete("/v1/actions/a%00b", owner)
+        .await
+        .expect_error(404, "action.not_found");
+    api.post(
+        "/v1/actions",
+        owner,
+        json!({"name": "a\u{0}b", "definition": {"kind": "http", "method": "GET", "url": "https://example.com/"}}),
+    )
+    .await
+    .expect_error(400, "action.name_invalid");
+    api.post(
+        "/v1/actions/run",
+        owner,
+        json!({"definition": {"kind": "email", "secret": "M\u{0}", "to": ["a@example.com"], "subject": "s", "text": "t"}}),
+    )
+    .await
+    .expect_error(400, "action.definition_invalid");
+    api.post(
+        "/v1/actions/run",
+        owner,
+        json!({"definition": {"kind": "http", "method": "GET", "url": "https://example.com/", "headers": {"X": "a\u{0}b"}},
+               "input": {"k\u{0}": "v"}}),
+    )
+    .await
+    .expect_error(400, "action.input_invalid");
+    api.post(
+        "/v1/actions",
+        owner,
+        json!({"name": "nul-body", "definition": {"kind": "http", "method": "POST", "url": "https://example.com/", "body": "a\u{0}b"}}),
+    )
+    .await
+    .expect(201);
     api.post(
         "/v1/secrets",
         owner,

@@ -1,50 +1,24 @@
 //! `Outbound::email` against real aiosmtpd servers (STARTTLS + AUTH, and one without STARTTLS).
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sealbox_actions::{Email, Outbound, OutboundConfig, SmtpAccount};
+use sealbox_test_peers::Smtp;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::support::{Peer, Pki, outbound_with, python_with, start_peer, write};
+use crate::support::outbound_with;
 
 const USER: &str = "mailer@example.com";
 const PASSWORD: &str = "correct-horse-battery-staple";
 
-struct Smtp {
-    peer: Peer,
-    out: PathBuf,
-    pki: Pki,
+/// What these tests add to the aiosmtpd peer: an outbound trusting its CA, and an account for it.
+trait SmtpExt {
+    fn outbound(&self) -> Outbound;
+    fn account(&self, password: &str) -> SmtpAccount;
 }
 
-impl Smtp {
-    /// `mode` is `starttls` (with a certificate for `cert_names`) or `plain`.
-    fn start(mode: &str, cert_names: &[&str]) -> Option<Smtp> {
-        let python = python_with("aiosmtpd", "aiosmtpd==1.4.6")?;
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().to_path_buf();
-        let pki = Pki::new();
-        let cert = pki.server(cert_names);
-        let cert_path = write(&out, "server.crt", &cert.cert_pem);
-        let key_path = write(&out, "server.key", &cert.key_pem);
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/peers/smtp_peer.py");
-        let peer = start_peer(
-            &python,
-            &[
-                script,
-                out.to_str().unwrap(),
-                mode,
-                cert_path.to_str().unwrap(),
-                key_path.to_str().unwrap(),
-            ],
-            &[("PEER_USER", USER), ("PEER_PASSWORD", PASSWORD)],
-            Some(dir),
-            false,
-        );
-        Some(Smtp { peer, out, pki })
-    }
-
+impl SmtpExt for Smtp {
     fn outbound(&self) -> Outbound {
         outbound_with(OutboundConfig {
             allow_private_destinations: true,
@@ -62,33 +36,12 @@ impl Smtp {
             from: Some("Sealbox Alerts <alerts@example.com>".into()),
         }
     }
-
-    fn commands(&self) -> Vec<String> {
-        std::fs::read_to_string(self.out.join("commands.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn messages(&self) -> Vec<Value> {
-        let mut found: Vec<(PathBuf, Value)> = std::fs::read_dir(&self.out)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_message(p))
-            .map(|p| {
-                let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-                (p, v)
-            })
-            .collect();
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        found.into_iter().map(|(_, v)| v).collect()
-    }
 }
 
-fn is_message(p: &Path) -> bool {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    name.starts_with("message-") && name.ends_with(".json")
+/// aiosmtpd accepting `USER`/`PASSWORD`; `mode` is `starttls` (with a certificate for
+/// `cert_names`) or `plain`.
+fn start_smtp(mode: &str, cert_names: &[&str]) -> Option<Smtp> {
+    Smtp::start(mode, cert_names, USER, PASSWORD)
 }
 
 fn email() -> Email {
@@ -115,7 +68,7 @@ fn header(data: &str, name: &str) -> Option<String> {
 
 #[tokio::test]
 async fn a_message_arrives_with_headers_parts_and_bcc_only_in_the_envelope() {
-    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+    let Some(smtp) = start_smtp("starttls", &["localhost"]) else {
         return;
     };
     let sent = smtp.outbound().email(&smtp.account(PASSWORD), &email()).await.unwrap();
@@ -178,7 +131,7 @@ async fn a_message_arrives_with_headers_parts_and_bcc_only_in_the_envelope() {
 
 #[tokio::test]
 async fn a_text_only_message_and_the_action_from_overrides_the_secret() {
-    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+    let Some(smtp) = start_smtp("starttls", &["localhost"]) else {
         return;
     };
     let mut e = email();
@@ -200,7 +153,7 @@ async fn a_text_only_message_and_the_action_from_overrides_the_secret() {
 
 #[tokio::test]
 async fn a_wrong_password_is_the_535_error_without_the_password() {
-    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+    let Some(smtp) = start_smtp("starttls", &["localhost"]) else {
         return;
     };
     let wrong = "wrong-pass-9f2c";
@@ -226,7 +179,7 @@ async fn a_wrong_password_is_the_535_error_without_the_password() {
 
 #[tokio::test]
 async fn a_rejected_recipient_is_the_550_error() {
-    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+    let Some(smtp) = start_smtp("starttls", &["localhost"]) else {
         return;
     };
     let mut e = email();
@@ -242,7 +195,7 @@ async fn a_rejected_recipient_is_the_550_error() {
 
 #[tokio::test]
 async fn a_server_without_starttls_never_sees_the_credentials() {
-    let Some(smtp) = Smtp::start("plain", &["localhost"]) else {
+    let Some(smtp) = start_smtp("plain", &["localhost"]) else {
         return;
     };
     let err = smtp
@@ -271,7 +224,7 @@ async fn a_server_without_starttls_never_sees_the_credentials() {
 
 #[tokio::test]
 async fn a_certificate_for_another_host_name_is_refused_before_auth() {
-    let Some(smtp) = Smtp::start("starttls", &["mail.other.test"]) else {
+    let Some(smtp) = start_smtp("starttls", &["mail.other.test"]) else {
         return;
     };
     let err = smtp
@@ -291,7 +244,7 @@ async fn a_certificate_for_another_host_name_is_refused_before_auth() {
 
 #[tokio::test]
 async fn an_untrusted_ca_is_refused_before_auth() {
-    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+    let Some(smtp) = start_smtp("starttls", &["localhost"]) else {
         return;
     };
     // No extra CA: the private CA is not trusted.
@@ -331,7 +284,7 @@ async fn a_closed_port_is_a_connect_error() {
 
 #[tokio::test]
 async fn what_a_mail_client_shows_matches_what_was_sent() {
-    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+    let Some(smtp) = start_smtp("starttls", &["localhost"]) else {
         return;
     };
     let mut e = email();
@@ -356,7 +309,7 @@ async fn what_a_mail_client_shows_matches_what_was_sent() {
 
 #[tokio::test]
 async fn a_line_break_in_the_subject_cannot_add_headers_or_recipients() {
-    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+    let Some(smtp) = start_smtp("starttls", &["localhost"]) else {
         return;
     };
     let mut e = email();
@@ -414,7 +367,7 @@ async fn a_server_that_never_greets_is_a_timeout() {
 
 #[tokio::test]
 async fn an_account_without_username_sends_without_auth_but_still_over_tls() {
-    let Some(smtp) = Smtp::start("starttls", &["localhost"]) else {
+    let Some(smtp) = start_smtp("starttls", &["localhost"]) else {
         return;
     };
     let mut account = smtp.account(PASSWORD);

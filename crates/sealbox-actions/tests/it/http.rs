@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use futures_util::stream;
 use sealbox_actions::{HttpCall, OutboundConfig};
+use sealbox_test_peers::{Pki, ServerCert};
 
-use crate::support::{Pki, outbound, outbound_with};
+use crate::support::{outbound, outbound_with};
 
 #[derive(Clone, Debug)]
 pub struct Received {
@@ -125,7 +126,7 @@ pub async fn start() -> (SocketAddr, Seen) {
 }
 
 /// Starts the recording server over TLS with the given certificate.
-async fn start_tls(cert: &crate::support::ServerCert) -> (SocketAddr, Seen) {
+async fn start_tls(cert: &ServerCert) -> (SocketAddr, Seen) {
     use rustls::pki_types::pem::PemObject;
     let certs = rustls::pki_types::CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()

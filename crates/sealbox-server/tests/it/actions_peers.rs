@@ -1,16 +1,11 @@
 //! E-mail and SQS actions end to end: the real server and its senders against aiosmtpd (STARTTLS
 //! and AUTH, with a test CA given by --extra-ca-file) and moto in server mode, on 127.0.0.1.
-//! The peers are the sealbox-actions tests' own (`crates/sealbox-actions/tests/it/peers/`);
-//! `scripts/test` installs them and sets `SEALBOX_TEST_PYTHON`.
+//! The peers are sealbox-test-peers' (shared with the sealbox-actions tests); `scripts/test`
+//! installs them and sets `SEALBOX_TEST_PYTHON`.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use sealbox_test_peers::{Moto, Smtp};
 use sealbox_testkit::{Options, TestServer};
 use serde_json::{Value, json};
 
@@ -20,147 +15,10 @@ const SMTP_USER: &str = "mailer@example.com";
 const SMTP_PASSWORD: &str = "smtp-password-through-action-5f4e";
 const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
-/// A python3 that can import `module`; under CI=true a missing one fails the test, elsewhere the
-/// test is skipped with the reason printed.
-fn python_with(module: &str) -> Option<String> {
-    let python = std::env::var("SEALBOX_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let ok = Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return Some(python);
-    }
-    let message = format!("{python} cannot import {module} (scripts/test installs it)");
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "{message}; CI=true, so this test fails instead of skipping"
-    );
-    eprintln!("SKIPPED: {message}");
-    None
-}
-
-/// A peer process, killed when dropped; it prints `READY <port>` once it listens.
-struct Peer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_peer(python: &str, args: &[&str], env: &[(&str, &str)]) -> Peer {
-    let mut command = Command::new(python);
-    command
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(port) = line.trim().strip_prefix("READY ") {
-                let _ = tx.send(port.parse::<u16>().unwrap());
-            }
-        }
-    });
-    let port = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-        let _ = child.kill();
-        panic!("the peer {args:?} did not print READY within 60 s")
-    });
-    Peer { child, port }
-}
-
-/// A test CA (PEM) and a server certificate and key for `name`, signed by it.
-fn test_pki(name: &str) -> (String, String, String) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "sealbox server test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    (ca_pem, cert.pem(), key.serialize_pem())
-}
-
-fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
-}
-
-struct Smtp {
-    peer: Peer,
-    out: tempfile::TempDir,
-    ca_file: PathBuf,
-}
-
-impl Smtp {
-    /// `mode`: `starttls` (STARTTLS and AUTH, certificate for `localhost`) or `plain` (no STARTTLS).
-    fn start(mode: &str) -> Option<Smtp> {
-        let python = python_with("aiosmtpd")?;
-        let out = tempfile::tempdir().unwrap();
-        let (ca, cert, key) = test_pki("localhost");
-        let ca_file = write(out.path(), "ca.pem", &ca);
-        let cert_file = write(out.path(), "server.crt", &cert);
-        let key_file = write(out.path(), "server.key", &key);
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../sealbox-actions/tests/it/peers/smtp_peer.py"
-        );
-        let peer = start_peer(
-            &python,
-            &[
-                script,
-                out.path().to_str().unwrap(),
-                mode,
-                cert_file.to_str().unwrap(),
-                key_file.to_str().unwrap(),
-            ],
-            &[("PEER_USER", SMTP_USER), ("PEER_PASSWORD", SMTP_PASSWORD)],
-        );
-        Some(Smtp { peer, out, ca_file })
-    }
-
-    fn commands(&self) -> Vec<String> {
-        std::fs::read_to_string(self.out.path().join("commands.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn messages(&self) -> Vec<Value> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.out.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                let name = p.file_name().unwrap().to_string_lossy();
-                name.starts_with("message-") && name.ends_with(".json")
-            })
-            .collect();
-        paths.sort();
-        paths
-            .iter()
-            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .collect()
-    }
+/// aiosmtpd accepting `SMTP_USER`/`SMTP_PASSWORD`: `mode` is `starttls` (STARTTLS and AUTH,
+/// certificate for `localhost`) or `plain` (no STARTTLS).
+fn start_smtp(mode: &str) -> Option<Smtp> {
+    Smtp::start(mode, &["localhost"], SMTP_USER, SMTP_PASSWORD)
 }
 
 async fn server_trusting(ca_file: Option<PathBuf>) -> (TestServer, Api) {
@@ -199,7 +57,7 @@ fn shipped_email(secret: &str) -> Value {
 
 #[tokio::test]
 async fn an_email_action_sends_through_the_smtp_secret_with_starttls() {
-    let Some(smtp) = Smtp::start("starttls") else { return };
+    let Some(smtp) = start_smtp("starttls") else { return };
     let (server, api) = server_trusting(Some(smtp.ca_file.clone())).await;
     let owner = &server.owner_token;
     smtp_secret(&api, owner, "MAIL", smtp.peer.port, SMTP_PASSWORD).await;
@@ -281,7 +139,7 @@ async fn an_email_action_sends_through_the_smtp_secret_with_starttls() {
 
 #[tokio::test]
 async fn an_smtp_server_without_starttls_never_sees_the_credentials() {
-    let Some(smtp) = Smtp::start("plain") else { return };
+    let Some(smtp) = start_smtp("plain") else { return };
     let (server, api) = server_trusting(Some(smtp.ca_file.clone())).await;
     let owner = &server.owner_token;
     smtp_secret(&api, owner, "MAIL", smtp.peer.port, SMTP_PASSWORD).await;
@@ -300,7 +158,7 @@ async fn an_smtp_server_without_starttls_never_sees_the_credentials() {
 
 #[tokio::test]
 async fn without_the_extra_ca_the_smtp_certificate_is_refused() {
-    let Some(smtp) = Smtp::start("starttls") else { return };
+    let Some(smtp) = start_smtp("starttls") else { return };
     let (server, api) = server_trusting(None).await;
     let owner = &server.owner_token;
     smtp_secret(&api, owner, "MAIL", smtp.peer.port, SMTP_PASSWORD).await;
@@ -313,135 +171,6 @@ async fn without_the_extra_ca_the_smtp_certificate_is_refused() {
         .await;
     reply.expect_error(424, "action.tls_failed");
     assert!(!smtp.commands().iter().any(|c| c == "AUTH"), "{:?}", smtp.commands());
-}
-
-const MOTO: &str = "\
-import time
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)
-server.start()
-print('READY %d' % server.get_host_and_port()[1], flush=True)
-while True:
-    time.sleep(3600)
-";
-
-struct Moto {
-    peer: Peer,
-    http: reqwest::Client,
-}
-
-impl Moto {
-    fn start() -> Option<Moto> {
-        let python = python_with("moto.server")?;
-        let peer = start_peer(
-            &python,
-            &["-c", MOTO],
-            &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
-        );
-        Some(Moto {
-            peer,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        })
-    }
-
-    /// One SQS JSON-protocol call straight to moto (the test's own set-up and reading).
-    async fn call(&self, action: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("http://127.0.0.1:{}/", self.peer.port))
-            .header("x-amz-target", format!("AmazonSQS.{action}"))
-            .header("content-type", "application/x-amz-json-1.0")
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
-            )
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        response.json().await.unwrap()
-    }
-
-    /// One IAM query-protocol call (unsigned; moto routes it by the credential scope).
-    async fn iam(&self, form: &[(&str, &str)]) -> String {
-        let response = self
-            .http
-            .post(format!("http://127.0.0.1:{}/", self.peer.port))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
-            )
-            .body(serde_urlencoded::to_string(form).unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        response.text().await.unwrap()
-    }
-
-    /// An IAM user allowed sqs:*, and its access key (id, secret).
-    async fn iam_user_key(&self) -> (String, String) {
-        self.iam(&[
-            ("Action", "CreateUser"),
-            ("UserName", "sealbox"),
-            ("Version", "2010-05-08"),
-        ])
-        .await;
-        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
-        self.iam(&[
-            ("Action", "PutUserPolicy"),
-            ("UserName", "sealbox"),
-            ("PolicyName", "sqs"),
-            ("PolicyDocument", policy),
-            ("Version", "2010-05-08"),
-        ])
-        .await;
-        let xml = self
-            .iam(&[
-                ("Action", "CreateAccessKey"),
-                ("UserName", "sealbox"),
-                ("Version", "2010-05-08"),
-            ])
-            .await;
-        let between = |tag: &str| {
-            let start = xml.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
-            let end = xml[start..].find(&format!("</{tag}>")).unwrap() + start;
-            xml[start..end].to_owned()
-        };
-        (between("AccessKeyId"), between("SecretAccessKey"))
-    }
-
-    /// From now on moto checks every request's signature and IAM permissions (`on`), or not.
-    async fn enforce_auth(&self, on: bool) {
-        let response = self
-            .http
-            .post(format!("http://127.0.0.1:{}/moto-api/reset-auth", self.peer.port))
-            .body(if on { "0" } else { "inf" })
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-    }
-
-    async fn create_queue(&self, name: &str, attributes: Value) -> String {
-        let v = self
-            .call("CreateQueue", json!({"QueueName": name, "Attributes": attributes}))
-            .await;
-        v["QueueUrl"].as_str().unwrap().to_owned()
-    }
-
-    async fn receive(&self, queue_url: &str) -> Vec<Value> {
-        let v = self
-            .call(
-                "ReceiveMessage",
-                json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "MessageAttributeNames": ["All"],
-                       "MessageSystemAttributeNames": ["All"], "WaitTimeSeconds": 0}),
-            )
-            .await;
-        v.get("Messages").and_then(Value::as_array).cloned().unwrap_or_default()
-    }
 }
 
 async fn sqs_secret(api: &Api, owner: &str, name: &str, queue_url: &str) {

@@ -1,4 +1,4 @@
-"""An aiosmtpd server for sealbox-actions' tests, on 127.0.0.1 and a free port.
+"""An aiosmtpd server for the actions tests, on 127.0.0.1 and a free port.
 
 usage: smtp_peer.py OUT_DIR MODE [CERT KEY]
   MODE starttls: STARTTLS offered and required, AUTH (PLAIN, LOGIN) only after it

@@ -435,8 +435,24 @@ pub async fn inject(ctx: &Ctx, input: &std::path::Path, output: &std::path::Path
     let template =
         std::fs::read_to_string(input).with_context(|| format!("cannot read the template {}", input.display()))?;
     let rendered = ctx.client.render(&sealbox_types::RenderRequest { template }).await?;
-    // Written next to the target and renamed over it, so a reader never sees half a file and the
-    // file is never readable by others, even for a moment.
+    // A device, pipe or socket (`/dev/stdout`, a FIFO, process substitution) is written into:
+    // renaming a file over it would replace it, and as root that would replace e.g. /dev/null.
+    if std::fs::metadata(output).is_ok_and(|m| !m.file_type().is_file() && !m.is_dir()) {
+        let mut target = std::fs::OpenOptions::new()
+            .write(true)
+            .open(output)
+            .with_context(|| format!("cannot write {}", output.display()))?;
+        // EXPOSE: writing the rendered values where the caller asked is what inject is for.
+        target.write_all(rendered.rendered.as_bytes())?;
+        target.flush()?;
+        if ctx.json {
+            return output::json(&serde_json::json!({ "written": output.display().to_string() }));
+        }
+        eprintln!("wrote {}", output.display());
+        return Ok(());
+    }
+    // A file is written next to the target and renamed over it, so a reader never sees half a
+    // file and the file is never readable by others, even for a moment.
     let dir = output
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

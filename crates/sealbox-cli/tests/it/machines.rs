@@ -554,4 +554,32 @@ fn inject_renders_a_private_file_or_writes_nothing() {
         2,
         "the template and the first output only, no partial file: {names:?}"
     );
+
+    // A pipe (like /dev/stdout, /dev/null or a shell's process substitution) is written into,
+    // never replaced by a file renamed over it.
+    std::fs::write(&template, "key = {secrets.API_KEY}\n").unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    sb.cli_as(
+        Some(&token),
+        &["inject", "-i", template.to_str().unwrap(), "-o", fifo.to_str().unwrap()],
+        None,
+    )
+    .ok();
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+        "the pipe is still a pipe"
+    );
+    assert_eq!(reader.join().unwrap(), "key = k-123\n");
 }

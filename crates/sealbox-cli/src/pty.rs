@@ -38,40 +38,10 @@ pub async fn run(
         .spawn(pts)
         .with_context(|| format!("cannot start {program:?}"))?;
     let _raw = RawMode::enable();
-    let (reader, mut writer) = pty.into_split();
+    let (reader, writer) = pty.into_split();
 
     let output = tokio::spawn(copy_redacted(reader, tokio::io::stdout(), redactor));
-    let keys = stdin_chunks();
-    let input = tokio::spawn(async move {
-        let mut keys = keys;
-        let mut resized = signal(SignalKind::window_change())?;
-        loop {
-            tokio::select! {
-                chunk = keys.recv() => match chunk {
-                    Some(bytes) => {
-                        writer.write_all(&bytes).await?;
-                        writer.flush().await?;
-                    }
-                    None => {
-                        writer.write_all(&[EOT]).await?;
-                        writer.flush().await?;
-                        // Nothing more will come; keep following the window size.
-                        loop {
-                            resized.recv().await;
-                            if let Some(size) = terminal_size() {
-                                let _ = writer.resize(size);
-                            }
-                        }
-                    }
-                },
-                _ = resized.recv() => if let Some(size) = terminal_size() {
-                    let _ = writer.resize(size);
-                },
-            }
-        }
-        #[allow(unreachable_code)] // the loop ends by an error or by abort, its type needs naming
-        Ok::<(), std::io::Error>(())
-    });
+    let input = tokio::spawn(forward_keys(stdin_chunks(), writer));
 
     let status = wait_forwarding_signals(&mut child).await?;
     // The program is gone; its terminal reports the end of output once every copy of it closed.
@@ -79,6 +49,32 @@ pub async fn run(
     input.abort();
     copied?;
     Ok(status)
+}
+
+/// Passes what is typed to the program's terminal (Ctrl-D once sealbox's stdin ends) and keeps
+/// that terminal's size following sealbox's. Runs until aborted or a write fails.
+async fn forward_keys(
+    mut keys: mpsc::Receiver<Vec<u8>>,
+    mut writer: pty_process::OwnedWritePty,
+) -> std::io::Result<()> {
+    let mut resized = signal(SignalKind::window_change())?;
+    let mut typing = true;
+    loop {
+        tokio::select! {
+            chunk = keys.recv(), if typing => match chunk {
+                Some(bytes) => writer.write_all(&bytes).await?,
+                None => {
+                    typing = false;
+                    writer.write_all(&[EOT]).await?;
+                }
+            },
+            _ = resized.recv() => if let Some(size) = terminal_size() {
+                // A failed resize keeps the old size: not worth ending the run for.
+                let _ = writer.resize(size);
+            },
+        }
+        writer.flush().await?;
+    }
 }
 
 /// sealbox's stdin as chunks, read by a thread of its own: a read from a terminal cannot be

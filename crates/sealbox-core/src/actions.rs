@@ -1027,24 +1027,26 @@ impl Sealbox {
                 .await);
         }
 
-        // Every value about to leave is audited first; if that fails nothing is sent.
-        let uses = opened
-            .values()
-            .map(|o| {
-                self.audit_record(
-                    &p.workspace_id,
-                    p.label(),
-                    ctx,
-                    "secret.use",
-                    format!("secret:{}", o.row.name),
-                    "success",
-                    json!({ "version": o.version.version, "via": "action", "action": name }),
-                )
-            })
-            .collect();
-        self.store.append_audits(uses).await?;
-        let ids: Vec<String> = opened.values().map(|o| o.row.id.clone()).collect();
-        self.store.touch_secrets_used(&ids, self.now(), &p.label()).await?;
+        // Every value about to leave is audited first, as one event naming each secret and
+        // version, with the use record in the same transaction; if that fails nothing is sent.
+        if !opened.is_empty() {
+            let secrets: serde_json::Map<String, serde_json::Value> = opened
+                .values()
+                .map(|o| (o.row.name.clone(), o.version.version.into()))
+                .collect();
+            let actor = p.label();
+            let record = self.audit_record(
+                &p.workspace_id,
+                actor.clone(),
+                ctx,
+                "secret.use",
+                format!("action:{name}"),
+                "success",
+                json!({ "secrets": secrets, "via": "action" }),
+            );
+            let ids: Vec<String> = opened.values().map(|o| o.row.id.clone()).collect();
+            self.store.append_read(record, &ids, self.now(), &actor).await?;
+        }
 
         let destination = request.destination();
         let kind = request.kind();

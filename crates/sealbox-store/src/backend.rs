@@ -364,19 +364,6 @@ impl<B: Backend> Store for B {
         ops::trashed_before(&mut self.reader(), before).await
     }
 
-    async fn touch_secret_used(&self, secret_id: &str, at: i64, by: &str) -> Result<()> {
-        let (secret_id, by) = (secret_id.to_owned(), by.to_owned());
-        write(self, move |c| Box::pin(ops::touch_secret_used(c, secret_id, at, by))).await
-    }
-
-    async fn touch_secrets_used(&self, secret_ids: &[String], at: i64, by: &str) -> Result<()> {
-        if secret_ids.is_empty() {
-            return Ok(());
-        }
-        let (secret_ids, by) = (secret_ids.to_vec(), by.to_owned());
-        write(self, move |c| Box::pin(ops::touch_secrets_used(c, secret_ids, at, by))).await
-    }
-
     async fn append_read(&self, audit: AuditRecord, used: &[String], at: i64, by: &str) -> Result<i64> {
         let (used, by) = (used.to_vec(), by.to_owned());
         write(self, move |c| Box::pin(ops::append_read(c, audit, used, at, by))).await

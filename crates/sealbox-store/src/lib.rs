@@ -312,9 +312,9 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
     pub target: Option<String>,
-    /// Only events about this secret (by name): those whose target is `secret:NAME`, and reads of
-    /// several secrets (target `environment` or `template`) whose detail's `secrets` object, of
-    /// `NAME -> version`, holds it.
+    /// Only events about this secret (by name): those whose target is `secret:NAME`, and those
+    /// naming several secrets at once (an environment or template read, an action's use) whose
+    /// detail's `secrets` object, of `NAME -> version`, holds it.
     pub secret: Option<String>,
     /// Only events with `seq` greater than this (for paging).
     pub after_seq: Option<i64>,
@@ -493,10 +493,6 @@ pub trait Store: Send + Sync + 'static {
     -> Result<Vec<(SecretRow, SecretVersionRow)>>;
     /// Trashed secrets of every workspace deleted before `before`, for the retention sweep.
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>>;
-    /// Records that the secret was read or used. Not audited by itself.
-    async fn touch_secret_used(&self, secret_id: &str, at: i64, by: &str) -> Result<()>;
-    /// Records that the secrets were read or used, in one write. Not audited by itself.
-    async fn touch_secrets_used(&self, secret_ids: &[String], at: i64, by: &str) -> Result<()>;
 
     // ---- audit ----
     /// Appends the event of a read of secrets' values and records, in the same transaction, that

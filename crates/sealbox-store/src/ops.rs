@@ -377,7 +377,7 @@ pub(crate) async fn list_audit(
         params.push(name.into());
         let (as_target, as_key) = (params.len() - 1, params.len());
         sql.push_str(&format!(
-            " AND (target = ${as_target} OR (target IN ('environment', 'template') AND {}))",
+            " AND (target = ${as_target} OR {})",
             c.dialect().audit_detail_names_secret(as_key)
         ));
     }
@@ -1238,15 +1238,6 @@ pub(crate) async fn trashed_before(c: &mut dyn Exec, before: i64) -> Result<Vec<
         "SELECT {SECRET} FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < $1 ORDER BY deleted_at, id"
     );
     fetch(c, &sql, args![before], secret).await
-}
-
-pub(crate) async fn touch_secret_used(c: &mut dyn Exec, secret_id: String, at: i64, by: String) -> Result<()> {
-    c.execute(
-        "UPDATE secrets SET last_used_at = $1, last_used_by = $2 WHERE id = $3",
-        args![at, &by, &secret_id],
-    )
-    .await?;
-    Ok(())
 }
 
 /// One statement for any number of secrets: the ids travel as one JSON array.

@@ -266,7 +266,21 @@ async fn an_http_action_puts_each_secret_in_its_field_and_the_reply_comes_back_r
     assert_eq!(run["detail"]["input_keys"], json!(["order"]));
     assert_eq!(run["detail"]["status"], 201);
     let uses: Vec<&Value> = events.iter().filter(|e| e["action"] == "secret.use").collect();
-    assert_eq!(uses.len(), 6, "three secrets, two runs: {uses:?}");
+    assert_eq!(uses.len(), 2, "one event per run: {uses:?}");
+    for used in &uses {
+        assert_eq!(used["target"], "action:order-hook");
+        assert_eq!(
+            used["detail"]["secrets"],
+            json!({"API_TOKEN": 1, "BODY_PW": 1, "QUERY_KEY": 1}),
+            "each secret sent is named with its version"
+        );
+    }
+    // Asking the audit log about one of the secrets finds both uses.
+    let about = api
+        .get("/v1/audit?target=secret:QUERY_KEY&action=secret.use", owner)
+        .await
+        .expect(200);
+    assert_eq!(about["events"].as_array().unwrap().len(), 2, "{about}");
     assert!(events.iter().any(|e| e["action"] == "action.create"));
     let audit_text = Value::from(events).to_string();
     let db = database_bytes(&server);

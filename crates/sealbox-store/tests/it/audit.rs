@@ -31,8 +31,8 @@ async fn a_read_of_several_secrets_is_one_event_found_by_each_secret(db: Db) {
         ..audit(ws, "secret.read", "environment")
     };
     let seq = s.append_read(read, &used, 9_000, "identity:bot").await.unwrap();
-    // An unrelated event whose detail also has a `secrets` field (of another shape) never matches,
-    // nor breaks the query.
+    // An event whose detail has a `secrets` field of another shape (an action run's list of names)
+    // never matches, nor breaks the query.
     s.append_audit(AuditRecord {
         detail: r#"{"secrets":["C_D"]}"#.into(),
         ..audit(ws, "action.run", "action:x")
@@ -170,9 +170,6 @@ async fn every_change_appends_one_event(db: Db) {
         .await
         .unwrap();
     s.touch_token(&personal.id, 6_000).await.unwrap();
-    s.touch_secrets_used(std::slice::from_ref(&row.id), 6_000, "identity:payments-worker")
-        .await
-        .unwrap();
     let reads = vec![ev("secret.read"), ev("secret.read")];
     let before = head_seq(s, ws).await;
     assert_eq!(s.append_audits(reads.clone()).await.unwrap(), [before + 1, before + 2]);

@@ -11,10 +11,9 @@ conformance!(
     concurrent_updates_without_expected_version_all_land,
     trash_restore_and_purge,
     trashed_before_spans_workspaces,
-    touch_secret_used,
     secret_with_version,
     live_secrets_with_current_version,
-    touch_secrets_used,
+    append_read_records_use,
 );
 
 fn names(rows: &[sealbox_store::SecretRow]) -> Vec<&str> {
@@ -358,25 +357,6 @@ async fn trashed_before_spans_workspaces(db: Db) {
     assert_eq!(names(&s.trashed_before(250).await.unwrap()), ["OLD", "NEWER"]);
 }
 
-async fn touch_secret_used(db: Db) {
-    let s = &*db.store;
-    let acme = workspace(s, "acme").await;
-    let row = secrets(s, acme.id(), &["API_KEY"]).await.remove(0);
-    let seq = head_seq(s, acme.id()).await;
-    s.touch_secret_used(&row.id, 9_000, "token:ci").await.unwrap();
-    let used = s.secret_by_name(acme.id(), "API_KEY").await.unwrap().unwrap();
-    assert_eq!(
-        (used.last_used_at, used.last_used_by.as_deref()),
-        (Some(9_000), Some("token:ci"))
-    );
-    assert_eq!(
-        (used.updated_at, used.current_version),
-        (row.updated_at, 1),
-        "use is not a change"
-    );
-    assert_eq!(head_seq(s, acme.id()).await, seq, "not audited by itself");
-}
-
 async fn secret_with_version(db: Db) {
     let s = &*db.store;
     let acme = workspace(s, "acme").await;
@@ -499,7 +479,7 @@ async fn live_secrets_with_current_version(db: Db) {
     assert_eq!(names, ["ALPHA", "MIDDLE", "TRASHED", "ZETA"]);
 }
 
-async fn touch_secrets_used(db: Db) {
+async fn append_read_records_use(db: Db) {
     let s = &*db.store;
     let acme = workspace(s, "acme").await;
     let other = workspace(s, "other").await;
@@ -507,9 +487,12 @@ async fn touch_secrets_used(db: Db) {
     let theirs = secrets(s, other.id(), &["D"]).await.remove(0);
     let seq = head_seq(s, acme.id()).await;
 
-    s.touch_secrets_used(&[], 8_000, "identity:nobody").await.unwrap();
+    let read = audit(acme.id(), "secret.read", "environment");
+    s.append_read(read.clone(), &[], 8_000, "identity:nobody")
+        .await
+        .unwrap();
     let ids = vec![rows[0].id.clone(), rows[2].id.clone(), "no-such-secret".to_owned()];
-    s.touch_secrets_used(&ids, 9_000, "identity:payments-worker")
+    s.append_read(read, &ids, 9_000, "identity:payments-worker")
         .await
         .unwrap();
     let used: Vec<_> = s
@@ -535,5 +518,5 @@ async fn touch_secrets_used(db: Db) {
         "use is not a change"
     );
     assert_eq!(s.secret_by_name(other.id(), "D").await.unwrap(), Some(theirs));
-    assert_eq!(head_seq(s, acme.id()).await, seq, "not audited by itself");
+    assert_eq!(head_seq(s, acme.id()).await, seq + 2, "each read is one event");
 }

@@ -28,6 +28,9 @@ use crate::template::{Segment, parse_with_inputs};
 use crate::validate::{self, SecretName};
 use crate::{Sealbox, new_id};
 
+mod input;
+use input::{Placement, Placer};
+
 /// How an unsaved action appears in audit events and run responses.
 pub const UNSAVED: &str = "(unsaved)";
 
@@ -158,11 +161,13 @@ pub trait Dispatcher: Send + Sync + 'static {
 
 // ---- checked definitions ----
 
-/// One parsed text field and its name as error messages show it (`headers.Authorization`).
+/// One parsed text field, its name as error messages show it (`headers.Authorization`), and how
+/// input is put into it.
 #[derive(Debug, Clone)]
 struct Field {
     name: String,
     segments: Vec<Segment>,
+    placement: Placement,
 }
 
 #[derive(Debug, Clone)]
@@ -286,11 +291,13 @@ struct Checker {
 }
 
 impl Checker {
-    /// Parses a text field; `one_secret`: at most one `{secrets...}` reference (http fields).
-    fn field(&mut self, name: &str, text: &str, one_secret: bool) -> Field {
+    /// Parses a text field; `one_secret`: at most one `{secrets...}` reference (http fields);
+    /// `placement`: how its input is put in.
+    fn field(&mut self, name: &str, text: &str, one_secret: bool, placement: Placement) -> Field {
         let mut field = Field {
             name: name.to_owned(),
             segments: Vec::new(),
+            placement,
         };
         if text.chars().count() > MAX_FIELD_CHARS {
             self.problems
@@ -316,6 +323,30 @@ impl Checker {
             ));
         }
         field
+    }
+
+    /// The HTTP `Content-Type`, which decides how input is put into the body: given at most once,
+    /// and written out (a reference would let a value decide it).
+    fn content_type(&mut self, headers: &[(String, Field)]) -> Option<String> {
+        let given: Vec<&Field> = headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, field)| field)
+            .collect();
+        let [field] = given.as_slice() else {
+            if given.len() > 1 {
+                self.problems.push("headers: give Content-Type once".into());
+            }
+            return None;
+        };
+        let written = literal(field);
+        if written.is_none() {
+            self.problems.push(format!(
+                "{}: decides how input is put into the body, so it holds no references; write it out",
+                field.name
+            ));
+        }
+        written
     }
 
     fn secret_name(&mut self, field: &str, raw: &str) -> String {
@@ -349,12 +380,12 @@ fn check(definition: &ActionDefinition) -> (Compiled, Vec<String>) {
     let mut c = Checker::default();
     let compiled = match definition {
         ActionDefinition::Http(h) => {
-            let method = c.field("method", &h.method, true);
+            let method = c.field("method", &h.method, true, Placement::Text);
             if literal(&method).is_some_and(|m| !HTTP_METHODS.contains(&m.as_str())) {
                 c.problems
                     .push(format!("method: must be one of {}", HTTP_METHODS.join(", ")));
             }
-            let url = c.field("url", &h.url, true);
+            let url = c.field("url", &h.url, true, Placement::Url);
             let host = match url_host(&url) {
                 Ok(host) => host,
                 Err(problem) => {
@@ -376,9 +407,12 @@ fn check(definition: &ActionDefinition) -> (Compiled, Vec<String>) {
                         c.problems
                             .push(format!("headers.{name}: set by the server when it sends; leave it out"));
                     }
-                    (name.clone(), c.field(&format!("headers.{name}"), value, true))
+                    (
+                        name.clone(),
+                        c.field(&format!("headers.{name}"), value, true, Placement::Header),
+                    )
                 })
-                .collect();
+                .collect::<Vec<_>>();
             c.entries("query", h.query.len());
             let query = h
                 .query
@@ -388,10 +422,14 @@ fn check(definition: &ActionDefinition) -> (Compiled, Vec<String>) {
                         c.problems
                             .push("query: keys are 1-256 characters without control characters".into());
                     }
-                    (key.clone(), c.field(&format!("query.{key}"), value, true))
+                    (
+                        key.clone(),
+                        c.field(&format!("query.{key}"), value, true, Placement::Text),
+                    )
                 })
                 .collect();
-            let body = h.body.as_deref().map(|b| c.field("body", b, true));
+            let body_placement = input::body_placement(c.content_type(&headers).as_deref());
+            let body = h.body.as_deref().map(|b| c.field("body", b, true, body_placement));
             Compiled::Http {
                 method,
                 url,
@@ -410,17 +448,17 @@ fn check(definition: &ActionDefinition) -> (Compiled, Vec<String>) {
             let list = |c: &mut Checker, what: &str, list: &[String]| -> Vec<Field> {
                 list.iter()
                     .enumerate()
-                    .map(|(i, r)| c.field(&format!("{what}[{i}]"), r, false))
+                    .map(|(i, r)| c.field(&format!("{what}[{i}]"), r, false, Placement::Address))
                     .collect()
             };
             Compiled::Email {
-                from: e.from.as_deref().map(|f| c.field("from", f, false)),
+                from: e.from.as_deref().map(|f| c.field("from", f, false, Placement::Address)),
                 to: list(&mut c, "to", &e.to),
                 cc: list(&mut c, "cc", &e.cc),
                 bcc: list(&mut c, "bcc", &e.bcc),
-                subject: c.field("subject", &e.subject, false),
-                text: c.field("text", &e.text, false),
-                html: e.html.as_deref().map(|h| c.field("html", h, false)),
+                subject: c.field("subject", &e.subject, false, Placement::Line),
+                text: c.field("text", &e.text, false, Placement::Text),
+                html: e.html.as_deref().map(|h| c.field("html", h, false, Placement::Html)),
                 secret,
             }
         }
@@ -448,21 +486,24 @@ fn check(definition: &ActionDefinition) -> (Compiled, Vec<String>) {
                             validate::quote_for_message(name)
                         ));
                     }
-                    (name.clone(), c.field(&format!("attributes.{name}"), value, false))
+                    (
+                        name.clone(),
+                        c.field(&format!("attributes.{name}"), value, false, Placement::Text),
+                    )
                 })
                 .collect();
             Compiled::Sqs {
-                body: c.field("body", &q.body, false),
+                body: c.field("body", &q.body, false, input::sqs_body_placement(&q.body)),
                 attributes,
                 delay_seconds: q.delay_seconds,
                 message_group_id: q
                     .message_group_id
                     .as_deref()
-                    .map(|g| c.field("message_group_id", g, false)),
+                    .map(|g| c.field("message_group_id", g, false, Placement::Text)),
                 message_deduplication_id: q
                     .message_deduplication_id
                     .as_deref()
-                    .map(|d| c.field("message_deduplication_id", d, false)),
+                    .map(|d| c.field("message_deduplication_id", d, false, Placement::Text)),
                 secret,
             }
         }
@@ -1415,20 +1456,30 @@ impl Rendered {
 }
 
 /// Renders fields, collecting every problem (a missing field of a secret, a text secret used
-/// with a field) so nothing is sent half-rendered.
+/// with a field; input that cannot go where it lands) so nothing is sent half-rendered.
 struct Renderer<'a> {
     opened: &'a BTreeMap<String, Opened>,
     input: &'a BTreeMap<String, String>,
     problems: Vec<String>,
+    input_problems: Vec<String>,
 }
 
 impl Renderer<'_> {
     fn field(&mut self, field: &Field) -> SecretString {
         let mut out = String::new();
+        let mut placer = Placer::new(field.placement);
         for segment in &field.segments {
             match segment {
-                Segment::Text(t) => out.push_str(t),
-                Segment::Input(i) => out.push_str(self.input.get(&i.key).map_or("", String::as_str)),
+                Segment::Text(t) => {
+                    placer.text(t);
+                    out.push_str(t);
+                }
+                Segment::Input(i) => {
+                    let value = self.input.get(&i.key).map_or("", String::as_str);
+                    if let Err(problem) = placer.input(&mut out, &i.key, value) {
+                        self.input_problem(&i.key, field, &problem);
+                    }
+                }
                 Segment::Secret(r) => match (self.opened.get(&r.name).map(|o| &o.value), &r.field) {
                     (None, _) => self
                         .problems
@@ -1451,7 +1502,17 @@ impl Renderer<'_> {
                 },
             }
         }
+        for (key, problem) in placer.finish(&out) {
+            self.input_problem(&key, field, &problem);
+        }
         SecretString::from(out)
+    }
+
+    fn input_problem(&mut self, key: &str, field: &Field, problem: &str) {
+        let problem = format!("{key}: in {}: {problem}", field.name);
+        if !self.input_problems.contains(&problem) {
+            self.input_problems.push(problem);
+        }
     }
 
     fn optional(&mut self, field: &Option<Field>) -> Option<SecretString> {
@@ -1501,6 +1562,7 @@ fn render_request(
         opened,
         input,
         problems: Vec::new(),
+        input_problems: Vec::new(),
     };
     let rendered = match compiled {
         Compiled::Http {
@@ -1589,6 +1651,12 @@ fn render_request(
             Rendered::Sqs(account, message)
         }
     };
+    if !r.input_problems.is_empty() {
+        return Err(CoreError::invalid(
+            codes::ACTION_INPUT_INVALID,
+            format!("input: {}", r.input_problems.join("; ")),
+        ));
+    }
     if r.problems.is_empty() {
         Ok(rendered)
     } else {

@@ -473,15 +473,16 @@ async fn definitions_are_checked_field_by_field() {
         r.message()
     );
     assert!(peer.received().is_empty());
-    // A request the sender cannot build (a header value with a line break, from input).
+    // A request the sender cannot build (a header value with a line break, from a secret: where
+    // a secret goes is the admin's choice; input with one is refused as input, see below).
+    secret(&api, owner, "TWO_LINES", "a\r\nInjected: 1", json!({}), "masked").await;
     let r = api
         .post(
             "/v1/actions/run",
             owner,
             json!({"definition": {
             "kind": "http", "method": "GET", "url": format!("{}/x", peer.url),
-            "headers": {"X-Key": "{secrets.NOT_THERE}", "X-Id": "{input.id}"}},
-            "input": {"id": "a\r\nInjected: 1"}}),
+            "headers": {"X-Key": "{secrets.NOT_THERE}", "X-Id": "{secrets.TWO_LINES}"}}}),
         )
         .await;
     r.expect_error(422, "action.request_invalid");
@@ -512,6 +513,105 @@ async fn definitions_are_checked_field_by_field() {
     api.post("/v1/actions/missing/run", owner, json!({}))
         .await
         .expect_error(404, "action.not_found");
+}
+
+/// Issue 9: an admin saves `POST .../orders/{input.order}/notify` with a bearer token; whoever
+/// runs it must not be able to send that token to another path, add query parameters, add
+/// header lines or add JSON keys.
+#[tokio::test]
+async fn input_cannot_rewrite_the_request_the_admin_defined_issue_9() {
+    let (server, api) = start(true).await;
+    let owner = &server.owner_token;
+    let peer = EchoPeer::start().await;
+    secret(&api, owner, "API_TOKEN", TOKEN, json!({}), "masked").await;
+    api.post(
+        "/v1/actions",
+        owner,
+        json!({"name": "notify", "definition": {
+        "kind": "http", "method": "POST",
+        "url": format!("{}/orders/{{input.order}}/notify?id={{input.id}}&source=sealbox", peer.url),
+        "headers": {"Authorization": "Bearer {secrets.API_TOKEN}", "Content-Type": "application/json",
+                    "X-Ref": "{input.reference}"},
+        "query": {"tag": "{input.tag}"},
+        "body": "{{\"note\": \"{input.note}\", \"admin\": false}}"}}),
+    )
+    .await
+    .expect(201);
+    let editor = api.member_token(owner, "ed@example.com", "editor").await;
+    let input = |changes: Value| {
+        let mut input = json!({"order": "1042", "id": "7", "tag": "t", "note": "n", "reference": "r-1"});
+        for (k, v) in changes.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        json!({ "input": input })
+    };
+
+    let note = "\", \"admin\": true, \"x\": \"";
+    api.post(
+        "/v1/actions/notify/run",
+        &editor,
+        input(
+            json!({"order": "../../admin/delete-all?confirm=yes#", "id": "1?x=1&", "tag": "a&admin=true#",
+                     "note": note}),
+        ),
+    )
+    .await
+    .expect(200);
+    let got = peer.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (path, query) = got[0].path_and_query.split_once('?').unwrap();
+    assert_eq!(path, "/orders/..%2F..%2Fadmin%2Fdelete-all%3Fconfirm%3Dyes%23/notify");
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    assert_eq!(
+        query,
+        [
+            ("id".to_owned(), "1?x=1&".to_owned()),
+            ("source".to_owned(), "sealbox".to_owned()),
+            ("tag".to_owned(), "a&admin=true#".to_owned()),
+        ]
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&got[0].body).unwrap(),
+        json!({"note": note, "admin": false})
+    );
+    let reference = got[0].headers.iter().find(|(k, _)| k == "x-ref").unwrap();
+    assert_eq!(reference.1, "r-1");
+
+    // What would leave the path the admin wrote, or add a header line, is refused and nothing is sent.
+    for (changes, problem) in [
+        (
+            json!({"order": ".."}),
+            "order: in url: would make a path segment empty, \".\" or \"..\"",
+        ),
+        (json!({"order": "."}), "order: in url: would make a path segment"),
+        (json!({"order": ""}), "order: in url: would make a path segment"),
+        (
+            json!({"reference": "r-1\r\nX-Evil: 1"}),
+            "reference: in headers.X-Ref: may hold only printable ASCII characters (no line breaks or control characters)",
+        ),
+    ] {
+        let refused = api
+            .post("/v1/actions/notify/run", &editor, input(changes.clone()))
+            .await;
+        refused.expect_error(400, "action.input_invalid");
+        assert!(refused.message().contains(problem), "{changes}: {}", refused.message());
+    }
+    assert_eq!(peer.received().len(), 1, "{:?}", peer.received());
+    assert!(
+        peer.received().iter().all(|r| !r.path_and_query.contains("/admin/")),
+        "{:?}",
+        peer.received()
+    );
+    // On record as failures that used nothing.
+    let events = api.audit(owner).await;
+    let codes: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "action.run")
+        .map(|e| &e["detail"]["code"])
+        .collect();
+    assert_eq!(codes.len(), 5, "{codes:?}");
+    assert!(codes[1..].iter().all(|c| *c == "action.input_invalid"), "{codes:?}");
+    assert_eq!(events.iter().filter(|e| e["action"] == "secret.use").count(), 1);
 }
 
 #[tokio::test]

@@ -127,8 +127,9 @@ enum Command {
         own variables) added to the inherited environment; they override inherited variables unless \
         --preserve-env. The program's exit code becomes sealbox's; SIGINT, SIGTERM and SIGHUP are \
         forwarded. Any value of 4 or more characters that the program writes to stdout or stderr \
-        appears as *****, also in its base64 and URL-encoded forms and when split across writes; \
-        --no-redact passes the output through untouched.",
+        appears as *****, also URL-encoded (as encodeURIComponent, Python's quote() or \
+        quote_plus() write it), JSON- or HTML-escaped, in base64 (also inside longer base64 such as \
+        `user:value`) and when split across writes; --no-redact passes the output through untouched.",
         trailing_var_arg = true
     )]
     Run {

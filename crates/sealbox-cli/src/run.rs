@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::Ctx;
-use crate::redact::Redactor;
+use crate::redact;
 
 pub struct RunArgs {
     pub only: Option<Vec<String>>,
@@ -39,8 +39,8 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
         .iter()
         .filter(|(name, _)| !(args.preserve_env && std::env::var_os(name.as_str()).is_some()))
         .collect();
-    let values: Vec<&str> = redactor_values.iter().map(String::as_str).collect();
-    let redactor = || Redactor::new(values.iter().copied());
+    let matcher = redact::matcher(redactor_values.iter().map(String::as_str));
+    let redactor = || matcher.stream(redact::MASK);
     let status = if !args.no_redact && std::io::stdout().is_terminal() {
         // EXPOSE: handing the values to the program is what `run` is for.
         let env: Vec<(&String, &String)> = injected.into_iter().collect();
@@ -100,7 +100,7 @@ pub(crate) async fn wait_forwarding_signals(
 pub(crate) async fn copy_redacted(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-    mut redactor: Redactor,
+    mut redactor: sealbox_redact::Stream,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 8192];
     loop {

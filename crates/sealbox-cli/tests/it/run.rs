@@ -237,3 +237,43 @@ fn on_a_terminal_the_program_gets_a_terminal_and_output_is_still_redacted() {
     );
     assert!(shown.contains("hello again"), "{shown}");
 }
+
+/// Issue 9, item 8: Python's quote() and quote_plus() of a value, and base64 of `user:value`
+/// (as in a Basic authorization header), are masked like the value itself.
+#[test]
+fn values_are_masked_as_python_quotes_them_and_inside_basic_credentials() {
+    let sb = setup();
+    let value = "p@ss w/rd+&=X-canary";
+    sb.cli(&["secret", "create", "WEIRD", "--type", "text"], Some(value))
+        .ok();
+    let python = std::env::var("SEALBOX_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let program = r#"
+import base64, os, sys, urllib.parse
+v = os.environ["WEIRD"]
+print("quote:", urllib.parse.quote(v))
+print("quote_plus:", urllib.parse.quote_plus(v))
+for user in ["u", "us", "usr"]:
+    print("basic:", base64.b64encode(f"{user}:{v}".encode()).decode())
+sys.stdout.flush()
+"#;
+    let (code, out, err) = run(&sb, &["--", &python, "-c", program], &[]);
+    assert_eq!(code, 0, "{err}");
+    let quoted = "p%40ss%20w/rd%2B%26%3DX-canary";
+    let plus = "p%40ss+w%2Frd%2B%26%3DX-canary";
+    assert!(!out.contains(quoted) && !out.contains(plus), "{out}");
+    assert!(
+        out.contains("quote: *****\n") && out.contains("quote_plus: *****\n"),
+        "{out}"
+    );
+    for line in out.lines().filter(|l| l.starts_with("basic: ")) {
+        // Only the few characters shared with `user:` and the padding are left.
+        let rest = line.trim_start_matches("basic: ");
+        assert!(rest.contains("*****") && rest.replace("*****", "").len() <= 8, "{out}");
+    }
+    assert_eq!(out.lines().filter(|l| l.starts_with("basic: ")).count(), 3, "{out}");
+    let (_, clear, _) = run(&sb, &["--no-redact", "--", &python, "-c", program], &[]);
+    assert!(
+        clear.contains(quoted) && clear.contains(plus),
+        "the program did print them: {clear}"
+    );
+}

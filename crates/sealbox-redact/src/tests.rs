@@ -177,3 +177,31 @@ fn long_inputs_full_of_escapes_stay_fast() {
     out.extend(stream.finish());
     assert_eq!(out, whole(&r, input.as_bytes()));
 }
+
+#[test]
+fn the_stream_agrees_with_the_whole_buffer_on_mixed_text_whatever_the_writes() {
+    // Text made of values, their spellings, pieces of them and escapes, in a fixed pseudo-random
+    // order; the stream, fed in writes of many sizes, must give what the whole buffer gives.
+    let values = ["s3cr3t value/+&=", "p@ss w/rd+&=X", "hunter2 pw", "<it's \"x\">"];
+    let mut pieces: Vec<String> = spellings_table().into_iter().map(|(_, s)| s).collect();
+    pieces.extend(values.iter().map(|v| v[..v.len() / 2].to_owned()));
+    pieces.extend(["%", "%2", "\\", "\\u00", "&", "&am", "+", " ", "=", "abc"].map(String::from));
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut text = Vec::new();
+    while text.len() < 20_000 {
+        text.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize].as_bytes());
+    }
+    let r = Redactor::new(values);
+    let expected = whole(&r, &text);
+    assert!(expected.windows(R.len()).any(|w| w == R.as_bytes()));
+    for size in [1, 2, 3, 5, 7, 16, 100, 4096] {
+        let chunks: Vec<&[u8]> = text.chunks(size).collect();
+        assert!(streamed(&r, &chunks) == expected, "writes of {size} bytes");
+    }
+}

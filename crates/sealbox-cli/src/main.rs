@@ -126,9 +126,13 @@ enum Command {
         long_about = "Run CMD with the secrets the token in SEALBOX_TOKEN may read (and an identity's \
         own variables) added to the inherited environment; they override inherited variables unless \
         --preserve-env. The program's exit code becomes sealbox's; SIGINT, SIGTERM and SIGHUP are \
-        forwarded. Any value of 4 or more characters that the program writes to stdout or stderr \
-        appears as *****, also in its base64 and URL-encoded forms and when split across writes; \
-        --no-redact passes the output through untouched.",
+        forwarded. Any secret value of 4 or more characters that the program writes to stdout or \
+        stderr appears as *****, also URL-encoded (as encodeURIComponent, Python's quote() or \
+        quote_plus() write it), JSON- or HTML-escaped, in base64 (also inside longer base64 such as \
+        `user:value`) and when split across writes; an identity's own variables are not secrets \
+        and are not masked. --no-redact passes the output through untouched. --only A,B fetches \
+        just those variables: the server reads, audits and marks as used only those secrets, and a \
+        name the token has no variable for is an error.",
         trailing_var_arg = true
     )]
     Run {

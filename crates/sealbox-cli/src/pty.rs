@@ -15,7 +15,6 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::redact::Redactor;
 use crate::run::{copy_redacted, wait_forwarding_signals};
 
 /// End-of-transmission (Ctrl-D): what the program's terminal gets when sealbox's stdin ends.
@@ -25,7 +24,7 @@ pub async fn run(
     program: &str,
     program_args: &[String],
     env: &[(&String, &String)],
-    redactor: Redactor,
+    redactor: sealbox_redact::Stream,
 ) -> anyhow::Result<std::process::ExitStatus> {
     let (pty, pts) = pty_process::open().context("cannot open a pseudo-terminal")?;
     if let Some(size) = terminal_size() {

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::Ctx;
-use crate::redact::Redactor;
+use crate::redact;
 
 pub struct RunArgs {
     pub only: Option<Vec<String>>,
@@ -24,23 +24,29 @@ pub struct RunArgs {
 /// Runs the program; returns the exit code sealbox should exit with.
 pub async fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
     let (program, program_args) = args.command.split_first().context("give the program to run after --")?;
-    let mut variables = ctx.client.environment().await?.variables;
-    if let Some(only) = &args.only {
-        let unknown: Vec<&String> = only.iter().filter(|name| !variables.contains_key(*name)).collect();
-        if !unknown.is_empty() {
-            anyhow::bail!("--only names variables your token cannot read: {unknown:?}");
-        }
-        variables.retain(|name, _| only.contains(name));
-    }
-    // Values to mask are all of them, whether or not --preserve-env kept the inherited one.
-    let mut redactor_values: Vec<String> = variables.values().cloned().collect();
-    redactor_values.sort();
+    // With --only the server reads (and audits, and marks as used) just those secrets.
+    let environment = match &args.only {
+        Some(only) => ctx.client.environment_only(only).await?,
+        None => ctx.client.environment().await?,
+    };
+    let variables = environment.variables;
+    // Only secret values are masked, not an identity's own variables (a server that does not
+    // say which are secrets gets all of them masked), whether or not --preserve-env kept the
+    // inherited value.
+    let secret_values: Vec<&str> = match &environment.secrets {
+        Some(names) => names
+            .iter()
+            .filter_map(|name| variables.get(name))
+            .map(String::as_str)
+            .collect(),
+        None => variables.values().map(String::as_str).collect(),
+    };
     let injected: BTreeMap<&String, &String> = variables
         .iter()
         .filter(|(name, _)| !(args.preserve_env && std::env::var_os(name.as_str()).is_some()))
         .collect();
-    let values: Vec<&str> = redactor_values.iter().map(String::as_str).collect();
-    let redactor = || Redactor::new(values.iter().copied());
+    let matcher = redact::matcher(secret_values);
+    let redactor = || matcher.stream(redact::MASK);
     let status = if !args.no_redact && std::io::stdout().is_terminal() {
         // EXPOSE: handing the values to the program is what `run` is for.
         let env: Vec<(&String, &String)> = injected.into_iter().collect();
@@ -100,7 +106,7 @@ pub(crate) async fn wait_forwarding_signals(
 pub(crate) async fn copy_redacted(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-    mut redactor: Redactor,
+    mut redactor: sealbox_redact::Stream,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 8192];
     loop {

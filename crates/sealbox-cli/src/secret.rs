@@ -47,8 +47,9 @@ pub enum SecretCommand {
         #[arg(long, value_name = "N")]
         expected_version: Option<u64>,
     },
-    /// Print a masked secret's value (audited). Text is printed followed by a newline; structured
-    /// values as a JSON object; with --json the whole API answer.
+    /// Print a secret's value (audited): a masked one with a member's token, or one a policy lets
+    /// the identity `read` with an identity's token. Text is printed followed by a newline;
+    /// structured values as a JSON object; with --json the whole API answer.
     Reveal {
         name: String,
         /// An older version instead of the current one.

@@ -418,6 +418,14 @@ impl Client {
         self.send(self.request(Method::GET, &["environment"])?).await
     }
 
+    /// [`Client::environment`] for just the variables named: the server reads, audits and marks
+    /// as used only those secrets, and refuses a name the caller has no variable for.
+    pub async fn environment_only(&self, names: &[String]) -> Result<EnvironmentResponse> {
+        let only = names.join(",");
+        self.send(self.request(Method::GET, &["environment"])?.query(&[("only", only)]))
+            .await
+    }
+
     /// Creates or updates text secrets; with `dry_run`, only reports what would happen.
     pub async fn import(&self, body: &sealbox_types::ImportRequest) -> Result<sealbox_types::ImportResponse> {
         self.send(self.request(Method::POST, &["import"])?.json(body)).await

@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use base64::Engine;
 use sealbox_crypto::{ExposeSecret, SecretString};
 use sealbox_store::{ActionRow, ActionUpdate, SecretRow, SecretVersionRow, StoreError};
 use sealbox_types::{
@@ -574,258 +573,28 @@ fn is_header_name(name: &str) -> bool {
 
 // ---- redaction ----
 
-/// Replaces every occurrence of secret values with `[REDACTED]`, however a peer may have spelt
-/// them: raw; percent-encoded in any case, wholly or in part, with `+` for spaces; JSON-escaped
-/// (`\"`, `\/`, `\u00e9` in any case); HTML-escaped (`&amp;` ...); and base64 (standard or
-/// URL-safe alphabet, padded or not, and inside a longer base64 text at any alignment, less the
-/// characters it shares with its neighbours). Where two matches start at one place the longest wins.
-pub struct Redactor {
-    /// Each value as characters, matched spelling by spelling.
-    values: Vec<Vec<char>>,
-    /// Base64 forms, matched exactly.
-    needles: Vec<Vec<u8>>,
-    /// The bytes a match may start with (every other position is passed over at once).
-    starts: [bool; 256],
-}
+/// Replaces every occurrence of secret values in what a destination answered with `[REDACTED]`,
+/// however the peer may have spelt them: the matcher is `sealbox_redact::Redactor`, the one
+/// `sealbox run` uses too (its documentation lists the spellings).
+pub struct Redactor(sealbox_redact::Redactor);
 
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Base64 text shorter than this inside a longer base64 text is not looked for (it would match by chance).
-const MIN_BASE64_CORE: usize = 8;
-
 impl Redactor {
     /// `values`: each referenced secret's value (a structured one as its JSON text) and, for
-    /// structured secrets, each field of 4 characters or more.
+    /// structured secrets, each field of 4 characters or more; every one is redacted, whatever
+    /// its length.
     pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
-        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-        let mut chars = BTreeSet::new();
-        let mut needles = BTreeSet::new();
-        for value in values {
-            if value.is_empty() {
-                continue;
-            }
-            chars.insert(value.chars().collect::<Vec<char>>());
-            let bytes = value.as_bytes();
-            for padded in [&STANDARD, &URL_SAFE] {
-                needles.insert(padded.encode(bytes).into_bytes());
-            }
-            for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-                needles.insert(engine.encode(bytes).into_bytes());
-                // Inside a longer text: with k bytes before it, the characters that hold only the
-                // value's bits are the same whatever those bytes are.
-                for k in 0..3usize {
-                    let mut shifted = vec![0u8; k];
-                    shifted.extend_from_slice(bytes);
-                    let encoded = engine.encode(&shifted).into_bytes();
-                    let first = (8 * k).div_ceil(6);
-                    let last = (8 * (k + bytes.len())) / 6;
-                    if last >= first + MIN_BASE64_CORE {
-                        needles.insert(encoded[first..last].to_vec());
-                    }
-                }
-            }
-        }
-        let mut values: Vec<Vec<char>> = chars.into_iter().collect();
-        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        let needles: Vec<Vec<u8>> = needles.into_iter().collect();
-        let mut starts = [false; 256];
-        for needle in &needles {
-            if let Some(&b) = needle.first() {
-                starts[usize::from(b)] = true;
-            }
-        }
-        if !values.is_empty() {
-            // Escaped spellings of any first character.
-            for b in [b'%', b'+', b'\\', b'&'] {
-                starts[usize::from(b)] = true;
-            }
-        }
-        for value in &values {
-            if let Some(c) = value.first() {
-                let mut buf = [0u8; 4];
-                starts[usize::from(c.encode_utf8(&mut buf).as_bytes()[0])] = true;
-            }
-        }
-        Self {
-            values,
-            needles,
-            starts,
-        }
-    }
-
-    /// The length of the longest match starting at the beginning of `input`, if any.
-    fn longest_match(&self, input: &[u8]) -> usize {
-        let mut best = 0;
-        for needle in &self.needles {
-            if needle.len() > best && input.starts_with(needle) {
-                best = needle.len();
-            }
-        }
-        let first = input.first().copied().unwrap_or_default();
-        let escaped = matches!(first, b'%' | b'+' | b'\\' | b'&');
-        for value in &self.values {
-            let mut buf = [0u8; 4];
-            let raw_first = value.first().map(|c| c.encode_utf8(&mut buf).as_bytes()[0]);
-            if !escaped && raw_first != Some(first) {
-                continue;
-            }
-            if let Some(len) = match_value(value, input) {
-                best = best.max(len);
-            }
-        }
-        best
+        Self(sealbox_redact::Redactor::new(values))
     }
 
     pub fn bytes(&self, input: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(input.len());
-        let mut i = 0;
-        while i < input.len() {
-            if !self.starts[usize::from(input[i])] {
-                out.push(input[i]);
-                i += 1;
-                continue;
-            }
-            match self.longest_match(&input[i..]) {
-                0 => {
-                    out.push(input[i]);
-                    i += 1;
-                }
-                len => {
-                    out.extend_from_slice(REDACTED.as_bytes());
-                    i += len;
-                }
-            }
-        }
-        out
+        self.0.redact(input, REDACTED.as_bytes())
     }
 
     pub fn text(&self, input: &str) -> String {
-        String::from_utf8_lossy(&self.bytes(input.as_bytes())).into_owned()
+        self.0.redact_text(input, REDACTED)
     }
-}
-
-/// Matches `value` at the start of `input` in any mix of spellings, as a set of positions reached
-/// after each character (so a character with several spellings costs no backtracking); the
-/// longest full match.
-fn match_value(value: &[char], input: &[u8]) -> Option<usize> {
-    // Fast path: compared byte by byte as written, the input can only take another spelling
-    // where it (or the value) has an escape's first byte.
-    let escape = |b: u8| matches!(b, b'%' | b'+' | b'\\' | b'&');
-    let mut buf = [0u8; 4];
-    let mut at = 0;
-    let mut plain = true;
-    'raw: for c in value {
-        for &b in c.encode_utf8(&mut buf).as_bytes() {
-            match input.get(at) {
-                Some(&i) if i == b && !escape(b) => at += 1,
-                Some(&i) if escape(i) || escape(b) => {
-                    plain = false;
-                    break 'raw;
-                }
-                _ => return None,
-            }
-        }
-    }
-    if plain {
-        return Some(at);
-    }
-    let mut positions = vec![0usize];
-    let mut next = Vec::new();
-    for &c in value {
-        next.clear();
-        for &at in &positions {
-            spellings(c, &input[at..], |len| {
-                if !next.contains(&(at + len)) {
-                    next.push(at + len);
-                }
-            });
-        }
-        if next.is_empty() {
-            return None;
-        }
-        std::mem::swap(&mut positions, &mut next);
-    }
-    positions.into_iter().max()
-}
-
-/// Calls `found` with the length of each spelling of `c` that `input` starts with.
-fn spellings(c: char, input: &[u8], mut found: impl FnMut(usize)) {
-    let mut buf = [0u8; 4];
-    let utf8 = c.encode_utf8(&mut buf).as_bytes();
-    // Raw or percent-encoded, byte by byte (any byte may be encoded, in either case).
-    fn raw_or_percent(utf8: &[u8], input: &[u8], at: usize, found: &mut impl FnMut(usize)) {
-        let Some((&b, rest)) = utf8.split_first() else {
-            found(at);
-            return;
-        };
-        if input.get(at) == Some(&b) {
-            raw_or_percent(rest, input, at + 1, found);
-        }
-        if input.get(at) == Some(&b'%') && hex_byte(input.get(at + 1..at + 3)) == Some(u32::from(b)) {
-            raw_or_percent(rest, input, at + 3, found);
-        }
-    }
-    raw_or_percent(utf8, input, 0, &mut found);
-    // A space as `+` (forms and query strings).
-    if c == ' ' && input.first() == Some(&b'+') {
-        found(1);
-    }
-    if input.first() == Some(&b'\\') {
-        let short = match c {
-            '"' => Some(b'"'),
-            '\\' => Some(b'\\'),
-            '/' => Some(b'/'),
-            '\n' => Some(b'n'),
-            '\r' => Some(b'r'),
-            '\t' => Some(b't'),
-            '\u{8}' => Some(b'b'),
-            '\u{c}' => Some(b'f'),
-            _ => None,
-        };
-        if short.is_some() && input.get(1).copied() == short {
-            found(2);
-        }
-        let mut units = [0u16; 2];
-        let mut at = 0;
-        let mut whole = true;
-        for unit in c.encode_utf16(&mut units).iter() {
-            let escaped = input.get(at..at + 2) == Some(b"\\u".as_slice())
-                && hex_byte(input.get(at + 2..at + 6)) == Some(u32::from(*unit));
-            if !escaped {
-                whole = false;
-                break;
-            }
-            at += 6;
-        }
-        if whole {
-            found(at);
-        }
-    }
-    if input.first() == Some(&b'&') {
-        let entities: &[&[u8]] = match c {
-            '&' => &[b"&amp;"],
-            '<' => &[b"&lt;"],
-            '>' => &[b"&gt;"],
-            '"' => &[b"&quot;", b"&#34;"],
-            '\'' => &[b"&#39;", b"&#x27;", b"&apos;"],
-            _ => &[],
-        };
-        for entity in entities {
-            if input.len() >= entity.len() && input[..entity.len()].eq_ignore_ascii_case(entity) {
-                found(entity.len());
-            }
-        }
-    }
-}
-
-/// The value of 2 or 4 hex digits, in either case.
-fn hex_byte(digits: Option<&[u8]>) -> Option<u32> {
-    let digits = digits?;
-    let mut value = 0u32;
-    for d in digits {
-        value = value * 16 + char::from(*d).to_digit(16)?;
-    }
-    Some(value)
 }
 
 // ---- use-cases ----
@@ -1814,77 +1583,15 @@ mod tests {
     }
 
     #[test]
-    fn redaction_covers_the_value_and_its_base64_and_url_forms() {
-        let secret = "s3cr3t value/+&=";
-        let r = Redactor::new([secret, "tiny"]);
-        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
-        let url = "s3cr3t%20value%2F%2B%26%3D";
-        let form = "s3cr3t+value%2F%2B%26%3D";
-        let text = format!(
-            "a {secret} b {b64} c {url} d {form} e {} f tiny",
-            url.to_ascii_lowercase()
-        );
+    fn replies_are_redacted_by_the_shared_engine_with_core_replacement() {
+        // The spellings are sealbox-redact's table (run there whole and streamed); here: core's
+        // replacement text, and every value given is redacted, however short (referenced fields).
+        let r = Redactor::new(["s3cr3t value/+&=", "tiny"]);
         assert_eq!(
-            r.text(&text),
-            "a [REDACTED] b [REDACTED] c [REDACTED] d [REDACTED] e [REDACTED] f [REDACTED]"
+            r.text("a s3cr3t%20value%2F%2B%26%3D b s3cr3t+value%2F%2B%26%3D c tiny"),
+            "a [REDACTED] b [REDACTED] c [REDACTED]"
         );
         assert_eq!(r.bytes(b"\xff nothing \xfe"), b"\xff nothing \xfe");
-        // Inside JSON, as a peer echoing it would escape it.
-        let r = Redactor::new(["pa\"ss\\word"]);
-        assert_eq!(r.text(r#"{"echo": "pa\"ss\\word"}"#), r#"{"echo": "[REDACTED]"}"#);
-        // Longest first: a value containing another is replaced whole.
-        let r = Redactor::new(["abcd", "abcdefgh"]);
-        assert_eq!(r.text("xabcdefghx abcd"), "x[REDACTED]x [REDACTED]");
-    }
-
-    #[test]
-    fn redaction_covers_every_spelling_a_peer_may_echo() {
-        let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
-        let secret = "s3cr3t value/+&=";
-        let r = Redactor::new([secret]);
-        for spelled in [
-            // mixed-case and partial percent-encoding (encodeURI keeps / + & =)
-            "s3cr3t%20value%2f%2B%26%3d",
-            "s3cr3t%20value/+&=",
-            "s3cr3t+value%2F+%26=",
-            // JSON with escaped solidus and \u escapes, in either case
-            "s3cr3t value\\/+&=",
-            "s3cr3t\\u0020value\\/\\u002B\\u0026\\u003d",
-            // HTML-escaped
-            "s3cr3t value/+&amp;=",
-        ] {
-            assert_eq!(r.text(&format!("<{spelled}>")), "<[REDACTED]>", "{spelled}");
-        }
-        let r = Redactor::new(["p\u{e4}ssw\u{f6}rd/\"x"]);
-        assert_eq!(r.text("p\\u00E4ssw\\u00f6rd\\/\\\"x"), "[REDACTED]");
-        assert_eq!(r.text("p%C3%A4ssw%c3%b6rd%2F%22x"), "[REDACTED]");
-        // base64 without padding and in the URL-safe alphabet
-        let secret = "a secret?>>";
-        let r = Redactor::new([secret]);
-        let std = b64(secret);
-        assert!(std.ends_with('=') && std.contains('/'), "{std}");
-        let nopad = std.trim_end_matches('=').to_owned();
-        let urlsafe = nopad.replace('+', "-").replace('/', "_");
-        for form in [nopad, urlsafe] {
-            let out = r.text(&format!("[{form}]"));
-            assert!(out.starts_with("[[REDACTED]"), "{form}: {out}");
-        }
-        // base64 of the value inside a longer text (Basic credentials echoed back): whatever
-        // alignment it has, at most the few characters it shares with its neighbours remain.
-        let secret = "0123456789-long-password";
-        let r = Redactor::new([secret]);
-        for prefix in ["", "u:", "user:", "abc"] {
-            let encoded = b64(&format!("{prefix}{secret}!"));
-            let out = r.text(&encoded);
-            assert!(out.contains(REDACTED), "{prefix}: {out}");
-            assert!(out.replace(REDACTED, "").len() <= 12, "{prefix}: {out}");
-        }
-        // Over-long inputs stay linear: a value full of characters with several spellings.
-        let r = Redactor::new(["%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%"]);
-        let input = "%25".repeat(20_000);
-        let started = std::time::Instant::now();
-        assert!(r.text(&input).contains(REDACTED));
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use sealbox_crypto::{ExposeSecret, SecretString};
 use sealbox_store::{IdentityRow, PolicyRow, StoreError};
 use sealbox_types::{
-    CreatePolicyRequest, CreatedToken, IdentityInfo, PolicyAccess, PolicyInfo, SecretType, TokenInfo, Visibility, codes,
+    CreatePolicyRequest, CreatedToken, EnvironmentResponse, IdentityInfo, PolicyAccess, PolicyInfo, SecretType,
+    TokenInfo, Visibility, codes,
 };
 use serde_json::json;
 
@@ -358,11 +359,26 @@ impl Sealbox {
 
     /// `NAME -> value` for every secret the caller may read: for an identity, what its policies
     /// allow it to `read`, with its own variables laid over them; for a member, every masked
-    /// secret (each counted as a reveal). Every value handed out is audited first, in one
-    /// transaction, and refused if that fails.
-    pub async fn environment(&self, p: &Principal, ctx: &RequestContext) -> CoreResult<BTreeMap<String, String>> {
+    /// secret (each counted as a reveal). `secrets` names the variables that hold a secret's
+    /// value (so `sealbox run` masks those and not the identity's own variables). With `only`,
+    /// just those variables: the others are neither opened nor audited nor marked as used, and a
+    /// name the caller has no variable for is refused, with nothing read. Every value handed out
+    /// is audited first, in one transaction, and refused if that fails.
+    pub async fn environment(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        only: Option<&[String]>,
+    ) -> CoreResult<EnvironmentResponse> {
+        let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
         let own_env: BTreeMap<String, String> = match &p.actor {
-            Actor::Identity(identity) => self.store.identity_env(&identity.id).await?.into_iter().collect(),
+            Actor::Identity(identity) => self
+                .store
+                .identity_env(&identity.id)
+                .await?
+                .into_iter()
+                .filter(|(name, _)| wanted(name))
+                .collect(),
             Actor::Member(_) => BTreeMap::new(),
         };
         // A secret overridden by one of the identity's variables is neither opened nor counted as read.
@@ -370,8 +386,13 @@ impl Sealbox {
             .readable_secrets(p)
             .await?
             .into_iter()
-            .filter(|(row, _)| !own_env.contains_key(&row.name))
+            .filter(|(row, _)| wanted(&row.name) && !own_env.contains_key(&row.name))
             .collect();
+        if let Some(names) = only {
+            check_only(names, |name| {
+                own_env.contains_key(name) || readable.iter().any(|(row, _)| row.name == name)
+            })?;
+        }
         let mut values = BTreeMap::new();
         for (row, version) in &readable {
             let value = match self.open_value(row, version.clone())? {
@@ -381,13 +402,17 @@ impl Sealbox {
             values.insert(row.name.clone(), SecretString::from(value));
         }
         self.record_reads(p, ctx, &readable, "environment").await?;
+        let secrets: Vec<String> = values.keys().cloned().collect();
         // EXPOSE: the caller asked for these values and each read was just audited.
-        let mut env: BTreeMap<String, String> = values
+        let mut variables: BTreeMap<String, String> = values
             .into_iter()
             .map(|(k, v)| (k, v.expose_secret().to_owned()))
             .collect();
-        env.extend(own_env);
-        Ok(env)
+        variables.extend(own_env);
+        Ok(EnvironmentResponse {
+            variables,
+            secrets: Some(secrets),
+        })
     }
 
     /// Renders `{secrets.NAME}` / `{secrets.NAME.field}` references with the values the caller may
@@ -468,8 +493,8 @@ impl Sealbox {
     /// Audits the values handed out as one event (refused if it cannot be written), naming every
     /// secret and version read, and records their use in the same transaction: `secret.read` for
     /// identities, `secret.reveal` for members; the target is what was read (`environment`,
-    /// `template`).
-    async fn record_reads(
+    /// `template`, `secret:NAME`).
+    pub(crate) async fn record_reads(
         &self,
         p: &Principal,
         ctx: &RequestContext,
@@ -635,4 +660,30 @@ pub(crate) fn token_info(row: &sealbox_store::TokenRow) -> TokenInfo {
         expires_at: row.expires_at.map(format_ms),
         last_used_at: row.last_used_at.map(format_ms),
     }
+}
+
+/// `only` must name one or more variables, each one the caller has: every other name is listed
+/// in the refusal (a secret it may not read looks like one that does not exist).
+fn check_only(names: &[String], has: impl Fn(&str) -> bool) -> CoreResult<()> {
+    if names.is_empty() {
+        return Err(CoreError::invalid(
+            codes::ENVIRONMENT_ONLY_INVALID,
+            "only: give one or more variable names, separated by commas",
+        ));
+    }
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|name| !has(name))
+        .map(|name| validate::quote_for_message(name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(CoreError::invalid(
+        codes::ENVIRONMENT_ONLY_INVALID,
+        format!(
+            "only: no such secret or variable, or this token may not read it: {}; nothing was read",
+            missing.join(", ")
+        ),
+    ))
 }

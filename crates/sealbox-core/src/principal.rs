@@ -64,7 +64,7 @@ impl Principal {
 
 fn identities_may_not() -> CoreError {
     CoreError::forbidden(
-        "identities may only list the secrets their policies cover, read their environment and render templates; this needs a member's token",
+        "identities may only list the secrets their policies cover, read their environment or the values a policy lets them read, render templates and run actions; this needs a member's token",
     )
 }
 

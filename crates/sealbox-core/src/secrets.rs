@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sealbox_crypto::{self as crypto, Aad, ExposeSecret, Sealed};
 use sealbox_store::{SealNewVersion, SealedValue, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StoreError};
 use sealbox_types::{
-    CreateSecretRequest, RevealResponse, SecretDetails, SecretType, SecretVersionInfo, SecretVersionList,
+    CreateSecretRequest, PolicyAccess, RevealResponse, SecretDetails, SecretType, SecretVersionInfo, SecretVersionList,
     UpdateSecretRequest, Visibility, codes,
 };
 use serde_json::{Value, json};
@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::kinds::{self, ValidatedValue};
-use crate::principal::{Permission, Principal, RequestContext, SecretScope, authorize, authorize_reveal, view_scope};
+use crate::principal::{
+    IdentityActor, Permission, Principal, RequestContext, SecretScope, authorize, authorize_reveal, identity_may,
+    view_scope,
+};
 use crate::validate::{self, SecretName};
 use crate::{Sealbox, new_id};
 
@@ -231,8 +234,11 @@ impl Sealbox {
         })
     }
 
-    /// Shows a masked value to a member. Restricted values are refused for everyone; each reveal is
-    /// audited before the value is returned, and refused if the event cannot be recorded.
+    /// Shows a masked value to a member (restricted values are refused to members), or any value
+    /// a policy lets an identity `read` (as in its environment; any other secret is "not found"
+    /// to it). Each reveal is audited before the value is returned, and refused if the event
+    /// cannot be recorded: `secret.reveal` for members, `secret.read` for identities, which also
+    /// marks the secret as used.
     pub async fn reveal(
         &self,
         p: &Principal,
@@ -240,6 +246,9 @@ impl Sealbox {
         name: &str,
         version: Option<u64>,
     ) -> CoreResult<RevealResponse> {
+        if let Some(identity) = p.identity() {
+            return self.read_as_identity(p, identity, ctx, name, version).await;
+        }
         authorize(p, Permission::RevealMasked)?;
         let name = SecretName::parse(name)?;
         let requested = version.map(|v| v.min(i64::MAX as u64) as i64);
@@ -267,6 +276,45 @@ impl Sealbox {
         let value = kinds::kind_of(secret_type).decode(value.expose_secret())?;
         let record = self.secret_audit(p, ctx, "secret.reveal", &name, json!({ "version": version }));
         self.store.append_audit(record).await?;
+        Ok(RevealResponse {
+            name: row.name,
+            secret_type,
+            version: version as u64,
+            value,
+        })
+    }
+
+    /// An identity reading one value: a policy must allow `read` on the secret (restricted ones
+    /// included, as in the environment); a secret it may not read, in the trash or missing is
+    /// "not found" alike.
+    async fn read_as_identity(
+        &self,
+        p: &Principal,
+        identity: &IdentityActor,
+        ctx: &RequestContext,
+        name: &str,
+        version: Option<u64>,
+    ) -> CoreResult<RevealResponse> {
+        let name = SecretName::parse(name)?;
+        let requested = version.map(|v| v.min(i64::MAX as u64) as i64);
+        let (row, stored) = match self
+            .store
+            .secret_with_version(&p.workspace_id, name.as_str(), requested)
+            .await?
+        {
+            Some((row, stored)) if row.deleted_at.is_none() => (row, stored),
+            _ => return Err(not_found(&name)),
+        };
+        let policies = self.policies_of(&p.workspace_id).await?;
+        if !identity_may(identity, &policies, &parse_tags(&row)?, PolicyAccess::Read) {
+            return Err(not_found(&name));
+        }
+        let version = requested.unwrap_or(row.current_version);
+        let stored = stored.ok_or_else(|| no_such_version(&row, version))?;
+        let secret_type = secret_type(&row)?;
+        let value = self.open_value(&row, stored.clone())?;
+        let target = format!("secret:{name}");
+        self.record_reads(p, ctx, &[(row.clone(), stored)], &target).await?;
         Ok(RevealResponse {
             name: row.name,
             secret_type,

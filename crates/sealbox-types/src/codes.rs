@@ -65,6 +65,9 @@ pub const TEMPLATE_INVALID: &str = "template.invalid";
 /// A template names secrets that do not exist or that the caller may not read.
 pub const TEMPLATE_REFERENCE_INVALID: &str = "template.reference_invalid";
 
+/// `GET /v1/environment?only=` names variables the caller does not have (or none at all).
+pub const ENVIRONMENT_ONLY_INVALID: &str = "environment.only_invalid";
+
 /// An import names a secret of another type than text, or one that is restricted or in the trash.
 pub const IMPORT_INVALID: &str = "import.invalid";
 

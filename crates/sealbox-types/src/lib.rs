@@ -504,6 +504,11 @@ pub struct PolicyList {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct EnvironmentResponse {
     pub variables: BTreeMap<String, String>,
+    /// The names in `variables` whose value is a secret's (the rest are an identity's own,
+    /// non-secret variables), sorted. Always sent; absent only from servers older than the
+    /// field, whose variables a client must then treat as all secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<String>>,
 }
 
 /// `POST /v1/render`.

@@ -127,3 +127,35 @@ def test_identities_and_policies_are_managed(owner: sealbox.Client, unique: str)
     with pytest.raises(sealbox.NotFound) as info:
         owner.identities.get(name)
     assert info.value.code == "identity.not_found"
+
+
+def test_only_fetches_just_the_named_variables_and_names_the_secrets(server: Server, unique: str) -> None:
+    owner = server.client()
+    wanted, other = f"WANTED_{unique}", f"OTHER_{unique}"
+    owner.secrets.create(name=wanted, value="wanted-value", tags={"team": f"t{unique}"})
+    owner.secrets.create(name=other, value="other-value", tags={"team": f"t{unique}"})
+    name, token = _identity_with_policy(owner, unique, ["read"])
+    owner.identities.set_env(name, f"LOG_LEVEL_{unique}", "debug")
+
+    context = sealbox.Context(addr=server.addr, token=token, only=[wanted, f"LOG_LEVEL_{unique}"])
+    assert context.environment.to_dict() == {wanted: "wanted-value", f"LOG_LEVEL_{unique}": "debug"}
+    assert context.environment.secret_names == {wanted}
+    assert owner.secrets.get(other).last_used_at is None  # not read, not marked as used
+    full = sealbox.Client(addr=server.addr, token=token).environment()
+    assert full.secret_names == {wanted, other}
+    with pytest.raises(sealbox.SealboxError) as refused:
+        sealbox.Client(addr=server.addr, token=token).environment(only=[wanted, "NOPE"])
+    assert refused.value.code == "environment.only_invalid"
+    assert "NOPE" in str(refused.value)
+
+
+def test_identity_reveals_one_value_it_may_read(server: Server, unique: str) -> None:
+    owner = server.client()
+    key = f"ONE_{unique}"
+    owner.secrets.create(name=key, value="one-value", tags={"team": f"t{unique}"})
+    owner.secrets.create(name=f"NOT_MINE_{unique}", value="x-value", tags={"team": "other"})
+    _, token = _identity_with_policy(owner, unique, ["read"])
+    identity = sealbox.Client(addr=server.addr, token=token)
+    assert identity.secrets.reveal(key) == "one-value"
+    with pytest.raises(sealbox.NotFound):
+        identity.secrets.reveal(f"NOT_MINE_{unique}")

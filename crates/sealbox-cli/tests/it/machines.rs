@@ -583,3 +583,44 @@ fn inject_renders_a_private_file_or_writes_nothing() {
     );
     assert_eq!(reader.join().unwrap(), "key = k-123\n");
 }
+
+/// Issue 9, item 11: `sealbox secret reveal` with an identity's token reads what a policy lets it
+/// `read`; anything else is "not found".
+#[test]
+fn an_identity_reveals_one_value_it_may_read() {
+    let sb = setup();
+    let token = identity_with_token(&sb, "reader");
+    text_secret(&sb, "PAY_KEY", "team=payments", "pay-v1");
+    sb.cli(&["secret", "update", "PAY_KEY", "--value-stdin"], Some("pay-v2"))
+        .ok();
+    text_secret(&sb, "OPS_KEY", "team=ops", "ops-v");
+    sb.cli(
+        &[
+            "policy",
+            "create",
+            "read-pay",
+            "--identity",
+            "reader",
+            "--secret-tag",
+            "team=payments",
+            "--allow",
+            "read",
+        ],
+        None,
+    )
+    .ok();
+    let reveal = |args: &[&str]| {
+        let mut all = vec!["secret", "reveal"];
+        all.extend_from_slice(args);
+        sb.cli_as(Some(&token), &all, None)
+    };
+    assert_eq!(reveal(&["PAY_KEY"]).ok(), "pay-v2\n");
+    assert_eq!(reveal(&["PAY_KEY", "--version", "1"]).ok(), "pay-v1\n");
+    let refused = reveal(&["OPS_KEY"]);
+    assert!(
+        refused.fails_with("secret.not_found").contains("OPS_KEY"),
+        "{refused:#?}"
+    );
+    let get = sb.cli(&["secret", "get", "PAY_KEY"], None);
+    assert!(get.ok().contains("identity:reader"), "the read is recorded: {get:#?}");
+}

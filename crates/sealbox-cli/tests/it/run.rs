@@ -237,3 +237,117 @@ fn on_a_terminal_the_program_gets_a_terminal_and_output_is_still_redacted() {
     );
     assert!(shown.contains("hello again"), "{shown}");
 }
+
+/// `sealbox run ARGS` with `token` (an identity's, say).
+fn run_as(sb: &Sealbox, token: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .arg("run")
+        .args(args)
+        .env("SEALBOX_ADDR", &sb.addr)
+        .env("SEALBOX_TOKEN", token)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Issue 9, item 8: Python's quote() and quote_plus() of a value, and base64 of `user:value`
+/// (as in a Basic authorization header), are masked like the value itself.
+#[test]
+fn values_are_masked_as_python_quotes_them_and_inside_basic_credentials() {
+    let sb = setup();
+    let value = "p@ss w/rd+&=X-canary";
+    sb.cli(&["secret", "create", "WEIRD", "--type", "text"], Some(value))
+        .ok();
+    let python = std::env::var("SEALBOX_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let program = r#"
+import base64, os, sys, urllib.parse
+v = os.environ["WEIRD"]
+print("quote:", urllib.parse.quote(v))
+print("quote_plus:", urllib.parse.quote_plus(v))
+for user in ["u", "us", "usr"]:
+    print("basic:", base64.b64encode(f"{user}:{v}".encode()).decode())
+sys.stdout.flush()
+"#;
+    let (code, out, err) = run(&sb, &["--", &python, "-c", program], &[]);
+    assert_eq!(code, 0, "{err}");
+    let quoted = "p%40ss%20w/rd%2B%26%3DX-canary";
+    let plus = "p%40ss+w%2Frd%2B%26%3DX-canary";
+    assert!(!out.contains(quoted) && !out.contains(plus), "{out}");
+    assert!(
+        out.contains("quote: *****\n") && out.contains("quote_plus: *****\n"),
+        "{out}"
+    );
+    for line in out.lines().filter(|l| l.starts_with("basic: ")) {
+        // Only the few characters shared with `user:` and the padding are left.
+        let rest = line.trim_start_matches("basic: ");
+        assert!(rest.contains("*****") && rest.replace("*****", "").len() <= 8, "{out}");
+    }
+    assert_eq!(out.lines().filter(|l| l.starts_with("basic: ")).count(), 3, "{out}");
+    let (_, clear, _) = run(&sb, &["--no-redact", "--", &python, "-c", program], &[]);
+    assert!(
+        clear.contains(quoted) && clear.contains(plus),
+        "the program did print them: {clear}"
+    );
+}
+
+/// Issue 9, items 9 and 11: an identity's own variables are not secrets, so `run` leaves them in
+/// its output; `--only` reads (and marks as used) just the named secrets.
+#[test]
+fn only_secret_values_are_masked_and_only_reads_just_the_named_secrets() {
+    let sb = setup();
+    sb.cli(&["identity", "create", "payments", "--tag", "team=payments"], None)
+        .ok();
+    sb.cli(&["identity", "env", "set", "payments", "LOG_LEVEL=debug"], None)
+        .ok();
+    let token = sb
+        .cli(&["identity", "token", "create", "payments"], None)
+        .ok()
+        .trim()
+        .to_owned();
+    sb.cli(
+        &[
+            "policy",
+            "create",
+            "p",
+            "--identity",
+            "payments",
+            "--secret-tag",
+            "team=payments",
+            "--allow",
+            "read",
+        ],
+        None,
+    )
+    .ok();
+    for (name, value) in [("PAY_KEY", "pay-key-Qx71"), ("OTHER_KEY", "other-key-Wm42")] {
+        sb.cli(
+            &["secret", "create", name, "--type", "text", "--tag", "team=payments"],
+            Some(value),
+        )
+        .ok();
+    }
+    let script = r#"echo "[$LOG_LEVEL] starting; ${LOG_LEVEL}ging the payments service with $PAY_KEY""#;
+    let (code, out, err) = run_as(&sb, &token, &["--only", "PAY_KEY,LOG_LEVEL", "--", "sh", "-c", script]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "[debug] starting; debugging the payments service with *****\n");
+    let used = |name: &str| {
+        sb.cli(&["secret", "get", name], None)
+            .ok()
+            .contains("identity:payments")
+    };
+    assert!(used("PAY_KEY"));
+    assert!(!used("OTHER_KEY"), "--only reads just the named secrets");
+    // A name the identity has no variable for is refused by the server, naming it.
+    let (code, _, err) = run_as(&sb, &token, &["--only", "PAY_KEY,OPS_KEY", "--", "true"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("OPS_KEY") && err.contains("environment.only_invalid"),
+        "{err}"
+    );
+    assert!(!used("OTHER_KEY"));
+}

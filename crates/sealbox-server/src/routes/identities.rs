@@ -1,6 +1,6 @@
 //! `/v1/identities`, `/v1/policies` and `/v1/environment`: machine access.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
@@ -183,18 +183,32 @@ pub(crate) async fn delete_policy(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EnvironmentParams {
+    /// Only these variables, e.g. `API_KEY,DB_URL`: the other secrets are not read, audited or
+    /// marked as used. A name the caller has no variable for is refused (400, `environment.only_invalid`).
+    only: Option<String>,
+}
+
 /// Every secret the caller may read, as `NAME -> value`, with an identity's own variables laid
-/// over them. Each value handed out is audited.
-#[utoipa::path(get, path = "/v1/environment", tag = "identities",
+/// over them, and which of them are secrets. Each value handed out is audited.
+#[utoipa::path(get, path = "/v1/environment", tag = "identities", params(EnvironmentParams),
     responses((status = 200, body = EnvironmentResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
 pub(crate) async fn environment(
     State(s): State<AppState>,
     Auth(p): Auth,
     Ctx(ctx): Ctx,
+    Query(q): Query<EnvironmentParams>,
 ) -> ApiResult<Json<EnvironmentResponse>> {
-    Ok(Json(EnvironmentResponse {
-        variables: s.core.environment(&p, &ctx).await?,
-    }))
+    let only: Option<Vec<String>> = q.only.map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
+    Ok(Json(s.core.environment(&p, &ctx, only.as_deref()).await?))
 }
 
 /// Renders `{secrets.NAME}` and `{secrets.NAME.field}` with the values the caller may read;

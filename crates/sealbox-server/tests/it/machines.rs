@@ -257,8 +257,9 @@ async fn identities_reach_nothing_but_their_environment_and_the_secrets_they_may
     let owner = &server.owner_token;
     api.create_text(owner, "S", "v").await;
     let bot = identity(&api, owner, "bot", json!({})).await;
+    // A value it may not read is "not found", like any secret no policy covers.
+    api.reveal(&bot, "S").await.expect_error(404, "secret.not_found");
     for (method, path) in [
-        (Method::POST, "/v1/secrets/S/reveal"),
         (Method::GET, "/v1/secrets/S/versions"),
         (Method::GET, "/v1/trash"),
         (Method::GET, "/v1/identities"),
@@ -529,4 +530,174 @@ async fn templates_render_what_the_caller_may_read_and_name_every_bad_reference(
     api.post("/v1/render", &editor, json!({"template": "{secrets.DB_PASSWORD}"}))
         .await
         .expect_error(400, "template.reference_invalid");
+}
+
+/// Issue 9, item 11: an identity reads one value with `read`, as it would in its environment.
+#[tokio::test]
+async fn an_identity_reveals_one_value_a_policy_lets_it_read() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    tagged(&api, owner, "PIN", "pin-v1", json!({"team": "payments"}), "restricted").await;
+    api.patch("/v1/secrets/PIN", owner, json!({"value": "pin-v2"}))
+        .await
+        .expect(200);
+    tagged(&api, owner, "UNREAD", "unread-v", json!({"team": "payments"}), "masked").await;
+    tagged(&api, owner, "USE_ONLY", "use-v", json!({"team": "mail"}), "masked").await;
+    tagged(&api, owner, "OPS_KEY", "ops-v", json!({"team": "ops"}), "masked").await;
+    let worker = identity(&api, owner, "worker", json!({"team": "payments"})).await;
+    for (name, secret_tags, allow) in [
+        ("read-payments", json!({"team": "payments"}), json!(["read"])),
+        ("use-mail", json!({"team": "mail"}), json!(["use"])),
+    ] {
+        api.post(
+            "/v1/policies",
+            owner,
+            json!({"name": name, "identity_tags": {"team": "payments"}, "secret_tags": secret_tags, "allow": allow}),
+        )
+        .await
+        .expect(201);
+    }
+
+    // Restricted values are readable with `read`, the current version or an older one.
+    let read = api.reveal(&worker, "PIN").await.expect(200);
+    assert_eq!(
+        (read["value"].clone(), read["version"].clone()),
+        (json!("pin-v2"), json!(2))
+    );
+    let old = api
+        .post("/v1/secrets/PIN/reveal", &worker, json!({"version": 1}))
+        .await
+        .expect(200);
+    assert_eq!(old["value"], "pin-v1");
+    api.post("/v1/secrets/PIN/reveal", &worker, json!({"version": 9}))
+        .await
+        .expect_error(404, "secret.version_not_found");
+
+    // Without `read` (only `use`, or no policy at all) it is not found, like a missing secret.
+    let missing = api.reveal(&worker, "NO_SUCH").await;
+    missing.expect_error(404, "secret.not_found");
+    for name in ["USE_ONLY", "OPS_KEY"] {
+        let refused = api.reveal(&worker, name).await;
+        refused.expect_error(404, "secret.not_found");
+        assert_eq!(
+            refused.message(),
+            missing.message().replace("NO_SUCH", name),
+            "the same answer as for a missing secret"
+        );
+    }
+
+    // Each read is audited as secret.read of that secret, and marks it as used.
+    let reads: Vec<_> = api
+        .audit(owner)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "secret.read")
+        .collect();
+    let seen: Vec<_> = reads
+        .iter()
+        .map(|e| (e["target"].clone(), e["actor"].clone(), e["detail"]["secrets"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (json!("secret:PIN"), json!("identity:worker"), json!({"PIN": 2})),
+            (json!("secret:PIN"), json!("identity:worker"), json!({"PIN": 1})),
+        ]
+    );
+    assert!(
+        !api.audit(owner).await.iter().any(|e| e.to_string().contains("pin-v")),
+        "no value in the audit log"
+    );
+    let details = api.get("/v1/secrets/PIN", owner).await.expect(200);
+    assert_eq!(details["last_used_by"], "identity:worker");
+    for name in ["UNREAD", "USE_ONLY", "OPS_KEY"] {
+        let details = api.get(&format!("/v1/secrets/{name}"), owner).await.expect(200);
+        assert!(details["last_used_at"].is_null(), "{name}: {details}");
+    }
+}
+
+/// Issue 9, items 9 and 11: the environment says which variables are secrets, and `only` reads
+/// just the named ones.
+#[tokio::test]
+async fn the_environment_names_its_secrets_and_only_reads_just_the_named_ones() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    for (name, value) in [("API_KEY", "api-v"), ("DB_PASS", "db-v")] {
+        tagged(&api, owner, name, value, json!({"team": "payments"}), "masked").await;
+    }
+    tagged(&api, owner, "OPS_KEY", "ops-v", json!({"team": "ops"}), "masked").await;
+    let worker = identity(&api, owner, "worker", json!({"team": "payments"})).await;
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "p", "identity_tags": {"team": "payments"}, "secret_tags": {"team": "payments"}, "allow": ["read"]}),
+    )
+    .await
+    .expect(201);
+    api.send(
+        Method::PUT,
+        "/v1/identities/worker/env/LOG_LEVEL",
+        Some(owner),
+        Some(json!({"value": "debug"})),
+    )
+    .await
+    .expect(200);
+
+    let only = api
+        .get("/v1/environment?only=API_KEY,LOG_LEVEL", &worker)
+        .await
+        .expect(200);
+    assert_eq!(only["variables"], json!({"API_KEY": "api-v", "LOG_LEVEL": "debug"}));
+    assert_eq!(
+        only["secrets"],
+        json!(["API_KEY"]),
+        "the identity's own variable is not a secret"
+    );
+    let reads: Vec<_> = api
+        .audit(owner)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "secret.read")
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(
+        reads[0]["detail"]["secrets"],
+        json!({"API_KEY": 1}),
+        "only what was asked for"
+    );
+    let used = |name: &'static str| {
+        let api = &api;
+        async move {
+            let details = api.get(&format!("/v1/secrets/{name}"), owner).await.expect(200);
+            details["last_used_by"].clone()
+        }
+    };
+    assert_eq!(used("API_KEY").await, "identity:worker");
+    assert_eq!(used("DB_PASS").await, json!(null), "not read, not marked as used");
+
+    // A name the identity has no variable for (another team's secret, or none at all) is refused
+    // with every such name, and nothing is read.
+    let events = api.audit(owner).await.len();
+    let refused = api.get("/v1/environment?only=DB_PASS,OPS_KEY,NOPE", &worker).await;
+    refused.expect_error(400, "environment.only_invalid");
+    assert!(
+        refused.message().contains("OPS_KEY") && refused.message().contains("NOPE"),
+        "{}",
+        refused.message()
+    );
+    assert!(!refused.message().contains("DB_PASS"), "{}", refused.message());
+    api.get("/v1/environment?only=", &worker)
+        .await
+        .expect_error(400, "environment.only_invalid");
+    assert_eq!(api.audit(owner).await.len(), events, "a refused request reads nothing");
+    assert_eq!(used("DB_PASS").await, json!(null));
+
+    // Without `only`: everything, with the secrets named.
+    let env = api.get("/v1/environment", &worker).await.expect(200);
+    assert_eq!(
+        env["variables"],
+        json!({"API_KEY": "api-v", "DB_PASS": "db-v", "LOG_LEVEL": "debug"})
+    );
+    assert_eq!(env["secrets"], json!(["API_KEY", "DB_PASS"]));
+    assert_eq!(used("DB_PASS").await, "identity:worker");
 }

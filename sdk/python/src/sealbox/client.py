@@ -150,10 +150,17 @@ class Client:
 
     # ---- using secrets ----
 
-    def environment(self) -> Environment:
-        """``GET /v1/environment`` now (``client.context.environment`` caches it)."""
-        data = self._request("GET", ["environment"])
-        return Environment(data.get("variables", {}))
+    def environment(self, only: Optional[Sequence[str]] = None) -> Environment:
+        """``GET /v1/environment`` now (``client.context.environment`` caches it). With ``only``,
+        just those variables: the server reads, audits and marks as used only those secrets, and
+        refuses (``environment.only_invalid``) a name the caller has no variable for."""
+        query = None
+        if only is not None:
+            if isinstance(only, str):
+                only = [only]
+            query = [("only", ",".join(only))]
+        data = self._request("GET", ["environment"], query=query)
+        return Environment(data.get("variables", {}), data.get("secrets"))
 
     def render(self, template: str) -> str:
         """Renders ``{secrets.NAME}`` / ``{secrets.NAME.field}`` server-side; the result holds values."""
@@ -558,7 +565,8 @@ class Context:
 
     The environment is fetched from ``GET /v1/environment`` once, on first use; ``refresh()``
     fetches it again. With no arguments the client reads ``SEALBOX_ADDR`` and ``SEALBOX_TOKEN``
-    (an identity's token). Its ``repr`` never shows a value or the token.
+    (an identity's token). With ``only``, just those variables are fetched (and only those
+    secrets audited and marked as used). Its ``repr`` never shows a value or the token.
     """
 
     def __init__(
@@ -567,21 +575,23 @@ class Context:
         addr: Optional[str] = None,
         token: Optional[str] = None,
         timeout: float = 10.0,
+        only: Optional[Sequence[str]] = None,
     ) -> None:
         if client is not None and (addr is not None or token is not None):
             raise ClientArgumentError("client.invalid_argument", "give either a client or addr/token, not both")
         self.client = client if client is not None else Client(addr=addr, token=token, timeout=timeout)
+        self.only = only
         self._environment: Optional[Environment] = None
 
     @property
     def environment(self) -> Environment:
         if self._environment is None:
-            self._environment = self.client.environment()
+            self._environment = self.client.environment(only=self.only)
         return self._environment
 
     def refresh(self) -> Environment:
         """Fetches the environment again (e.g. after a secret changed) and returns it."""
-        self._environment = self.client.environment()
+        self._environment = self.client.environment(only=self.only)
         return self._environment
 
     def __repr__(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Type, TypeVar
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Type, TypeVar
 
 T = TypeVar("T")
 
@@ -300,13 +300,16 @@ class Environment(Mapping):  # type: ignore[type-arg]
     (structured values as a JSON object string), an identity's own variables laid over them.
 
     A read-only mapping (``env.get("KEY")``, ``env["KEY"]``, ``"KEY" in env``, ``to_dict()``).
-    Its ``repr`` and ``str`` name the keys only, never a value.
+    ``secret_names`` are the keys whose value is a secret's (the rest are an identity's own,
+    non-secret variables); a server that does not say counts every key. Its ``repr`` and ``str``
+    name the keys only, never a value.
     """
 
-    __slots__ = ("_variables",)
+    __slots__ = ("_variables", "secret_names")
 
-    def __init__(self, variables: Dict[str, str]) -> None:
+    def __init__(self, variables: Dict[str, str], secrets: Optional[Sequence[str]] = None) -> None:
         self._variables: Dict[str, str] = dict(variables)
+        self.secret_names: FrozenSet[str] = frozenset(self._variables if secrets is None else secrets)
 
     def __getitem__(self, key: str) -> str:
         return self._variables[key]

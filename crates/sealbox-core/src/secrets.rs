@@ -98,10 +98,17 @@ impl Sealbox {
     /// other is "not found" to it.
     pub async fn get_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretDetails> {
         let scope = view_scope(p, self.policies_of(&p.workspace_id)).await?;
-        let row = self.live_secret(p, name).await?;
-        if !scope.covers(&parse_tags(&row)?) {
-            return Err(not_found(&SecretName::parse(name)?));
-        }
+        let row = match scope {
+            SecretScope::All => self.live_secret(p, name).await?,
+            SecretScope::Covered { .. } => {
+                // To an identity, a secret in the trash is as missing as one it may not see.
+                let name = SecretName::parse(name)?;
+                match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
+                    Some(row) if row.deleted_at.is_none() && scope.covers(&parse_tags(&row)?) => row,
+                    _ => return Err(not_found(&name)),
+                }
+            }
+        };
         self.details(&row)
     }
 

@@ -243,6 +243,19 @@ async fn an_identity_lists_and_sees_the_details_of_the_secrets_its_policies_cove
     api.get("/v1/secrets/NO_SUCH", &worker)
         .await
         .expect_error(404, "secret.not_found");
+    // A secret in the trash is "not found" to an identity, covered or not: its name is not a hint.
+    for name in ["OPS", "PAY_READ"] {
+        assert_eq!(
+            api.delete(&format!("/v1/secrets/{name}"), owner).await.status.as_u16(),
+            200
+        );
+        let reply = api.get(&format!("/v1/secrets/{name}"), &worker).await;
+        reply.expect_error(404, "secret.not_found");
+        assert!(!reply.message().contains("trash"), "{}", reply.body);
+        api.post(&format!("/v1/trash/{name}/restore"), owner, json!({}))
+            .await
+            .expect(200);
+    }
 
     // A policy change applies on the next request.
     assert_eq!(api.delete("/v1/policies/pay-read", owner).await.status.as_u16(), 204);

@@ -28,6 +28,9 @@ pub struct CoreError {
     pub class: ErrorClass,
     pub code: &'static str,
     pub message: String,
+    /// How many seconds the caller should wait before trying again, when that is known (a rate
+    /// limit's window, a busy server); sent as `Retry-After`.
+    pub retry_after_seconds: Option<u64>,
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;
@@ -38,7 +41,13 @@ impl CoreError {
             class,
             code,
             message: message.into(),
+            retry_after_seconds: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
     }
 
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {

@@ -9,6 +9,7 @@ mod access;
 pub mod actions;
 pub mod clock;
 pub mod error;
+mod hashing;
 pub mod kinds;
 mod machines;
 pub mod principal;
@@ -31,15 +32,29 @@ pub use secrets::SecretQuery;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";
 
+/// The default number of hashing threads is the number of CPUs, but no more than this, so that
+/// hashing's memory (19 MiB each) stays small on a large machine.
+pub const MAX_PASSWORD_HASH_THREADS: usize = 4;
+
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
     /// How long a deleted secret stays in the trash before the sweep purges it.
     pub trash_retention_ms: i64,
     /// Lifetime of a session token from a password login.
     pub session_ttl_ms: i64,
-    /// Failed logins for one e-mail within `login_window_ms` before further attempts are refused.
+    /// Sign-in attempts for one e-mail from one client address per window; further attempts
+    /// from that address are refused without checking the password. A successful sign-in does
+    /// not count.
     pub login_max_failures: i64,
+    /// Sign-in attempts from one client address (an IPv6 client by its /64), whatever the
+    /// e-mail, per window; a successful sign-in does not count.
+    pub login_max_failures_per_client: i64,
+    /// The length of a rate-limit window; windows start at fixed times (multiples of it).
     pub login_window_ms: i64,
+    /// Argon2 operations that run at once (each holds 19 MiB), at least 1.
+    pub password_hash_threads: usize,
+    /// Argon2 operations that may wait for a thread; beyond them, `auth.busy`.
+    pub password_hash_queue: usize,
 }
 
 impl Default for CoreConfig {
@@ -49,7 +64,12 @@ impl Default for CoreConfig {
             trash_retention_ms: 30 * DAY,
             session_ttl_ms: DAY / 2,
             login_max_failures: 5,
+            login_max_failures_per_client: 20,
             login_window_ms: 15 * 60 * 1000,
+            password_hash_threads: std::thread::available_parallelism()
+                .map_or(1, std::num::NonZero::get)
+                .min(MAX_PASSWORD_HASH_THREADS),
+            password_hash_queue: 64,
         }
     }
 }
@@ -62,6 +82,8 @@ pub struct Sealbox {
     chain_key: AuditChainKey,
     clock: Arc<dyn Clock>,
     config: CoreConfig,
+    /// Every Argon2 operation runs here, bounded.
+    hashing: hashing::PasswordHashing,
     /// Sends actions; `None` until [`Sealbox::with_dispatcher`] (runs then fail with `action.unavailable`).
     dispatcher: Option<Arc<dyn actions::Dispatcher>>,
 }
@@ -80,6 +102,8 @@ pub enum OpenError {
     WrongRootKey(sealbox_crypto::CryptoError),
     #[error("cannot read the root-key check value: {0}")]
     Store(#[from] sealbox_store::StoreError),
+    #[error("cannot start the password-hashing threads: {0}")]
+    Hashing(String),
 }
 
 impl Sealbox {
@@ -104,6 +128,8 @@ impl Sealbox {
         }
         let token_hasher = root_key.token_hasher();
         let chain_key = audit_chain_key(&root_key);
+        let hashing = hashing::PasswordHashing::start(config.password_hash_threads, config.password_hash_queue)
+            .map_err(OpenError::Hashing)?;
         Ok(Self {
             store,
             root_key: Arc::new(root_key),
@@ -111,6 +137,7 @@ impl Sealbox {
             chain_key,
             clock,
             config,
+            hashing,
             dispatcher: None,
         })
     }

@@ -11,7 +11,7 @@ use std::fmt;
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, Payload};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -21,7 +21,7 @@ use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 pub use secrecy::{ExposeSecret, SecretBox, SecretSlice, SecretString};
 
@@ -327,37 +327,107 @@ fn password_argon2() -> Result<Argon2<'static>, CryptoError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Argon2id PHC string (m=19456 KiB, t=2, p=1, the OWASP minimum) with a random salt.
-pub fn hash_password(password: &SecretString) -> Result<String, CryptoError> {
-    let salt = SaltString::generate(&mut OsRng);
-    password_argon2()?
-        // EXPOSE: the password goes only into Argon2.
-        .hash_password(password.expose_secret().as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|_| CryptoError::PasswordHash)
+/// The work area of password hashing (Argon2id, m=19456 KiB, t=2, p=1, the OWASP minimum):
+/// 19 MiB allocated once and reused by every operation run with it, and wiped after each. Hashing
+/// with it never allocates, so a program that keeps a fixed number of work areas holds a fixed
+/// amount of memory for hashing (freed and reallocated 19 MiB blocks would otherwise be kept by
+/// the allocator, many times over). Its `Debug` shows no contents.
+pub struct PasswordWorkArea {
+    blocks: Vec<argon2::Block>,
 }
 
-/// False on mismatch or an unparsable hash; never panics.
-pub fn verify_password(password: &SecretString, phc_hash: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc_hash) else {
-        return false;
-    };
-    // A corrupt hash with huge costs must not exhaust memory or time.
-    let sane = Params::try_from(&parsed).is_ok_and(|p| p.m_cost() <= 1 << 20 && p.t_cost() <= 10 && p.p_cost() <= 8);
-    // EXPOSE: the password goes only into Argon2.
-    let password = password.expose_secret().as_bytes();
-    sane && Argon2::default().verify_password(password, &parsed).is_ok()
-}
-
-/// Burns the same time as a real verification, for logins with an unknown e-mail.
-pub fn verify_password_dummy(password: &SecretString) {
-    let mut out = Zeroizing::new(Key::default());
-    if let Ok(argon) = password_argon2() {
-        // EXPOSE: the password goes only into Argon2; the output is discarded.
-        let password = password.expose_secret().as_bytes();
-        let _ = argon.hash_password_into(password, b"sealbox dummy salt", &mut *out);
+impl fmt::Debug for PasswordWorkArea {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordWorkArea")
+            .field("blocks", &self.blocks.len())
+            .finish()
     }
-    std::hint::black_box(&out);
+}
+
+impl PasswordWorkArea {
+    pub fn new() -> Result<Self, CryptoError> {
+        let blocks = password_argon2()?.params().block_count();
+        Ok(Self {
+            blocks: vec![argon2::Block::default(); blocks],
+        })
+    }
+
+    /// Runs Argon2 `argon` over `password` and `salt` into `out` in this work area, then wipes it.
+    fn run(&mut self, argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), argon2::Error> {
+        let result = argon.hash_password_into_with_memory(password, salt, out, &mut self.blocks);
+        // Block by block: `Vec::zeroize` would also empty the vector.
+        self.blocks.iter_mut().for_each(Zeroize::zeroize);
+        result
+    }
+
+    /// A PHC string for `password` with a random salt.
+    pub fn hash(&mut self, password: &SecretString) -> Result<String, CryptoError> {
+        let argon = password_argon2()?;
+        let salt = SaltString::generate(&mut OsRng);
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt
+            .decode_b64(&mut salt_bytes)
+            .map_err(|_| CryptoError::PasswordHash)?;
+        let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+            // EXPOSE: the password goes only into Argon2.
+            self.run(&argon, password.expose_secret().as_bytes(), salt_bytes, out)
+                .map_err(|_| argon2::password_hash::Error::Password)
+        })
+        .map_err(|_| CryptoError::PasswordHash)?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(argon.params()).map_err(|_| CryptoError::PasswordHash)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Whether `password` matches the PHC string, compared in constant time. False on mismatch,
+    /// on an unparsable hash, and on one whose costs exceed this work area (a corrupt or foreign
+    /// hash must not take more memory or time than ours); never panics.
+    pub fn verify(&mut self, password: &SecretString, phc_hash: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc_hash) else {
+            return false;
+        };
+        let (Ok(params), Ok(algorithm)) = (Params::try_from(&parsed), Algorithm::try_from(parsed.algorithm)) else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from).transpose() {
+            Ok(version) => version.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        if params.block_count() > self.blocks.len() || params.t_cost() > 10 {
+            return false;
+        }
+        let mut salt_bytes = [0u8; 64];
+        let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
+            return false;
+        };
+        let argon = Argon2::new(algorithm, version, params);
+        let computed = Output::init_with(expected.len(), |out| {
+            // EXPOSE: the password goes only into Argon2.
+            self.run(&argon, password.expose_secret().as_bytes(), salt_bytes, out)
+                .map_err(|_| argon2::password_hash::Error::Password)
+        });
+        // `Output`'s equality is constant-time.
+        computed.is_ok_and(|computed| computed == expected)
+    }
+
+    /// Burns the same time as a real verification, for sign-ins with an unknown e-mail.
+    pub fn burn(&mut self, password: &SecretString) {
+        let mut out = Zeroizing::new(Key::default());
+        if let Ok(argon) = password_argon2() {
+            // EXPOSE: the password goes only into Argon2; the output is discarded.
+            let password = password.expose_secret().as_bytes();
+            let _ = self.run(&argon, password, b"sealbox dummy salt", &mut *out);
+        }
+        std::hint::black_box(&out);
+    }
 }
 
 /// 24 random characters from [A-Za-z0-9].
@@ -369,6 +439,8 @@ pub fn generate_password() -> SecretString {
 
 #[cfg(test)]
 mod tests {
+    use argon2::password_hash::PasswordHasher;
+
     use super::*;
 
     const AAD: Aad<'static> = Aad {
@@ -555,18 +627,47 @@ mod tests {
 
     #[test]
     fn password_hash_and_verify() {
+        let mut area = PasswordWorkArea::new().unwrap();
         let pw = SecretString::from("s3cret pässword");
-        let phc = hash_password(&pw).unwrap();
+        let phc = area.hash(&pw).unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(verify_password(&pw, &phc));
-        assert!(!verify_password(&SecretString::from("wrong"), &phc));
-        assert_ne!(phc, hash_password(&pw).unwrap());
+        assert!(area.verify(&pw, &phc));
+        assert!(!area.verify(&SecretString::from("wrong"), &phc));
+        assert!(area.verify(&pw, &phc), "the area is reused");
+        assert_ne!(phc, area.hash(&pw).unwrap());
         for garbage in ["", "garbage", "$argon2id$v=19$m=19456,t=2,p=1$", &phc[..phc.len() - 5]] {
-            assert!(!verify_password(&pw, garbage));
+            assert!(!area.verify(&pw, garbage));
         }
         let huge = phc.replace("m=19456", "m=4294967295");
-        assert!(!verify_password(&pw, &huge));
-        verify_password_dummy(&pw);
+        assert!(!area.verify(&pw, &huge));
+        let bigger_than_the_area = phc.replace("m=19456", "m=19460");
+        assert!(!area.verify(&pw, &bigger_than_the_area));
+        area.burn(&pw);
+    }
+
+    #[test]
+    fn hashes_made_by_the_argon2_crate_itself_verify() {
+        // Hashes stored before the work area existed were made by `PasswordHasher`.
+        let pw = SecretString::from("an older password");
+        let salt = SaltString::generate(&mut OsRng);
+        let phc = password_argon2()
+            .unwrap()
+            .hash_password(pw.expose_secret().as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        let mut area = PasswordWorkArea::new().unwrap();
+        assert!(area.verify(&pw, &phc));
+        assert!(!area.verify(&SecretString::from("another"), &phc));
+        // A smaller cost (a test fixture, say) fits in the area too.
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(pw.expose_secret().as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+        assert!(area.verify(&pw, &small));
     }
 
     #[test]

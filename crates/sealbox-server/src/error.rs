@@ -19,6 +19,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Sent as `Retry-After` (seconds) when set.
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl ApiError {
@@ -27,6 +29,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code,
             message: message.into(),
+            retry_after_seconds: None,
         }
     }
 }
@@ -49,6 +52,7 @@ impl From<CoreError> for ApiError {
             status,
             code: e.code,
             message: e.message,
+            retry_after_seconds: e.retry_after_seconds,
         }
     }
 }
@@ -63,6 +67,11 @@ struct ApiErrorMark {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
+        if let Some(seconds) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response.extensions_mut().insert(ApiErrorMark {
             code: self.code,
             message: self.message,

@@ -24,6 +24,7 @@ impl FromRequestParts<AppState> for Auth {
             status: axum::http::StatusCode::UNAUTHORIZED,
             code: codes::AUTH_MISSING_TOKEN,
             message: "send a token as `Authorization: Bearer sbx_...` (see `sealbox login` or bootstrap.json)".into(),
+            retry_after_seconds: None,
         };
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(missing)?;
         let token = header
@@ -114,6 +115,7 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
                 status,
                 code: codes::REQUEST_BODY_TOO_LARGE,
                 message: format!("request body is larger than {} KiB", crate::BODY_LIMIT_BYTES / 1024),
+                retry_after_seconds: None,
             }
         } else {
             ApiError::bad_request(codes::REQUEST_INVALID, "the request body could not be read")

@@ -364,6 +364,23 @@ impl<B: Backend> Store for B {
         ops::trashed_before(&mut self.reader(), before).await
     }
 
+    async fn count_login_attempt(&self, keys: &[String], window_start: i64) -> Result<Vec<i64>> {
+        let keys = keys.to_vec();
+        write(self, move |c| Box::pin(ops::count_login_attempt(c, keys, window_start))).await
+    }
+
+    async fn refund_login_attempt(&self, keys: &[String], window_start: i64) -> Result<()> {
+        let keys = keys.to_vec();
+        write(self, move |c| {
+            Box::pin(ops::refund_login_attempt(c, keys, window_start))
+        })
+        .await
+    }
+
+    async fn delete_login_attempts_before(&self, before: i64) -> Result<u64> {
+        write(self, move |c| Box::pin(ops::delete_login_attempts_before(c, before))).await
+    }
+
     async fn append_read(&self, audit: AuditRecord, used: &[String], at: i64, by: &str) -> Result<i64> {
         let (used, by) = (used.to_vec(), by.to_owned());
         write(self, move |c| Box::pin(ops::append_read(c, audit, used, at, by))).await
@@ -382,17 +399,6 @@ impl<B: Backend> Store for B {
 
     async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>> {
         ops::list_audit(&mut self.reader(), workspace_id, filter).await
-    }
-
-    async fn count_audit(
-        &self,
-        workspace_id: &str,
-        action: &str,
-        outcome: &str,
-        target: &str,
-        since: i64,
-    ) -> Result<i64> {
-        ops::count_audit(&mut self.reader(), workspace_id, action, outcome, target, since).await
     }
 
     async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>> {

@@ -494,6 +494,18 @@ pub trait Store: Send + Sync + 'static {
     /// Trashed secrets of every workspace deleted before `before`, for the retention sweep.
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>>;
 
+    // ---- sign-in attempts ----
+    /// Counts one sign-in attempt under each of `keys` in the window starting at `window_start`,
+    /// atomically (concurrent callers, other replicas included, each get a different count), and
+    /// returns each key's count with this attempt, in the order of `keys`. Callers pass keys in
+    /// one fixed order, so two attempts never wait for each other's rows the other way round.
+    async fn count_login_attempt(&self, keys: &[String], window_start: i64) -> Result<Vec<i64>>;
+    /// Gives back an attempt counted by `count_login_attempt` in the same window (one less under
+    /// each key); a window already deleted is left alone.
+    async fn refund_login_attempt(&self, keys: &[String], window_start: i64) -> Result<()>;
+    /// Deletes the counts of windows that started before `before`; returns how many went.
+    async fn delete_login_attempts_before(&self, before: i64) -> Result<u64>;
+
     // ---- audit ----
     /// Appends the event of a read of secrets' values and records, in the same transaction, that
     /// `used` (secret ids) were read or used by `by` at `at`: both or neither.
@@ -505,15 +517,6 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audits(&self, records: Vec<AuditRecord>) -> Result<Vec<i64>>;
     /// Events matching the filter, oldest first.
     async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>>;
-    /// How many events of `action` with `outcome` and `target` happened at or after `since`.
-    async fn count_audit(
-        &self,
-        workspace_id: &str,
-        action: &str,
-        outcome: &str,
-        target: &str,
-        since: i64,
-    ) -> Result<i64>;
     /// The last event's sequence number and hash as recorded in the workspace's chain head.
     async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>>;
 }

@@ -11,6 +11,7 @@ pub const AUTH_TOKEN_EXPIRED: &str = "auth.token_expired";
 pub const AUTH_TOKEN_REVOKED: &str = "auth.token_revoked";
 pub const AUTH_BAD_CREDENTIALS: &str = "auth.bad_credentials";
 pub const AUTH_RATE_LIMITED: &str = "auth.rate_limited";
+pub const AUTH_BUSY: &str = "auth.busy";
 pub const PERMISSION_DENIED: &str = "permission.denied";
 
 pub const SECRET_NAME_INVALID: &str = "secret.name_invalid";

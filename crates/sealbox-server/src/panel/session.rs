@@ -233,13 +233,24 @@ pub(crate) async fn login(State(s): State<AppState>, req: Request) -> PanelResul
             );
             Ok(response)
         }
-        Err(e) if matches!(e.class, ErrorClass::Unauthenticated | ErrorClass::RateLimited) => {
-            let status = if e.code == codes::AUTH_RATE_LIMITED {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
+        // A refusal the person can act on is shown on the form: a wrong password, too many
+        // attempts, or a server too busy to check the password now.
+        Err(e)
+            if matches!(e.class, ErrorClass::Unauthenticated | ErrorClass::RateLimited)
+                || e.code == codes::AUTH_BUSY =>
+        {
+            let status = match e.code {
+                codes::AUTH_RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
+                codes::AUTH_BUSY => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::UNAUTHORIZED,
             };
-            login_form(&s, status, email, workspace, Some(e.message), None)
+            let mut response = login_form(&s, status, email, workspace, Some(e.message), None)?;
+            if let Some(seconds) = e.retry_after_seconds {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Ok(response)
         }
         Err(e) => Err(e.into()),
     }

@@ -20,7 +20,9 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),
-    responses((status = 200, body = LoginResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = "4XX", body = sealbox_types::ErrorBody),
+        (status = 503, description = "`auth.busy`: too many passwords are being checked at once; retry after `Retry-After`",
+            body = sealbox_types::ErrorBody)))]
 pub(crate) async fn login(
     State(s): State<AppState>,
     Ctx(ctx): Ctx,

@@ -233,3 +233,44 @@ async fn nul_characters_are_refused_before_they_reach_postgres() {
     api.create_text(owner, "WITH_NUL", "a\u{0}b").await;
     assert_eq!(api.reveal(owner, "WITH_NUL").await.expect(200)["value"], "a\u{0}b");
 }
+
+/// Issue 9: replicas share the sign-in counts. 30 wrong passwords for one e-mail from one
+/// address, sent at once half to each replica, check no more than 5 passwords in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_sign_in_limit() {
+    let Some(url) = postgres_url().await else { return };
+    let first = TestServer::start_with(Options {
+        database_url: Some(url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let second = TestServer::start_with(Options {
+        database_url: Some(url),
+        root_key_file: Some(first.data_dir().join("root.key")),
+        ..Options::default()
+    })
+    .await;
+    let replicas = [
+        Api::from_address(&first, "127.0.0.6"),
+        Api::from_address(&second, "127.0.0.6"),
+    ];
+    let attempts: Vec<_> = (0..30)
+        .map(|n| {
+            let api = replicas[n % 2].clone();
+            let body = json!({"email": first.owner_email, "password": format!("wrong {n}")});
+            tokio::spawn(async move {
+                api.send(reqwest::Method::POST, "/v1/auth/login", None, Some(body))
+                    .await
+                    .status
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (5, 25), "{statuses:?}");
+}

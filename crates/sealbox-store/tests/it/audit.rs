@@ -1,4 +1,4 @@
-use sealbox_store::{AuditFilter, AuditRecord, Store};
+use sealbox_store::{AuditFilter, AuditRecord};
 
 use sealbox_store::StoreError;
 
@@ -12,7 +12,6 @@ conformance!(
     chains_are_per_workspace,
     one_chain_across_store_instances,
     list_filters_and_paging,
-    count_audit,
     append_audits_in_order,
     append_audits_is_all_or_nothing,
     a_read_of_several_secrets_is_one_event_found_by_each_secret,
@@ -334,58 +333,6 @@ async fn list_filters_and_paging(db: Db) {
         })
         .await,
         [6]
-    );
-}
-
-async fn count_audit(db: Db) {
-    let s: &dyn Store = &*db.store;
-    let acme = workspace(s, "acme").await;
-    let other = workspace(s, "other").await;
-    let failed_login = |ws: &str, at: i64, outcome: &str, target: &str| AuditRecord {
-        at,
-        outcome: outcome.into(),
-        ..audit(ws, "login", target)
-    };
-    for e in [
-        failed_login(acme.id(), 1_000, "failure", "member:a"),
-        failed_login(acme.id(), 2_000, "failure", "member:a"),
-        failed_login(acme.id(), 3_000, "failure", "member:a"),
-        failed_login(acme.id(), 3_000, "success", "member:a"),
-        failed_login(acme.id(), 3_000, "failure", "member:b"),
-        failed_login(other.id(), 3_000, "failure", "member:a"),
-    ] {
-        s.append_audit(e).await.unwrap();
-    }
-    assert_eq!(
-        s.count_audit(acme.id(), "login", "failure", "member:a", 0)
-            .await
-            .unwrap(),
-        3
-    );
-    assert_eq!(
-        s.count_audit(acme.id(), "login", "failure", "member:a", 2_000)
-            .await
-            .unwrap(),
-        2,
-        "at or after"
-    );
-    assert_eq!(
-        s.count_audit(acme.id(), "login", "success", "member:a", 0)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        s.count_audit(acme.id(), "login", "failure", "member:c", 0)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        s.count_audit(acme.id(), "logout", "failure", "member:a", 0)
-            .await
-            .unwrap(),
-        0
     );
 }
 

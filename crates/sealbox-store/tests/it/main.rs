@@ -33,6 +33,7 @@ mod actions;
 mod audit;
 mod fail_closed;
 mod identities;
+mod login_attempts;
 mod members;
 mod postgres_only;
 mod secrets;

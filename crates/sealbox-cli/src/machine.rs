@@ -389,7 +389,11 @@ pub async fn import(ctx: &Ctx, file: &std::path::Path, dry_run: bool) -> anyhow:
     let secrets = entries.into_iter().map(|e| (e.key, e.value)).collect();
     let outcome = ctx
         .client
-        .import(&sealbox_types::ImportRequest { secrets, dry_run })
+        .import(&sealbox_types::ImportRequest {
+            secrets,
+            dry_run,
+            tags: None,
+        })
         .await?;
     if ctx.json {
         return output::json(&outcome);

@@ -1,6 +1,10 @@
-//! `.env` files as common dotenv tools write them: `KEY=value`, an optional `export ` prefix,
-//! `#` comments, single quotes (literal), double quotes (with `\n`, `\t`, `\"`, `\\`, `\$`
-//! escapes, and able to span lines), and unquoted values ending at ` #`.
+//! `.env` files. Reading (import) takes them as common dotenv tools write them: `KEY=value`, an
+//! optional `export ` prefix, `#` comments, single quotes (literal), double quotes (with `\n`,
+//! `\t`, `\"`, `\\`, `\$` escapes, and able to span lines), and unquoted values ending at ` #`.
+//!
+//! Writing (export) has four readers to satisfy at once: `set -a; . ./file` in sh (dash) and
+//! bash, this module's `parse`, and python-dotenv (which expands `${...}` inside any quotes and
+//! knows only `\\` and `\'` in single quotes). See [`line`].
 
 /// One `KEY=value` of a file and the line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,7 +14,8 @@ pub struct Entry {
     pub line: usize,
 }
 
-/// Every entry, or every problem (`line N: ...`) so the caller writes nothing.
+/// Every entry, or every problem (`line N: ...`) so the caller writes nothing. An empty value is
+/// a problem: a secret holds at least one character.
 pub fn parse(text: &str) -> Result<Vec<Entry>, Vec<String>> {
     let lines: Vec<&str> = text.lines().collect();
     let mut entries = Vec::new();
@@ -64,7 +69,11 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, Vec<String>> {
                 None => rest.trim_end().to_owned(),
             }),
         };
-        if let Some(value) = value {
+        if value.as_deref() == Some("") {
+            problems.push(format!(
+                "line {number}: {key} is empty; a secret holds at least one character (give it a value or remove the line)"
+            ));
+        } else if let Some(value) = value {
             entries.push(Entry {
                 key: key.to_owned(),
                 value,
@@ -109,20 +118,54 @@ fn is_name(key: &str) -> bool {
         && key.chars().count() <= 128
 }
 
-/// `KEY="value"` with the escapes `parse` reads back.
-pub fn line(key: &str, value: &str) -> String {
+/// Characters after which `$` inside double quotes stays a plain `$` in sh, dash and bash; after
+/// any other (a letter, digit, `_`, `{`, `(`, `[`, `$`, `!`, `#`, `?` ...) it starts an expansion.
+const PLAIN_AFTER_DOLLAR: &str = " \t\n\"'%&)+,./:;<=>\\]^|}~";
+
+/// `KEY='value'`, or `KEY="value"` (with `\\` and `\"`) when single quotes cannot carry it: the
+/// one form that sh, bash, `parse` and python-dotenv all read back as exactly `value`, and that
+/// runs nothing when sourced. A value no such line can carry is refused with the reason (it
+/// never holds the value).
+pub fn line(key: &str, value: &str) -> Result<String, &'static str> {
+    if value.contains('\0') {
+        return Err("it holds a NUL character, which no environment variable can hold");
+    }
+    if value.contains('\r') {
+        return Err("it holds a carriage return, which python-dotenv reads as a line break");
+    }
+    if value.contains("${") {
+        return Err("it holds `${`, which python-dotenv expands inside any quotes");
+    }
+    if value.ends_with('\\') {
+        return Err("it ends with a backslash, which python-dotenv reads as escaping the closing quote");
+    }
+    // Single quotes: literal for the shells and `parse`; python-dotenv reads `\\` as one
+    // backslash there.
+    if !value.contains('\'') && !value.contains("\\\\") {
+        return Ok(format!("{key}='{value}'"));
+    }
+    let expands = value.contains('`')
+        || value.char_indices().any(|(at, c)| {
+            c == '$'
+                && value[at + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|next| !PLAIN_AFTER_DOLLAR.contains(next))
+        });
+    if expands {
+        return Err(
+            "it holds a single quote or two backslashes in a row (which single quotes cannot carry) and a backtick or `$` before a name (which double quotes would expand)",
+        );
+    }
     let mut quoted = String::with_capacity(value.len() + 2);
     for c in value.chars() {
         match c {
             '\\' => quoted.push_str("\\\\"),
             '"' => quoted.push_str("\\\""),
-            '$' => quoted.push_str("\\$"),
-            '\n' => quoted.push_str("\\n"),
-            '\r' => quoted.push_str("\\r"),
             other => quoted.push(other),
         }
     }
-    format!("{key}=\"{quoted}\"")
+    Ok(format!("{key}=\"{quoted}\""))
 }
 
 #[cfg(test)]
@@ -136,7 +179,7 @@ mod tests {
     #[test]
     fn reads_what_common_dotenv_files_write() {
         let text = "# a comment\n\nexport API_KEY=abc123\nPLAIN = spaced value  # trailing comment\nHASH=a#b\n\
-                    SINGLE='lit $HOME \\n'\nDOUBLE=\"tab\\there \\\"q\\\" \\$x\"\nMULTI=\"line one\nline two\"\nEMPTY=\n";
+                    SINGLE='lit $HOME \\n'\nDOUBLE=\"tab\\there \\\"q\\\" \\$x\"\nMULTI=\"line one\nline two\"\n";
         assert_eq!(
             pairs(text),
             [
@@ -146,7 +189,6 @@ mod tests {
                 ("SINGLE", "lit $HOME \\n"),
                 ("DOUBLE", "tab\there \"q\" $x"),
                 ("MULTI", "line one\nline two"),
-                ("EMPTY", ""),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
         );
@@ -156,19 +198,44 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_with_its_line() {
-        let problems = parse("OK=1\n1BAD=x\nno equals\nBAD-NAME=y\nOPEN=\"never closed\n").unwrap_err();
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        let problems = parse("OK=1\n1BAD=x\nno equals\nBAD-NAME=y\nEMPTY=\nOPEN=\"never closed\n").unwrap_err();
+        assert_eq!(problems.len(), 5, "{problems:?}");
         assert!(problems[0].starts_with("line 2:"));
         assert!(problems[1].starts_with("line 3:"));
         assert!(problems[2].starts_with("line 4:"));
-        assert!(problems[3].starts_with("line 5:") && problems[3].contains("never closed"));
+        assert!(problems[3].starts_with("line 5: EMPTY is empty"), "{problems:?}");
+        assert!(problems[4].starts_with("line 6:") && problems[4].contains("never closed"));
     }
 
     #[test]
     fn what_export_writes_import_reads_back() {
-        for value in ["plain", "with \"quotes\" and \\ and $HOME", "two\nlines", "", "é🔑"] {
-            let text = line("K", value);
+        for value in [
+            "plain",
+            "with \"quotes\" and \\ and $HOME",
+            "it's \"quoted\" \\\\ 5$ / $ 10",
+            "a`touch PWNED`b $(x)",
+            "two\nlines\n",
+            "é🔑",
+        ] {
+            let text = line("K", value).unwrap();
             assert_eq!(pairs(&text), [("K".to_owned(), value.to_owned())], "{text}");
         }
+    }
+
+    #[test]
+    fn values_no_line_can_carry_for_every_reader_are_refused() {
+        for value in [
+            "it's $HOME",
+            "it's `x`",
+            "a\\\\b$$",
+            "${HOME}",
+            "ends\\",
+            "cr\r\nlf",
+            "nul\0",
+        ] {
+            assert!(line("K", value).is_err(), "{value:?}");
+        }
+        assert_eq!(line("K", "a $ b").unwrap(), "K='a $ b'");
+        assert_eq!(line("K", "it's 5$").unwrap(), "K=\"it's 5$\"");
     }
 }

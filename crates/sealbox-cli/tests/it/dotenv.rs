@@ -26,6 +26,7 @@ const HOSTILE: &[&str] = &[
     "\"",
     "say \"hi\" to Ann's \"friends\"",
     "it's 5$ / 10$, or $ 20",
+    "it's \"!!\" & ~/x \\n\nnext # line",
     "back\\slash",
     "two \\\\ backslashes",
     "a backslash\\ inside",

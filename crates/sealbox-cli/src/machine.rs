@@ -425,7 +425,7 @@ pub async fn import(ctx: &Ctx, file: &std::path::Path, dry_run: bool, tags: &[St
 }
 
 /// `sealbox export`: `--format json`, or `--json`, prints a JSON object; the default is a .env
-/// file (see `dotenv::line`), written only when every value fits one.
+/// file (see `dotenv::lines`), written only when every value can be.
 pub async fn export(ctx: &Ctx, format: Option<crate::ExportFormat>) -> anyhow::Result<()> {
     use crate::ExportFormat::{Dotenv, Json};
     let format = match (format, ctx.json) {
@@ -449,14 +449,14 @@ pub async fn export(ctx: &Ctx, format: Option<crate::ExportFormat>) -> anyhow::R
         }
         // EXPOSE: exporting the caller's readable secrets is what the command is for; a refusal
         // names the key and the reason, never the value.
-        match crate::dotenv::line(key, value) {
-            Ok(line) => lines.push(line),
+        match crate::dotenv::lines(key, value) {
+            Ok(written) => lines.extend(written),
             Err(why) => refused.push(format!("{key}: {why}")),
         }
     }
     if !refused.is_empty() {
         anyhow::bail!(
-            "nothing was exported: no .env line carries these values the same way for sh, bash and dotenv readers:\n  {}\nexport them with --format json",
+            "nothing was exported: no .env lines carry these values the same way for sh, bash and python-dotenv:\n  {}\nexport them with --format json",
             refused.join("\n  ")
         );
     }

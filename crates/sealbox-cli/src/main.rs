@@ -103,8 +103,11 @@ enum Command {
     /// Create or update text secrets from a .env file (values compared server-side).
     #[command(
         long_about = "Create or update text secrets from a .env file: KEY=value lines, `export ` \
-        prefixes, # comments, single- and double-quoted (also multi-line) values. Invalid names and \
-        empty values are reported with their line numbers and then nothing is written. --dry-run \
+        prefixes, # comments, single- and double-quoted (also multi-line) values. ${NAME} in a \
+        double-quoted or unquoted value is the value of the key NAME defined earlier in the file (a \
+        key defined again takes the later value). Invalid names, empty values and a ${...} naming no \
+        earlier key (your environment is never read) are reported with their line numbers and then \
+        nothing is written. --dry-run \
         shows what would be created, changed and left alone; the server compares the values, so none \
         is revealed. Restricted secrets are never compared (nobody may read them back): they are \
         reported as changed and replaced by the imported value as a new version. --tag tags the \
@@ -130,10 +133,12 @@ enum Command {
         audited as a reveal) to standard output. As a .env file (the default), each value is \
         quoted so that `set -a; . ./file` in sh or bash, `sealbox import` and python-dotenv all \
         read it back exactly and sourcing it runs nothing: KEY='value', or KEY=\"value\" when the \
-        value holds a single quote or two backslashes in a row. A value that no such line can carry (one holding both a single \
-        quote and a backtick or `$name`, `${`, a carriage return, or ending with a backslash) is \
-        named in an error and nothing is written; --format json carries every value. --json \
-        means --format json."
+        value holds a single quote or two backslashes in a row, or else a chain of lines \
+        (KEY='...' holding the backticks, then KEY=\"...${KEY}...\" lines adding the rest). A \
+        value that no chain can carry (a carriage return; a trailing backslash with a backtick or \
+        `$name`; a single quote, `\\\\` or `${` between backticks with `$name` or a backtick ahead \
+        of the last) is named in an error and nothing is written; --format json carries every \
+        value. --json means --format json."
     )]
     Export {
         /// dotenv (the default) or json (also with --json).

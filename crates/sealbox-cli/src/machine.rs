@@ -376,8 +376,9 @@ pub async fn env(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn import(ctx: &Ctx, file: &std::path::Path, dry_run: bool) -> anyhow::Result<()> {
+pub async fn import(ctx: &Ctx, file: &std::path::Path, dry_run: bool, tags: &[String]) -> anyhow::Result<()> {
     use anyhow::Context as _;
+    let tags = input::parse_tags(tags)?;
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let entries = crate::dotenv::parse(&text).map_err(|problems| {
         anyhow::anyhow!(
@@ -389,7 +390,11 @@ pub async fn import(ctx: &Ctx, file: &std::path::Path, dry_run: bool) -> anyhow:
     let secrets = entries.into_iter().map(|e| (e.key, e.value)).collect();
     let outcome = ctx
         .client
-        .import(&sealbox_types::ImportRequest { secrets, dry_run })
+        .import(&sealbox_types::ImportRequest {
+            secrets,
+            dry_run,
+            tags: (!tags.is_empty()).then_some(tags),
+        })
         .await?;
     if ctx.json {
         return output::json(&outcome);
@@ -401,7 +406,12 @@ pub async fn import(ctx: &Ctx, file: &std::path::Path, dry_run: bool) -> anyhow:
         (&outcome.unchanged, "unchanged", "unchanged"),
     ] {
         for name in names {
-            outln!("{:<12} {name}", verb(done, would));
+            let uncompared = if outcome.not_compared.contains(name) {
+                " (restricted: replaced without comparing)"
+            } else {
+                ""
+            };
+            outln!("{:<12} {name}{uncompared}", verb(done, would));
         }
     }
     eprintln!(
@@ -414,18 +424,46 @@ pub async fn import(ctx: &Ctx, file: &std::path::Path, dry_run: bool) -> anyhow:
     Ok(())
 }
 
-pub async fn export(ctx: &Ctx, format: crate::ExportFormat) -> anyhow::Result<()> {
+/// `sealbox export`: `--format json`, or `--json`, prints a JSON object; the default is a .env
+/// file (see `dotenv::lines`), written only when every value can be.
+pub async fn export(ctx: &Ctx, format: Option<crate::ExportFormat>) -> anyhow::Result<()> {
+    use crate::ExportFormat::{Dotenv, Json};
+    let format = match (format, ctx.json) {
+        (Some(Dotenv), true) => usage!("--json prints JSON; leave out --json or --format dotenv"),
+        (Some(format), _) => format,
+        (None, true) => Json,
+        (None, false) => Dotenv,
+    };
     let env = ctx.client.environment().await?;
-    match format {
-        crate::ExportFormat::Json => output::json(&env.variables),
-        crate::ExportFormat::Dotenv => {
-            for (key, value) in &env.variables {
-                // EXPOSE: exporting the caller's readable secrets is what the command is for.
-                outln!("{}", crate::dotenv::line(key, value));
-            }
-            Ok(())
+    if let Json = format {
+        return output::json(&env.variables);
+    }
+    // Every line is made before any is printed, so a value that cannot be written never leaves
+    // half a file.
+    let mut lines = Vec::with_capacity(env.variables.len());
+    let mut refused = Vec::new();
+    for (key, value) in &env.variables {
+        if !is_shell_name(key) {
+            refused.push(format!("{key:?}: not a valid variable name"));
+            continue;
+        }
+        // EXPOSE: exporting the caller's readable secrets is what the command is for; a refusal
+        // names the key and the reason, never the value.
+        match crate::dotenv::lines(key, value) {
+            Ok(written) => lines.extend(written),
+            Err(why) => refused.push(format!("{key}: {why}")),
         }
     }
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "nothing was exported: no .env lines carry these values the same way for sh, bash and python-dotenv:\n  {}\nexport them with --format json",
+            refused.join("\n  ")
+        );
+    }
+    for line in lines {
+        outln!("{line}");
+    }
+    Ok(())
 }
 
 pub async fn inject(ctx: &Ctx, input: &std::path::Path, output: &std::path::Path) -> anyhow::Result<()> {

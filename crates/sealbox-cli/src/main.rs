@@ -103,9 +103,17 @@ enum Command {
     /// Create or update text secrets from a .env file (values compared server-side).
     #[command(
         long_about = "Create or update text secrets from a .env file: KEY=value lines, `export ` \
-        prefixes, # comments, single- and double-quoted (also multi-line) values. Invalid names are \
-        reported with their line numbers and then nothing is written. --dry-run shows what would be \
-        created, changed and left alone; the server compares the values, so none is revealed."
+        prefixes, # comments, single- and double-quoted (also multi-line) values. ${NAME} in a \
+        double-quoted or unquoted value is the value of the key NAME defined earlier in the file (a \
+        key defined again takes the later value). Invalid names, empty values and a ${...} naming no \
+        earlier key (your environment is never read) are reported with their line numbers and then \
+        nothing is written. --dry-run \
+        shows what would be created, changed and left alone; the server compares the values, so none \
+        is revealed. Restricted secrets are never compared (nobody may read them back): they are \
+        reported as changed and replaced by the imported value as a new version. --tag tags the \
+        secrets the import creates, so policies reach them; existing secrets keep their tags \
+        (change those with `sealbox secret update --tag`). Every import, dry run included, is \
+        audited as one secret.import event."
     )]
     Import {
         /// The .env file.
@@ -113,12 +121,29 @@ enum Command {
         /// Only show what would be created, changed and left alone.
         #[arg(long)]
         dry_run: bool,
+        /// A tag for each secret the import creates, KEY=VALUE; repeat for more (existing secrets
+        /// keep their tags).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
     },
     /// Write the secrets the caller may read as a .env file or JSON (members: masked secrets only,
     /// each audited as a reveal).
+    #[command(
+        long_about = "Write the secrets the caller may read (members: masked secrets only, each \
+        audited as a reveal) to standard output. As a .env file (the default), each value is \
+        quoted so that `set -a; . ./file` in sh or bash, `sealbox import` and python-dotenv all \
+        read it back exactly and sourcing it runs nothing: KEY='value', or KEY=\"value\" when the \
+        value holds a single quote or two backslashes in a row, or else a chain of lines \
+        (KEY='...' holding the backticks, then KEY=\"...${KEY}...\" lines adding the rest). A \
+        value that no chain can carry (a carriage return; a trailing backslash with a backtick or \
+        `$name`; a single quote, `\\\\` or `${` between backticks with `$name` or a backtick ahead \
+        of the last) is named in an error and nothing is written; --format json carries every \
+        value. --json means --format json."
+    )]
     Export {
-        #[arg(long, value_enum, default_value = "dotenv")]
-        format: ExportFormat,
+        /// dotenv (the default) or json (also with --json).
+        #[arg(long, value_enum)]
+        format: Option<ExportFormat>,
     },
     /// Run a program with the caller's environment injected (exit code and signals pass through;
     /// secret values it prints are masked unless --no-redact).
@@ -273,7 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if code == 0 { Ok(()) } else { Err(ChildExit(code).into()) }
         }
         Command::Inject { input, output } => machine::inject(&ctx, &input, &output).await,
-        Command::Import { file, dry_run } => machine::import(&ctx, &file, dry_run).await,
+        Command::Import { file, dry_run, tags } => machine::import(&ctx, &file, dry_run, &tags).await,
         Command::Export { format } => machine::export(&ctx, format).await,
     }
 }

@@ -225,6 +225,14 @@ pub fn authorize_reveal(p: &Principal, visibility: sealbox_types::Visibility, na
     Ok(())
 }
 
+/// Whether an import may compare a stored value with the value it was given. The answer
+/// (`changed` or `unchanged`) tells whether a guess is right, so comparing needs what revealing
+/// needs: masked values may be compared by the members who may reveal them, restricted values by
+/// nobody (an import reports them `changed`, uncompared).
+pub fn may_compare_value(p: &Principal, visibility: sealbox_types::Visibility, name: &str) -> bool {
+    authorize_reveal(p, visibility, name).is_ok()
+}
+
 /// A secret an action references, as the run check sees it; `None` when there is no live secret
 /// of that name.
 pub struct ActionSecret<'a> {

@@ -15,7 +15,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::kinds::{self, ValidatedValue};
 use crate::principal::{
     IdentityActor, Permission, Principal, RequestContext, SecretScope, authorize, authorize_reveal, identity_may,
-    view_scope,
+    may_compare_value, view_scope,
 };
 use crate::validate::{self, SecretName};
 use crate::{Sealbox, new_id};
@@ -701,20 +701,24 @@ fn not_in_trash(name: &SecretName) -> CoreError {
 }
 
 impl Sealbox {
-    /// Creates or updates `text` secrets from `NAME -> value` pairs. Every name and value is
+    /// Creates or updates `text` secrets from `NAME -> value` pairs. Every name, value and tag is
     /// checked first; if any is refused, nothing is written. Stored values are compared
-    /// server-side, so the answer (created, changed, unchanged) reveals nothing.
+    /// server-side, and only where the caller may reveal them ([`may_compare_value`]): a
+    /// restricted secret is always `changed` (and `not_compared`) and an import replaces its
+    /// value, so a dry run cannot test guesses. The tags go on the secrets the import creates.
+    /// Every import, dry run included, is one `secret.import` event naming each secret and what
+    /// happened to it; the writes also record their own `secret.create` / `secret.update`.
     pub async fn import(
         &self,
         p: &Principal,
         ctx: &RequestContext,
-        pairs: BTreeMap<String, String>,
-        dry_run: bool,
+        req: sealbox_types::ImportRequest,
     ) -> CoreResult<sealbox_types::ImportResponse> {
         authorize(p, Permission::ManageSecrets)?;
+        let tags = validate::tags(req.tags)?;
         let mut problems = Vec::new();
         let mut plan = Vec::new();
-        for (name, value) in &pairs {
+        for (name, value) in &req.secrets {
             let checked = SecretName::parse(name)
                 .and_then(|n| kinds::validate(SecretType::Text, &Value::String(value.clone())).map(|v| (n, v)));
             match checked {
@@ -725,14 +729,15 @@ impl Sealbox {
                         .await?;
                     plan.push((name, validated, existing));
                 }
-                Err(e) => problems.push(format!("{}: {}", crate::validate::quote_for_message(name), e.message)),
+                Err(e) => problems.push(format!("{}: {}", validate::quote_for_message(name), e.message)),
             }
         }
         let mut outcome = sealbox_types::ImportResponse {
             created: vec![],
             changed: vec![],
             unchanged: vec![],
-            dry_run,
+            not_compared: vec![],
+            dry_run: req.dry_run,
         };
         let mut writes = Vec::new();
         for (name, validated, existing) in plan {
@@ -749,9 +754,17 @@ impl Sealbox {
                     row.secret_type
                 )),
                 Some((row, Some(version))) => {
-                    let current = self.open_sealed(&row, version)?;
-                    // EXPOSE: compared in memory with the imported value, never returned.
-                    if current.expose_secret() == validated.plaintext.expose_secret() {
+                    let visibility = Visibility::parse(&row.visibility)
+                        .ok_or_else(|| CoreError::internal("stored visibility is unknown"))?;
+                    let unchanged = if may_compare_value(p, visibility, name.as_str()) {
+                        let current = self.open_sealed(&row, version)?;
+                        // EXPOSE: compared in memory with the imported value, never returned.
+                        current.expose_secret() == validated.plaintext.expose_secret()
+                    } else {
+                        outcome.not_compared.push(name.to_string());
+                        false
+                    };
+                    if unchanged {
                         outcome.unchanged.push(name.to_string());
                     } else {
                         outcome.changed.push(name.to_string());
@@ -764,35 +777,78 @@ impl Sealbox {
         if !problems.is_empty() {
             return Err(CoreError::invalid(codes::IMPORT_INVALID, problems.join("; ")));
         }
-        if dry_run {
-            return Ok(outcome);
-        }
-        for (name, validated, existing) in writes {
-            let value = Value::String(
-                String::from_utf8(validated.plaintext.expose_secret().to_vec()).map_err(CoreError::internal)?,
-            );
-            match existing {
-                None => {
-                    let req = CreateSecretRequest {
-                        name: name.to_string(),
-                        secret_type: SecretType::Text,
-                        value,
-                        visibility: None,
-                        description: None,
-                        metadata: None,
-                        tags: None,
-                    };
-                    self.create_secret(p, ctx, req).await?;
-                }
-                Some(_) => {
-                    let req = UpdateSecretRequest {
-                        value: Some(value),
-                        ..Default::default()
-                    };
-                    self.update_secret(p, ctx, name.as_str(), req).await?;
+        if !req.dry_run {
+            for (name, validated, existing) in writes {
+                let value = Value::String(
+                    String::from_utf8(validated.plaintext.expose_secret().to_vec()).map_err(CoreError::internal)?,
+                );
+                match existing {
+                    None => {
+                        let req = CreateSecretRequest {
+                            name: name.to_string(),
+                            secret_type: SecretType::Text,
+                            value,
+                            visibility: None,
+                            description: None,
+                            metadata: None,
+                            tags: (!tags.is_empty()).then(|| tags.clone()),
+                        };
+                        self.create_secret(p, ctx, req).await?;
+                    }
+                    Some(_) => {
+                        let req = UpdateSecretRequest {
+                            value: Some(value),
+                            ..Default::default()
+                        };
+                        self.update_secret(p, ctx, name.as_str(), req).await?;
+                    }
                 }
             }
         }
+        // The answer says something about stored values (masked ones), so it leaves only once
+        // the event is written.
+        self.store
+            .append_audit(self.import_audit(p, ctx, &outcome, &tags))
+            .await?;
         Ok(outcome)
+    }
+
+    /// `secret.import`, target `import`: `{"dry_run", "secrets": {NAME: created | changed |
+    /// unchanged}, "not_compared": [NAME], "tags"}`, never a value. `AuditFilter::secret` finds it
+    /// by any of the names.
+    fn import_audit(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        outcome: &sealbox_types::ImportResponse,
+        tags: &BTreeMap<String, String>,
+    ) -> sealbox_store::AuditRecord {
+        let mut secrets = serde_json::Map::new();
+        for (names, what) in [
+            (&outcome.created, "created"),
+            (&outcome.changed, "changed"),
+            (&outcome.unchanged, "unchanged"),
+        ] {
+            for name in names {
+                secrets.insert(name.clone(), what.into());
+            }
+        }
+        let mut detail = json!({
+            "dry_run": outcome.dry_run,
+            "secrets": secrets,
+            "not_compared": outcome.not_compared,
+        });
+        if !tags.is_empty() {
+            detail["tags"] = json!(tags);
+        }
+        self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            "secret.import",
+            "import".to_owned(),
+            "success",
+            detail,
+        )
     }
 }

@@ -528,7 +528,10 @@ pub struct RenderResponse {
 }
 
 /// `POST /v1/import`: creates or updates `text` secrets from `NAME -> value` pairs. The server
-/// compares with the stored values itself, so nothing is revealed to say what would change.
+/// compares with the stored values itself, and only where the caller may reveal them (masked
+/// values); a restricted secret is never compared: it is reported `changed` (and `not_compared`)
+/// and an import writes its value as a new version. Every import, dry run included, is audited
+/// as one `secret.import` event.
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -537,14 +540,23 @@ pub struct ImportRequest {
     /// Only report what would happen.
     #[serde(default)]
     pub dry_run: bool,
+    /// Tags for the secrets this import creates (so policies reach them); secrets that exist
+    /// already keep their tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ImportResponse {
     pub created: Vec<String>,
+    /// Values that differ from the stored ones, and restricted secrets (never compared).
     pub changed: Vec<String>,
     pub unchanged: Vec<String>,
+    /// The secrets in `changed` whose stored value was not compared with the given one because
+    /// nobody may read it back (restricted): an import replaces it as a new version.
+    #[serde(default)]
+    pub not_compared: Vec<String>,
     pub dry_run: bool,
 }
 

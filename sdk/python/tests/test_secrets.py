@@ -163,3 +163,19 @@ def test_restricted_value_cannot_be_revealed(owner: sealbox.Client, unique: str)
         owner.secrets.reveal(name)
     assert info.value.code == "secret.restricted"
     assert "never-shown" not in str(info.value)
+
+
+def test_import_tags_what_it_creates_and_never_compares_restricted_values(owner: sealbox.Client, unique: str) -> None:
+    pin = f"PIN_{unique}"
+    owner.secrets.create(name=pin, value="4821", visibility="restricted")
+    wrong = owner.import_secrets({pin: "0000"}, dry_run=True)
+    right = owner.import_secrets({pin: "4821"}, dry_run=True)
+    assert wrong == right
+    assert right.changed == [pin] and right.not_compared == [pin] and right.unchanged == []
+
+    fresh = f"FRESH_{unique}"
+    done = owner.import_secrets({fresh: "f"}, tags={"team": "payments"})
+    assert done.created == [fresh] and done.dry_run is False
+    assert owner.secrets.get(fresh).tags == {"team": "payments"}
+    events = owner.audit.list(action="secret.import", secret=pin)
+    assert [e.detail["dry_run"] for e in events] == [True, True]

@@ -7,6 +7,7 @@
 mod access;
 mod actions;
 mod audit;
+mod dotenv;
 mod machines;
 mod process;
 mod run;

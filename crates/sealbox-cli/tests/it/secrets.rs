@@ -503,7 +503,7 @@ fn import_a_dotenv_file_with_a_dry_run_and_export_it_back() {
     let exported = sb.cli(&["export"], None);
     let text = exported.ok();
     assert!(
-        text.contains("CHANGE=\"new value\"") && text.contains("MULTI=\"a\\nb\""),
+        text.contains("CHANGE='new value'") && text.contains("MULTI='a\nb'"),
         "{text}"
     );
     let json = sb.cli(&["export", "--format", "json"], None).json();

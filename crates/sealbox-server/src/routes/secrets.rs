@@ -184,7 +184,8 @@ pub(crate) async fn purge(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Creates or updates text secrets from `NAME -> value` pairs; compares server-side.
+/// Creates or updates text secrets from `NAME -> value` pairs, tagging those it creates; compares
+/// server-side where the caller may reveal (never restricted values); audited as `secret.import`.
 #[utoipa::path(post, path = "/v1/import", tag = "secrets", request_body = sealbox_types::ImportRequest,
     responses((status = 200, body = sealbox_types::ImportResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
 pub(crate) async fn import(
@@ -193,5 +194,5 @@ pub(crate) async fn import(
     Ctx(ctx): Ctx,
     ApiJson(req): ApiJson<sealbox_types::ImportRequest>,
 ) -> ApiResult<Json<sealbox_types::ImportResponse>> {
-    Ok(Json(s.core.import(&p, &ctx, req.secrets, req.dry_run).await?))
+    Ok(Json(s.core.import(&p, &ctx, req).await?))
 }

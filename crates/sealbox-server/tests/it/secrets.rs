@@ -546,3 +546,128 @@ async fn import_compares_server_side_and_refuses_everything_if_anything_is_wrong
         .await
         .expect_error(403, "permission.denied");
 }
+
+/// Issue 9, item 4: a dry-run import answered `changed` for a wrong guess of a restricted value
+/// and `unchanged` for the right one (a 4-digit PIN fell in 35 s), and dry runs left no trace.
+#[tokio::test]
+async fn import_is_no_oracle_for_restricted_values_and_every_import_is_audited() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": "PIN", "type": "text", "value": "4821", "visibility": "restricted"}),
+    )
+    .await
+    .expect(201);
+    api.create_text(owner, "MASKED", "masked-value").await;
+
+    let guess = |pin: &str| json!({"secrets": {"PIN": pin}, "dry_run": true});
+    let wrong = api.post("/v1/import", owner, guess("0000")).await.expect(200);
+    let right = api.post("/v1/import", owner, guess("4821")).await.expect(200);
+    assert_eq!(wrong, right, "a right guess must get the same answer as a wrong one");
+    assert_eq!(right["changed"], json!(["PIN"]));
+    assert_eq!(right["not_compared"], json!(["PIN"]));
+    assert_eq!(right["unchanged"], json!([]));
+
+    // Masked values are compared: the importer may reveal them anyway.
+    let masked = api
+        .post(
+            "/v1/import",
+            owner,
+            json!({"secrets": {"MASKED": "masked-value", "NEW": "n"}, "dry_run": true}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            masked["unchanged"].clone(),
+            masked["created"].clone(),
+            masked["not_compared"].clone()
+        ),
+        (json!(["MASKED"]), json!(["NEW"]), json!([]))
+    );
+
+    // Every import, dry run included, is one `secret.import` event naming each secret and what
+    // happened to it, never a value; `target=secret:PIN` finds it.
+    let events = api.get("/v1/audit?action=secret.import", owner).await.expect(200)["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    assert_eq!(events[0]["target"], "import");
+    assert_eq!(events[0]["detail"]["dry_run"], true);
+    assert_eq!(events[0]["detail"]["secrets"], json!({"PIN": "changed"}));
+    assert_eq!(events[0]["detail"]["not_compared"], json!(["PIN"]));
+    assert_eq!(
+        events[2]["detail"]["secrets"],
+        json!({"MASKED": "unchanged", "NEW": "created"})
+    );
+    let all = api.audit(owner).await.iter().map(|e| e.to_string()).collect::<String>();
+    for value in ["4821", "0000", "masked-value"] {
+        assert!(!all.contains(value), "{value} is in the audit log");
+    }
+    let by_secret = api.get("/v1/audit?target=secret:PIN", owner).await.expect(200)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "secret.import")
+        .count();
+    assert_eq!(by_secret, 2);
+
+    // A real import replaces a restricted value without comparing it: a new version, audited.
+    let done = api
+        .post("/v1/import", owner, json!({"secrets": {"PIN": "4821"}}))
+        .await
+        .expect(200);
+    assert_eq!(done["changed"], json!(["PIN"]));
+    assert_eq!(api.get("/v1/secrets/PIN", owner).await.expect(200)["version"], 2);
+    let last = api.audit(owner).await;
+    let import = last.iter().rev().find(|e| e["action"] == "secret.import").unwrap();
+    assert_eq!(import["detail"]["dry_run"], false);
+    assert_eq!(import["detail"]["secrets"], json!({"PIN": "changed"}));
+}
+
+/// Issue 9, item 15: imported secrets could not be tagged, so no policy reached them. Tags go on
+/// the secrets an import creates; existing secrets keep theirs.
+#[tokio::test]
+async fn import_tags_the_secrets_it_creates() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": "OLD", "type": "text", "value": "old", "tags": {"team": "web"}}),
+    )
+    .await
+    .expect(201);
+    let done = api
+        .post(
+            "/v1/import",
+            owner,
+            json!({"secrets": {"OLD": "new", "FRESH": "f"}, "tags": {"team": "payments", "env": "prod"}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (done["created"].clone(), done["changed"].clone()),
+        (json!(["FRESH"]), json!(["OLD"]))
+    );
+    let fresh = api.get("/v1/secrets/FRESH", owner).await.expect(200);
+    assert_eq!(fresh["tags"], json!({"team": "payments", "env": "prod"}));
+    let old = api.get("/v1/secrets/OLD", owner).await.expect(200);
+    assert_eq!(old["tags"], json!({"team": "web"}));
+    assert_eq!(old["version"], 2);
+
+    let bad = api
+        .post(
+            "/v1/import",
+            owner,
+            json!({"secrets": {"OTHER": "x"}, "tags": {"": "x"}}),
+        )
+        .await;
+    bad.expect_error(400, "secret.tags_invalid");
+    api.get("/v1/secrets/OTHER", owner)
+        .await
+        .expect_error(404, "secret.not_found");
+}

@@ -166,10 +166,21 @@ class Client:
         """Renders ``{secrets.NAME}`` / ``{secrets.NAME.field}`` server-side; the result holds values."""
         return str(self._request("POST", ["render"], body={"template": template})["rendered"])
 
-    def import_secrets(self, secrets: Mapping[str, str], dry_run: bool = False) -> ImportResult:
-        """Creates or updates text secrets from ``NAME -> value``, compared server-side."""
-        data = self._request("POST", ["import"], body={"secrets": dict(secrets), "dry_run": dry_run})
-        return ImportResult.from_wire(data)
+    def import_secrets(
+        self,
+        secrets: Mapping[str, str],
+        dry_run: bool = False,
+        tags: Optional[Mapping[str, str]] = None,
+    ) -> ImportResult:
+        """Creates or updates text secrets from ``NAME -> value``, compared server-side where the
+        caller may reveal them: restricted secrets are never compared, they come back in
+        ``changed`` and ``not_compared`` and are replaced. ``tags`` go on the secrets the import
+        creates (existing ones keep theirs). Every import, dry run included, is audited as one
+        ``secret.import`` event."""
+        body: Dict[str, Any] = {"secrets": dict(secrets), "dry_run": dry_run}
+        if tags:
+            body["tags"] = dict(tags)
+        return ImportResult.from_wire(self._request("POST", ["import"], body=body))
 
     # ---- plumbing ----
 

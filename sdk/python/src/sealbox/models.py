@@ -84,6 +84,8 @@ class ImportResult:
     changed: List[str]
     unchanged: List[str]
     dry_run: bool
+    #: The secrets in ``changed`` that were not compared (restricted: nobody may read them back).
+    not_compared: List[str] = field(default_factory=list)
 
     @classmethod
     def from_wire(cls, data: Dict[str, Any]) -> "ImportResult":

@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_actions.sql"),
         postgres: include_str!("../migrations/postgres/0004_actions.sql"),
     },
+    Migration {
+        name: "0005_token_prefix",
+        sqlite: include_str!("../migrations/sqlite/0005_token_prefix.sql"),
+        postgres: include_str!("../migrations/postgres/0005_token_prefix.sql"),
+    },
 ];
 
 /// Applies the migrations not yet recorded. The caller makes sure no one else migrates the same

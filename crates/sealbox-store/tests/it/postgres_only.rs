@@ -65,7 +65,8 @@ async fn servers_migrate_one_schema_concurrently() {
             "0001_init",
             "0002_fewer_audit_indexes",
             "0003_identities",
-            "0004_actions"
+            "0004_actions",
+            "0005_token_prefix"
         ]
     );
     conn.close().await.unwrap();

@@ -143,7 +143,8 @@ async fn reopening_does_not_migrate_again() {
             "0001_init",
             "0002_fewer_audit_indexes",
             "0003_identities",
-            "0004_actions"
+            "0004_actions",
+            "0005_token_prefix"
         ]
     );
     assert_eq!(reopened.kind(), "sqlite");

@@ -7,8 +7,10 @@
 mod access;
 mod actions;
 mod audit;
+mod failures;
 mod machines;
 mod process;
 mod run;
 mod secrets;
 mod support;
+mod usage;

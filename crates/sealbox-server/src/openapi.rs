@@ -26,6 +26,8 @@ use crate::routes;
         routes::actions::list, routes::actions::create, routes::actions::details, routes::actions::update,
         routes::actions::delete_action, routes::actions::run, routes::actions::run_unsaved,
     ),
+    // Types only referenced from query parameters are not collected from the paths.
+    components(schemas(sealbox_types::AuditOrder)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

@@ -202,6 +202,10 @@ async fn issue_9_a_leaked_token_is_revoked_by_its_value() {
     assert_eq!(event["target"], format!("token:{id}"));
     assert_eq!(event["detail"]["by"], "value");
     assert!(!serde_json::to_string(&events).unwrap().contains(&leaked));
+    // A token pasted where an id belongs is not found, and not logged with the path either.
+    api.delete(&format!("/v1/tokens/{admin}"), owner)
+        .await
+        .expect_error(404, "token.not_found");
     crate::logs::assert_clean(&[&leaked, &admin, &elsewhere]);
 
     // Tokens made before prefixes were kept show none.

@@ -9,12 +9,19 @@ use crate::output::{self, Table, outln};
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// List audit events, oldest first.
+    /// List audit events, newest first (--reverse: oldest first).
+    #[command(
+        long_about = "List audit events, newest first (--reverse: oldest first), at most --limit of \
+        them (100 by default). When more events match than are shown, a line on stderr says so and \
+        gives the flag that shows the next page (--before SEQ, or --after SEQ with --reverse); \
+        --since narrows the window. Times are RFC 3339 (2026-01-31T12:00:00Z) or a time back from \
+        now: 90s, 30m, 1h, 7d, 2w."
+    )]
     List {
-        /// Only events at or after this time (RFC 3339, e.g. 2025-01-31T00:00:00Z).
+        /// Only events at or after this time: RFC 3339, or back from now (30m, 1h, 7d, 2w).
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
-        /// Only events before this time (RFC 3339).
+        /// Only events before this time: RFC 3339, or back from now (30m, 1h, 7d, 2w).
         #[arg(long, value_name = "TIME")]
         until: Option<String>,
         /// Only events by this actor, e.g. member:alice@example.com (a bare e-mail address means
@@ -27,10 +34,16 @@ pub enum AuditCommand {
         /// Only events about this secret.
         #[arg(long, value_name = "NAME")]
         secret: Option<String>,
-        /// Only events after this sequence number (to page on).
+        /// Only events after this sequence number (to page on with --reverse).
         #[arg(long, value_name = "SEQ")]
         after: Option<u64>,
-        /// At most this many events.
+        /// Only events before this sequence number (to page back to older events).
+        #[arg(long, value_name = "SEQ")]
+        before: Option<u64>,
+        /// Oldest first instead of newest first.
+        #[arg(long)]
+        reverse: bool,
+        /// At most this many events (1-1000; 100 when absent).
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
     },
@@ -47,6 +60,8 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
             action,
             secret,
             after,
+            before,
+            reverse,
             limit,
         } => {
             let query = AuditQuery {
@@ -62,6 +77,8 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
                 action,
                 target: secret.map(|name| format!("secret:{name}")),
                 after,
+                before,
+                newest_first: !reverse,
                 limit,
             };
             let list = ctx.client.audit_list(&query).await?;
@@ -79,7 +96,20 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
                     e.outcome.clone(),
                 ]);
             }
-            Ok(table.print("no audit events")?)
+            table.print("no audit events")?;
+            if let (true, Some(last)) = (list.more, list.events.last()) {
+                let (which, next) = if reverse {
+                    ("oldest", format!("--reverse --after {}", last.seq))
+                } else {
+                    ("newest", format!("--before {}", last.seq))
+                };
+                eprintln!(
+                    "showing the {} {which} matching events; more match: add {next} for the next page, \
+                     or narrow with --since or --limit",
+                    list.events.len()
+                );
+            }
+            Ok(())
         }
         AuditCommand::Verify => {
             let v = ctx.client.audit_verify().await?;

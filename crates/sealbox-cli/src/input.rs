@@ -47,11 +47,12 @@ pub fn parse_tag_filters(raw: &[String]) -> anyhow::Result<Vec<(String, String)>
     Ok(parse_tags(raw)?.into_iter().collect())
 }
 
-/// A lifetime such as `30d`, `12h`, `15m` or `3600s`, in seconds.
+/// A lifetime such as `1y`, `30d`, `12h`, `15m` or `3600s`, in seconds (a year is 365 days, as
+/// the server counts its 10-year limit).
 pub fn parse_ttl(raw: &str) -> anyhow::Result<u64> {
     let bad = || {
         anyhow::Error::new(crate::UsageError(format!(
-            "--ttl must be a positive whole number followed by s, m, h or d (e.g. 30d), got {raw:?}"
+            "--ttl must be a positive whole number followed by s, m, h, d or y (e.g. 30d or 1y), got {raw:?}"
         )))
     };
     let unit_at = raw.len().checked_sub(1).ok_or_else(bad)?;
@@ -61,6 +62,7 @@ pub fn parse_ttl(raw: &str) -> anyhow::Result<u64> {
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
+        "y" => 365 * 86_400,
         _ => return Err(bad()),
     };
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
@@ -71,6 +73,38 @@ pub fn parse_ttl(raw: &str) -> anyhow::Result<u64> {
         Some(0) | None => Err(bad()),
         Some(seconds) => Ok(seconds),
     }
+}
+
+/// Which token `token revoke` means: its id, or the token itself (pasted, e.g. a leaked one).
+pub enum TokenRef {
+    Id(String),
+    Value(SecretString),
+}
+
+/// An id (32 hex digits), a token (`sbx_...`), or `-` to read the token from stdin.
+pub fn parse_token_ref(raw: &str) -> anyhow::Result<TokenRef> {
+    let raw = if raw == "-" {
+        let read = read_stdin().context("cannot read the token from stdin")?;
+        // EXPOSE: only trimmed; it goes on as a secret.
+        read.expose_secret().trim().to_owned()
+    } else {
+        raw.trim().to_owned()
+    };
+    if raw.starts_with("sbx_") {
+        return Ok(TokenRef::Value(SecretString::from(raw)));
+    }
+    if raw.is_empty() {
+        usage!("give the token's id (`sealbox token list` shows it) or the token itself (sbx_...)");
+    }
+    Ok(TokenRef::Id(raw))
+}
+
+/// How a token given by value is named in messages: `sbx_` and its first 8 characters, as token
+/// lists show them (the rest stays unsaid).
+pub fn token_label(token: &SecretString) -> String {
+    // EXPOSE: only the first characters, which lists show anyway.
+    let shown = token.expose_secret().get(4..12).unwrap_or("");
+    format!("sbx_{shown}...")
 }
 
 /// `--metadata JSON`: must be a JSON object.
@@ -130,6 +164,19 @@ pub fn read_stdin() -> anyhow::Result<SecretString> {
     Ok(SecretString::from(text))
 }
 
+/// True when stdin is a pipe, a socket or a regular file: something that may hold a piped value,
+/// unlike a terminal or a device such as /dev/null.
+pub fn stdin_is_pipe_or_file() -> bool {
+    use std::os::fd::AsFd as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(|fd| std::fs::File::from(fd).metadata())
+        .map(|m| m.file_type());
+    kind.is_ok_and(|k| k.is_fifo() || k.is_socket() || k.is_file())
+}
+
 fn read_file(path: &Path) -> anyhow::Result<SecretString> {
     if path == Path::new("-") {
         return read_stdin().context("cannot read the value from stdin");
@@ -184,6 +231,8 @@ mod tests {
         assert_eq!(parse_ttl("12h").unwrap(), 12 * 3600);
         assert_eq!(parse_ttl("15m").unwrap(), 900);
         assert_eq!(parse_ttl("3600s").unwrap(), 3600);
+        assert_eq!(parse_ttl("1y").unwrap(), 365 * 86_400);
+        assert_eq!(parse_ttl("10y").unwrap(), 10 * 365 * 86_400);
         for bad in [
             "",
             "d",

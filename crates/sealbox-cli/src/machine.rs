@@ -77,7 +77,7 @@ pub enum IdentityTokenCommand {
         /// The token's own name.
         #[arg(long = "name", value_name = "TOKEN_NAME", default_value = "default")]
         token_name: String,
-        /// Lifetime such as 30d, 12h, 15m or 3600s; no expiry when absent.
+        /// Lifetime such as 1y, 30d, 12h, 15m or 3600s (60s to 10y); no expiry when absent.
         #[arg(long)]
         ttl: Option<String>,
     },
@@ -87,12 +87,20 @@ pub enum IdentityTokenCommand {
         #[arg(value_name = "NAME")]
         identity: String,
     },
-    /// Revoke one of the identity's tokens by id; it stops working at once.
+    /// Revoke one of the identity's tokens by its id, or by the token itself (e.g. one that
+    /// leaked); it stops working at once.
+    #[command(
+        long_about = "Revoke one of the identity's tokens; it stops working on the next request. Give \
+        its id (the ID column of `sealbox identity token list NAME`) or the token itself, sbx_... (or \
+        `-` to read it from stdin), e.g. one that leaked: it is sent in the request body, never in a \
+        URL. A token that is not a live token of this identity is \"not found\", whoever's it is."
+    )]
     Revoke {
         /// The identity.
         #[arg(value_name = "NAME")]
         identity: String,
-        id: String,
+        #[arg(value_name = "ID|TOKEN")]
+        token: String,
     },
 }
 
@@ -271,11 +279,12 @@ async fn identity_token(ctx: &Ctx, cmd: IdentityTokenCommand) -> anyhow::Result<
             if ctx.json {
                 return output::json(&list);
             }
-            let mut table = Table::new(&["ID", "NAME", "CREATED", "EXPIRES", "LAST USED"]);
+            let mut table = Table::new(&["ID", "NAME", "STARTS WITH", "CREATED", "EXPIRES", "LAST USED"]);
             for t in &list.tokens {
                 table.row(vec![
                     t.id.clone(),
                     t.name.clone(),
+                    crate::account::shown_prefix(t),
                     t.created_at.clone(),
                     t.expires_at.clone().unwrap_or_else(|| "never".into()),
                     t.last_used_at.clone().unwrap_or_else(|| "never".into()),
@@ -283,12 +292,21 @@ async fn identity_token(ctx: &Ctx, cmd: IdentityTokenCommand) -> anyhow::Result<
             }
             Ok(table.print(&format!("identity {identity} has no tokens"))?)
         }
-        IdentityTokenCommand::Revoke { identity, id } => {
-            client.revoke_identity_token(&identity, &id).await?;
+        IdentityTokenCommand::Revoke { identity, token } => {
+            let revoked = match input::parse_token_ref(&token)? {
+                input::TokenRef::Id(id) => {
+                    client.revoke_identity_token(&identity, &id).await?;
+                    id
+                }
+                input::TokenRef::Value(token) => {
+                    client.revoke_identity_token_by_value(&identity, &token).await?;
+                    input::token_label(&token)
+                }
+            };
             if ctx.json {
-                return output::json(&serde_json::json!({ "revoked": id, "identity": identity }));
+                return output::json(&serde_json::json!({ "revoked": revoked, "identity": identity }));
             }
-            outln!("revoked token {id} of identity {identity}");
+            outln!("revoked token {revoked} of identity {identity}");
             Ok(())
         }
     }
@@ -466,56 +484,41 @@ pub async fn export(ctx: &Ctx, format: Option<crate::ExportFormat>) -> anyhow::R
     Ok(())
 }
 
-pub async fn inject(ctx: &Ctx, input: &std::path::Path, output: &std::path::Path) -> anyhow::Result<()> {
+/// `sealbox inject`: renders a template (from a file or stdin) to where `-o` leads (stdout by
+/// default); see `outfile` for how a path is written.
+pub async fn inject(
+    ctx: &Ctx,
+    input: Option<&std::path::Path>,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let template =
-        std::fs::read_to_string(input).with_context(|| format!("cannot read the template {}", input.display()))?;
-    let rendered = ctx.client.render(&sealbox_types::RenderRequest { template }).await?;
-    // A device, pipe or socket (`/dev/stdout`, a FIFO, process substitution) is written into:
-    // renaming a file over it would replace it, and as root that would replace e.g. /dev/null.
-    if std::fs::metadata(output).is_ok_and(|m| !m.file_type().is_file() && !m.is_dir()) {
-        let mut target = std::fs::OpenOptions::new()
-            .write(true)
-            .open(output)
-            .with_context(|| format!("cannot write {}", output.display()))?;
-        // EXPOSE: writing the rendered values where the caller asked is what inject is for.
-        target.write_all(rendered.rendered.as_bytes())?;
-        target.flush()?;
-        if ctx.json {
-            return output::json(&serde_json::json!({ "written": output.display().to_string() }));
+    let template = match input.filter(|p| !crate::outfile::is_stdio(p)) {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the template {}", path.display()))?
         }
-        eprintln!("wrote {}", output.display());
-        return Ok(());
-    }
-    // A file is written next to the target and renamed over it, so a reader never sees half a
-    // file and the file is never readable by others, even for a moment.
-    let dir = output
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let partial = dir.join(format!(".{name}.sealbox-partial"));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&partial)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    // EXPOSE: writing the rendered values to the file the caller asked for is what inject is for.
-    file.write_all(rendered.rendered.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&partial, output).with_context(|| format!("cannot write {}", output.display()))?;
+        None if input.is_none() && crate::stdin_is_terminal() => {
+            usage!("give the template with -i FILE or on stdin (`sealbox inject < config.tmpl`)")
+        }
+        None => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("cannot read the template from stdin")?;
+            text
+        }
+    };
+    let rendered = ctx.client.render(&sealbox_types::RenderRequest { template }).await?;
+    // EXPOSE: writing the rendered values where the caller asked is what inject is for.
+    let written = crate::outfile::write(output, rendered.rendered.as_bytes())?;
+    let (path, note) = match &written {
+        // The rendered text is the output; nothing else goes there.
+        crate::outfile::Written::Stdout => return Ok(()),
+        crate::outfile::Written::Through(path) => (path, ""),
+        crate::outfile::Written::File(path) => (path, " (mode 0600)"),
+    };
     if ctx.json {
-        return output::json(&serde_json::json!({ "written": output.display().to_string() }));
+        return output::json(&serde_json::json!({ "written": path.display().to_string() }));
     }
-    eprintln!("wrote {} (mode 0600)", output.display());
+    eprintln!("wrote {}{note}", path.display());
     Ok(())
 }
 

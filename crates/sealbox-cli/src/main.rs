@@ -8,8 +8,10 @@ mod account;
 mod action;
 mod audit;
 mod dotenv;
+mod failure;
 mod input;
 mod machine;
+mod outfile;
 mod output;
 mod pty;
 mod redact;
@@ -20,7 +22,7 @@ mod server;
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use sealbox_client::Client;
 use secrecy::SecretString;
 
@@ -35,9 +37,11 @@ const DEFAULT_ADDR: &str = "http://127.0.0.1:8270";
                   (`sealbox login` prints one). It is never taken as a flag."
 )]
 struct Cli {
-    /// The server's address.
-    #[arg(long, global = true, env = "SEALBOX_ADDR", default_value = DEFAULT_ADDR, value_name = "URL")]
-    addr: String,
+    /// The server's address [default: SEALBOX_ADDR, else http://127.0.0.1:8270].
+    // Not clap's `env`: clap counts a value from the environment as given, and then shows
+    // `--addr <URL>` in every usage line as if it were required.
+    #[arg(long, global = true, value_name = "URL")]
+    addr: Option<String>,
     /// Machine output: the API's JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -92,14 +96,6 @@ enum Command {
         With --json: a JSON object of the variables."
     )]
     Env,
-    /// Render a template's {secrets.NAME} and {secrets.NAME.field} references into a file.
-    #[command(
-        long_about = "Render a template: {secrets.NAME} and {secrets.NAME.field} (fields of smtp and \
-        aws_sqs secrets) become the values the token in SEALBOX_TOKEN may read; {{ and }} are literal \
-        braces. The output file is created with mode 0600. A reference that does not exist or is not \
-        permitted is an error that lists every such reference with its line, and then no file is \
-        written."
-    )]
     /// Create or update text secrets from a .env file (values compared server-side).
     #[command(
         long_about = "Create or update text secrets from a .env file: KEY=value lines, `export ` \
@@ -174,13 +170,26 @@ enum Command {
         #[arg(required = true, allow_hyphen_values = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// Render a template's {secrets.NAME} and {secrets.NAME.field} references (to stdout or a
+    /// file).
+    #[command(
+        long_about = "Render a template: {secrets.NAME} and {secrets.NAME.field} (fields of smtp and \
+        aws_sqs secrets) become the values the token in SEALBOX_TOKEN may read; {{ and }} are literal \
+        braces. A reference that does not exist or is not permitted is an error that lists every such \
+        reference with its line, and then nothing is written.\n\n\
+        The template is read from -i FILE, else from stdin; the result goes to -o PATH, else to stdout \
+        (`-` means stdin or stdout). -o writes where the path leads and never replaces a link or a \
+        special file: a regular file (or a new one) is written beside it with mode 0600 and renamed \
+        over it; a symbolic link is written through (its target is created with mode 0600 if \
+        missing); a device, pipe or /dev/stdout is written into."
+    )]
     Inject {
-        /// The template file.
+        /// The template file (`-` or absent: stdin).
         #[arg(short = 'i', long = "input", value_name = "TEMPLATE")]
-        input: std::path::PathBuf,
-        /// Where to write the result (created or replaced, mode 0600).
-        #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: std::path::PathBuf,
+        input: Option<std::path::PathBuf>,
+        /// Where to write the result (`-` or absent: stdout); a file is written with mode 0600.
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -196,7 +205,7 @@ pub struct Ctx {
     pub json: bool,
 }
 
-/// A mistake in the command line that clap cannot see (exit code 2, like clap's own).
+/// A mistake in the command line that clap cannot see (exit code 2, like clap's own; see `failure`).
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
@@ -230,8 +239,21 @@ impl std::error::Error for ChildExit {}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) if json_requested() && e.use_stderr() => {
+            // clap's first line is the mistake; its usage lines are for people.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            failure::Failure::usage(first.trim_start_matches("error: ").to_owned()).print(true);
+            return ExitCode::from(failure::EXIT_USAGE);
+        }
+        // Help and version (exit 0), and usage errors as clap prints them (exit 2).
+        Err(e) => e.exit(),
+    };
+    let json = cli.json;
+    let addr = server_address(cli.addr.as_deref());
+    match run(cli, &addr).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(ChildExit(code)) = e.downcast_ref::<ChildExit>() {
@@ -244,17 +266,48 @@ async fn main() -> ExitCode {
                 // The reader went away (`sealbox secret list | head -1`): nothing left to say.
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
-            if e.is::<UsageError>() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            let failure = failure::classify(&e, &addr);
+            failure.print(json);
+            ExitCode::from(failure.exit)
         }
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// The command line, parsed. `sealbox server` is not a client: its help leaves out the client's
+/// global options (they are still accepted, and ignored).
+fn parse() -> Result<Cli, clap::Error> {
+    // A subcommand that has its own argument of a global's id does not get the global.
+    let mut cmd = Cli::command().mut_subcommands(|sub| {
+        if sub.get_name() != "server" {
+            return sub;
+        }
+        sub.arg(clap::Arg::new("addr").long("addr").hide(true)).arg(
+            clap::Arg::new("json")
+                .long("json")
+                .action(clap::ArgAction::SetTrue)
+                .hide(true),
+        )
+    });
+    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
+
+/// `--addr`, else `SEALBOX_ADDR` (when not empty), else the default.
+fn server_address(flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var("SEALBOX_ADDR").ok().filter(|a| !a.trim().is_empty()))
+        .unwrap_or_else(|| DEFAULT_ADDR.to_owned())
+}
+
+/// `--json` among the arguments (before a `--`), for reporting a command line clap refused.
+fn json_requested() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+async fn run(cli: Cli, addr: &str) -> anyhow::Result<()> {
     if let Command::Server(args) = cli.command {
         return server::run(args).await;
     }
@@ -262,8 +315,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .ok()
         .filter(|t| !t.trim().is_empty())
         .map(|t| SecretString::from(t.trim().to_owned()));
-    let client = Client::new(&cli.addr, token)
-        .map_err(|e| anyhow::anyhow!("{e}; set --addr or SEALBOX_ADDR to e.g. {DEFAULT_ADDR}"))?;
+    let client = Client::new(addr, token)?;
     let ctx = Ctx { client, json: cli.json };
     match cli.command {
         Command::Server(_) => Ok(()),
@@ -297,7 +349,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             if code == 0 { Ok(()) } else { Err(ChildExit(code).into()) }
         }
-        Command::Inject { input, output } => machine::inject(&ctx, &input, &output).await,
+        Command::Inject { input, output } => machine::inject(&ctx, input.as_deref(), output.as_deref()).await,
         Command::Import { file, dry_run, tags } => machine::import(&ctx, &file, dry_run, &tags).await,
         Command::Export { format } => machine::export(&ctx, format).await,
     }

@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::failure::ProgramNotStarted;
 use crate::run::{copy_redacted, wait_forwarding_signals};
 
 /// End-of-transmission (Ctrl-D): what the program's terminal gets when sealbox's stdin ends.
@@ -35,7 +36,13 @@ pub async fn run(
         .args(program_args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .spawn(pts)
-        .with_context(|| format!("cannot start {program:?}"))?;
+        .map_err(|e| match e {
+            pty_process::Error::Io(source) => anyhow::Error::new(ProgramNotStarted {
+                program: program.to_owned(),
+                source,
+            }),
+            other => anyhow::Error::new(other).context(format!("cannot start {program:?}")),
+        })?;
     let _raw = RawMode::enable();
     let (reader, writer) = pty.into_split();
 

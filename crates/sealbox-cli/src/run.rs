@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::Ctx;
+use crate::failure::ProgramNotStarted;
 use crate::redact;
 
 pub struct RunArgs {
@@ -59,7 +60,10 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
         if !args.no_redact {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
-        let mut child = command.spawn().with_context(|| format!("cannot start {program:?}"))?;
+        let mut child = command.spawn().map_err(|source| ProgramNotStarted {
+            program: program.clone(),
+            source,
+        })?;
         let copies = if args.no_redact {
             None
         } else {

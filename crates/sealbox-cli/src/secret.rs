@@ -2,22 +2,30 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use sealbox_client::ListSecretsQuery;
 use sealbox_types::{CreateSecretRequest, RollbackRequest, SecretDetails, SecretType, UpdateSecretRequest, Visibility};
+use secrecy::ExposeSecret as _;
 use serde_json::Value;
 
 use crate::input::{self, ValueSource};
 use crate::output::{self, Table, outln};
 use crate::{Ctx, stdin_is_terminal, usage};
 
-const VALUE_HELP: &str = "The value is never taken from an argument (arguments show up in process \
-lists and shell history). It is read from --value-file PATH, else from stdin when stdin is not a \
-terminal, else from a hidden prompt. For `text` it is the raw string: exactly one trailing newline \
+const VALUE_SHAPE: &str = "For `text` the value is the raw string: exactly one trailing newline \
 from stdin or a file is dropped, since `echo` and editors add one. For `smtp` and `aws_sqs` it is a \
 JSON object: smtp {\"host\",\"port\",\"username\",\"password\",\"from\"}; aws_sqs \
 {\"aws_region\",\"queue_url\",\"access_key_id\",\"secret_access_key\"}.";
+
+const CREATE_VALUE_HELP: &str = "The value is never taken from an argument (arguments show up in \
+process lists and shell history). It is read from --value-file PATH, else from stdin when stdin is \
+not a terminal (`echo -n v | sealbox secret create ...`), else from a hidden prompt.";
+
+const UPDATE_VALUE_HELP: &str = "A new value is read only when asked for, with --value-stdin, \
+--value-file PATH or --prompt-value (never from an argument), so an update of the description, tags \
+or metadata never takes a value by accident. A value piped to stdin without --value-stdin is refused \
+(add the flag), and nothing is changed.";
 
 const NO_ARGUMENT_VALUES: &str = "secret values are never taken from command-line arguments \
 (they end up in shell history and process lists): pipe the value on stdin, use --value-file PATH, \
@@ -26,14 +34,15 @@ or run on a terminal to be prompted";
 #[derive(Subcommand)]
 pub enum SecretCommand {
     /// Create a secret; the value comes from stdin, --value-file or a hidden prompt.
-    #[command(long_about = format!("Create a secret.\n\n{VALUE_HELP}"))]
+    #[command(long_about = format!("Create a secret.\n\n{CREATE_VALUE_HELP} {VALUE_SHAPE}"))]
     Create(CreateArgs),
     /// Show a secret's details (never its value).
     Get { name: String },
     /// List secrets (never their values).
     List(ListArgs),
-    /// Change a secret's value, description, tags or metadata.
-    #[command(long_about = format!("Change a secret. A new value makes a new version.\n\n{VALUE_HELP}"))]
+    /// Change a secret's value (with --value-stdin, --value-file or --prompt-value), description,
+    /// tags or metadata.
+    #[command(long_about = format!("Change a secret. A new value makes a new version.\n\n{UPDATE_VALUE_HELP} {VALUE_SHAPE}"))]
     Update(UpdateArgs),
     /// List a secret's versions.
     Versions { name: String },
@@ -351,6 +360,7 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         }
         Some(ValueSource::Prompt)
     } else {
+        refuse_unasked_value()?;
         None
     };
     let value = match source {
@@ -374,6 +384,23 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         return output::json(&d);
     }
     outln!("updated {} (version {})", d.name, d.version);
+    Ok(())
+}
+
+/// `secret update` without a value flag: a value waiting on stdin (a pipe or a file, not a
+/// terminal or /dev/null) is not silently ignored, nor taken without being asked for.
+fn refuse_unasked_value() -> anyhow::Result<()> {
+    if !input::stdin_is_pipe_or_file() {
+        return Ok(());
+    }
+    // EXPOSE: only to see whether anything was piped; it is dropped unread.
+    let piped = input::read_stdin().context("cannot read stdin")?;
+    if !piped.expose_secret().is_empty() {
+        usage!(
+            "a value was piped to stdin, but `secret update` reads one only with --value-stdin: \
+             add --value-stdin (nothing was changed)"
+        );
+    }
     Ok(())
 }
 

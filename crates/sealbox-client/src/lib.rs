@@ -25,9 +25,9 @@ use sealbox_types::{
     AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateIdentityRequest, CreatePolicyRequest,
     CreateSecretRequest, CreateTokenRequest, CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken,
     EnvironmentResponse, ErrorBody, Health, IdentityInfo, IdentityList, LoginRequest, LoginResponse, MemberInfo,
-    MemberList, PolicyInfo, PolicyList, RenderRequest, RenderResponse, RevealRequest, RevealResponse, Role,
-    RollbackRequest, SecretDetails, SecretList, SecretType, SecretVersionList, SetEnvRequest, SetRoleRequest,
-    TokenList, UpdateIdentityRequest, UpdateSecretRequest, WhoAmI,
+    MemberList, PolicyInfo, PolicyList, RenderRequest, RenderResponse, RevealRequest, RevealResponse,
+    RevokeTokenRequest, Role, RollbackRequest, SecretDetails, SecretList, SecretType, SecretVersionList, SetEnvRequest,
+    SetRoleRequest, TokenList, UpdateIdentityRequest, UpdateSecretRequest, WhoAmI,
 };
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -82,8 +82,8 @@ pub struct ListSecretsQuery {
     pub tags: Vec<(String, String)>,
 }
 
-/// `GET /v1/audit` filters. `target` is e.g. `secret:NAME`; times are RFC 3339; `after` is a
-/// sequence number to page from.
+/// `GET /v1/audit` filters. `target` is e.g. `secret:NAME`; times are RFC 3339 or a time back
+/// from now (`1h`); `after` and `before` are sequence numbers to page from.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub since: Option<String>,
@@ -92,6 +92,10 @@ pub struct AuditQuery {
     pub action: Option<String>,
     pub target: Option<String>,
     pub after: Option<u64>,
+    /// A sequence number to page back from (newest first).
+    pub before: Option<u64>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
     pub limit: Option<u64>,
 }
 
@@ -291,6 +295,17 @@ impl Client {
         self.send_empty(self.request(Method::DELETE, &["tokens", id])?).await
     }
 
+    /// Revokes one of the caller's tokens given the token itself (sent in the body, never in the
+    /// URL, so no log along the way holds it).
+    pub async fn revoke_token_by_value(&self, token: &SecretString) -> Result<()> {
+        // EXPOSE: the token to revoke goes into the request body only.
+        let body = RevokeTokenRequest {
+            token: token.expose_secret().to_owned(),
+        };
+        self.send_empty(self.request(Method::POST, &["tokens", "revoke"])?.json(&body))
+            .await
+    }
+
     // ---- identities (machine access) ----
 
     pub async fn list_identities(&self) -> Result<IdentityList> {
@@ -347,6 +362,19 @@ impl Client {
     pub async fn revoke_identity_token(&self, name: &str, id: &str) -> Result<()> {
         self.send_empty(self.request(Method::DELETE, &["identities", name, "tokens", id])?)
             .await
+    }
+
+    /// Revokes one of the identity's tokens given the token itself (in the body, not the URL).
+    pub async fn revoke_identity_token_by_value(&self, name: &str, token: &SecretString) -> Result<()> {
+        // EXPOSE: the token to revoke goes into the request body only.
+        let body = RevokeTokenRequest {
+            token: token.expose_secret().to_owned(),
+        };
+        self.send_empty(
+            self.request(Method::POST, &["identities", name, "tokens", "revoke"])?
+                .json(&body),
+        )
+        .await
     }
 
     // ---- policies ----
@@ -454,6 +482,12 @@ impl Client {
         }
         if let Some(after) = query.after {
             params.push(("after", after.to_string()));
+        }
+        if let Some(before) = query.before {
+            params.push(("before", before.to_string()));
+        }
+        if query.newest_first {
+            params.push(("order", "newest".to_owned()));
         }
         if let Some(limit) = query.limit {
             params.push(("limit", limit.to_string()));

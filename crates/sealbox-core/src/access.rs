@@ -5,12 +5,12 @@ use std::net::{IpAddr, Ipv6Addr};
 use sealbox_crypto::{self as crypto, ExposeSecret, SecretString};
 use sealbox_store::{AuditFilter, MemberRow, StoreError, TokenRow, WorkspaceRow};
 use sealbox_types::{
-    AddMemberRequest, AddMemberResponse, AuditEvent, AuditVerifyResponse, CreatedToken, LoginResponse, MemberInfo,
-    Role, TokenInfo, WhoAmI, codes,
+    AddMemberRequest, AddMemberResponse, AuditEvent, AuditList, AuditVerifyResponse, CreatedToken, LoginResponse,
+    MemberInfo, Role, TokenInfo, WhoAmI, codes,
 };
 use serde_json::{Value, json};
 
-use crate::clock::{format_ms, parse_rfc3339_ms};
+use crate::clock::{format_ms, parse_ago_ms, parse_rfc3339_ms};
 use crate::error::{CoreError, CoreResult, ErrorClass};
 use crate::machines::token_info;
 use crate::principal::{Actor, MemberActor, Permission, Principal, RequestContext, authorize, authorize_member_change};
@@ -185,6 +185,8 @@ impl Sealbox {
             expires_at,
             revoked_at: None,
             last_used_at: None,
+            // EXPOSE: only the first characters, which do not help to guess the rest (see crypto).
+            prefix: crypto::token_shown_prefix(token.expose_secret()),
         };
         (token, row)
     }
@@ -608,17 +610,9 @@ impl Sealbox {
         })
     }
 
+    /// Revokes one of the caller's tokens by its id.
     pub async fn revoke_token(&self, p: &Principal, ctx: &RequestContext, token_id: &str) -> CoreResult<()> {
         authorize(p, Permission::ManageOwnTokens)?;
-        let record = self.audit_record(
-            &p.workspace_id,
-            p.label(),
-            ctx,
-            "token.revoke",
-            format!("token:{token_id}"),
-            "success",
-            Value::Null,
-        );
         let not_found = || {
             CoreError::not_found(
                 codes::TOKEN_NOT_FOUND,
@@ -628,6 +622,44 @@ impl Sealbox {
         if !is_token_id(token_id) {
             return Err(not_found());
         }
+        self.revoke_own_token(p, ctx, token_id, Value::Null, not_found).await
+    }
+
+    /// Revokes one of the caller's tokens given the token itself (a leaked one, pasted). A token
+    /// of someone else, of another workspace, already revoked or unknown is "not found" alike.
+    pub async fn revoke_token_by_value(&self, p: &Principal, ctx: &RequestContext, token: &str) -> CoreResult<()> {
+        authorize(p, Permission::ManageOwnTokens)?;
+        let not_found = || {
+            CoreError::not_found(
+                codes::TOKEN_NOT_FOUND,
+                "that is not a live token of yours; `sealbox token list` shows them",
+            )
+        };
+        let owner = TokenOwner::Member(&p.member()?.id);
+        let Some(token_id) = self.token_id_by_value(&p.workspace_id, owner, token).await? else {
+            return Err(not_found());
+        };
+        self.revoke_own_token(p, ctx, &token_id, json!({ "by": "value" }), not_found)
+            .await
+    }
+
+    async fn revoke_own_token(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        token_id: &str,
+        detail: Value,
+        not_found: impl Fn() -> CoreError,
+    ) -> CoreResult<()> {
+        let record = self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            "token.revoke",
+            format!("token:{token_id}"),
+            "success",
+            detail,
+        );
         match self
             .store
             .revoke_token(&p.workspace_id, &p.member()?.id, token_id, self.now(), record)
@@ -638,18 +670,52 @@ impl Sealbox {
         }
     }
 
+    /// The id of `token` when it is a token of `owner` in the workspace; `None` when it is
+    /// malformed, unknown, or anyone else's (found by the keyed hash, as authentication does).
+    pub(crate) async fn token_id_by_value(
+        &self,
+        workspace_id: &str,
+        owner: TokenOwner<'_>,
+        token: &str,
+    ) -> CoreResult<Option<String>> {
+        if !crypto::is_well_formed_token(token) {
+            return Ok(None);
+        }
+        let Some(row) = self.store.token_by_hash(&self.token_hasher.hash(token)).await? else {
+            return Ok(None);
+        };
+        let owned = row.workspace_id == workspace_id
+            && match owner {
+                TokenOwner::Member(id) => row.member_id.as_deref() == Some(id),
+                TokenOwner::Identity(id) => row.identity_id.as_deref() == Some(id),
+            };
+        Ok(owned.then_some(row.id))
+    }
+
     // ---- audit ----
 
+    /// The events matching `query`, oldest first unless it asks for the newest first.
     pub async fn list_audit(&self, p: &Principal, query: AuditQuery) -> CoreResult<Vec<AuditEvent>> {
+        Ok(self.list_audit_page(p, query).await?.events)
+    }
+
+    /// One page of events, and whether more match beyond it (one more is fetched to know).
+    pub async fn list_audit_page(&self, p: &Principal, query: AuditQuery) -> CoreResult<AuditList> {
         authorize(p, Permission::ReadAudit)?;
+        let now = self.now();
         let time = |field: &str, raw: Option<String>| -> CoreResult<Option<i64>> {
             raw.map(|s| {
-                parse_rfc3339_ms(&s).ok_or_else(|| {
-                    CoreError::invalid(
-                        codes::AUDIT_QUERY_INVALID,
-                        format!("{field}: must be an RFC 3339 time like 2026-01-31T12:00:00Z"),
-                    )
-                })
+                parse_rfc3339_ms(&s)
+                    .or_else(|| parse_ago_ms(&s).map(|ago| now.saturating_sub(ago)))
+                    .ok_or_else(|| {
+                        CoreError::invalid(
+                            codes::AUDIT_QUERY_INVALID,
+                            format!(
+                                "{field}: must be an RFC 3339 time like 2026-01-31T12:00:00Z, or a time back \
+                                 from now like 30m, 1h, 7d or 2w"
+                            ),
+                        )
+                    })
             })
             .transpose()
         };
@@ -668,6 +734,7 @@ impl Sealbox {
         if secret.is_some() {
             target = None;
         }
+        let seq = |s: u64| s.min(i64::MAX as u64) as i64;
         let filter = AuditFilter {
             since: time("since", query.since)?,
             until: time("until", query.until)?,
@@ -675,11 +742,18 @@ impl Sealbox {
             action: validate::filter_text("action", codes::AUDIT_QUERY_INVALID, query.action)?,
             target,
             secret,
-            after_seq: query.after.map(|a| a.min(i64::MAX as u64) as i64),
-            limit: limit as i64,
+            after_seq: query.after.map(seq),
+            before_seq: query.before.map(seq),
+            newest_first: query.newest_first,
+            limit: limit as i64 + 1,
         };
-        let rows = self.store.list_audit(&p.workspace_id, &filter).await?;
-        Ok(rows.into_iter().map(audit_event).collect())
+        let mut rows = self.store.list_audit(&p.workspace_id, &filter).await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        Ok(AuditList {
+            events: rows.into_iter().map(audit_event).collect(),
+            more,
+        })
     }
 
     /// Recomputes the workspace's hash chain from the first event and compares it with the
@@ -789,6 +863,10 @@ pub struct AuditQuery {
     pub action: Option<String>,
     pub target: Option<String>,
     pub after: Option<u64>,
+    /// Only events before this sequence number (to page back through the newest first).
+    pub before: Option<u64>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
     pub limit: Option<u64>,
 }
 

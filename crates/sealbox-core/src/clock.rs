@@ -65,9 +65,50 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
+/// A span of time back from now such as `90s`, `30m`, `1h`, `7d` or `2w`, in milliseconds.
+pub fn parse_ago_ms(s: &str) -> Option<i64> {
+    let unit_at = s.len().checked_sub(1)?;
+    let (number, unit) = s.split_at_checked(unit_at)?;
+    let scale: i64 = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return None,
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    number.parse::<i64>().ok()?.checked_mul(scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_back_from_now() {
+        assert_eq!(parse_ago_ms("90s"), Some(90_000));
+        assert_eq!(parse_ago_ms("30m"), Some(1_800_000));
+        assert_eq!(parse_ago_ms("1h"), Some(3_600_000));
+        assert_eq!(parse_ago_ms("7d"), Some(604_800_000));
+        assert_eq!(parse_ago_ms("2w"), Some(1_209_600_000));
+        for bad in [
+            "",
+            "h",
+            "1",
+            "-1h",
+            "+1h",
+            "1.5h",
+            "1y",
+            "1hh",
+            "99999999999999999999d",
+            "é",
+        ] {
+            assert_eq!(parse_ago_ms(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn formats_and_parses_round_trip() {

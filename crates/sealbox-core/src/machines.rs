@@ -217,6 +217,7 @@ impl Sealbox {
         Ok(rows.iter().map(token_info).collect())
     }
 
+    /// Revokes one of the identity's tokens by its id.
     pub async fn revoke_identity_token(
         &self,
         p: &Principal,
@@ -229,19 +230,52 @@ impl Sealbox {
         let not_found = || {
             CoreError::not_found(
                 codes::TOKEN_NOT_FOUND,
-                format!("identity {name} has no token with that id"),
+                format!("identity {} has no token with that id", identity.name),
             )
         };
         if !crate::access::is_token_id(token_id) {
             return Err(not_found());
         }
-        let record = self.identity_audit(
-            p,
-            ctx,
-            "identity.token_revoke",
-            &identity.name,
-            json!({ "token_id": token_id }),
-        );
+        self.revoke_token_of_identity(p, ctx, &identity, token_id, json!({ "token_id": token_id }), not_found)
+            .await
+    }
+
+    /// Revokes one of the identity's tokens given the token itself (a leaked one, pasted). A
+    /// token of another identity or workspace, already revoked or unknown is "not found" alike.
+    pub async fn revoke_identity_token_by_value(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        name: &str,
+        token: &str,
+    ) -> CoreResult<()> {
+        authorize(p, Permission::ManageMachineAccess)?;
+        let identity = self.identity_row(p, name).await?;
+        let not_found = || {
+            CoreError::not_found(
+                codes::TOKEN_NOT_FOUND,
+                format!("that is not a live token of identity {}", identity.name),
+            )
+        };
+        let owner = crate::access::TokenOwner::Identity(&identity.id);
+        let Some(token_id) = self.token_id_by_value(&p.workspace_id, owner, token).await? else {
+            return Err(not_found());
+        };
+        let detail = json!({ "token_id": token_id, "by": "value" });
+        self.revoke_token_of_identity(p, ctx, &identity, &token_id, detail, not_found)
+            .await
+    }
+
+    async fn revoke_token_of_identity(
+        &self,
+        p: &Principal,
+        ctx: &RequestContext,
+        identity: &IdentityRow,
+        token_id: &str,
+        detail: serde_json::Value,
+        not_found: impl Fn() -> CoreError,
+    ) -> CoreResult<()> {
+        let record = self.identity_audit(p, ctx, "identity.token_revoke", &identity.name, detail);
         match self
             .store
             .revoke_identity_token(&p.workspace_id, &identity.id, token_id, self.now(), record)
@@ -285,6 +319,20 @@ impl Sealbox {
         let mut identities = req.identities;
         identities.sort();
         identities.dedup();
+        // A policy naming an identity that does not exist would silently cover nobody (or,
+        // later, whoever is created with that name): refuse it, naming every such identity.
+        let mut missing = Vec::new();
+        for identity in &identities {
+            if self.store.identity_by_name(&p.workspace_id, identity).await?.is_none() {
+                missing.push(validate::quote_for_message(identity));
+            }
+        }
+        if !missing.is_empty() {
+            return Err(invalid(format!(
+                "identities: no identity named {} in this workspace; create it first (`sealbox identity create NAME`) or cover identities by tag",
+                missing.join(", ")
+            )));
+        }
         let row = PolicyRow {
             id: new_id(),
             workspace_id: p.workspace_id.clone(),
@@ -656,6 +704,7 @@ pub(crate) fn token_info(row: &sealbox_store::TokenRow) -> TokenInfo {
     TokenInfo {
         id: row.id.clone(),
         name: row.name.clone(),
+        prefix: row.prefix.clone(),
         created_at: format_ms(row.created_at),
         expires_at: row.expires_at.map(format_ms),
         last_used_at: row.last_used_at.map(format_ms),

@@ -298,6 +298,22 @@ pub fn is_well_formed_token(candidate: &str) -> bool {
             .is_some_and(|body| URL_SAFE_NO_PAD.decode_slice(body, &mut *buf) == Ok(KEY_LEN))
 }
 
+/// How many characters after `sbx_` may be stored and shown to tell tokens apart.
+const TOKEN_SHOWN_CHARS: usize = 8;
+
+/// The part of a token that may be stored in the clear and shown in lists, so a leaked token can
+/// be matched to its row: the first 8 characters after `sbx_`. A token is 32 random bytes in 43
+/// base64 characters of 6 bits each, so the 8 shown carry 48 bits and the 35 hidden ones the
+/// other 208: knowing the prefix leaves 2^208 candidates. `None` for a malformed token.
+pub fn token_shown_prefix(token: &str) -> Option<String> {
+    if !is_well_formed_token(token) {
+        return None;
+    }
+    token
+        .get(TOKEN_PREFIX.len()..TOKEN_PREFIX.len() + TOKEN_SHOWN_CHARS)
+        .map(str::to_owned)
+}
+
 /// HMAC-SHA256 of bearer tokens under a subkey of the root key. Redacted Debug.
 pub struct TokenHasher {
     key: SecretBox<Key>,
@@ -700,6 +716,22 @@ mod tests {
         for b in &bad {
             assert!(!is_well_formed_token(b), "{b}");
         }
+    }
+
+    #[test]
+    fn the_shown_prefix_is_eight_characters_after_sbx() {
+        let token = generate_token();
+        let t = token.expose_secret();
+        let prefix = token_shown_prefix(t).unwrap();
+        assert_eq!(prefix.len(), 8);
+        assert_eq!(&t[4..12], prefix);
+        // What stays hidden is most of the token: 35 of 43 characters, 208 of 256 bits.
+        assert_eq!(t.len() - TOKEN_PREFIX.len() - prefix.len(), 35);
+        assert_eq!(token_shown_prefix("sbx_short"), None);
+        assert_eq!(
+            token_shown_prefix("not a token at all, not a token at all, not a token"),
+            None
+        );
     }
 
     #[test]

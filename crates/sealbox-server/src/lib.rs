@@ -113,6 +113,25 @@ pub struct AppState {
     pub panel: PanelSettings,
 }
 
+/// The request path as logged: a segment that looks like a token (`sbx_...`, e.g. one pasted
+/// where an id belongs) is replaced by `sbx_[redacted]`, so no token reaches the log this way.
+fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains(sealbox_crypto::TOKEN_PREFIX) {
+        return path.into();
+    }
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with(sealbox_crypto::TOKEN_PREFIX) {
+                "sbx_[redacted]"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+        .into()
+}
+
 pub fn router(state: AppState) -> Router {
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let nosniff = SetResponseHeaderLayer::overriding(
@@ -127,7 +146,8 @@ pub fn router(state: AppState) -> Router {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             // The path names secrets, never values; the query string is left out.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+            let path = logged_path(req.uri().path());
+            tracing::info_span!("request", method = %req.method(), path = %path, request_id)
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     Router::new()

@@ -118,6 +118,9 @@ pub struct TokenRow {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// The first characters of the token after `sbx_`, shown in lists so a leaked token can be
+    /// matched to its row (not enough to guess the rest). `None` for tokens made before it was kept.
+    pub prefix: Option<String>,
 }
 
 /// A machine identity (a script, an agent, a build) of a workspace. `tags` is a JSON object,
@@ -316,8 +319,12 @@ pub struct AuditFilter {
     /// naming several secrets at once (an environment or template read, an action's use) whose
     /// detail's `secrets` object, of `NAME -> version`, holds it.
     pub secret: Option<String>,
-    /// Only events with `seq` greater than this (for paging).
+    /// Only events with `seq` greater than this (for paging oldest first).
     pub after_seq: Option<i64>,
+    /// Only events with `seq` less than this (for paging newest first).
+    pub before_seq: Option<i64>,
+    /// Newest first (highest `seq` first) instead of oldest first; `limit` then keeps the newest.
+    pub newest_first: bool,
     pub limit: i64,
 }
 

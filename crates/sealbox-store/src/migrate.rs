@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_login_attempts.sql"),
         postgres: include_str!("../migrations/postgres/0005_login_attempts.sql"),
     },
+    Migration {
+        name: "0006_token_prefix",
+        sqlite: include_str!("../migrations/sqlite/0006_token_prefix.sql"),
+        postgres: include_str!("../migrations/postgres/0006_token_prefix.sql"),
+    },
 ];
 
 /// Applies the migrations not yet recorded. The caller makes sure no one else migrates the same

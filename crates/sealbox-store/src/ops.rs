@@ -17,8 +17,8 @@ use crate::{
 
 const WORKSPACE: &str = "id, name, created_at";
 const MEMBER: &str = "id, workspace_id, email, password_hash, role, created_at";
-const TOKEN: &str =
-    "id, workspace_id, kind, member_id, identity_id, name, hash, created_at, expires_at, revoked_at, last_used_at";
+const TOKEN: &str = "id, workspace_id, kind, member_id, identity_id, name, hash, created_at, expires_at, revoked_at, \
+    last_used_at, prefix";
 const IDENTITY: &str = "id, workspace_id, name, tags, created_at, created_by";
 const POLICY: &str =
     "id, workspace_id, name, identity_names, identity_tags, secret_tags, allow, created_at, created_by";
@@ -105,6 +105,7 @@ fn token(r: &impl Columns) -> Result<TokenRow> {
         expires_at: r.get("expires_at")?,
         revoked_at: r.get("revoked_at")?,
         last_used_at: r.get("last_used_at")?,
+        prefix: r.get("prefix")?,
     })
 }
 
@@ -362,6 +363,7 @@ pub(crate) async fn list_audit(
         ("action =", f.action.as_ref().map(Arg::from)),
         ("target =", f.target.as_ref().map(Arg::from)),
         ("seq >", f.after_seq.map(Arg::from)),
+        ("seq <", f.before_seq.map(Arg::from)),
     ];
     let secret_target = f.secret.as_ref().map(|name| format!("secret:{name}"));
     let mut sql = format!("SELECT {AUDIT} FROM audit_events WHERE workspace_id = $1");
@@ -381,7 +383,11 @@ pub(crate) async fn list_audit(
             c.dialect().audit_detail_names_secret(as_key)
         ));
     }
-    sql.push_str(" ORDER BY seq");
+    sql.push_str(if f.newest_first {
+        " ORDER BY seq DESC"
+    } else {
+        " ORDER BY seq"
+    });
     if f.limit > 0 {
         params.push(f.limit.into());
         sql.push_str(&format!(" LIMIT ${}", params.len()));
@@ -884,7 +890,7 @@ async fn insert_token_row(c: &mut dyn Exec, t: &TokenRow) -> Result<()> {
         }
         check_identity_in(c, &t.workspace_id, identity_id).await?;
     }
-    let sql = format!("INSERT INTO tokens ({TOKEN}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+    let sql = format!("INSERT INTO tokens ({TOKEN}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
     c.execute(
         &sql,
         args![
@@ -898,7 +904,8 @@ async fn insert_token_row(c: &mut dyn Exec, t: &TokenRow) -> Result<()> {
             t.created_at,
             t.expires_at,
             t.revoked_at,
-            t.last_used_at
+            t.last_used_at,
+            &t.prefix
         ],
     )
     .await

@@ -349,9 +349,23 @@ pub struct CreateTokenRequest {
 pub struct TokenInfo {
     pub id: String,
     pub name: String,
+    /// The token's first 8 characters after `sbx_`, to match a leaked token to its row (it does
+    /// not help to guess the rest); `null` for tokens made before prefixes were kept.
+    #[serde(default)]
+    pub prefix: Option<String>,
     pub created_at: String,
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
+}
+
+/// Revokes a token by its value (`POST /v1/tokens/revoke`), e.g. one that leaked: the token goes
+/// in the body, never in a URL, so it is not logged.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokenRequest {
+    /// The token itself, `sbx_...`.
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -389,6 +403,20 @@ pub struct AuditEvent {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AuditList {
     pub events: Vec<AuditEvent>,
+    /// True when more events match than were returned: page on with `before` (newest first) or
+    /// `after` (oldest first) from the last `seq` here.
+    #[serde(default)]
+    pub more: bool,
+}
+
+/// The order of `GET /v1/audit`: `oldest` first (the default) or `newest` first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum AuditOrder {
+    #[default]
+    Oldest,
+    Newest,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

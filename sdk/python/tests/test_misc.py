@@ -132,3 +132,31 @@ def test_no_repr_or_str_shows_a_value_or_the_token(server: Server, unique: str) 
         owner.secrets.update(name, value=KNOWN + "x", expected_version=7)
     for text in (str(info.value), repr(info.value)):
         assert KNOWN not in text and server.owner_token not in text
+
+
+def test_issue_9_tokens_show_a_prefix_and_are_revoked_by_value(owner: sealbox.Client, unique: str) -> None:
+    created = owner.tokens.create(f"leaky_{unique}")
+    assert created.info.prefix == created.token[4:12]
+    assert [t.prefix for t in owner.tokens.list() if t.id == created.info.id] == [created.token[4:12]]
+    owner.tokens.revoke(created.token)
+    with pytest.raises(sealbox.Unauthorized):
+        sealbox.Client(addr=owner.addr, token=created.token).whoami()
+    with pytest.raises(sealbox.NotFound) as info:
+        owner.tokens.revoke(created.token)
+    assert info.value.code == "token.not_found" and created.token not in str(info.value)
+    name = f"bot_{unique}"
+    owner.identities.create(name)
+    tok = owner.identities.create_token(name, "t")
+    assert [t.prefix for t in owner.identities.tokens(name)] == [tok.token[4:12]]
+    owner.identities.revoke_token(name, tok.token)
+    assert owner.identities.tokens(name) == []
+
+
+def test_issue_9_audit_pages_newest_first_and_says_when_there_is_more(owner: sealbox.Client, unique: str) -> None:
+    for i in range(3):
+        owner.secrets.create(name=f"PAGED_{i}_{unique}", value="v")
+    page = owner.audit.page(limit=2, newest_first=True, since="1h")
+    assert len(page.events) == 2 and page.more is True
+    assert page.events[0].seq > page.events[1].seq
+    rest = owner.audit.page(before=page.events[1].seq, newest_first=True, limit=1000)
+    assert rest.more is False and all(e.seq < page.events[1].seq for e in rest.events)

@@ -41,7 +41,7 @@ fn login_and_logout() {
 
     sb.cli_as(Some(&session), &["logout"], None).ok();
     let after = sb.cli_as(Some(&session), &["whoami"], None);
-    assert_eq!(after.status, 1, "{after:#?}");
+    assert_eq!(after.status, 4, "unauthenticated: {after:#?}");
     assert!(after.stderr.contains("(auth."), "{after:#?}");
 }
 
@@ -115,7 +115,7 @@ fn members_and_editor_permissions() {
     sb.cli(&["member", "remove", "editor@example.com"], None).ok();
     assert!(!sb.cli(&["member", "list"], None).ok().contains("editor@example.com"));
     let gone = as_editor(&["secret", "list"], None);
-    assert_eq!(gone.status, 1, "{gone:#?}");
+    assert_eq!(gone.status, 4, "unauthenticated: {gone:#?}");
     sb.cli(&["member", "remove", "editor@example.com"], None)
         .fails_with("member.not_found");
     // The only owner cannot be removed.
@@ -148,7 +148,7 @@ fn personal_access_tokens() {
     sb.cli_as(Some(&token), &["secret", "list"], None).ok();
     sb.cli(&["token", "revoke", id], None).ok();
     let revoked = sb.cli_as(Some(&token), &["secret", "list"], None);
-    assert_eq!(revoked.status, 1, "{revoked:#?}");
+    assert_eq!(revoked.status, 4, "unauthenticated: {revoked:#?}");
     assert!(
         revoked.stderr.contains("(auth.token_revoked)") || revoked.stderr.contains("(auth.invalid_token)"),
         "{revoked:#?}"
@@ -192,4 +192,68 @@ fn workspaces_are_isolated() {
     sb.cli(&["secret", "get", "AWAY"], None).fails_with("secret.not_found");
     sb.cli(&["workspace", "create", "team2"], None)
         .fails_with("workspace.exists");
+}
+
+/// Issue 9, item 10: a leaked token is revoked by pasting it, and lists show the first
+/// characters of each token so it can be matched to its row.
+#[test]
+fn issue_9_tokens_are_revoked_by_pasting_them_and_listed_by_prefix() {
+    let sb = setup();
+    let leaked = sb.cli(&["token", "create", "leaky"], None).ok().trim().to_owned();
+    let shown = format!("sbx_{}...", &leaked[4..12]);
+    let list = sb.cli(&["token", "list"], None);
+    let row = list
+        .ok()
+        .lines()
+        .find(|l| l.contains("leaky"))
+        .unwrap_or_else(|| panic!("{list:#?}"));
+    assert!(row.contains(&shown), "{list:#?}");
+    assert!(
+        list.ok().starts_with("ID") && list.ok().contains("STARTS WITH"),
+        "{list:#?}"
+    );
+    assert!(!list.all().contains(&leaked), "{list:#?}");
+
+    // Someone else's token is "not found" and keeps working.
+    let password = sb
+        .cli(&["member", "add", "ann@example.com", "--role", "admin"], None)
+        .ok()
+        .trim()
+        .to_owned();
+    let anns = sb.login("ann@example.com", &password);
+    let elsewhere = sb
+        .cli(&["workspace", "create", "elsewhere"], None)
+        .ok()
+        .trim()
+        .replace("export SEALBOX_TOKEN=", "");
+    for foreign in [&anns, &elsewhere] {
+        let run = sb.cli(&["token", "revoke", foreign], None);
+        assert_eq!(run.status, 3, "not found: {run:#?}");
+        run.fails_with("token.not_found");
+        sb.cli_as(Some(foreign), &["whoami"], None).ok();
+    }
+
+    let revoked = sb.cli(&["token", "revoke", &leaked], None);
+    assert_eq!(revoked.ok().trim(), format!("revoked token {shown}"), "{revoked:#?}");
+    assert!(!revoked.all().contains(&leaked), "{revoked:#?}");
+    sb.cli_as(Some(&leaked), &["whoami"], None)
+        .fails_with("auth.token_revoked");
+
+    // From stdin with `-`, for an identity's token.
+    sb.cli(&["identity", "create", "bot"], None).ok();
+    let bot = sb
+        .cli(&["identity", "token", "create", "bot"], None)
+        .ok()
+        .trim()
+        .to_owned();
+    let list = sb.cli(&["identity", "token", "list", "bot"], None);
+    assert!(list.ok().contains(&format!("sbx_{}...", &bot[4..12])), "{list:#?}");
+    sb.cli(&["identity", "token", "revoke", "bot", &leaked], None)
+        .fails_with("token.not_found");
+    let revoked = sb.cli(
+        &["--json", "identity", "token", "revoke", "bot", "-"],
+        Some(&format!("{bot}\n")),
+    );
+    assert_eq!(revoked.json()["identity"], "bot", "{revoked:#?}");
+    sb.cli_as(Some(&bot), &["env"], None).fails_with("auth.token_revoked");
 }

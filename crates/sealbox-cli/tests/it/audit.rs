@@ -52,7 +52,9 @@ fn audit_trail() {
         .cli(&["--json", "audit", "list", "--actor", "nobody@example.com"], None)
         .json();
     assert!(events(&nobody).is_empty(), "{nobody}");
-    let one = sb.cli(&["--json", "audit", "list", "--limit", "1"], None).json();
+    let one = sb
+        .cli(&["--json", "audit", "list", "--reverse", "--limit", "1"], None)
+        .json();
     assert_eq!(events(&one).len(), 1, "{one}");
     let first = events(&one)[0]["seq"].as_u64().unwrap();
     let rest = sb

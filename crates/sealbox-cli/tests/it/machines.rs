@@ -311,7 +311,7 @@ fn revoked_and_deleted_identities_are_locked_out() {
     let deleted = sb.cli(&["identity", "delete", "agent"], None);
     assert!(deleted.ok().contains("agent"), "{deleted:#?}");
     let run = sb.cli_as(Some(&second), &["env"], None);
-    assert_eq!(run.status, 1, "{run:#?}");
+    assert_eq!(run.status, 4, "unauthenticated: {run:#?}");
     assert!(run.stderr.contains("(auth."), "{run:#?}");
     sb.cli(&["identity", "get", "agent"], None)
         .fails_with("identity.not_found");
@@ -396,7 +396,7 @@ fn bad_input_is_refused_clearly() {
         .fails_with("token.not_found");
     // A path-like name stays one segment.
     let run = sb.cli(&["identity", "get", "../w"], None);
-    assert_eq!(run.status, 1, "{run:#?}");
+    assert_eq!(run.status, 3, "not found: {run:#?}");
     assert!(run.stderr.contains("(identity.not_found)"), "{run:#?}");
     sb.cli(
         &[
@@ -623,4 +623,107 @@ fn an_identity_reveals_one_value_it_may_read() {
     );
     let get = sb.cli(&["secret", "get", "PAY_KEY"], None);
     assert!(get.ok().contains("identity:reader"), "the read is recorded: {get:#?}");
+}
+
+/// Issue 9, item 6: `inject -o` writes where the path leads and never replaces a link or a
+/// special file; without `-o` (or with `-`) it writes to stdout, and reads stdin without `-i`.
+#[test]
+fn issue_9_inject_writes_where_the_path_leads() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let sb = setup();
+    sb.cli(&["secret", "create", "API_KEY", "--type", "text"], Some("k-123"))
+        .ok();
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("config.tmpl");
+    std::fs::write(&template, "key = {secrets.API_KEY}\n").unwrap();
+    let tmpl = template.to_str().unwrap();
+    let rendered = "key = k-123\n";
+    let is_link = |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().file_type().is_symlink();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    // `-o LINK > app.conf` where LINK leads to /dev/stdout: app.conf gets the content (appended
+    // with `>>`), the link stays a link.
+    let to_stdout = dir.path().join("out");
+    symlink("/dev/stdout", &to_stdout).unwrap();
+    for (append, expected) in [(false, rendered.to_owned()), (true, format!("before\n{rendered}"))] {
+        let app_conf = dir.path().join("app.conf");
+        std::fs::write(&app_conf, "before\n").unwrap();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(&app_conf)
+            .unwrap();
+        let status = sb
+            .command_as(
+                Some(&sb.bootstrap.token),
+                &["inject", "-i", tmpl, "-o", to_stdout.to_str().unwrap()],
+            )
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(
+            std::fs::read_to_string(&app_conf).unwrap(),
+            expected,
+            "append: {append}"
+        );
+        assert!(is_link(&to_stdout), "the link to /dev/stdout is still a link");
+    }
+
+    // Without -o, or with `-`: stdout, and nothing else there.
+    for args in [&["inject", "-i", tmpl][..], &["inject", "-i", tmpl, "-o", "-"][..]] {
+        let run = sb.cli(args, None);
+        assert_eq!(run.ok(), rendered, "{args:?}");
+        assert_eq!(run.stderr, "", "{run:#?}");
+    }
+    // Without -i, or with `-`: the template comes from stdin.
+    for args in [&["inject"][..], &["inject", "-i", "-"][..]] {
+        let run = sb.cli(args, Some("key = {secrets.API_KEY}\n"));
+        assert_eq!(run.ok(), rendered, "{args:?}");
+    }
+
+    // A link to a regular file: written through; the link stays, its target gets the content.
+    let real = dir.path().join("real.conf");
+    std::fs::write(&real, "an older and longer content\n").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.path().join("link.conf");
+    symlink(&real, &link).unwrap();
+    let run = sb.cli(&["inject", "-i", tmpl, "-o", link.to_str().unwrap()], None);
+    run.ok();
+    assert!(is_link(&link), "{run:#?}");
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), rendered);
+    assert_eq!(mode(&real), 0o640, "the target keeps its mode");
+
+    // A dangling link: its target is created, mode 0600.
+    let made = dir.path().join("made.conf");
+    let dangling = dir.path().join("dangling.conf");
+    symlink(&made, &dangling).unwrap();
+    sb.cli(&["inject", "-i", tmpl, "-o", dangling.to_str().unwrap()], None)
+        .ok();
+    assert!(is_link(&dangling));
+    assert_eq!(std::fs::read_to_string(&made).unwrap(), rendered);
+    assert_eq!(mode(&made), 0o600);
+
+    // An existing regular file is replaced atomically with a private one.
+    let plain = dir.path().join("plain.conf");
+    std::fs::write(&plain, "old\n").unwrap();
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = sb.cli(&["inject", "-i", tmpl, "-o", plain.to_str().unwrap()], None);
+    assert!(run.stderr.contains("(mode 0600)"), "{run:#?}");
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), rendered);
+    assert_eq!(mode(&plain), 0o600);
+
+    // A directory is refused, and nothing is left behind anywhere.
+    let run = sb.cli(&["inject", "-i", tmpl, "-o", dir.path().to_str().unwrap()], None);
+    assert_eq!(run.status, 1, "{run:#?}");
+    assert!(run.stderr.contains("is a directory"), "{run:#?}");
+    let partials: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(partials.is_empty(), "{partials:?}");
 }

@@ -509,3 +509,46 @@ fn import_a_dotenv_file_with_a_dry_run_and_export_it_back() {
     let json = sb.cli(&["export", "--format", "json"], None).json();
     assert_eq!(json["NEW"], "lit $X");
 }
+
+/// Issue 9, item 12: `secret update` reads a new value only when asked (`--value-stdin`,
+/// `--value-file`, `--prompt-value`); a value piped without the flag is refused, not ignored.
+#[test]
+fn issue_9_update_never_ignores_a_piped_value() {
+    let sb = setup();
+    sb.cli(&["secret", "create", "K", "--type", "text"], Some("first")).ok();
+    let reveal = || sb.cli(&["secret", "reveal", "K"], None).ok().to_owned();
+    let version = || sb.cli(&["--json", "secret", "get", "K"], None).json()["version"].clone();
+
+    for args in [
+        &["secret", "update", "K"][..],
+        &["secret", "update", "K", "--description", "d"][..],
+    ] {
+        let run = sb.cli(args, Some("piped-value-Zq7"));
+        assert_eq!(run.status, 2, "{args:?}: {run:#?}");
+        assert!(run.stderr.contains("--value-stdin"), "{run:#?}");
+        assert!(
+            !run.all().contains("piped-value-Zq7"),
+            "the value is not repeated: {run:#?}"
+        );
+    }
+    assert_eq!(reveal(), "first\n");
+    assert_eq!(version(), 1);
+    let details = sb.cli(&["--json", "secret", "get", "K"], None).json();
+    assert_eq!(details["description"], "", "nothing was changed: {details}");
+
+    sb.cli(&["secret", "update", "K", "--value-stdin"], Some("second\n"))
+        .ok();
+    assert_eq!(reveal(), "second\n");
+    assert_eq!(version(), 2);
+    // Nothing piped (stdin is /dev/null, or an empty pipe): other changes go through.
+    sb.cli(&["secret", "update", "K", "--description", "d"], None).ok();
+    sb.cli(&["secret", "update", "K", "--description", "e"], Some("")).ok();
+    assert_eq!(version(), 2);
+
+    let help = sb.cli(&["secret", "update", "--help"], None);
+    assert!(help.ok().contains("--value-stdin"), "{help:#?}");
+    assert!(
+        !help.ok().contains("from stdin when stdin is not a terminal"),
+        "update's help describes update: {help:#?}"
+    );
+}

@@ -112,6 +112,8 @@ pub(crate) async fn create_identity(State(s): State<AppState>, Ctx(ctx): Ctx, fo
 struct TokenRow {
     id: String,
     name: String,
+    /// `sbx_` and the first 8 characters, to match a leaked token; `-` for old tokens.
+    prefix: String,
     created: String,
     expires: String,
     last_used: String,
@@ -224,6 +226,7 @@ async fn identity_page(
                     .as_deref()
                     .map(short_time)
                     .unwrap_or_else(|| "never".into()),
+                prefix: t.prefix.map_or_else(|| "-".to_owned(), |p| format!("sbx_{p}…")),
                 id: t.id,
                 name: t.name,
             })
@@ -761,6 +764,8 @@ pub(crate) async fn audit(State(s): State<AppState>, session: Session, RawQuery(
             action: q.opt("action").map(str::to_owned),
             target: target.clone(),
             after,
+            before: None,
+            newest_first: false,
             limit: Some(AUDIT_PAGE),
         };
         match s.core.list_audit(p, query).await {

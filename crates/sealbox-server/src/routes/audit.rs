@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use sealbox_core::AuditQuery;
-use sealbox_types::{AuditList, AuditVerifyResponse};
+use sealbox_types::{AuditList, AuditOrder, AuditVerifyResponse};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -21,16 +21,21 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditParams {
-    /// RFC 3339 time.
+    /// An RFC 3339 time, or a time back from now such as `30m`, `1h`, `7d` or `2w`.
     since: Option<String>,
+    /// As `since`; only events before it.
     until: Option<String>,
     actor: Option<String>,
     action: Option<String>,
     /// e.g. `secret:API_KEY`.
     target: Option<String>,
-    /// Only events after this sequence number.
+    /// Only events after this sequence number (to page on, oldest first).
     after: Option<u64>,
-    /// 1-1000, default 100.
+    /// Only events before this sequence number (to page back, newest first).
+    before: Option<u64>,
+    /// `oldest` (default) or `newest` first.
+    order: Option<AuditOrder>,
+    /// 1-1000, default 100. `more` in the answer says whether more events match.
     limit: Option<u64>,
 }
 
@@ -47,12 +52,12 @@ pub(crate) async fn list(
         actor: q.actor,
         action: q.action,
         target: q.target,
-        after: q.after.map(|a| a.min(i64::MAX as u64)),
+        after: q.after,
+        before: q.before,
+        newest_first: q.order == Some(AuditOrder::Newest),
         limit: q.limit,
     };
-    Ok(Json(AuditList {
-        events: s.core.list_audit(&p, query).await?,
-    }))
+    Ok(Json(s.core.list_audit_page(&p, query).await?))
 }
 
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",

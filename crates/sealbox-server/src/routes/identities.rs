@@ -6,7 +6,7 @@ use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use sealbox_types::{
     CreateIdentityRequest, CreatePolicyRequest, CreateTokenRequest, CreatedToken, EnvironmentResponse, IdentityInfo,
-    IdentityList, PolicyInfo, PolicyList, RenderRequest, RenderResponse, SetEnvRequest, TokenList,
+    IdentityList, PolicyInfo, PolicyList, RenderRequest, RenderResponse, RevokeTokenRequest, SetEnvRequest, TokenList,
     UpdateIdentityRequest,
 };
 
@@ -24,6 +24,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/identities/{name}/env/{key}", put(set_env).delete(unset_env))
         .route("/v1/identities/{name}/tokens", get(list_tokens).post(create_token))
         .route("/v1/identities/{name}/tokens/{id}", delete(revoke_token))
+        .route(
+            "/v1/identities/{name}/tokens/revoke",
+            axum::routing::post(revoke_token_by_value),
+        )
         .route("/v1/policies", get(list_policies).post(create_policy))
         .route("/v1/policies/{name}", delete(delete_policy))
         .route("/v1/environment", get(environment))
@@ -149,6 +153,23 @@ pub(crate) async fn revoke_token(
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     s.core.revoke_identity_token(&p, &ctx, &name, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The token goes in the body, not the path: request paths are logged.
+#[utoipa::path(post, path = "/v1/identities/{name}/tokens/revoke", tag = "identities",
+    params(("name" = String, Path)), request_body = RevokeTokenRequest,
+    responses((status = 204, description = "revoked; effective on the next request"), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn revoke_token_by_value(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<RevokeTokenRequest>,
+) -> ApiResult<StatusCode> {
+    s.core
+        .revoke_identity_token_by_value(&p, &ctx, &name, &req.token)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

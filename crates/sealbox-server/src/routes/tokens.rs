@@ -2,9 +2,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use sealbox_types::{CreateTokenRequest, CreatedToken, TokenList};
+use sealbox_types::{CreateTokenRequest, CreatedToken, RevokeTokenRequest, TokenList};
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -14,6 +14,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/tokens", get(list).post(create))
         .route("/v1/tokens/{id}", delete(revoke))
+        .route("/v1/tokens/revoke", post(revoke_by_value))
 }
 
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens",
@@ -47,5 +48,18 @@ pub(crate) async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     s.core.revoke_token(&p, &ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The token goes in the body, not the path: request paths are logged.
+#[utoipa::path(post, path = "/v1/tokens/revoke", tag = "tokens", request_body = RevokeTokenRequest,
+    responses((status = 204, description = "revoked; effective on the next request"), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn revoke_by_value(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    ApiJson(req): ApiJson<RevokeTokenRequest>,
+) -> ApiResult<StatusCode> {
+    s.core.revoke_token_by_value(&p, &ctx, &req.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

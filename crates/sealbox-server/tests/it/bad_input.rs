@@ -210,4 +210,13 @@ async fn health_and_openapi_need_no_token() {
         );
     }
     assert!(doc["components"]["schemas"].get("CreateSecretRequest").is_some());
+    // Every schema the document refers to is in it (a query parameter's enum, e.g. AuditOrder).
+    let text = doc.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{name} is referred to but not in the document"
+        );
+    }
 }

@@ -714,3 +714,35 @@ async fn the_environment_names_its_secrets_and_only_reads_just_the_named_ones() 
     assert_eq!(env["secrets"], json!(["API_KEY", "DB_PASS"]));
     assert_eq!(used("DB_PASS").await, "identity:worker");
 }
+
+/// Issue 9, item 16: a policy naming an identity that does not exist is refused with its name,
+/// and nothing is created.
+#[tokio::test]
+async fn issue_9_a_policy_for_a_missing_identity_is_refused_by_name() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    identity(&api, owner, "real", json!({})).await;
+    let reply = api
+        .post(
+            "/v1/policies",
+            owner,
+            json!({"name": "p", "identities": ["real", "ghost", "phantom"], "secret_tags": {"team": "x"}, "allow": ["read"]}),
+        )
+        .await;
+    reply.expect_error(400, "policy.invalid");
+    assert!(
+        reply.message().contains("\"ghost\"") && reply.message().contains("\"phantom\""),
+        "{}",
+        reply.message()
+    );
+    assert!(!reply.message().contains("\"real\""), "{}", reply.message());
+    let policies = api.get("/v1/policies", owner).await.expect(200);
+    assert_eq!(policies["policies"], json!([]), "nothing was created");
+    api.post(
+        "/v1/policies",
+        owner,
+        json!({"name": "p", "identities": ["real"], "secret_tags": {"team": "x"}, "allow": ["read"]}),
+    )
+    .await
+    .expect(201);
+}

@@ -131,3 +131,203 @@ async fn login_logout_and_rate_limited_failures() {
     .await
     .expect_error(401, "auth.bad_credentials");
 }
+
+/// Issue 9, item 10: a leaked token is revoked by pasting it. It travels in the body (paths are
+/// logged), a token that is not the caller's is "not found" whoever's it is, and lists show a
+/// prefix to match a leaked token to its row.
+#[tokio::test]
+async fn issue_9_a_leaked_token_is_revoked_by_its_value() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    let created = api
+        .post("/v1/tokens", owner, json!({"name": "leaky"}))
+        .await
+        .expect(201);
+    let leaked = created["token"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["prefix"], leaked[4..12], "{created}");
+    let listed = api.get("/v1/tokens", owner).await.expect(200);
+    let row = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["prefix"], leaked[4..12], "{listed}");
+    assert!(!listed.to_string().contains(&leaked), "a listing never shows a token");
+
+    // Someone else's token, here or in another workspace, is "not found" and keeps working.
+    let admin = api.member_token(owner, "admin@example.com", "admin").await;
+    let elsewhere = api
+        .post("/v1/workspaces", owner, json!({"name": "elsewhere"}))
+        .await
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for foreign in [&admin, &elsewhere] {
+        api.post("/v1/tokens/revoke", owner, json!({ "token": foreign }))
+            .await
+            .expect_error(404, "token.not_found");
+        api.get("/v1/auth/whoami", foreign).await.expect(200);
+    }
+    for junk in [
+        "",
+        "sbx_",
+        "not a token",
+        "sbx_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        api.post("/v1/tokens/revoke", owner, json!({ "token": junk }))
+            .await
+            .expect_error(404, "token.not_found");
+    }
+    api.post("/v1/tokens/revoke", owner, json!({"id": id}))
+        .await
+        .expect_error(400, "request.invalid");
+
+    let revoked = api.post("/v1/tokens/revoke", owner, json!({ "token": leaked })).await;
+    assert_eq!(revoked.status.as_u16(), 204);
+    api.get("/v1/secrets", &leaked)
+        .await
+        .expect_error(401, "auth.token_revoked");
+    api.post("/v1/tokens/revoke", owner, json!({ "token": leaked }))
+        .await
+        .expect_error(404, "token.not_found");
+    let events = api.audit(owner).await;
+    let event = events
+        .iter()
+        .find(|e| e["action"] == "token.revoke")
+        .unwrap_or_else(|| panic!("no token.revoke event: {events:?}"));
+    assert_eq!(event["target"], format!("token:{id}"));
+    assert_eq!(event["detail"]["by"], "value");
+    assert!(!serde_json::to_string(&events).unwrap().contains(&leaked));
+    // A token pasted where an id belongs is not found, and not logged with the path either.
+    api.delete(&format!("/v1/tokens/{admin}"), owner)
+        .await
+        .expect_error(404, "token.not_found");
+    crate::logs::assert_clean(&[&leaked, &admin, &elsewhere]);
+
+    // Tokens made before prefixes were kept show none.
+    rusqlite::Connection::open(server.data_dir().join("sealbox.db"))
+        .unwrap()
+        .execute_batch("UPDATE tokens SET prefix = NULL")
+        .unwrap();
+    let listed = api.get("/v1/tokens", owner).await.expect(200);
+    assert!(
+        listed["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["prefix"].is_null()),
+        "{listed}"
+    );
+}
+
+/// Issue 9, item 10: the same for an identity's tokens.
+#[tokio::test]
+async fn issue_9_an_identitys_leaked_token_is_revoked_by_its_value() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    for name in ["worker", "other"] {
+        api.post("/v1/identities", owner, json!({ "name": name }))
+            .await
+            .expect(201);
+    }
+    let token_of = |body: serde_json::Value| body["token"].as_str().unwrap().to_owned();
+    let worker = token_of(
+        api.post("/v1/identities/worker/tokens", owner, json!({"name": "t"}))
+            .await
+            .expect(201),
+    );
+    let other = token_of(
+        api.post("/v1/identities/other/tokens", owner, json!({"name": "t"}))
+            .await
+            .expect(201),
+    );
+    let listed = api.get("/v1/identities/worker/tokens", owner).await.expect(200);
+    assert_eq!(listed["tokens"][0]["prefix"], worker[4..12], "{listed}");
+
+    // Another identity's token and the owner's own are not worker's.
+    for foreign in [&other, owner] {
+        api.post(
+            "/v1/identities/worker/tokens/revoke",
+            owner,
+            json!({ "token": foreign }),
+        )
+        .await
+        .expect_error(404, "token.not_found");
+        api.get("/v1/auth/whoami", foreign).await.expect(200);
+    }
+    let revoked = api
+        .post("/v1/identities/worker/tokens/revoke", owner, json!({ "token": worker }))
+        .await;
+    assert_eq!(revoked.status.as_u16(), 204);
+    api.get("/v1/environment", &worker)
+        .await
+        .expect_error(401, "auth.token_revoked");
+    api.get("/v1/environment", &other).await.expect(200);
+    api.post("/v1/identities/ghost/tokens/revoke", owner, json!({ "token": other }))
+        .await
+        .expect_error(404, "identity.not_found");
+    crate::logs::assert_clean(&[&worker, &other]);
+}
+
+/// Issue 9, item 16: the audit list pages newest first as well as oldest first, says when more
+/// events match than it returned, and takes times back from now.
+#[tokio::test]
+async fn issue_9_audit_pages_both_ways_and_says_when_there_is_more() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    for name in ["A1", "A2", "A3", "A4"] {
+        api.create_text(owner, name, "v").await;
+    }
+    let all = api.get("/v1/audit?limit=1000", owner).await.expect(200);
+    assert_eq!(all["more"], false, "{all}");
+    let seqs = |body: &serde_json::Value| -> Vec<u64> {
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let every = seqs(&all);
+    let n = every.len();
+    assert!(n >= 4, "{all}");
+    let newest = *every.last().unwrap();
+
+    let oldest_two = api.get("/v1/audit?limit=2", owner).await.expect(200);
+    assert_eq!(seqs(&oldest_two), every[..2], "{oldest_two}");
+    assert_eq!(oldest_two["more"], true, "{oldest_two}");
+    let newest_two = api.get("/v1/audit?limit=2&order=newest", owner).await.expect(200);
+    assert_eq!(seqs(&newest_two), [newest, newest - 1], "{newest_two}");
+    assert_eq!(newest_two["more"], true, "{newest_two}");
+    let back = api
+        .get(
+            &format!("/v1/audit?order=newest&before={}&limit=1000", newest - 1),
+            owner,
+        )
+        .await
+        .expect(200);
+    let mut expected: Vec<u64> = every[..n - 2].to_vec();
+    expected.reverse();
+    assert_eq!(seqs(&back), expected, "{back}");
+    assert_eq!(back["more"], false, "{back}");
+    let exactly = api.get(&format!("/v1/audit?limit={n}"), owner).await.expect(200);
+    assert_eq!(exactly["more"], false, "exactly all of them: {exactly}");
+
+    for since in ["1h", "30m", "7d", "2w", "3600s"] {
+        let recent = api
+            .get(&format!("/v1/audit?since={since}&limit=1000"), owner)
+            .await
+            .expect(200);
+        assert_eq!(seqs(&recent), every, "{since}: {recent}");
+    }
+    let none = api.get("/v1/audit?until=1h", owner).await.expect(200);
+    assert_eq!(seqs(&none), Vec::<u64>::new(), "nothing is older than an hour: {none}");
+    for bad in ["since=1y", "since=-1h", "since=yesterday", "order=sideways"] {
+        let reply = api.get(&format!("/v1/audit?{bad}"), owner).await;
+        assert_eq!(reply.status.as_u16(), 400, "{bad}: {}", reply.message());
+    }
+}

@@ -329,10 +329,31 @@ async fn list_filters_and_paging(db: Db) {
         seqs(AuditFilter {
             limit: 1,
             after_seq: Some(2),
-            ..reads_of_a
+            ..reads_of_a.clone()
         })
         .await,
         [6]
+    );
+
+    // Newest first, paging back with `before_seq`.
+    let newest = |limit, before_seq| AuditFilter {
+        limit,
+        before_seq,
+        newest_first: true,
+        ..all()
+    };
+    assert_eq!(seqs(newest(0, None)).await, [7, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(seqs(newest(3, None)).await, [7, 6, 5]);
+    assert_eq!(seqs(newest(3, Some(5))).await, [4, 3, 2]);
+    assert_eq!(seqs(newest(3, Some(2))).await, [1]);
+    assert_eq!(
+        seqs(AuditFilter {
+            newest_first: true,
+            limit: 2,
+            ..reads_of_a
+        })
+        .await,
+        [7, 6]
     );
 }
 

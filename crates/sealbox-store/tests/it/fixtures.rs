@@ -79,6 +79,7 @@ pub fn token(workspace_id: &str, member_id: &str, kind: &str, created_at: i64) -
         expires_at: Some(created_at + 3_600_000),
         revoked_at: None,
         last_used_at: None,
+        prefix: Some("abcdEF-_".into()),
     }
 }
 

@@ -66,7 +66,8 @@ async fn servers_migrate_one_schema_concurrently() {
             "0002_fewer_audit_indexes",
             "0003_identities",
             "0004_actions",
-            "0005_login_attempts"
+            "0005_login_attempts",
+            "0006_token_prefix"
         ]
     );
     conn.close().await.unwrap();

@@ -144,7 +144,8 @@ async fn reopening_does_not_migrate_again() {
             "0002_fewer_audit_indexes",
             "0003_identities",
             "0004_actions",
-            "0005_login_attempts"
+            "0005_login_attempts",
+            "0006_token_prefix"
         ]
     );
     assert_eq!(reopened.kind(), "sqlite");

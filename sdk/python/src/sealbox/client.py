@@ -17,6 +17,7 @@ from .models import (
     ActionRun,
     AddedMember,
     AuditEvent,
+    AuditPage,
     AuditVerification,
     CreatedToken,
     Environment,
@@ -408,8 +409,13 @@ class Identities:
             body["expires_in_seconds"] = expires_in_seconds
         return CreatedToken.from_wire(self._c._request("POST", ["identities", name, "tokens"], body=body))
 
-    def revoke_token(self, name: str, token_id: str) -> None:
-        self._c._request("DELETE", ["identities", name, "tokens", token_id])
+    def revoke_token(self, name: str, token: str) -> None:
+        """Revokes one of the identity's tokens, given its id or the token itself (``sbx_...``,
+        e.g. a leaked one; sent in the request body, never in the URL)."""
+        if token.startswith("sbx_"):
+            self._c._request("POST", ["identities", name, "tokens", "revoke"], body={"token": token})
+        else:
+            self._c._request("DELETE", ["identities", name, "tokens", token])
 
 
 class Policies:
@@ -505,9 +511,29 @@ class Audit:
         secret: Optional[str] = None,
         after: Optional[int] = None,
         limit: Optional[int] = None,
+        before: Optional[int] = None,
+        newest_first: bool = False,
     ) -> List[AuditEvent]:
-        """Events filtered by RFC 3339 times, actor (``member:EMAIL``, ``identity:NAME``), action
-        (``secret.reveal``), target (``secret:NAME``, or ``secret=NAME``), paged by ``after``."""
+        """Events filtered by time (RFC 3339, or back from now: ``"1h"``, ``"7d"``), actor
+        (``member:EMAIL``, ``identity:NAME``), action (``secret.reveal``), target (``secret:NAME``,
+        or ``secret=NAME``); oldest first (paged by ``after``) or ``newest_first`` (paged by
+        ``before``). ``page()`` also says whether more events match."""
+        return self.page(since, until, actor, action, target, secret, after, limit, before, newest_first).events
+
+    def page(
+        self,
+        since: Optional[str] = None,
+        until: Optional[str] = None,
+        actor: Optional[str] = None,
+        action: Optional[str] = None,
+        target: Optional[str] = None,
+        secret: Optional[str] = None,
+        after: Optional[int] = None,
+        limit: Optional[int] = None,
+        before: Optional[int] = None,
+        newest_first: bool = False,
+    ) -> AuditPage:
+        """As ``list``, with ``more``: true when more events match than this page holds."""
         if secret is not None:
             if target is not None:
                 raise ClientArgumentError("client.invalid_argument", "give either target or secret, not both")
@@ -516,12 +542,16 @@ class Audit:
         for key, value in (("since", since), ("until", until), ("actor", actor), ("action", action), ("target", target)):
             if value is not None:
                 query.append((key, value))
-        if after is not None:
-            query.append(("after", str(after)))
-        if limit is not None:
-            query.append(("limit", str(limit)))
+        for key, number in (("after", after), ("before", before), ("limit", limit)):
+            if number is not None:
+                query.append((key, str(number)))
+        if newest_first:
+            query.append(("order", "newest"))
         data = self._c._request("GET", ["audit"], query=query)
-        return [AuditEvent.from_wire(e) for e in data.get("events", [])]
+        return AuditPage(
+            events=[AuditEvent.from_wire(e) for e in data.get("events", [])],
+            more=bool(data.get("more", False)),
+        )
 
     def verify(self) -> AuditVerification:
         return AuditVerification.from_wire(self._c._request("GET", ["audit", "verify"]))
@@ -567,8 +597,13 @@ class Tokens:
             body["expires_in_seconds"] = expires_in_seconds
         return CreatedToken.from_wire(self._c._request("POST", ["tokens"], body=body))
 
-    def revoke(self, token_id: str) -> None:
-        self._c._request("DELETE", ["tokens", token_id])
+    def revoke(self, token: str) -> None:
+        """Revokes one of your tokens, given its id or the token itself (``sbx_...``, e.g. a
+        leaked one; sent in the request body, never in the URL)."""
+        if token.startswith("sbx_"):
+            self._c._request("POST", ["tokens", "revoke"], body={"token": token})
+        else:
+            self._c._request("DELETE", ["tokens", token])
 
 
 class Context:

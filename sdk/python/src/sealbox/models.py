@@ -143,11 +143,15 @@ class AddedMember:
 
 @dataclass(frozen=True)
 class TokenInfo:
+    """A token's details. ``prefix`` is its first 8 characters after ``sbx_`` (``None`` for tokens
+    made before they were kept), to match a leaked token to its row."""
+
     id: str
     name: str
     created_at: str
     expires_at: Optional[str] = None
     last_used_at: Optional[str] = None
+    prefix: Optional[str] = None
 
     @classmethod
     def from_wire(cls, data: Dict[str, Any]) -> "TokenInfo":
@@ -283,6 +287,14 @@ class AuditEvent:
     @classmethod
     def from_wire(cls, data: Dict[str, Any]) -> "AuditEvent":
         return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of events; ``more`` is true when more match (page on from the last ``seq``)."""
+
+    events: List[AuditEvent]
+    more: bool = False
 
 
 @dataclass(frozen=True)

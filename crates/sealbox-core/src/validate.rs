@@ -58,10 +58,22 @@ impl std::fmt::Display for SecretName {
 }
 
 /// Shows what the caller sent in an error message, shortened and with control characters escaped.
+/// At most 40 characters of the escaped text are shown, so escapes cannot make a message long.
 pub fn quote_for_message(raw: &str) -> String {
-    let short: String = raw.chars().take(40).collect();
-    let ellipsis = if raw.chars().count() > 40 { "..." } else { "" };
-    format!("{:?}{ellipsis}", short)
+    const SHOWN: usize = 40;
+    let mut shown = String::new();
+    let mut shown_chars = 0;
+    for c in raw.chars() {
+        // Escaped as `{:?}` escapes it inside a string.
+        let quoted = format!("{:?}", String::from(c));
+        let escaped = &quoted[1..quoted.len() - 1];
+        shown_chars += escaped.chars().count();
+        if shown_chars > SHOWN {
+            return format!("\"{shown}\"...");
+        }
+        shown.push_str(escaped);
+    }
+    format!("\"{shown}\"")
 }
 
 pub fn description(raw: Option<String>) -> CoreResult<String> {
@@ -249,6 +261,16 @@ mod tests {
         chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
             && s.chars().count() <= NAME_MAX_CHARS
+    }
+
+    #[test]
+    fn quoted_input_stays_short_however_it_escapes() {
+        assert_eq!(quote_for_message("a\nb'c\"d"), r#""a\nb'c\"d""#);
+        let hostile = "\u{202e}".repeat(40);
+        let quoted = quote_for_message(&hostile);
+        assert!(quoted.len() < 60, "{quoted}");
+        assert!(quoted.ends_with("\"..."), "{quoted}");
+        assert_eq!(quote_for_message(&"x".repeat(40)), format!("\"{}\"", "x".repeat(40)));
     }
 
     #[test]

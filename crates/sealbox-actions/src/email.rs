@@ -18,37 +18,8 @@ use lettre::transport::smtp::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{innermost, tls_cause};
+use crate::model::{Email, EmailSent, SmtpAccount};
 use crate::{ActionError, Outbound, guard};
-
-/// The fields of an `smtp` secret. No `Debug`.
-pub struct SmtpAccount {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<SecretString>,
-    pub from: Option<String>,
-}
-
-/// One message. No `Debug`: the text may hold secret values.
-pub struct Email {
-    /// Falls back to the account's `from`.
-    pub from: Option<String>,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub bcc: Vec<String>,
-    pub subject: String,
-    pub text: String,
-    pub html: Option<String>,
-}
-
-/// What the server said once it took the message.
-#[derive(Debug, Clone)]
-pub struct EmailSent {
-    /// Envelope recipients (to + cc + bcc, without duplicates).
-    pub recipients: usize,
-    /// The reply to the end of DATA, e.g. `250 OK queued as 1234`.
-    pub server_reply: String,
-}
 
 struct Composed {
     envelope: Envelope,
@@ -63,10 +34,13 @@ fn mailbox(raw: &str, what: &str) -> Result<Mailbox, ActionError> {
     })
 }
 
+// EXPOSE (addresses, subject, text, HTML): composed into the message this sender delivers to the
+// action's SMTP server, which is what running an action means; errors never quote them.
 fn compose(account: &SmtpAccount, email: &Email) -> Result<Composed, ActionError> {
     let from_raw = email
         .from
-        .as_deref()
+        .as_ref()
+        .map(ExposeSecret::expose_secret)
         .or(account.from.as_deref())
         .filter(|f| !f.trim().is_empty())
         .ok_or_else(|| {
@@ -78,11 +52,13 @@ fn compose(account: &SmtpAccount, email: &Email) -> Result<Composed, ActionError
             "the e-mail has no recipient; give at least one address in to, cc or bcc",
         ));
     }
-    let mut builder = Message::builder().from(from.clone()).subject(email.subject.clone());
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .subject(email.subject.expose_secret());
     let mut recipients: Vec<Address> = Vec::new();
     for (field, list) in [("to", &email.to), ("cc", &email.cc), ("bcc", &email.bcc)] {
         for (i, raw) in list.iter().enumerate() {
-            let mb = mailbox(raw, &format!("{field} address {}", i + 1))?;
+            let mb = mailbox(raw.expose_secret(), &format!("{field} address {}", i + 1))?;
             if !recipients.contains(&mb.email) {
                 recipients.push(mb.email.clone());
             }
@@ -102,13 +78,10 @@ fn compose(account: &SmtpAccount, email: &Email) -> Result<Composed, ActionError
     let envelope = Envelope::new(Some(from.email.clone()), recipients)
         .map_err(|_| ActionError::invalid("the e-mail envelope could not be built; check the addresses"))?;
     let builder = builder.envelope(envelope.clone());
+    let text = email.text.expose_secret().to_owned();
     let message = match &email.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text.clone(), html.clone())),
-        None => builder.singlepart(
-            SinglePart::builder()
-                .header(ContentType::TEXT_PLAIN)
-                .body(email.text.clone()),
-        ),
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html.expose_secret().to_owned())),
+        None => builder.singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text)),
     }
     .map_err(|e| ActionError::invalid(format!("the e-mail could not be built: {e}")))?;
     Ok(Composed {

@@ -5,27 +5,11 @@ use std::net::SocketAddr;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
+use secrecy::ExposeSecret;
 
 use crate::error::{innermost, tls_cause};
+use crate::model::{HTTP_METHODS, HttpCall, HttpReply, SENDER_HEADERS};
 use crate::{ActionError, Outbound, guard};
-
-/// A fully rendered HTTP request. No `Debug`: headers, query and body may hold secret values.
-pub struct HttpCall {
-    /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS (case-insensitive).
-    pub method: String,
-    /// An absolute `http://` or `https://` URL; `query` is appended to its own query.
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub query: Vec<(String, String)>,
-    pub body: Option<String>,
-}
-
-/// The answer, whatever its status (a 3xx is returned as it is, not followed).
-pub struct HttpReply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
 
 /// A checked request, ready to send.
 pub(crate) struct Prepared {
@@ -34,22 +18,6 @@ pub(crate) struct Prepared {
     pub headers: HeaderMap,
     pub body: Option<Vec<u8>>,
 }
-
-const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-
-/// Headers the sender sets itself: from the URL (`host`), from the body (`content-length`), or that
-/// only make sense hop by hop.
-const RESERVED_HEADERS: [&str; 9] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "proxy-connection",
-];
 
 pub(crate) fn parse_url(raw: &str, what: &str) -> Result<Url, ActionError> {
     let url = Url::parse(raw.trim()).map_err(|e| {
@@ -72,9 +40,11 @@ pub(crate) fn parse_url(raw: &str, what: &str) -> Result<Url, ActionError> {
 }
 
 impl HttpCall {
-    pub(crate) fn prepare(self) -> Result<Prepared, ActionError> {
+    // EXPOSE (URL, query, header values, body): put into the request this sender sends to the
+    // action's destination, which is what running an action means; errors never quote them.
+    pub(crate) fn prepare(&self) -> Result<Prepared, ActionError> {
         let upper = self.method.trim().to_ascii_uppercase();
-        let Some(method) = METHODS.iter().find(|m| **m == upper) else {
+        let Some(method) = HTTP_METHODS.iter().find(|m| **m == upper) else {
             let shown = if upper.len() <= 16 && upper.chars().all(|c| c.is_ascii_alphabetic()) {
                 format!(" {upper}")
             } else {
@@ -82,19 +52,19 @@ impl HttpCall {
             };
             return Err(ActionError::invalid(format!(
                 "the method{shown} is not supported; use one of {}",
-                METHODS.join(", ")
+                HTTP_METHODS.join(", ")
             )));
         };
         let method = Method::from_bytes(method.as_bytes()).map_err(|_| {
             ActionError::invalid("the method is not supported; use one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS")
         })?;
 
-        let mut url = parse_url(&self.url, "URL")?;
+        let mut url = parse_url(self.url.expose_secret(), "URL")?;
         url.set_fragment(None);
         if !self.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (key, value) in &self.query {
-                pairs.append_pair(key, value);
+                pairs.append_pair(key, value.expose_secret());
             }
         }
 
@@ -106,13 +76,13 @@ impl HttpCall {
                     i + 1
                 ))
             })?;
-            if RESERVED_HEADERS.contains(&header.as_str()) {
+            if SENDER_HEADERS.contains(&header.as_str()) {
                 return Err(ActionError::invalid(format!(
                     "the header {} is set by sealbox itself; remove it from the action",
                     header.as_str()
                 )));
             }
-            let value = HeaderValue::from_str(value).map_err(|_| {
+            let value = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
                 ActionError::invalid(format!(
                     "the value of header {} is not valid (it may not contain line breaks or control characters)",
                     header.as_str()
@@ -125,7 +95,7 @@ impl HttpCall {
             method,
             url,
             headers,
-            body: self.body.map(String::into_bytes),
+            body: self.body.as_ref().map(|body| body.expose_secret().as_bytes().to_vec()),
         })
     }
 }
@@ -133,7 +103,7 @@ impl HttpCall {
 impl Outbound {
     /// Checks what [`Outbound::http`] checks before it connects (the request can be built, the
     /// destination is allowed) and sends nothing.
-    pub async fn check_http(&self, call: HttpCall) -> Result<(), ActionError> {
+    pub async fn check_http(&self, call: &HttpCall) -> Result<(), ActionError> {
         let prepared = call.prepare()?;
         let host = prepared.url.host_str().unwrap_or_default().to_owned();
         let port = prepared.url.port_or_known_default().unwrap_or(80);

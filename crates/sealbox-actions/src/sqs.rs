@@ -1,46 +1,20 @@
 //! `sqs` actions: `SendMessage` over the SQS JSON protocol (`X-Amz-Target: AmazonSQS.SendMessage`),
 //! signed with [`crate::sigv4`], sent through the same guarded HTTP exchange as `http` actions.
 
-use std::collections::BTreeMap;
-
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 
 use crate::http::{Prepared, parse_url};
+use crate::model::{SqsAccount, SqsMessage, SqsSent};
 use crate::{ActionError, Outbound, sigv4};
-
-/// The fields of an `aws_sqs` secret. No `Debug`.
-pub struct SqsAccount {
-    pub aws_region: String,
-    pub queue_url: String,
-    pub access_key_id: String,
-    pub secret_access_key: SecretString,
-}
-
-/// One message. No `Debug`: the body and attributes may hold secret values.
-pub struct SqsMessage {
-    pub body: String,
-    /// String message attributes.
-    pub attributes: BTreeMap<String, String>,
-    /// 0 to 900 seconds.
-    pub delay_seconds: Option<u32>,
-    /// FIFO queues: required there, refused by SQS on standard queues.
-    pub message_group_id: Option<String>,
-    pub message_deduplication_id: Option<String>,
-}
-
-/// What SQS answered.
-#[derive(Debug, Clone)]
-pub struct SqsSent {
-    pub message_id: String,
-    pub md5_of_body: Option<String>,
-}
 
 const TARGET: &str = "AmazonSQS.SendMessage";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
+// EXPOSE (body, attribute values, ids): checked here and put into the message this sender delivers
+// to the action's queue, which is what running an action means; errors never quote them.
 fn check(account: &SqsAccount, message: &SqsMessage) -> Result<(), ActionError> {
     let region_ok = !account.aws_region.is_empty()
         && account.aws_region.len() <= 32
@@ -59,7 +33,7 @@ fn check(account: &SqsAccount, message: &SqsMessage) -> Result<(), ActionError> 
             "the access_key_id of the SQS secret is not an access key id; use letters and digits only",
         ));
     }
-    if message.body.is_empty() {
+    if message.body.expose_secret().is_empty() {
         return Err(ActionError::invalid("the SQS message body is empty; give a body"));
     }
     if let Some(delay) = message.delay_seconds
@@ -90,7 +64,7 @@ fn check(account: &SqsAccount, message: &SqsMessage) -> Result<(), ActionError> 
                 "a message attribute name is not valid; use up to 256 letters, digits, _ - and ., not starting with AWS. or Amazon.",
             ));
         }
-        if value.is_empty() {
+        if value.expose_secret().is_empty() {
             return Err(ActionError::invalid(format!(
                 "the message attribute {name} is empty; SQS needs a value"
             )));
@@ -101,6 +75,7 @@ fn check(account: &SqsAccount, message: &SqsMessage) -> Result<(), ActionError> 
         ("message_deduplication_id", &message.message_deduplication_id),
     ] {
         if let Some(value) = value {
+            let value = value.expose_secret();
             let ok = !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
             if !ok {
                 return Err(ActionError::invalid(format!(
@@ -112,10 +87,11 @@ fn check(account: &SqsAccount, message: &SqsMessage) -> Result<(), ActionError> 
     Ok(())
 }
 
+// EXPOSE (body, attribute values, ids): the SendMessage payload sent to the action's queue.
 fn body_json(queue_url: &str, message: &SqsMessage) -> Vec<u8> {
     let mut body = Map::new();
     body.insert("QueueUrl".into(), json!(queue_url));
-    body.insert("MessageBody".into(), json!(message.body));
+    body.insert("MessageBody".into(), json!(message.body.expose_secret()));
     if let Some(delay) = message.delay_seconds {
         body.insert("DelaySeconds".into(), json!(delay));
     }
@@ -123,15 +99,18 @@ fn body_json(queue_url: &str, message: &SqsMessage) -> Vec<u8> {
         let attributes: Map<String, Value> = message
             .attributes
             .iter()
-            .map(|(k, v)| (k.clone(), json!({ "DataType": "String", "StringValue": v })))
+            .map(|(k, v)| {
+                let value = v.expose_secret();
+                (k.clone(), json!({ "DataType": "String", "StringValue": value }))
+            })
             .collect();
         body.insert("MessageAttributes".into(), Value::Object(attributes));
     }
     if let Some(group) = &message.message_group_id {
-        body.insert("MessageGroupId".into(), json!(group));
+        body.insert("MessageGroupId".into(), json!(group.expose_secret()));
     }
     if let Some(dedup) = &message.message_deduplication_id {
-        body.insert("MessageDeduplicationId".into(), json!(dedup));
+        body.insert("MessageDeduplicationId".into(), json!(dedup.expose_secret()));
     }
     Value::Object(body).to_string().into_bytes()
 }
@@ -149,7 +128,7 @@ impl Outbound {
 
     /// Sends one message to the account's queue, signed for the current time.
     pub async fn sqs(&self, account: &SqsAccount, message: &SqsMessage) -> Result<SqsSent, ActionError> {
-        let now = crate::system_now()
+        let now = crate::outbound::system_now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or_default();
@@ -296,6 +275,8 @@ fn sqs_error(status: u16, body: Option<&Value>, headers: &[(String, String)], ra
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
+    use std::collections::BTreeMap;
 
     fn account() -> SqsAccount {
         SqsAccount {
@@ -346,7 +327,7 @@ mod tests {
             "delay_seconds is 901; use 0 to 900 seconds"
         );
         let mut m = message();
-        m.body.clear();
+        m.body = "".into();
         assert_eq!(check(&account(), &m).unwrap_err().code(), "action.request_invalid");
         let mut m = message();
         m.attributes.insert("AWS.trace".into(), "v".into());

@@ -1,5 +1,6 @@
-//! The server's [`Dispatcher`]: core's rendered requests handed to `sealbox_actions::Outbound`
-//! (the outbound guard and the HTTP, SMTP and SQS senders).
+//! The server's [`Dispatcher`]: core's rendered requests, which are sealbox-actions' model, handed
+//! as they are to `sealbox_actions::Outbound` (the outbound guard and the HTTP, SMTP and SQS
+//! senders).
 
 use std::sync::Arc;
 
@@ -10,7 +11,6 @@ use sealbox_core::actions::{
     DispatchError, DispatchFailure, Dispatcher, EmailMessage, EmailSent, HttpRequest, HttpResponse, SmtpAccount,
     SqsAccount, SqsMessage, SqsSent,
 };
-use secrecy::{ExposeSecret, SecretString};
 
 pub struct OutboundDispatcher {
     outbound: Outbound,
@@ -40,12 +40,6 @@ impl OutboundDispatcher {
     }
 }
 
-// EXPOSE (every call below): the rendered request is handed to the sender, which sends it to the
-// action's destination; that is what running an action means.
-fn exposed(s: &SecretString) -> String {
-    s.expose_secret().to_owned()
-}
-
 fn dispatch_error(e: ActionError) -> DispatchError {
     let code = e.code();
     let failure = match code {
@@ -60,115 +54,35 @@ fn dispatch_error(e: ActionError) -> DispatchError {
     }
 }
 
-fn http_call(request: &HttpRequest) -> sealbox_actions::HttpCall {
-    sealbox_actions::HttpCall {
-        method: request.method.clone(),
-        url: exposed(&request.url),
-        headers: request.headers.iter().map(|(k, v)| (k.clone(), exposed(v))).collect(),
-        query: request.query.iter().map(|(k, v)| (k.clone(), exposed(v))).collect(),
-        body: request.body.as_ref().map(exposed),
-    }
-}
-
-fn smtp_account(account: &SmtpAccount) -> sealbox_actions::SmtpAccount {
-    sealbox_actions::SmtpAccount {
-        host: account.host.clone(),
-        port: account.port,
-        username: account.username.clone(),
-        password: account.password.clone(),
-        from: account.from.clone(),
-    }
-}
-
-fn email(message: &EmailMessage) -> sealbox_actions::Email {
-    let all = |list: &[SecretString]| list.iter().map(exposed).collect::<Vec<_>>();
-    sealbox_actions::Email {
-        from: message.from.as_ref().map(exposed),
-        to: all(&message.to),
-        cc: all(&message.cc),
-        bcc: all(&message.bcc),
-        subject: exposed(&message.subject),
-        text: exposed(&message.text),
-        html: message.html.as_ref().map(exposed),
-    }
-}
-
-fn sqs_account(account: &SqsAccount) -> sealbox_actions::SqsAccount {
-    sealbox_actions::SqsAccount {
-        aws_region: account.aws_region.clone(),
-        queue_url: account.queue_url.clone(),
-        access_key_id: account.access_key_id.clone(),
-        secret_access_key: account.secret_access_key.clone(),
-    }
-}
-
-fn sqs_message(message: &SqsMessage) -> sealbox_actions::SqsMessage {
-    sealbox_actions::SqsMessage {
-        body: exposed(&message.body),
-        attributes: message
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), exposed(v)))
-            .collect(),
-        delay_seconds: message.delay_seconds,
-        message_group_id: message.message_group_id.as_ref().map(exposed),
-        message_deduplication_id: message.message_deduplication_id.as_ref().map(exposed),
-    }
-}
-
 #[async_trait]
 impl Dispatcher for OutboundDispatcher {
     async fn check_http(&self, request: &HttpRequest) -> Result<(), DispatchError> {
-        self.outbound
-            .check_http(http_call(request))
-            .await
-            .map_err(dispatch_error)
+        self.outbound.check_http(request).await.map_err(dispatch_error)
     }
 
     async fn check_email(&self, account: &SmtpAccount, message: &EmailMessage) -> Result<(), DispatchError> {
         self.outbound
-            .check_email(&smtp_account(account), &email(message))
+            .check_email(account, message)
             .await
             .map_err(dispatch_error)
     }
 
     async fn check_sqs(&self, account: &SqsAccount, message: &SqsMessage) -> Result<(), DispatchError> {
-        self.outbound
-            .check_sqs(&sqs_account(account), &sqs_message(message))
-            .await
-            .map_err(dispatch_error)
+        self.outbound.check_sqs(account, message).await.map_err(dispatch_error)
     }
 
     async fn http(&self, request: HttpRequest) -> Result<HttpResponse, DispatchError> {
-        let reply = self.outbound.http(http_call(&request)).await.map_err(dispatch_error)?;
-        Ok(HttpResponse {
-            status: reply.status,
-            headers: reply.headers,
-            body: reply.body,
-        })
+        self.outbound.http(request).await.map_err(dispatch_error)
     }
 
     async fn email(&self, account: SmtpAccount, message: EmailMessage) -> Result<EmailSent, DispatchError> {
-        let sent = self
-            .outbound
-            .email(&smtp_account(&account), &email(&message))
-            .await
-            .map_err(dispatch_error)?;
-        Ok(EmailSent {
-            recipients: sent.recipients,
-            server_reply: sent.server_reply,
-        })
+        self.outbound.email(&account, &message).await.map_err(dispatch_error)
     }
 
     async fn sqs(&self, account: SqsAccount, message: SqsMessage) -> Result<SqsSent, DispatchError> {
-        let sent = self
-            .outbound
-            .sqs_at(&sqs_account(&account), &sqs_message(&message), self.clock.now_ms())
+        self.outbound
+            .sqs_at(&account, &message, self.clock.now_ms())
             .await
-            .map_err(dispatch_error)?;
-        Ok(SqsSent {
-            message_id: sent.message_id,
-            md5_of_body: sent.md5_of_body,
-        })
+            .map_err(dispatch_error)
     }
 }

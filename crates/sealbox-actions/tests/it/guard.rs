@@ -27,7 +27,7 @@ async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
 fn get(url: String) -> HttpCall {
     HttpCall {
         method: "GET".into(),
-        url,
+        url: url.into(),
         headers: vec![],
         query: vec![],
         body: None,

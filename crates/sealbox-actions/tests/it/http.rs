@@ -154,7 +154,7 @@ async fn start_tls(cert: &ServerCert) -> (SocketAddr, Seen) {
 fn get(url: String) -> HttpCall {
     HttpCall {
         method: "GET".into(),
-        url,
+        url: url.into(),
         headers: vec![],
         query: vec![],
         body: None,
@@ -166,7 +166,7 @@ async fn a_call_arrives_with_method_path_query_headers_and_body() {
     let (addr, seen) = start().await;
     let call = HttpCall {
         method: "post".into(),
-        url: format!("http://localhost:{}/echo?fixed=1", addr.port()),
+        url: format!("http://localhost:{}/echo?fixed=1", addr.port()).into(),
         headers: vec![
             ("Authorization".into(), "Bearer tok-123".into()),
             ("Content-Type".into(), "application/json".into()),
@@ -311,7 +311,7 @@ async fn a_refused_connection_is_reported_without_the_query_or_headers() {
     };
     let call = HttpCall {
         method: "POST".into(),
-        url: format!("http://127.0.0.1:{port}/p?token=s3cr3t-in-url"),
+        url: format!("http://127.0.0.1:{port}/p?token=s3cr3t-in-url").into(),
         headers: vec![("X-Api-Key".into(), "s3cr3t-in-header".into())],
         query: vec![("key".into(), "s3cr3t-in-query".into())],
         body: Some("s3cr3t-in-body".into()),

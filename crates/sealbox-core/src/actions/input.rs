@@ -265,7 +265,8 @@ mod tests {
     use sealbox_crypto::ExposeSecret;
     use sealbox_types::{ActionDefinition, EmailActionSpec, HttpActionSpec, SqsActionSpec};
 
-    use super::super::{Compiled, Field, Renderer, compile};
+    use super::super::definition::{Compiled, Field, compile};
+    use super::super::render::Renderer;
 
     fn http(url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Compiled {
         compile(&ActionDefinition::Http(HttpActionSpec {
@@ -278,28 +279,24 @@ mod tests {
         .unwrap()
     }
 
+    /// The checked field named `name` (as error messages name it).
+    fn field<'a>(c: &'a Compiled, name: &str) -> &'a Field {
+        c.fields().into_iter().find(|f| f.name == name).unwrap()
+    }
+
     fn url_of(c: &Compiled) -> &Field {
-        let Compiled::Http { url, .. } = c else { panic!() };
-        url
+        field(c, "url")
     }
 
     fn body_of(c: &Compiled) -> &Field {
-        match c {
-            Compiled::Http { body: Some(body), .. } | Compiled::Sqs { body, .. } => body,
-            _ => panic!(),
-        }
+        field(c, "body")
     }
 
     /// Renders one field with `input`: its text, or the input problems.
     fn render(field: &Field, input: &[(&str, &str)]) -> Result<String, String> {
         let input: BTreeMap<String, String> = input.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let opened = BTreeMap::new();
-        let mut r = Renderer {
-            opened: &opened,
-            input: &input,
-            problems: Vec::new(),
-            input_problems: Vec::new(),
-        };
+        let mut r = Renderer::new(&opened, &input);
         let out = r.field(field);
         assert!(r.problems.is_empty(), "{:?}", r.problems);
         if r.input_problems.is_empty() {
@@ -398,8 +395,7 @@ mod tests {
     #[test]
     fn input_in_a_header_cannot_add_lines() {
         let c = http("https://h.example/", &[("X-Order", "order {input.order}")], None);
-        let Compiled::Http { headers, .. } = &c else { panic!() };
-        let field = &headers[0].1;
+        let field = field(&c, "headers.X-Order");
         assert_eq!(render(field, &[("order", "A-1 b/c:d")]).unwrap(), "order A-1 b/c:d");
         for value in ["1\r\nX-Evil: 1", "1\nX", "1\r", "a\0b", "a\tb", "a\u{7f}", "Müller"] {
             assert_eq!(
@@ -516,17 +512,8 @@ mod tests {
     #[test]
     fn input_in_an_email_adds_no_recipient_header_or_markup() {
         let c = email("{input.to}", "Order {input.order} shipped", "<p>{input.order}</p>");
-        let Compiled::Email {
-            to,
-            subject,
-            text,
-            html: Some(html),
-            ..
-        } = &c
-        else {
-            panic!()
-        };
-        assert_eq!(render(&to[0], &[("to", "ann@example.com")]).unwrap(), "ann@example.com");
+        let [to, subject, text, html] = ["to[0]", "subject", "text", "html"].map(|name| field(&c, name));
+        assert_eq!(render(to, &[("to", "ann@example.com")]).unwrap(), "ann@example.com");
         for value in [
             "ann@example.com, eve@example.com",
             "ann@example.com;eve@example.com",
@@ -535,19 +522,19 @@ mod tests {
             "\"a,b\"@example.com",
             "g: eve@example.com;",
         ] {
-            let problem = render(&to[0], &[("to", value)]).unwrap_err();
+            let problem = render(to, &[("to", value)]).unwrap_err();
             assert!(
                 problem.starts_with("to: in to[0]: may not hold , ;"),
                 "{value}: {problem}"
             );
         }
         let named = email("{input.name} <orders@example.com>", "s", "h");
-        let Compiled::Email { to, .. } = &named else { panic!() };
+        let to = field(&named, "to[0]");
         assert_eq!(
-            render(&to[0], &[("name", "Ann Smith")]).unwrap(),
+            render(to, &[("name", "Ann Smith")]).unwrap(),
             "Ann Smith <orders@example.com>"
         );
-        assert!(render(&to[0], &[("name", "x <eve@example.com>,")]).is_err());
+        assert!(render(to, &[("name", "x <eve@example.com>,")]).is_err());
 
         assert_eq!(
             render(subject, &[("order", "Müller 7")]).unwrap(),
@@ -596,7 +583,6 @@ mod tests {
             render(body_of(&c), &[("order", evil)]).unwrap(),
             format!("order {evil}")
         );
-        let Compiled::Sqs { attributes, .. } = &c else { panic!() };
-        assert_eq!(render(&attributes[0].1, &[("order", evil)]).unwrap(), evil);
+        assert_eq!(render(field(&c, "attributes.order"), &[("order", evil)]).unwrap(), evil);
     }
 }

@@ -4,20 +4,25 @@
 //! The token comes from `SEALBOX_TOKEN` only, and secret values from stdin, a file or a hidden
 //! prompt only: flags and arguments show up in process listings and shell history.
 
-mod account;
-mod action;
+mod actions;
 mod audit;
+mod auth;
 mod dotenv;
+mod environment;
 mod failure;
+mod identities;
 mod input;
-mod machine;
+mod members;
 mod outfile;
 mod output;
+mod policies;
 mod pty;
 mod redact;
 mod run;
-mod secret;
+mod secrets;
 mod server;
+mod tokens;
+mod trash;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
@@ -54,36 +59,36 @@ enum Command {
     /// Run the server.
     Server(server::ServerArgs),
     /// Sign in with e-mail and password and print a session token.
-    Login(account::LoginArgs),
+    Login(auth::LoginArgs),
     /// Revoke the session token in SEALBOX_TOKEN.
     Logout,
     /// Show who the token in SEALBOX_TOKEN belongs to.
     Whoami,
     /// Create, read, change and delete secrets.
     #[command(subcommand)]
-    Secret(secret::SecretCommand),
+    Secret(secrets::SecretCommand),
     /// Manage the people in the workspace.
     #[command(subcommand)]
-    Member(account::MemberCommand),
+    Member(members::MemberCommand),
     /// Manage your personal access tokens.
     #[command(subcommand)]
-    Token(account::TokenCommand),
+    Token(tokens::TokenCommand),
     /// Create workspaces.
     #[command(subcommand)]
-    Workspace(account::WorkspaceCommand),
+    Workspace(auth::WorkspaceCommand),
     /// Query and verify the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Manage identities: scripts, agents, builds and services, their variables and tokens.
     #[command(subcommand)]
-    Identity(machine::IdentityCommand),
+    Identity(identities::IdentityCommand),
     /// Manage the policies that let identities read or use secrets.
     #[command(subcommand)]
-    Policy(machine::PolicyCommand),
+    Policy(policies::PolicyCommand),
     /// Define and run actions: HTTP calls, e-mails and SQS messages the server sends with
     /// secrets, so the caller never sees the values.
     #[command(subcommand)]
-    Action(action::ActionCommand),
+    Action(actions::ActionCommand),
     /// Print the caller's environment: every secret it may read, with an identity's own
     /// variables laid over them.
     #[command(
@@ -319,18 +324,18 @@ async fn run(cli: Cli, addr: &str) -> anyhow::Result<()> {
     let ctx = Ctx { client, json: cli.json };
     match cli.command {
         Command::Server(_) => Ok(()),
-        Command::Login(args) => account::login(&ctx, args).await,
-        Command::Logout => account::logout(&ctx).await,
-        Command::Whoami => account::whoami(&ctx).await,
-        Command::Secret(cmd) => secret::run(&ctx, cmd).await,
-        Command::Member(cmd) => account::member(&ctx, cmd).await,
-        Command::Token(cmd) => account::token(&ctx, cmd).await,
-        Command::Workspace(cmd) => account::workspace(&ctx, cmd).await,
+        Command::Login(args) => auth::login(&ctx, args).await,
+        Command::Logout => auth::logout(&ctx).await,
+        Command::Whoami => auth::whoami(&ctx).await,
+        Command::Secret(cmd) => secrets::run(&ctx, cmd).await,
+        Command::Member(cmd) => members::member(&ctx, cmd).await,
+        Command::Token(cmd) => tokens::token(&ctx, cmd).await,
+        Command::Workspace(cmd) => auth::workspace(&ctx, cmd).await,
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,
-        Command::Identity(cmd) => machine::identity(&ctx, cmd).await,
-        Command::Policy(cmd) => machine::policy(&ctx, cmd).await,
-        Command::Action(cmd) => action::run(&ctx, cmd).await,
-        Command::Env => machine::env(&ctx).await,
+        Command::Identity(cmd) => identities::identity(&ctx, cmd).await,
+        Command::Policy(cmd) => policies::policy(&ctx, cmd).await,
+        Command::Action(cmd) => actions::run(&ctx, cmd).await,
+        Command::Env => environment::env(&ctx).await,
         Command::Run {
             only,
             preserve_env,
@@ -349,9 +354,9 @@ async fn run(cli: Cli, addr: &str) -> anyhow::Result<()> {
             .await?;
             if code == 0 { Ok(()) } else { Err(ChildExit(code).into()) }
         }
-        Command::Inject { input, output } => machine::inject(&ctx, input.as_deref(), output.as_deref()).await,
-        Command::Import { file, dry_run, tags } => machine::import(&ctx, &file, dry_run, &tags).await,
-        Command::Export { format } => machine::export(&ctx, format).await,
+        Command::Inject { input, output } => environment::inject(&ctx, input.as_deref(), output.as_deref()).await,
+        Command::Import { file, dry_run, tags } => environment::import(&ctx, &file, dry_run, &tags).await,
+        Command::Export { format } => environment::export(&ctx, format).await,
     }
 }
 

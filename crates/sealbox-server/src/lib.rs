@@ -33,8 +33,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use boot::{Prepared, prepare, tls_config};
-pub use openapi::ApiDoc;
 pub use panel::PanelSettings;
+pub use routes::openapi;
 
 /// Largest request body accepted; larger ones get 413 `request.body_too_large`.
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
@@ -151,14 +151,7 @@ pub fn router(state: AppState) -> Router {
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     Router::new()
-        .merge(routes::sys::router())
-        .merge(routes::auth::router())
-        .merge(routes::secrets::router())
-        .merge(routes::members::router())
-        .merge(routes::tokens::router())
-        .merge(routes::audit::router())
-        .merge(routes::identities::router())
-        .merge(routes::actions::router())
+        .merge(routes::router())
         // The web admin panel (HTML at `/`); everything under `/v1` stays the JSON API.
         .merge(panel::router())
         .fallback(|| async { StatusCode::NOT_FOUND })

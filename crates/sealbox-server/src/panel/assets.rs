@@ -1,10 +1,17 @@
 //! The stylesheet, the script and the icon, compiled into the binary (no CDN, no build step).
 
+use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 use super::PanelError;
+use crate::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/static/{file}", get(serve))
+}
 
 const ASSETS: &[(&str, &str, &[u8])] = &[
     (
@@ -20,7 +27,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("icon.svg", "image/svg+xml", include_bytes!("../../static/icon.svg")),
 ];
 
-pub(crate) async fn serve(Path(file): Path<String>) -> Result<Response, PanelError> {
+async fn serve(Path(file): Path<String>) -> Result<Response, PanelError> {
     let (_, content_type, bytes) = ASSETS
         .iter()
         .find(|(name, _, _)| *name == file)

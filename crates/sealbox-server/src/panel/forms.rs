@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
+use sealbox_core::{CoreError, ErrorClass};
 use serde_json::Value;
 
 use super::PanelError;
@@ -74,6 +75,20 @@ pub(crate) fn tags_text(tags: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Tags as `key=value` strings, one per tag, for a table cell.
+pub(crate) fn tags_of(tags: &BTreeMap<String, String>) -> Vec<String> {
+    tags.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+/// A core refusal that belongs on the form (bad input, a name in use), not on an error page.
+pub(crate) fn form_error(e: CoreError) -> Result<String, PanelError> {
+    if matches!(e.class, ErrorClass::Invalid | ErrorClass::Conflict) {
+        Ok(e.message)
+    } else {
+        Err(e.into())
+    }
 }
 
 /// Metadata typed as JSON text; empty means none.

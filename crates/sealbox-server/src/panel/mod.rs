@@ -11,11 +11,15 @@
 //! token with HMAC ([`session`]). Forms work without JavaScript (POST, redirect, GET); the script
 //! only adds the reveal timer, the side panel, the modal and the character counter.
 
-mod admin;
 mod assets;
+mod audit;
 mod forms;
+mod identities;
+mod members;
+mod policies;
 mod secrets;
 mod session;
+mod trash;
 
 use askama::Template;
 use axum::Router;
@@ -23,7 +27,6 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use sealbox_core::principal::{Permission, authorize};
 use sealbox_core::{CoreError, ErrorClass, Principal};
 
@@ -53,36 +56,14 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(secrets::list))
-        .route("/login", get(session::login_page).post(session::login))
-        .route("/logout", post(session::logout))
-        .route("/secrets", get(secrets::list).post(secrets::create))
-        .route("/secrets/{name}", get(secrets::show))
-        .route("/secrets/{name}/edit", post(secrets::update))
-        .route("/secrets/{name}/reveal", post(secrets::reveal))
-        .route("/secrets/{name}/rollback", post(secrets::rollback))
-        .route("/secrets/{name}/delete", post(secrets::delete))
-        .route("/trash", get(secrets::trash))
-        .route("/trash/{name}/restore", post(secrets::restore))
-        .route("/trash/{name}/purge", post(secrets::purge))
-        .route("/identities", get(admin::identities).post(admin::create_identity))
-        .route("/identities/{name}", get(admin::identity))
-        .route("/identities/{name}/tags", post(admin::identity_tags))
-        .route("/identities/{name}/env", post(admin::identity_env_set))
-        .route("/identities/{name}/env/{key}/delete", post(admin::identity_env_unset))
-        .route("/identities/{name}/tokens", post(admin::identity_token_create))
-        .route(
-            "/identities/{name}/tokens/{id}/revoke",
-            post(admin::identity_token_revoke),
-        )
-        .route("/identities/{name}/delete", post(admin::identity_delete))
-        .route("/policies", get(admin::policies).post(admin::create_policy))
-        .route("/policies/{name}/delete", post(admin::delete_policy))
-        .route("/members", get(admin::members).post(admin::add_member))
-        .route("/members/{email}/role", post(admin::member_role))
-        .route("/members/{email}/remove", post(admin::remove_member))
-        .route("/audit", get(admin::audit))
-        .route("/static/{file}", get(assets::serve))
+        .merge(session::router())
+        .merge(secrets::router())
+        .merge(trash::router())
+        .merge(identities::router())
+        .merge(policies::router())
+        .merge(members::router())
+        .merge(audit::router())
+        .merge(assets::router())
         .layer(middleware::from_fn(security_headers))
 }
 

@@ -1,11 +1,12 @@
-//! The Secrets page, a secret's page (reveal, edit, versions, rollback, delete) and the trash.
+//! The Secrets page and a secret's page (reveal, edit, versions, rollback, delete).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use sealbox_core::{CoreError, ErrorClass, SecretQuery};
 use sealbox_types::{CreateSecretRequest, SecretDetails, SecretType, UpdateSecretRequest, Visibility, codes};
 use serde_json::{Map, Value, json};
@@ -16,24 +17,35 @@ use super::{Layout, PanelResult, Session, render, see_other, seg, short_time};
 use crate::AppState;
 use crate::extract::Ctx;
 
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(list))
+        .route("/secrets", get(list).post(create))
+        .route("/secrets/{name}", get(show))
+        .route("/secrets/{name}/edit", post(update))
+        .route("/secrets/{name}/reveal", post(reveal))
+        .route("/secrets/{name}/rollback", post(rollback))
+        .route("/secrets/{name}/delete", post(delete))
+}
+
 type Errors = BTreeMap<String, String>;
 
-/// A row of the secrets table.
+/// A secret as a row of the secrets table (and of the trash).
 #[derive(Clone)]
-pub(crate) struct Row {
-    name: String,
-    href: String,
-    type_label: &'static str,
-    visibility: &'static str,
-    description: String,
-    tags: Vec<String>,
-    version: u64,
-    updated: String,
-    updated_by: String,
-    deleted: String,
-    purge_after: String,
-    restore_action: String,
-    purge_action: String,
+pub(crate) struct SecretView {
+    pub(super) name: String,
+    pub(super) href: String,
+    pub(super) type_label: &'static str,
+    pub(super) visibility: &'static str,
+    pub(super) description: String,
+    pub(super) tags: Vec<String>,
+    pub(super) version: u64,
+    pub(super) updated: String,
+    pub(super) updated_by: String,
+    pub(super) deleted: String,
+    pub(super) purge_after: String,
+    pub(super) restore_action: String,
+    pub(super) purge_action: String,
 }
 
 fn type_label(t: SecretType) -> &'static str {
@@ -44,8 +56,8 @@ fn type_label(t: SecretType) -> &'static str {
     }
 }
 
-fn row(d: &SecretDetails) -> Row {
-    Row {
+pub(super) fn secret_view(d: &SecretDetails) -> SecretView {
+    SecretView {
         name: d.name.clone(),
         href: format!("/secrets/{}", seg(&d.name)),
         type_label: type_label(d.secret_type),
@@ -198,7 +210,7 @@ fn is_form_error(e: &CoreError) -> bool {
 #[template(path = "secrets.html")]
 struct SecretsPage {
     l: Layout,
-    rows: Vec<Row>,
+    rows: Vec<SecretView>,
     total: usize,
     q: String,
     tag: String,
@@ -242,7 +254,7 @@ async fn secrets_page(
         .collect();
     let search = q.get("q").trim().to_lowercase();
     let (tag, secret_type, visibility) = (q.get("tag"), q.get("type"), q.get("visibility"));
-    let rows: Vec<Row> = all
+    let rows: Vec<SecretView> = all
         .iter()
         .filter(|d| search.is_empty() || d.name.to_lowercase().contains(&search))
         .filter(|d| secret_type.is_empty() || d.secret_type.as_str() == secret_type)
@@ -253,7 +265,7 @@ async fn secrets_page(
                     .split_once('=')
                     .is_some_and(|(k, v)| d.tags.get(k).is_some_and(|x| x == v))
         })
-        .map(row)
+        .map(secret_view)
         .collect();
     let page = SecretsPage {
         l: Layout::new(session, "secrets", "Secrets").with_notice(q.opt("notice")),
@@ -334,7 +346,7 @@ fn create_request(typed: &NewSecret) -> Result<CreateSecretRequest, Errors> {
 }
 
 /// A version row with its rollback form.
-struct VersionRow {
+struct VersionView {
     version: u64,
     created: String,
     created_by: String,
@@ -365,7 +377,7 @@ struct SecretPage {
     details: Vec<(String, String)>,
     tags: Vec<String>,
     metadata: String,
-    versions: Vec<VersionRow>,
+    versions: Vec<VersionView>,
     edit: EditForm,
     errors: Errors,
     delete_open: bool,
@@ -425,7 +437,7 @@ async fn secret_page(
     rows.sort_by_key(|v| std::cmp::Reverse(v.version));
     let versions = rows
         .into_iter()
-        .map(|v| VersionRow {
+        .map(|v| VersionView {
             version: v.version,
             created: short_time(&v.created_at),
             created_by: actor_name(&v.created_by),
@@ -681,66 +693,4 @@ pub(crate) async fn delete(
     }
     s.core.delete_secret(p, &ctx, &name).await?;
     Ok(see_other("/trash?notice=deleted"))
-}
-
-#[derive(askama::Template)]
-#[template(path = "trash.html")]
-struct TrashPage {
-    l: Layout,
-    rows: Vec<Row>,
-    /// The secret whose "delete forever" confirmation is open (rendered open without JavaScript).
-    purge: Option<Row>,
-    purge_error: Option<String>,
-}
-
-pub(crate) async fn trash(State(s): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> PanelResult {
-    let q = Fields::query(raw.as_deref());
-    let l = Layout::new(&session, "trash", "Trash").with_notice(q.opt("notice"));
-    trash_page(&s, &session, l, q.opt("purge"), None, StatusCode::OK).await
-}
-
-async fn trash_page(
-    s: &AppState,
-    session: &Session,
-    l: Layout,
-    purge: Option<&str>,
-    purge_error: Option<String>,
-    status: StatusCode,
-) -> PanelResult {
-    let rows: Vec<Row> = s.core.list_trash(&session.principal).await?.iter().map(row).collect();
-    // Only a name that is in the trash opens the confirmation; nothing from the URL is echoed.
-    let purge = purge.and_then(|n| rows.iter().find(|r| r.name == n)).cloned();
-    let page = TrashPage {
-        l,
-        rows,
-        purge,
-        purge_error,
-    };
-    render(status, &page)
-}
-
-/// Deletes a secret in the trash for good, once its name is typed (checked here too).
-pub(crate) async fn purge(
-    State(s): State<AppState>,
-    Ctx(ctx): Ctx,
-    Path(name): Path<String>,
-    form: Form,
-) -> PanelResult {
-    if form.fields.get("confirm_name").trim() != name {
-        let l = Layout::new(&form.session, "trash", "Trash");
-        let error = Some("type the secret's name exactly to delete it for good".to_owned());
-        return trash_page(&s, &form.session, l, Some(&name), error, StatusCode::BAD_REQUEST).await;
-    }
-    s.core.purge_secret(&form.session.principal, &ctx, &name).await?;
-    Ok(see_other("/trash?notice=purged"))
-}
-
-pub(crate) async fn restore(
-    State(s): State<AppState>,
-    Ctx(ctx): Ctx,
-    Path(name): Path<String>,
-    form: Form,
-) -> PanelResult {
-    let d = s.core.restore_secret(&form.session.principal, &ctx, &name).await?;
-    Ok(see_other(&format!("/secrets/{}?notice=restored", seg(&d.name))))
 }

@@ -6,11 +6,13 @@
 //! `HttpOnly` cookie to, can know it, and it needs no server-side storage. The sign-in form,
 //! which has no session yet, pairs a random cookie with a token derived from it the same way.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use hmac::{Hmac, Mac};
 use sealbox_core::{ErrorClass, Principal};
 use sealbox_types::codes;
@@ -21,6 +23,13 @@ use super::forms::Fields;
 use super::{PanelError, PanelResult, render, see_other};
 use crate::AppState;
 use crate::extract::{Ctx, request_context};
+
+/// The sign-in form and sign-out.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+}
 
 pub(crate) const SESSION_COOKIE: &str = "sealbox_session";
 const LOGIN_COOKIE: &str = "sealbox_login";
@@ -156,7 +165,7 @@ struct LoginPage {
     notice: Option<&'static str>,
 }
 
-pub(crate) async fn login_page(State(s): State<AppState>, req: Request) -> PanelResult {
+async fn login_page(State(s): State<AppState>, req: Request) -> PanelResult {
     let (mut parts, _) = req.into_parts();
     if Session::from_request_parts(&mut parts, &s).await.is_ok() {
         return Ok(see_other("/"));
@@ -200,7 +209,7 @@ fn secure(s: &AppState) -> &'static str {
     if s.panel.secure_cookies { "; Secure" } else { "" }
 }
 
-pub(crate) async fn login(State(s): State<AppState>, req: Request) -> PanelResult {
+async fn login(State(s): State<AppState>, req: Request) -> PanelResult {
     let (parts, body) = req.into_parts();
     let ctx = request_context(&parts);
     let nonce = cookie(&parts.headers, LOGIN_COOKIE).unwrap_or_default().to_owned();
@@ -256,7 +265,7 @@ pub(crate) async fn login(State(s): State<AppState>, req: Request) -> PanelResul
     }
 }
 
-pub(crate) async fn logout(State(s): State<AppState>, Ctx(ctx): Ctx, form: Form) -> PanelResult {
+async fn logout(State(s): State<AppState>, Ctx(ctx): Ctx, form: Form) -> PanelResult {
     s.core.logout(&form.session.principal, &ctx).await?;
     let mut response = see_other("/login?notice=signed_out");
     clear_cookie(response.headers_mut());

@@ -1,25 +1,26 @@
 //! `/v1/actions`: saved HTTP calls, e-mails and SQS messages the server runs with secrets.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use sealbox_types::{
     ActionInfo, ActionList, ActionRunResponse, CreateActionRequest, RunActionRequest, RunUnsavedActionRequest,
     UpdateActionRequest,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth, Ctx, OptionalApiJson};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/actions", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
         // Matched before `/v1/actions/{name}`: `run` is not a valid action name.
-        .route("/v1/actions/run", post(run_unsaved))
-        .route("/v1/actions/{name}", get(details).patch(update).delete(delete_action))
-        .route("/v1/actions/{name}/run", post(run))
+        .routes(routes!(run_unsaved))
+        .routes(routes!(details, update, delete_action))
+        .routes(routes!(run))
 }
 
 #[utoipa::path(get, path = "/v1/actions", tag = "actions",

@@ -1,20 +1,19 @@
 //! `/v1/audit`.
 
+use axum::Json;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use sealbox_core::AuditQuery;
 use sealbox_types::{AuditList, AuditOrder, AuditVerifyResponse};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::Auth;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/audit", get(list))
-        .route("/v1/audit/verify", get(verify))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(verify))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

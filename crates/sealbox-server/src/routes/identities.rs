@@ -1,37 +1,27 @@
-//! `/v1/identities`, `/v1/policies` and `/v1/environment`: machine access.
+//! `/v1/identities`: machine identities, their variables and tokens.
 
-use axum::extract::{Path, Query, State};
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, put};
-use axum::{Json, Router};
 use sealbox_types::{
-    CreateIdentityRequest, CreatePolicyRequest, CreateTokenRequest, CreatedToken, EnvironmentResponse, IdentityInfo,
-    IdentityList, PolicyInfo, PolicyList, RenderRequest, RenderResponse, RevokeTokenRequest, SetEnvRequest, TokenList,
-    UpdateIdentityRequest,
+    CreateIdentityRequest, CreateTokenRequest, CreatedToken, IdentityInfo, IdentityList, RevokeTokenRequest,
+    SetEnvRequest, TokenList, UpdateIdentityRequest,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth, Ctx};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/identities", get(list).post(create))
-        .route(
-            "/v1/identities/{name}",
-            get(details).patch(update).delete(delete_identity),
-        )
-        .route("/v1/identities/{name}/env/{key}", put(set_env).delete(unset_env))
-        .route("/v1/identities/{name}/tokens", get(list_tokens).post(create_token))
-        .route("/v1/identities/{name}/tokens/{id}", delete(revoke_token))
-        .route(
-            "/v1/identities/{name}/tokens/revoke",
-            axum::routing::post(revoke_token_by_value),
-        )
-        .route("/v1/policies", get(list_policies).post(create_policy))
-        .route("/v1/policies/{name}", delete(delete_policy))
-        .route("/v1/environment", get(environment))
-        .route("/v1/render", axum::routing::post(render))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(details, update, delete_identity))
+        .routes(routes!(set_env, unset_env))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(revoke_token_by_value))
 }
 
 #[utoipa::path(get, path = "/v1/identities", tag = "identities",
@@ -171,78 +161,4 @@ pub(crate) async fn revoke_token_by_value(
         .revoke_identity_token_by_value(&p, &ctx, &name, &req.token)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[utoipa::path(get, path = "/v1/policies", tag = "policies",
-    responses((status = 200, body = PolicyList), (status = "4XX", body = sealbox_types::ErrorBody)))]
-pub(crate) async fn list_policies(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<PolicyList>> {
-    Ok(Json(PolicyList {
-        policies: s.core.list_policies(&p).await?,
-    }))
-}
-
-#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = CreatePolicyRequest,
-    responses((status = 201, body = PolicyInfo), (status = "4XX", body = sealbox_types::ErrorBody)))]
-pub(crate) async fn create_policy(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Ctx(ctx): Ctx,
-    ApiJson(req): ApiJson<CreatePolicyRequest>,
-) -> ApiResult<(StatusCode, Json<PolicyInfo>)> {
-    Ok((StatusCode::CREATED, Json(s.core.create_policy(&p, &ctx, req).await?)))
-}
-
-#[utoipa::path(delete, path = "/v1/policies/{name}", tag = "policies", params(("name" = String, Path)),
-    responses((status = 204, description = "deleted; applies on the next request"), (status = "4XX", body = sealbox_types::ErrorBody)))]
-pub(crate) async fn delete_policy(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Ctx(ctx): Ctx,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.core.delete_policy(&p, &ctx, &name).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct EnvironmentParams {
-    /// Only these variables, e.g. `API_KEY,DB_URL`: the other secrets are not read, audited or
-    /// marked as used. A name the caller has no variable for is refused (400, `environment.only_invalid`).
-    only: Option<String>,
-}
-
-/// Every secret the caller may read, as `NAME -> value`, with an identity's own variables laid
-/// over them, and which of them are secrets. Each value handed out is audited.
-#[utoipa::path(get, path = "/v1/environment", tag = "identities", params(EnvironmentParams),
-    responses((status = 200, body = EnvironmentResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
-pub(crate) async fn environment(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Ctx(ctx): Ctx,
-    Query(q): Query<EnvironmentParams>,
-) -> ApiResult<Json<EnvironmentResponse>> {
-    let only: Option<Vec<String>> = q.only.map(|list| {
-        list.split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .map(str::to_owned)
-            .collect()
-    });
-    Ok(Json(s.core.environment(&p, &ctx, only.as_deref()).await?))
-}
-
-/// Renders `{secrets.NAME}` and `{secrets.NAME.field}` with the values the caller may read;
-/// every bad reference is reported with its line and nothing is rendered half way.
-#[utoipa::path(post, path = "/v1/render", tag = "identities", request_body = RenderRequest,
-    responses((status = 200, body = RenderResponse), (status = "4XX", body = sealbox_types::ErrorBody)))]
-pub(crate) async fn render(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Ctx(ctx): Ctx,
-    ApiJson(req): ApiJson<RenderRequest>,
-) -> ApiResult<Json<RenderResponse>> {
-    Ok(Json(RenderResponse {
-        rendered: s.core.render(&p, &ctx, &req.template).await?,
-    }))
 }

@@ -1,19 +1,20 @@
 //! `/v1/members`.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
 use sealbox_types::{AddMemberRequest, AddMemberResponse, MemberInfo, MemberList, SetRoleRequest};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth, Ctx};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/members", get(list).post(add))
-        .route("/v1/members/{email}", patch(set_role).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(set_role, remove))
 }
 
 #[utoipa::path(get, path = "/v1/members", tag = "members",

@@ -1,10 +1,56 @@
-//! One module per resource; each exports its own `Router`, merged in [`crate::router`].
+//! The JSON API under `/v1`: one module per feature, each exporting its own [`OpenApiRouter`].
+//! A route and its OpenAPI entry are declared once (`routes!` reads the handler's
+//! `#[utoipa::path]`); [`router`] merges them into one router and the document it serves.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+use crate::openapi::ApiDoc;
 
 pub mod actions;
 pub mod audit;
 pub mod auth;
+pub mod environment;
 pub mod identities;
 pub mod members;
+pub mod policies;
 pub mod secrets;
 pub mod sys;
 pub mod tokens;
+pub mod trash;
+
+/// Every feature's routes, with the OpenAPI document built from them.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(sys::router())
+        .merge(auth::router())
+        .merge(members::router())
+        .merge(tokens::router())
+        .merge(audit::router())
+        .merge(identities::router())
+        .merge(policies::router())
+        .merge(environment::router())
+        .merge(secrets::router())
+        .merge(trash::router())
+        .merge(actions::router())
+}
+
+/// The OpenAPI document served at `/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// The JSON API, and its OpenAPI document at `/v1/openapi.json`.
+pub fn router() -> Router<AppState> {
+    let (router, document) = api().split_for_parts();
+    router.route(
+        "/v1/openapi.json",
+        get(move || {
+            let document = document.clone();
+            async move { Json(document) }
+        }),
+    )
+}

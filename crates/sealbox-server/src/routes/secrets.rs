@@ -1,31 +1,29 @@
-//! `/v1/secrets` and `/v1/trash`.
+//! `/v1/secrets` and `/v1/import`: secrets, their versions and values.
 
+use axum::Json;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use sealbox_core::SecretQuery;
 use sealbox_types::{
     CreateSecretRequest, RevealRequest, RevealResponse, RollbackRequest, SecretDetails, SecretList, SecretVersionList,
     UpdateSecretRequest, codes,
 };
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth, Ctx, OptionalApiJson};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/secrets", get(list).post(create))
-        .route("/v1/secrets/{name}", get(details).patch(update).delete(delete))
-        .route("/v1/secrets/{name}/versions", get(versions))
-        .route("/v1/secrets/{name}/reveal", post(reveal))
-        .route("/v1/secrets/{name}/rollback", post(rollback))
-        .route("/v1/trash", get(trash))
-        .route("/v1/import", post(import))
-        .route("/v1/trash/{name}", axum::routing::delete(purge))
-        .route("/v1/trash/{name}/restore", post(restore))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(details, update, delete))
+        .routes(routes!(versions))
+        .routes(routes!(reveal))
+        .routes(routes!(rollback))
+        .routes(routes!(import))
 }
 
 #[utoipa::path(post, path = "/v1/secrets", tag = "secrets", request_body = CreateSecretRequest,
@@ -151,37 +149,6 @@ pub(crate) async fn rollback(
     Ok(Json(
         s.core.rollback(&p, &ctx, &name, req.to, req.expected_version).await?,
     ))
-}
-
-#[utoipa::path(get, path = "/v1/trash", tag = "secrets",
-    responses((status = 200, body = SecretList), (status = "4XX", body = sealbox_types::ErrorBody)))]
-pub(crate) async fn trash(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<SecretList>> {
-    Ok(Json(SecretList {
-        secrets: s.core.list_trash(&p).await?,
-    }))
-}
-
-#[utoipa::path(post, path = "/v1/trash/{name}/restore", tag = "secrets", params(("name" = String, Path)),
-    responses((status = 200, body = SecretDetails), (status = "4XX", body = sealbox_types::ErrorBody)))]
-pub(crate) async fn restore(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Ctx(ctx): Ctx,
-    Path(name): Path<String>,
-) -> ApiResult<Json<SecretDetails>> {
-    Ok(Json(s.core.restore_secret(&p, &ctx, &name).await?))
-}
-
-#[utoipa::path(delete, path = "/v1/trash/{name}", tag = "secrets", params(("name" = String, Path)),
-    responses((status = 204, description = "purged for good"), (status = "4XX", body = sealbox_types::ErrorBody)))]
-pub(crate) async fn purge(
-    State(s): State<AppState>,
-    Auth(p): Auth,
-    Ctx(ctx): Ctx,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.core.purge_secret(&p, &ctx, &name).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Creates or updates text secrets from `NAME -> value` pairs, tagging those it creates; compares

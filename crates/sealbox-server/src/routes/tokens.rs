@@ -1,20 +1,21 @@
 //! `/v1/tokens`: the caller's personal access tokens.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use sealbox_types::{CreateTokenRequest, CreatedToken, RevokeTokenRequest, TokenList};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth, Ctx};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/tokens", get(list).post(create))
-        .route("/v1/tokens/{id}", delete(revoke))
-        .route("/v1/tokens/revoke", post(revoke_by_value))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
+        .routes(routes!(revoke_by_value))
 }
 
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens",

@@ -1,4 +1,4 @@
-//! `sealbox secret ...`.
+//! `sealbox secret ...` (the trash's `restore`, `purge` and `trash` are in `trash`).
 
 use std::path::PathBuf;
 
@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::input::{self, ValueSource};
 use crate::output::{self, Table, outln};
+use crate::trash;
 use crate::{Ctx, stdin_is_terminal, usage};
 
 const VALUE_SHAPE: &str = "For `text` the value is the raw string: exactly one trailing newline \
@@ -263,39 +264,9 @@ pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        SecretCommand::Restore { name } => {
-            let d = client.restore(&name).await?;
-            if ctx.json {
-                return output::json(&d);
-            }
-            outln!("restored {} (version {})", d.name, d.version);
-            Ok(())
-        }
-        SecretCommand::Purge { name } => {
-            client.purge(&name).await?;
-            if ctx.json {
-                return output::json(&serde_json::json!({ "purged": name }));
-            }
-            outln!("purged {name} for good");
-            Ok(())
-        }
-        SecretCommand::Trash => {
-            let list = client.trash().await?;
-            if ctx.json {
-                return output::json(&list);
-            }
-            let mut table = Table::new(&["NAME", "TYPE", "VERSION", "DELETED", "PURGED AFTER"]);
-            for s in &list.secrets {
-                table.row(vec![
-                    s.name.clone(),
-                    s.secret_type.as_str().into(),
-                    s.version.to_string(),
-                    output::or_dash(s.deleted_at.as_deref()),
-                    output::or_dash(s.purge_after.as_deref()),
-                ]);
-            }
-            Ok(table.print("the trash is empty")?)
-        }
+        SecretCommand::Restore { name } => trash::restore(ctx, &name).await,
+        SecretCommand::Purge { name } => trash::purge(ctx, &name).await,
+        SecretCommand::Trash => trash::list(ctx).await,
     }
 }
 

@@ -614,7 +614,7 @@ impl Sealbox {
         definition: ActionDefinition,
     ) -> CoreResult<ActionInfo> {
         authorize(p, Permission::ManageActions)?;
-        let name = crate::machines::object_name(codes::ACTION_NAME_INVALID, "action", name)?;
+        let name = crate::validate::object_name(codes::ACTION_NAME_INVALID, "action", name)?;
         if name == "run" {
             return Err(CoreError::invalid(
                 codes::ACTION_NAME_INVALID,
@@ -777,7 +777,7 @@ impl Sealbox {
             let found = self.store.secret_with_version(&p.workspace_id, secret, None).await?;
             let live = match found {
                 Some((row, Some(version))) if row.deleted_at.is_none() => {
-                    let tags = crate::machines::parse_map(&row.tags)?;
+                    let tags = crate::parse_map(&row.tags)?;
                     let visibility = Visibility::parse(&row.visibility)
                         .ok_or_else(|| CoreError::internal("stored visibility is unknown"))?;
                     Some((row, version, tags, visibility))
@@ -954,7 +954,7 @@ impl Sealbox {
             )
         };
         // A name no action can have is not looked up (PostgreSQL refuses NUL characters).
-        if crate::machines::object_name(codes::ACTION_NAME_INVALID, "action", name).is_err() {
+        if crate::validate::object_name(codes::ACTION_NAME_INVALID, "action", name).is_err() {
             return Err(missing());
         }
         self.store

@@ -20,6 +20,7 @@ use sealbox_types::{
 };
 use serde_json::{Value, json};
 
+use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult, ErrorClass};
 use crate::principal::{ActionSecret, Permission, Principal, RequestContext, authorize, authorize_action_run};
@@ -634,7 +635,7 @@ impl Sealbox {
             updated_at: now,
             updated_by: p.label(),
         };
-        let record = self.action_audit(p, ctx, "action.create", &name, &definition, &compiled);
+        let record = self.action_audit(p, ctx, AuditAction::ActionCreate, &name, &definition, &compiled);
         match self.store.insert_action(row.clone(), record).await {
             Ok(()) => action_info(&row),
             Err(StoreError::Duplicate(_)) => Err(CoreError::conflict(
@@ -678,7 +679,7 @@ impl Sealbox {
             updated_at: self.now(),
             updated_by: p.label(),
         };
-        let record = self.action_audit(p, ctx, "action.update", &row.name, &definition, &compiled);
+        let record = self.action_audit(p, ctx, AuditAction::ActionUpdate, &row.name, &definition, &compiled);
         let updated = ActionRow {
             kind: update.kind.clone(),
             spec: update.spec.clone(),
@@ -700,9 +701,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "action.delete",
+            AuditAction::ActionDelete,
             format!("action:{}", row.name),
-            "success",
+            Outcome::Success,
             json!({ "kind": row.kind }),
         );
         match self.store.delete_action(&p.workspace_id, &row.id, record).await {
@@ -800,7 +801,7 @@ impl Sealbox {
         let target = format!("action:{name}");
         if let Err(e) = authorize_action_run(p, &policies, &checks, unsaved) {
             if e.class == ErrorClass::Forbidden {
-                self.audit_denied(p, ctx, "action.run", target).await;
+                self.audit_denied(p, ctx, AuditAction::ActionRun, target).await;
                 return Err(e);
             }
             return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await);
@@ -849,9 +850,9 @@ impl Sealbox {
                 &p.workspace_id,
                 actor.clone(),
                 ctx,
-                "secret.use",
+                AuditAction::SecretUse,
                 format!("action:{name}"),
-                "success",
+                Outcome::Success,
                 json!({ "secrets": secrets, "via": "action" }),
             );
             let ids: Vec<String> = opened.values().map(|o| o.row.id.clone()).collect();
@@ -879,14 +880,22 @@ impl Sealbox {
                 if let Some(http) = &reply.http {
                     detail["status"] = json!(http.status);
                 }
-                "success"
+                Outcome::Success
             }
             Err(e) => {
                 detail["code"] = json!(e.code);
-                "failure"
+                Outcome::Failure
             }
         };
-        let record = self.audit_record(&p.workspace_id, p.label(), ctx, "action.run", target, outcome, detail);
+        let record = self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            AuditAction::ActionRun,
+            target,
+            outcome,
+            detail,
+        );
         // The run happened; what it gave back is only returned once it is on record.
         self.store.append_audit(record).await?;
         match result {
@@ -932,9 +941,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "action.run",
+            AuditAction::ActionRun,
             format!("action:{name}"),
-            "failure",
+            Outcome::Failure,
             detail,
         );
         match self.store.append_audit(record).await {
@@ -967,7 +976,7 @@ impl Sealbox {
         &self,
         p: &Principal,
         ctx: &RequestContext,
-        action: &str,
+        action: AuditAction,
         name: &str,
         definition: &ActionDefinition,
         compiled: &Compiled,
@@ -978,7 +987,7 @@ impl Sealbox {
             ctx,
             action,
             format!("action:{name}"),
-            "success",
+            Outcome::Success,
             json!({
                 "kind": definition.kind().as_str(),
                 "secrets": compiled.secrets(),

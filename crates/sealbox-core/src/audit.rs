@@ -17,18 +17,18 @@ impl Sealbox {
         workspace_id: &str,
         actor: String,
         ctx: &RequestContext,
-        action: &str,
+        action: AuditAction,
         target: String,
-        outcome: &str,
+        outcome: Outcome,
         detail: Value,
     ) -> AuditRecord {
         AuditRecord {
             workspace_id: workspace_id.to_owned(),
             at: self.now(),
             actor,
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             target,
-            outcome: outcome.to_owned(),
+            outcome: outcome.as_str().to_owned(),
             request_id: ctx.request_id.clone(),
             client_addr: ctx.client_addr.clone(),
             // Every event's detail is an object, `{}` when there is nothing to add.
@@ -41,8 +41,16 @@ impl Sealbox {
     }
 
     /// Records a refusal. Best effort: the operation is refused whether or not this is written.
-    pub(crate) async fn audit_denied(&self, p: &Principal, ctx: &RequestContext, action: &str, target: String) {
-        let record = self.audit_record(&p.workspace_id, p.label(), ctx, action, target, "denied", Value::Null);
+    pub(crate) async fn audit_denied(&self, p: &Principal, ctx: &RequestContext, action: AuditAction, target: String) {
+        let record = self.audit_record(
+            &p.workspace_id,
+            p.label(),
+            ctx,
+            action,
+            target,
+            Outcome::Denied,
+            Value::Null,
+        );
         if let Err(e) = self.store.append_audit(record).await {
             tracing::warn!(error = %e, "could not record a denied attempt");
         }
@@ -217,5 +225,159 @@ fn audit_event(row: sealbox_store::AuditEventRow) -> AuditEvent {
         request_id: r.request_id,
         client_addr: r.client_addr,
         detail: serde_json::from_str(&r.detail).unwrap_or_else(|_| json!({})),
+    }
+}
+
+/// What an audit event records as its action: a closed set, so every use-case names one of
+/// these and the log has no action nobody declared. The dotted names are stored and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    WorkspaceCreate,
+    AuthLogin,
+    AuthLogout,
+    MemberAdd,
+    MemberRoleChange,
+    MemberRemove,
+    TokenCreate,
+    TokenRevoke,
+    IdentityCreate,
+    IdentityUpdate,
+    IdentityDelete,
+    IdentityEnvSet,
+    IdentityEnvUnset,
+    IdentityTokenCreate,
+    IdentityTokenRevoke,
+    PolicyCreate,
+    PolicyDelete,
+    SecretCreate,
+    SecretUpdate,
+    /// A member saw a value (a reveal, or an environment or template read).
+    SecretReveal,
+    /// An identity received a value (its environment, a template, one secret).
+    SecretRead,
+    SecretRollback,
+    SecretDelete,
+    SecretRestore,
+    SecretPurge,
+    SecretImport,
+    /// An action was about to send values.
+    SecretUse,
+    ActionCreate,
+    ActionUpdate,
+    ActionDelete,
+    ActionRun,
+}
+
+impl AuditAction {
+    /// The name stored in the event and matched by the audit filter's `action`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::WorkspaceCreate => "workspace.create",
+            AuditAction::AuthLogin => "auth.login",
+            AuditAction::AuthLogout => "auth.logout",
+            AuditAction::MemberAdd => "member.add",
+            AuditAction::MemberRoleChange => "member.role_change",
+            AuditAction::MemberRemove => "member.remove",
+            AuditAction::TokenCreate => "token.create",
+            AuditAction::TokenRevoke => "token.revoke",
+            AuditAction::IdentityCreate => "identity.create",
+            AuditAction::IdentityUpdate => "identity.update",
+            AuditAction::IdentityDelete => "identity.delete",
+            AuditAction::IdentityEnvSet => "identity.env_set",
+            AuditAction::IdentityEnvUnset => "identity.env_unset",
+            AuditAction::IdentityTokenCreate => "identity.token_create",
+            AuditAction::IdentityTokenRevoke => "identity.token_revoke",
+            AuditAction::PolicyCreate => "policy.create",
+            AuditAction::PolicyDelete => "policy.delete",
+            AuditAction::SecretCreate => "secret.create",
+            AuditAction::SecretUpdate => "secret.update",
+            AuditAction::SecretReveal => "secret.reveal",
+            AuditAction::SecretRead => "secret.read",
+            AuditAction::SecretRollback => "secret.rollback",
+            AuditAction::SecretDelete => "secret.delete",
+            AuditAction::SecretRestore => "secret.restore",
+            AuditAction::SecretPurge => "secret.purge",
+            AuditAction::SecretImport => "secret.import",
+            AuditAction::SecretUse => "secret.use",
+            AuditAction::ActionCreate => "action.create",
+            AuditAction::ActionUpdate => "action.update",
+            AuditAction::ActionDelete => "action.delete",
+            AuditAction::ActionRun => "action.run",
+        }
+    }
+}
+
+/// How the audited operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Attempted and failed (a wrong password, a run that was refused or failed).
+    Failure,
+    /// Refused by authorisation or a rate limit.
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every action (`as_str`'s match makes sure each has a name).
+    const ALL: [AuditAction; 31] = [
+        AuditAction::WorkspaceCreate,
+        AuditAction::AuthLogin,
+        AuditAction::AuthLogout,
+        AuditAction::MemberAdd,
+        AuditAction::MemberRoleChange,
+        AuditAction::MemberRemove,
+        AuditAction::TokenCreate,
+        AuditAction::TokenRevoke,
+        AuditAction::IdentityCreate,
+        AuditAction::IdentityUpdate,
+        AuditAction::IdentityDelete,
+        AuditAction::IdentityEnvSet,
+        AuditAction::IdentityEnvUnset,
+        AuditAction::IdentityTokenCreate,
+        AuditAction::IdentityTokenRevoke,
+        AuditAction::PolicyCreate,
+        AuditAction::PolicyDelete,
+        AuditAction::SecretCreate,
+        AuditAction::SecretUpdate,
+        AuditAction::SecretReveal,
+        AuditAction::SecretRead,
+        AuditAction::SecretRollback,
+        AuditAction::SecretDelete,
+        AuditAction::SecretRestore,
+        AuditAction::SecretPurge,
+        AuditAction::SecretImport,
+        AuditAction::SecretUse,
+        AuditAction::ActionCreate,
+        AuditAction::ActionUpdate,
+        AuditAction::ActionDelete,
+        AuditAction::ActionRun,
+    ];
+
+    #[test]
+    fn audit_actions_have_distinct_dotted_names() {
+        let names: std::collections::BTreeSet<&str> = ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names.len(), ALL.len(), "two actions share a name");
+        for name in names {
+            let (area, verb) = name.split_once('.').unwrap();
+            assert!(
+                [area, verb]
+                    .iter()
+                    .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')),
+                "{name}"
+            );
+        }
     }
 }

@@ -9,6 +9,7 @@ use sealbox_types::{LoginResponse, Role, WhoAmI, codes};
 use serde_json::{Value, json};
 
 use crate::Sealbox;
+use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult, ErrorClass};
 use crate::principal::{Actor, MemberActor, Principal, RequestContext};
@@ -133,9 +134,9 @@ impl Sealbox {
                     &ws.id,
                     ANONYMOUS.into(),
                     ctx,
-                    "auth.login",
+                    AuditAction::AuthLogin,
                     target,
-                    "denied",
+                    Outcome::Denied,
                     json!({"reason": "rate_limited", "limit": refusal.limit.as_str()}),
                 );
                 self.store.append_audit(record).await?;
@@ -179,9 +180,9 @@ impl Sealbox {
                 &ws.id,
                 ANONYMOUS.into(),
                 ctx,
-                "auth.login",
+                AuditAction::AuthLogin,
                 target,
-                "failure",
+                Outcome::Failure,
                 Value::Null,
             );
             self.store.append_audit(record).await?;
@@ -201,9 +202,9 @@ impl Sealbox {
             &ws.id,
             target.clone(),
             ctx,
-            "auth.login",
+            AuditAction::AuthLogin,
             target,
-            "success",
+            Outcome::Success,
             json!({ "token_id": row.id }),
         );
         self.store.insert_token(row, Some(record)).await?;
@@ -266,9 +267,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "auth.logout",
+            AuditAction::AuthLogout,
             format!("token:{}", p.token_id),
-            "success",
+            Outcome::Success,
             Value::Null,
         );
         self.store

@@ -7,6 +7,7 @@ use sealbox_crypto::{ExposeSecret, SecretString};
 use sealbox_types::{EnvironmentResponse, PolicyAccess, SecretType, Visibility, codes};
 use serde_json::json;
 
+use crate::audit::{AuditAction, Outcome};
 use crate::error::{CoreError, CoreResult};
 use crate::principal::{Actor, Permission, Principal, RequestContext, authorize, identity_may};
 use crate::validate;
@@ -161,9 +162,9 @@ impl Sealbox {
             return Ok(());
         }
         let action = if p.identity().is_some() {
-            "secret.read"
+            AuditAction::SecretRead
         } else {
-            "secret.reveal"
+            AuditAction::SecretReveal
         };
         let secrets: serde_json::Map<String, serde_json::Value> = read
             .iter()
@@ -176,7 +177,7 @@ impl Sealbox {
             ctx,
             action,
             via.to_owned(),
-            "success",
+            Outcome::Success,
             json!({ "secrets": secrets }),
         );
         let used: Vec<String> = match p.identity() {

@@ -7,6 +7,7 @@ use sealbox_store::{IdentityRow, StoreError};
 use sealbox_types::{CreatedToken, IdentityInfo, TokenInfo, codes};
 use serde_json::json;
 
+use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::principal::{IdentityActor, Permission, Principal, RequestContext, authorize};
@@ -34,7 +35,7 @@ impl Sealbox {
             created_at: self.now(),
             created_by: p.label(),
         };
-        let record = self.identity_audit(p, ctx, "identity.create", &name, json!({ "tags": tags }));
+        let record = self.identity_audit(p, ctx, AuditAction::IdentityCreate, &name, json!({ "tags": tags }));
         match self.store.insert_identity(row.clone(), record).await {
             Ok(()) => self.identity_info(row).await,
             Err(StoreError::Duplicate(_)) => Err(CoreError::conflict(
@@ -72,7 +73,7 @@ impl Sealbox {
         let tags =
             validate::tags(Some(tags)).map_err(|e| CoreError::invalid(codes::IDENTITY_TAGS_INVALID, e.message))?;
         row.tags = json_text(&tags)?;
-        let record = self.identity_audit(p, ctx, "identity.update", &row.name, json!({ "tags": tags }));
+        let record = self.identity_audit(p, ctx, AuditAction::IdentityUpdate, &row.name, json!({ "tags": tags }));
         self.store
             .set_identity_tags(&p.workspace_id, &row.id, &row.tags, record)
             .await
@@ -84,7 +85,7 @@ impl Sealbox {
     pub async fn delete_identity(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<()> {
         authorize(p, Permission::ManageMachineAccess)?;
         let row = self.identity_row(p, name).await?;
-        let record = self.identity_audit(p, ctx, "identity.delete", &row.name, json!({}));
+        let record = self.identity_audit(p, ctx, AuditAction::IdentityDelete, &row.name, json!({}));
         self.store
             .delete_identity(&p.workspace_id, &row.id, record)
             .await
@@ -111,7 +112,13 @@ impl Sealbox {
                 "value: at most 4096 characters, without NUL characters",
             ));
         }
-        let record = self.identity_audit(p, ctx, "identity.env_set", &row.name, json!({ "key": key.as_str() }));
+        let record = self.identity_audit(
+            p,
+            ctx,
+            AuditAction::IdentityEnvSet,
+            &row.name,
+            json!({ "key": key.as_str() }),
+        );
         self.store
             .set_identity_env(&p.workspace_id, &row.id, key.as_str(), value, record)
             .await
@@ -128,7 +135,7 @@ impl Sealbox {
     ) -> CoreResult<IdentityInfo> {
         authorize(p, Permission::ManageMachineAccess)?;
         let row = self.identity_row(p, name).await?;
-        let record = self.identity_audit(p, ctx, "identity.env_unset", &row.name, json!({ "key": key }));
+        let record = self.identity_audit(p, ctx, AuditAction::IdentityEnvUnset, &row.name, json!({ "key": key }));
         match self
             .store
             .unset_identity_env(&p.workspace_id, &row.id, key, record)
@@ -167,7 +174,7 @@ impl Sealbox {
         let record = self.identity_audit(
             p,
             ctx,
-            "identity.token_create",
+            AuditAction::IdentityTokenCreate,
             &identity.name,
             json!({ "token_id": row.id, "name": token_name, "expires_at": info.expires_at }),
         );
@@ -244,7 +251,7 @@ impl Sealbox {
         detail: serde_json::Value,
         not_found: impl Fn() -> CoreError,
     ) -> CoreResult<()> {
-        let record = self.identity_audit(p, ctx, "identity.token_revoke", &identity.name, detail);
+        let record = self.identity_audit(p, ctx, AuditAction::IdentityTokenRevoke, &identity.name, detail);
         match self
             .store
             .revoke_identity_token(&p.workspace_id, &identity.id, token_id, self.now(), record)
@@ -294,7 +301,7 @@ impl Sealbox {
         &self,
         p: &Principal,
         ctx: &RequestContext,
-        action: &str,
+        action: AuditAction,
         name: &str,
         detail: serde_json::Value,
     ) -> sealbox_store::AuditRecord {
@@ -304,7 +311,7 @@ impl Sealbox {
             ctx,
             action,
             format!("identity:{name}"),
-            "success",
+            Outcome::Success,
             detail,
         )
     }

@@ -29,7 +29,7 @@ use sealbox_crypto::ExposeSecret;
 use sealbox_crypto::{RootKey, TokenHasher};
 use sealbox_store::{AuditChainKey, Store};
 
-pub use audit::AuditQuery;
+pub use audit::{AuditAction, AuditQuery, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};

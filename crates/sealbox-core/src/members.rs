@@ -5,6 +5,7 @@ use sealbox_store::{MemberRow, StoreError};
 use sealbox_types::{AddMemberRequest, AddMemberResponse, MemberInfo, Role, codes};
 use serde_json::json;
 
+use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::principal::{Permission, Principal, RequestContext, authorize, authorize_member_change};
@@ -47,9 +48,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "member.add",
+            AuditAction::MemberAdd,
             format!("member:{email}"),
-            "success",
+            Outcome::Success,
             json!({ "role": req.role }),
         );
         match self.store.insert_member(row, record).await {
@@ -93,9 +94,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "member.role_change",
+            AuditAction::MemberRoleChange,
             format!("member:{}", member.email),
-            "success",
+            Outcome::Success,
             json!({ "from": member.role, "to": role }),
         );
         self.store
@@ -114,9 +115,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "member.remove",
+            AuditAction::MemberRemove,
             format!("member:{}", member.email),
-            "success",
+            Outcome::Success,
             json!({ "role": member.role }),
         );
         self.store

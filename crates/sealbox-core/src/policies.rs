@@ -4,6 +4,7 @@ use sealbox_store::{PolicyRow, StoreError};
 use sealbox_types::{CreatePolicyRequest, PolicyInfo, codes};
 use serde_json::json;
 
+use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::principal::{Permission, Policy, Principal, RequestContext, authorize};
@@ -71,9 +72,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "policy.create",
+            AuditAction::PolicyCreate,
             format!("policy:{name}"),
-            "success",
+            Outcome::Success,
             json!({ "identities": identities, "identity_tags": identity_tags, "secret_tags": secret_tags, "allow": allow }),
         );
         match self.store.insert_policy(row.clone(), record).await {
@@ -112,9 +113,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "policy.delete",
+            AuditAction::PolicyDelete,
             format!("policy:{}", policy.name),
-            "success",
+            Outcome::Success,
             json!({}),
         );
         match self.store.delete_policy(&p.workspace_id, &policy.id, record).await {

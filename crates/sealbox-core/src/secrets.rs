@@ -10,6 +10,7 @@ use sealbox_types::{
 };
 use serde_json::{Value, json};
 
+use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::kinds::{self, ValidatedValue};
@@ -68,7 +69,7 @@ impl Sealbox {
         let record = self.secret_audit(
             p,
             ctx,
-            "secret.create",
+            AuditAction::SecretCreate,
             &name,
             json!({ "version": 1, "type": req.secret_type, "visibility": visibility }),
         );
@@ -204,7 +205,7 @@ impl Sealbox {
             updated_by: p.label(),
         };
         let detail = json!({ "version": row.current_version, "changed": changed });
-        let record = self.secret_audit(p, ctx, "secret.update", &name, detail);
+        let record = self.secret_audit(p, ctx, AuditAction::SecretUpdate, &name, detail);
         self.apply_update(&name, update, record).await
     }
 
@@ -272,7 +273,7 @@ impl Sealbox {
         let visibility =
             Visibility::parse(&row.visibility).ok_or_else(|| CoreError::internal("stored visibility is unknown"))?;
         if let Err(refused) = authorize_reveal(p, visibility, name.as_str()) {
-            self.audit_denied(p, ctx, "secret.reveal", format!("secret:{name}"))
+            self.audit_denied(p, ctx, AuditAction::SecretReveal, format!("secret:{name}"))
                 .await;
             return Err(refused);
         }
@@ -281,7 +282,7 @@ impl Sealbox {
         let stored = stored.ok_or_else(|| no_such_version(&row, version))?;
         let value = self.open_sealed(&row, stored)?;
         let value = kinds::kind_of(secret_type).decode(value.expose_secret())?;
-        let record = self.secret_audit(p, ctx, "secret.reveal", &name, json!({ "version": version }));
+        let record = self.secret_audit(p, ctx, AuditAction::SecretReveal, &name, json!({ "version": version }));
         self.store.append_audit(record).await?;
         Ok(RevealResponse {
             name: row.name,
@@ -361,7 +362,7 @@ impl Sealbox {
             updated_by: p.label(),
         };
         let detail = json!({ "from": row.current_version, "to": to });
-        let record = self.secret_audit(p, ctx, "secret.rollback", &name, detail);
+        let record = self.secret_audit(p, ctx, AuditAction::SecretRollback, &name, detail);
         self.apply_update(&name, update, record).await
     }
 
@@ -374,7 +375,7 @@ impl Sealbox {
         let record = self.secret_audit(
             p,
             ctx,
-            "secret.delete",
+            AuditAction::SecretDelete,
             &name,
             json!({ "version": row.current_version }),
         );
@@ -399,7 +400,7 @@ impl Sealbox {
         let record = self.secret_audit(
             p,
             ctx,
-            "secret.restore",
+            AuditAction::SecretRestore,
             &name,
             json!({ "version": row.current_version }),
         );
@@ -425,7 +426,7 @@ impl Sealbox {
         let record = self.secret_audit(
             p,
             ctx,
-            "secret.purge",
+            AuditAction::SecretPurge,
             &name,
             json!({ "versions": row.current_version }),
         );
@@ -450,9 +451,9 @@ impl Sealbox {
                 &row.workspace_id,
                 "system:trash-retention".into(),
                 &ctx,
-                "secret.purge",
+                AuditAction::SecretPurge,
                 format!("secret:{}", row.name),
-                "success",
+                Outcome::Success,
                 json!({ "versions": row.current_version, "reason": "retention" }),
             );
             match self.store.purge_secret(&row.workspace_id, &row.id, record).await {
@@ -554,7 +555,7 @@ impl Sealbox {
         &self,
         p: &Principal,
         ctx: &RequestContext,
-        action: &str,
+        action: AuditAction,
         name: &SecretName,
         detail: Value,
     ) -> sealbox_store::AuditRecord {
@@ -564,7 +565,7 @@ impl Sealbox {
             ctx,
             action,
             format!("secret:{name}"),
-            "success",
+            Outcome::Success,
             detail,
         )
     }
@@ -845,9 +846,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "secret.import",
+            AuditAction::SecretImport,
             "import".to_owned(),
-            "success",
+            Outcome::Success,
             detail,
         )
     }

@@ -6,6 +6,7 @@ use sealbox_store::{StoreError, TokenRow};
 use sealbox_types::{CreatedToken, TokenInfo, codes};
 use serde_json::{Value, json};
 
+use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::principal::{Permission, Principal, RequestContext, authorize};
@@ -93,9 +94,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "token.create",
+            AuditAction::TokenCreate,
             format!("token:{}", row.id),
-            "success",
+            Outcome::Success,
             json!({ "name": name, "expires_at": info.expires_at }),
         );
         self.store.insert_token(row, Some(record)).await?;
@@ -151,9 +152,9 @@ impl Sealbox {
             &p.workspace_id,
             p.label(),
             ctx,
-            "token.revoke",
+            AuditAction::TokenRevoke,
             format!("token:{token_id}"),
-            "success",
+            Outcome::Success,
             detail,
         );
         match self

@@ -5,6 +5,7 @@ use sealbox_store::{MemberRow, StoreError, WorkspaceRow};
 use sealbox_types::{Role, codes};
 use serde_json::json;
 
+use crate::audit::{AuditAction, Outcome};
 use crate::error::{CoreError, CoreResult};
 use crate::principal::{Permission, Principal, RequestContext, authorize};
 use crate::tokens::TokenOwner;
@@ -114,9 +115,9 @@ impl Sealbox {
             &workspace.id,
             actor,
             ctx,
-            "workspace.create",
+            AuditAction::WorkspaceCreate,
             format!("workspace:{name}"),
-            "success",
+            Outcome::Success,
             json!({ "owner": email }),
         );
         match self

@@ -626,7 +626,7 @@ impl Sealbox {
         let now = self.now();
         let row = ActionRow {
             id: new_id(),
-            workspace_id: p.workspace_id.clone(),
+            workspace_id: p.workspace_id().to_owned(),
             name: name.clone(),
             kind: definition.kind().as_str().to_owned(),
             spec: serde_json::to_string(&definition).map_err(CoreError::internal)?,
@@ -649,7 +649,7 @@ impl Sealbox {
     pub async fn list_actions(&self, p: &Principal) -> CoreResult<Vec<ActionInfo>> {
         authorize(p, Permission::ViewActions)?;
         self.store
-            .list_actions(&p.workspace_id)
+            .list_actions(p.workspace_id())
             .await?
             .iter()
             .map(action_info)
@@ -672,7 +672,7 @@ impl Sealbox {
         let row = self.action_row(p, name).await?;
         let compiled = compile(&definition)?;
         let update = ActionUpdate {
-            workspace_id: p.workspace_id.clone(),
+            workspace_id: p.workspace_id().to_owned(),
             action_id: row.id.clone(),
             kind: definition.kind().as_str().to_owned(),
             spec: serde_json::to_string(&definition).map_err(CoreError::internal)?,
@@ -698,7 +698,7 @@ impl Sealbox {
         authorize(p, Permission::ManageActions)?;
         let row = self.action_row(p, name).await?;
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::ActionDelete,
@@ -706,7 +706,7 @@ impl Sealbox {
             Outcome::Success,
             json!({ "kind": row.kind }),
         );
-        match self.store.delete_action(&p.workspace_id, &row.id, record).await {
+        match self.store.delete_action(p.workspace_id(), &row.id, record).await {
             Err(StoreError::NotFound) => Err(deleted_meanwhile(name)),
             other => Ok(other?),
         }
@@ -775,7 +775,7 @@ impl Sealbox {
         let secret_names = compiled.secrets();
         let mut rows = Vec::new();
         for secret in &secret_names {
-            let found = self.store.secret_with_version(&p.workspace_id, secret, None).await?;
+            let found = self.store.secret_with_version(p.workspace_id(), secret, None).await?;
             let live = match found {
                 Some((row, Some(version))) if row.deleted_at.is_none() => {
                     let tags = crate::parse_map(&row.tags)?;
@@ -788,7 +788,7 @@ impl Sealbox {
             rows.push((secret.as_str(), live));
         }
         let policies = match p.identity() {
-            Some(_) => self.policies_of(&p.workspace_id).await?,
+            Some(_) => self.policies_of(p.workspace_id()).await?,
             None => Vec::new(),
         };
         let checks: Vec<ActionSecret<'_>> = rows
@@ -847,7 +847,7 @@ impl Sealbox {
                 .collect();
             let actor = p.label();
             let record = self.audit_record(
-                &p.workspace_id,
+                p.workspace_id(),
                 actor.clone(),
                 ctx,
                 AuditAction::SecretUse,
@@ -888,7 +888,7 @@ impl Sealbox {
             }
         };
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::ActionRun,
@@ -938,7 +938,7 @@ impl Sealbox {
             "code": error.code,
         });
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::ActionRun,
@@ -967,7 +967,7 @@ impl Sealbox {
             return Err(missing());
         }
         self.store
-            .action_by_name(&p.workspace_id, name)
+            .action_by_name(p.workspace_id(), name)
             .await?
             .ok_or_else(missing)
     }
@@ -982,7 +982,7 @@ impl Sealbox {
         compiled: &Compiled,
     ) -> sealbox_store::AuditRecord {
         self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             action,

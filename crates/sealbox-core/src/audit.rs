@@ -43,7 +43,7 @@ impl Sealbox {
     /// Records a refusal. Best effort: the operation is refused whether or not this is written.
     pub(crate) async fn audit_denied(&self, p: &Principal, ctx: &RequestContext, action: AuditAction, target: String) {
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             action,
@@ -109,7 +109,7 @@ impl Sealbox {
             newest_first: query.newest_first,
             limit: limit as i64 + 1,
         };
-        let mut rows = self.store.list_audit(&p.workspace_id, &filter).await?;
+        let mut rows = self.store.list_audit(p.workspace_id(), &filter).await?;
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         Ok(AuditList {
@@ -137,7 +137,7 @@ impl Sealbox {
                 limit: 1000,
                 ..AuditFilter::default()
             };
-            let page = self.store.list_audit(&p.workspace_id, &filter).await?;
+            let page = self.store.list_audit(p.workspace_id(), &filter).await?;
             if page.is_empty() {
                 break;
             }
@@ -168,7 +168,7 @@ impl Sealbox {
                 checked += 1;
             }
         }
-        let head = self.store.audit_head(&p.workspace_id).await?;
+        let head = self.store.audit_head(p.workspace_id()).await?;
         let last_seq = expected_seq - 1;
         match head {
             Some((seq, hash)) if seq == last_seq && (seq == 0 || hash == prev_hash) => {}

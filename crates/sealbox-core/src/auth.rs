@@ -13,7 +13,7 @@ use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult, ErrorClass};
 use crate::principal::{Actor, MemberActor, Principal, RequestContext};
-use crate::tokens::TokenOwner;
+use crate::tokens::{TokenKind, TokenOwner};
 use crate::validate;
 
 /// The actor of a sign-in attempt that did not succeed.
@@ -30,27 +30,17 @@ impl Sealbox {
         if let Some((row, member, workspace)) = self.store.token_with_member(&hash).await? {
             self.check_token(token, &row)?;
             let role = Role::parse(&member.role).ok_or_else(|| CoreError::internal("stored role is unknown"))?;
-            return Ok(Principal {
-                workspace_id: workspace.id,
-                workspace_name: workspace.name,
-                actor: Actor::Member(MemberActor {
-                    id: member.id,
-                    email: member.email,
-                    role,
-                }),
-                token_id: row.id,
-                token_kind: row.kind,
+            let actor = Actor::Member(MemberActor {
+                id: member.id,
+                email: member.email,
+                role,
             });
+            return principal(workspace, actor, row);
         }
         if let Some((row, identity, workspace)) = self.store.token_with_identity(&hash).await? {
             self.check_token(token, &row)?;
-            return Ok(Principal {
-                workspace_id: workspace.id,
-                workspace_name: workspace.name,
-                actor: Actor::Identity(Sealbox::identity_actor(&identity)?),
-                token_id: row.id,
-                token_kind: row.kind,
-            });
+            let actor = Actor::Identity(Sealbox::identity_actor(&identity)?);
+            return principal(workspace, actor, row);
         }
         Err(invalid())
     }
@@ -88,9 +78,9 @@ impl Sealbox {
 
     pub fn whoami(&self, p: &Principal) -> WhoAmI {
         WhoAmI {
-            workspace: p.workspace_name.clone(),
+            workspace: p.workspace_name().to_owned(),
             kind: if p.identity().is_some() { "identity" } else { "member" }.into(),
-            name: match &p.actor {
+            name: match p.actor() {
                 Actor::Member(m) => m.email.clone(),
                 Actor::Identity(i) => i.name.clone(),
             },
@@ -194,7 +184,7 @@ impl Sealbox {
         let (token, row) = self.new_token(
             &ws.id,
             TokenOwner::Member(&member.id),
-            "session",
+            TokenKind::Session,
             "session",
             Some(expires_at),
         );
@@ -264,19 +254,31 @@ impl Sealbox {
     /// Revokes the calling session token.
     pub async fn logout(&self, p: &Principal, ctx: &RequestContext) -> CoreResult<()> {
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::AuthLogout,
-            format!("token:{}", p.token_id),
+            format!("token:{}", p.token_id()),
             Outcome::Success,
             Value::Null,
         );
         self.store
-            .revoke_token(&p.workspace_id, &p.member()?.id, &p.token_id, self.now(), record)
+            .revoke_token(p.workspace_id(), &p.member()?.id, p.token_id(), self.now(), record)
             .await?;
         Ok(())
     }
+}
+
+/// The principal of a token that passed [`Sealbox::check_token`].
+fn principal(workspace: WorkspaceRow, actor: Actor, token: TokenRow) -> CoreResult<Principal> {
+    let kind = TokenKind::parse(&token.kind).ok_or_else(|| CoreError::internal("stored token kind is unknown"))?;
+    Ok(Principal::authenticated(
+        workspace.id,
+        workspace.name,
+        actor,
+        token.id,
+        kind,
+    ))
 }
 
 fn invalid_token() -> CoreError {

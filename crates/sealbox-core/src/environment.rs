@@ -28,7 +28,7 @@ impl Sealbox {
         only: Option<&[String]>,
     ) -> CoreResult<EnvironmentResponse> {
         let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
-        let own_env: BTreeMap<String, String> = match &p.actor {
+        let own_env: BTreeMap<String, String> = match p.actor() {
             Actor::Identity(identity) => self
                 .store
                 .identity_env(&identity.id)
@@ -172,7 +172,7 @@ impl Sealbox {
             .collect();
         let actor = p.label();
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             actor.clone(),
             ctx,
             action,
@@ -193,8 +193,8 @@ impl Sealbox {
         &self,
         p: &Principal,
     ) -> CoreResult<Vec<(sealbox_store::SecretRow, sealbox_store::SecretVersionRow)>> {
-        let all = self.store.live_secrets_with_current_version(&p.workspace_id).await?;
-        match &p.actor {
+        let all = self.store.live_secrets_with_current_version(p.workspace_id()).await?;
+        match p.actor() {
             Actor::Member(_) => {
                 authorize(p, Permission::RevealMasked)?;
                 Ok(all
@@ -203,7 +203,7 @@ impl Sealbox {
                     .collect())
             }
             Actor::Identity(identity) => {
-                let policies = self.policies_of(&p.workspace_id).await?;
+                let policies = self.policies_of(p.workspace_id()).await?;
                 let mut out = Vec::new();
                 for (row, version) in all {
                     let tags = parse_map(&row.tags)?;

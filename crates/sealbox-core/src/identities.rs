@@ -11,7 +11,7 @@ use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::principal::{IdentityActor, Permission, Principal, RequestContext, authorize};
-use crate::tokens::{TokenOwner, is_token_id, token_info};
+use crate::tokens::{TokenKind, TokenOwner, is_token_id, token_info};
 use crate::validate::{self, SecretName, object_name};
 use crate::{Sealbox, json_text, new_id, parse_map};
 
@@ -29,7 +29,7 @@ impl Sealbox {
             validate::tags(Some(tags)).map_err(|e| CoreError::invalid(codes::IDENTITY_TAGS_INVALID, e.message))?;
         let row = IdentityRow {
             id: new_id(),
-            workspace_id: p.workspace_id.clone(),
+            workspace_id: p.workspace_id().to_owned(),
             name: name.clone(),
             tags: json_text(&tags)?,
             created_at: self.now(),
@@ -49,7 +49,7 @@ impl Sealbox {
     pub async fn list_identities(&self, p: &Principal) -> CoreResult<Vec<IdentityInfo>> {
         authorize(p, Permission::ManageMachineAccess)?;
         let mut out = Vec::new();
-        for row in self.store.list_identities(&p.workspace_id).await? {
+        for row in self.store.list_identities(p.workspace_id()).await? {
             out.push(self.identity_info(row).await?);
         }
         Ok(out)
@@ -75,7 +75,7 @@ impl Sealbox {
         row.tags = json_text(&tags)?;
         let record = self.identity_audit(p, ctx, AuditAction::IdentityUpdate, &row.name, json!({ "tags": tags }));
         self.store
-            .set_identity_tags(&p.workspace_id, &row.id, &row.tags, record)
+            .set_identity_tags(p.workspace_id(), &row.id, &row.tags, record)
             .await
             .map_err(|e| identity_error(e, name))?;
         self.identity_info(row).await
@@ -87,7 +87,7 @@ impl Sealbox {
         let row = self.identity_row(p, name).await?;
         let record = self.identity_audit(p, ctx, AuditAction::IdentityDelete, &row.name, json!({}));
         self.store
-            .delete_identity(&p.workspace_id, &row.id, record)
+            .delete_identity(p.workspace_id(), &row.id, record)
             .await
             .map_err(|e| identity_error(e, name))
     }
@@ -120,7 +120,7 @@ impl Sealbox {
             json!({ "key": key.as_str() }),
         );
         self.store
-            .set_identity_env(&p.workspace_id, &row.id, key.as_str(), value, record)
+            .set_identity_env(p.workspace_id(), &row.id, key.as_str(), value, record)
             .await
             .map_err(|e| identity_error(e, name))?;
         self.identity_info(row).await
@@ -138,7 +138,7 @@ impl Sealbox {
         let record = self.identity_audit(p, ctx, AuditAction::IdentityEnvUnset, &row.name, json!({ "key": key }));
         match self
             .store
-            .unset_identity_env(&p.workspace_id, &row.id, key, record)
+            .unset_identity_env(p.workspace_id(), &row.id, key, record)
             .await
         {
             Ok(()) => self.identity_info(row).await,
@@ -169,7 +169,7 @@ impl Sealbox {
         let token_name = validate::token_name(token_name)?;
         let expires_at = self.token_expiry(expires_in_seconds)?;
         let owner = TokenOwner::Identity(&identity.id);
-        let (token, row) = self.new_token(&p.workspace_id, owner, "identity", &token_name, expires_at);
+        let (token, row) = self.new_token(p.workspace_id(), owner, TokenKind::Identity, &token_name, expires_at);
         let info = token_info(&row);
         let record = self.identity_audit(
             p,
@@ -189,7 +189,7 @@ impl Sealbox {
     pub async fn list_identity_tokens(&self, p: &Principal, name: &str) -> CoreResult<Vec<TokenInfo>> {
         authorize(p, Permission::ManageMachineAccess)?;
         let identity = self.identity_row(p, name).await?;
-        let rows = self.store.list_identity_tokens(&p.workspace_id, &identity.id).await?;
+        let rows = self.store.list_identity_tokens(p.workspace_id(), &identity.id).await?;
         Ok(rows.iter().map(token_info).collect())
     }
 
@@ -234,7 +234,7 @@ impl Sealbox {
             )
         };
         let owner = TokenOwner::Identity(&identity.id);
-        let Some(token_id) = self.token_id_by_value(&p.workspace_id, owner, token).await? else {
+        let Some(token_id) = self.token_id_by_value(p.workspace_id(), owner, token).await? else {
             return Err(not_found());
         };
         let detail = json!({ "token_id": token_id, "by": "value" });
@@ -254,7 +254,7 @@ impl Sealbox {
         let record = self.identity_audit(p, ctx, AuditAction::IdentityTokenRevoke, &identity.name, detail);
         match self
             .store
-            .revoke_identity_token(&p.workspace_id, &identity.id, token_id, self.now(), record)
+            .revoke_identity_token(p.workspace_id(), &identity.id, token_id, self.now(), record)
             .await
         {
             Err(StoreError::NotFound) => Err(not_found()),
@@ -273,7 +273,7 @@ impl Sealbox {
 
     async fn identity_row(&self, p: &Principal, name: &str) -> CoreResult<IdentityRow> {
         self.store
-            .identity_by_name(&p.workspace_id, name)
+            .identity_by_name(p.workspace_id(), name)
             .await?
             .ok_or_else(|| {
                 CoreError::not_found(
@@ -306,7 +306,7 @@ impl Sealbox {
         detail: serde_json::Value,
     ) -> sealbox_store::AuditRecord {
         self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             action,

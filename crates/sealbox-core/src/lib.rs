@@ -34,6 +34,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
 pub use secrets::SecretQuery;
+pub use tokens::TokenKind;
 pub use workspaces::BootstrapCredentials;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";

@@ -15,7 +15,7 @@ use crate::{Sealbox, new_id};
 impl Sealbox {
     pub async fn list_members(&self, p: &Principal) -> CoreResult<Vec<MemberInfo>> {
         authorize(p, Permission::ManageMembers)?;
-        let members = self.store.list_members(&p.workspace_id).await?;
+        let members = self.store.list_members(p.workspace_id()).await?;
         members.iter().map(member_info).collect()
     }
 
@@ -37,7 +37,7 @@ impl Sealbox {
         let password_hash = self.hashing.hash(&password).await?;
         let row = MemberRow {
             id: new_id(),
-            workspace_id: p.workspace_id.clone(),
+            workspace_id: p.workspace_id().to_owned(),
             email: email.clone(),
             password_hash,
             role: req.role.as_str().to_owned(),
@@ -45,7 +45,7 @@ impl Sealbox {
         };
         let info = member_info(&row)?;
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::MemberAdd,
@@ -73,7 +73,7 @@ impl Sealbox {
     async fn member_for_change(&self, p: &Principal, email: &str) -> CoreResult<MemberRow> {
         let email = validate::email(email)?;
         self.store
-            .member_by_email(&p.workspace_id, &email)
+            .member_by_email(p.workspace_id(), &email)
             .await?
             .ok_or_else(|| {
                 CoreError::not_found(codes::MEMBER_NOT_FOUND, format!("no member {email} in this workspace"))
@@ -91,7 +91,7 @@ impl Sealbox {
         let mut member = self.member_for_change(p, email).await?;
         authorize_member_change(p, Role::parse(&member.role), Some(role))?;
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::MemberRoleChange,
@@ -100,7 +100,7 @@ impl Sealbox {
             json!({ "from": member.role, "to": role }),
         );
         self.store
-            .set_member_role(&p.workspace_id, &member.id, role.as_str(), record)
+            .set_member_role(p.workspace_id(), &member.id, role.as_str(), record)
             .await
             .map_err(member_store_error)?;
         member.role = role.as_str().to_owned();
@@ -112,7 +112,7 @@ impl Sealbox {
         let member = self.member_for_change(p, email).await?;
         authorize_member_change(p, Role::parse(&member.role), None)?;
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::MemberRemove,
@@ -121,7 +121,7 @@ impl Sealbox {
             json!({ "role": member.role }),
         );
         self.store
-            .delete_member(&p.workspace_id, &member.id, record)
+            .delete_member(p.workspace_id(), &member.id, record)
             .await
             .map_err(member_store_error)
     }

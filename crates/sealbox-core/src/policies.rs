@@ -47,7 +47,7 @@ impl Sealbox {
         // later, whoever is created with that name): refuse it, naming every such identity.
         let mut missing = Vec::new();
         for identity in &identities {
-            if self.store.identity_by_name(&p.workspace_id, identity).await?.is_none() {
+            if self.store.identity_by_name(p.workspace_id(), identity).await?.is_none() {
                 missing.push(validate::quote_for_message(identity));
             }
         }
@@ -59,7 +59,7 @@ impl Sealbox {
         }
         let row = PolicyRow {
             id: new_id(),
-            workspace_id: p.workspace_id.clone(),
+            workspace_id: p.workspace_id().to_owned(),
             name: name.clone(),
             identity_names: json_text(&identities)?,
             identity_tags: json_text(&identity_tags)?,
@@ -69,7 +69,7 @@ impl Sealbox {
             created_by: p.label(),
         };
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::PolicyCreate,
@@ -90,7 +90,7 @@ impl Sealbox {
     pub async fn list_policies(&self, p: &Principal) -> CoreResult<Vec<PolicyInfo>> {
         authorize(p, Permission::ManageMachineAccess)?;
         self.store
-            .list_policies(&p.workspace_id)
+            .list_policies(p.workspace_id())
             .await?
             .iter()
             .map(policy_info)
@@ -99,7 +99,7 @@ impl Sealbox {
 
     pub async fn delete_policy(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<()> {
         authorize(p, Permission::ManageMachineAccess)?;
-        let policies = self.store.list_policies(&p.workspace_id).await?;
+        let policies = self.store.list_policies(p.workspace_id()).await?;
         let policy = policies.iter().find(|r| r.name == name).ok_or_else(|| {
             CoreError::not_found(
                 codes::POLICY_NOT_FOUND,
@@ -110,7 +110,7 @@ impl Sealbox {
             )
         })?;
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::PolicyDelete,
@@ -118,7 +118,7 @@ impl Sealbox {
             Outcome::Success,
             json!({}),
         );
-        match self.store.delete_policy(&p.workspace_id, &policy.id, record).await {
+        match self.store.delete_policy(p.workspace_id(), &policy.id, record).await {
             Err(StoreError::NotFound) => Err(CoreError::not_found(
                 codes::POLICY_NOT_FOUND,
                 "the policy was deleted meanwhile",

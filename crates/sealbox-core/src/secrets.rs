@@ -47,7 +47,7 @@ impl Sealbox {
         let now = self.now();
         let row = SecretRow {
             id: new_id(),
-            workspace_id: p.workspace_id.clone(),
+            workspace_id: p.workspace_id().to_owned(),
             name: name.to_string(),
             secret_type: req.secret_type.as_str().to_owned(),
             visibility: visibility.as_str().to_owned(),
@@ -75,7 +75,7 @@ impl Sealbox {
         );
         match self.store.insert_secret(row.clone(), version, record).await {
             Ok(()) => self.details(&row),
-            Err(StoreError::Duplicate(_)) => Err(self.name_taken(&p.workspace_id, &name).await),
+            Err(StoreError::Duplicate(_)) => Err(self.name_taken(p.workspace_id(), &name).await),
             Err(e) => Err(e.into()),
         }
     }
@@ -98,13 +98,13 @@ impl Sealbox {
     /// Details (never the value); an identity sees only the secrets its policies cover, and any
     /// other is "not found" to it.
     pub async fn get_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretDetails> {
-        let scope = view_scope(p, self.policies_of(&p.workspace_id)).await?;
+        let scope = view_scope(p, self.policies_of(p.workspace_id())).await?;
         let row = match scope {
             SecretScope::All => self.live_secret(p, name).await?,
             SecretScope::Covered { .. } => {
                 // To an identity, a secret in the trash is as missing as one it may not see.
                 let name = SecretName::parse(name)?;
-                match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
+                match self.store.secret_by_name(p.workspace_id(), name.as_str()).await? {
                     Some(row) if row.deleted_at.is_none() && scope.covers(&parse_tags(&row)?) => row,
                     _ => return Err(not_found(&name)),
                 }
@@ -114,7 +114,7 @@ impl Sealbox {
     }
 
     pub async fn list_secrets(&self, p: &Principal, query: SecretQuery) -> CoreResult<Vec<SecretDetails>> {
-        let scope = view_scope(p, self.policies_of(&p.workspace_id)).await?;
+        let scope = view_scope(p, self.policies_of(p.workspace_id())).await?;
         self.list(p, query, false, &scope).await
     }
 
@@ -146,7 +146,7 @@ impl Sealbox {
             secret_type: query.secret_type,
             in_trash,
         };
-        let rows = self.store.list_secrets(&p.workspace_id, &filter).await?;
+        let rows = self.store.list_secrets(p.workspace_id(), &filter).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let tags = parse_tags(&row)?;
@@ -263,7 +263,7 @@ impl Sealbox {
         // One query for the secret and the version: this is the hottest read path.
         let (row, stored) = match self
             .store
-            .secret_with_version(&p.workspace_id, name.as_str(), requested)
+            .secret_with_version(p.workspace_id(), name.as_str(), requested)
             .await?
         {
             Some((row, stored)) if row.deleted_at.is_none() => (row, stored),
@@ -307,13 +307,13 @@ impl Sealbox {
         let requested = version.map(|v| v.min(i64::MAX as u64) as i64);
         let (row, stored) = match self
             .store
-            .secret_with_version(&p.workspace_id, name.as_str(), requested)
+            .secret_with_version(p.workspace_id(), name.as_str(), requested)
             .await?
         {
             Some((row, stored)) if row.deleted_at.is_none() => (row, stored),
             _ => return Err(not_found(&name)),
         };
-        let policies = self.policies_of(&p.workspace_id).await?;
+        let policies = self.policies_of(p.workspace_id()).await?;
         if !identity_may(identity, &policies, &parse_tags(&row)?, PolicyAccess::Read) {
             return Err(not_found(&name));
         }
@@ -381,7 +381,7 @@ impl Sealbox {
         );
         match self
             .store
-            .set_secret_trashed(&p.workspace_id, &row.id, Some((now, p.label())), record)
+            .set_secret_trashed(p.workspace_id(), &row.id, Some((now, p.label())), record)
             .await
         {
             Ok(()) => {}
@@ -406,7 +406,7 @@ impl Sealbox {
         );
         match self
             .store
-            .set_secret_trashed(&p.workspace_id, &row.id, None, record)
+            .set_secret_trashed(p.workspace_id(), &row.id, None, record)
             .await
         {
             Ok(()) => {}
@@ -430,7 +430,7 @@ impl Sealbox {
             &name,
             json!({ "versions": row.current_version }),
         );
-        match self.store.purge_secret(&p.workspace_id, &row.id, record).await {
+        match self.store.purge_secret(p.workspace_id(), &row.id, record).await {
             Err(StoreError::NotFound) => Err(not_in_trash(&name)),
             other => Ok(other?),
         }
@@ -469,7 +469,7 @@ impl Sealbox {
 
     async fn live_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretRow> {
         let name = SecretName::parse(name)?;
-        match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
+        match self.store.secret_by_name(p.workspace_id(), name.as_str()).await? {
             Some(row) if row.deleted_at.is_none() => Ok(row),
             Some(_) => Err(in_trash(&name)),
             None => Err(not_found(&name)),
@@ -477,7 +477,7 @@ impl Sealbox {
     }
 
     async fn trashed_secret(&self, p: &Principal, name: &SecretName) -> CoreResult<SecretRow> {
-        match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
+        match self.store.secret_by_name(p.workspace_id(), name.as_str()).await? {
             Some(row) if row.deleted_at.is_some() => Ok(row),
             Some(_) => Err(not_in_trash(name)),
             None => Err(not_found(name)),
@@ -560,7 +560,7 @@ impl Sealbox {
         detail: Value,
     ) -> sealbox_store::AuditRecord {
         self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             action,
@@ -726,7 +726,7 @@ impl Sealbox {
                 Ok((name, validated)) => {
                     let existing = self
                         .store
-                        .secret_with_version(&p.workspace_id, name.as_str(), None)
+                        .secret_with_version(p.workspace_id(), name.as_str(), None)
                         .await?;
                     plan.push((name, validated, existing));
                 }
@@ -843,7 +843,7 @@ impl Sealbox {
             detail["tags"] = json!(tags);
         }
         self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::SecretImport,

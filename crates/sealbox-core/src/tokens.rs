@@ -32,7 +32,7 @@ impl Sealbox {
         &self,
         workspace_id: &str,
         owner: TokenOwner<'_>,
-        kind: &str,
+        kind: TokenKind,
         name: &str,
         expires_at: Option<i64>,
     ) -> (SecretString, TokenRow) {
@@ -42,7 +42,7 @@ impl Sealbox {
         let row = TokenRow {
             id: new_id(),
             workspace_id: workspace_id.to_owned(),
-            kind: kind.to_owned(),
+            kind: kind.as_str().to_owned(),
             member_id: match owner {
                 TokenOwner::Member(id) => Some(id.to_owned()),
                 TokenOwner::Identity(_) => None,
@@ -67,7 +67,7 @@ impl Sealbox {
         authorize(p, Permission::ManageOwnTokens)?;
         let rows = self
             .store
-            .list_tokens(&p.workspace_id, &p.member()?.id, "personal")
+            .list_tokens(p.workspace_id(), &p.member()?.id, TokenKind::Personal.as_str())
             .await?;
         Ok(rows.iter().map(token_info).collect())
     }
@@ -83,15 +83,15 @@ impl Sealbox {
         let name = validate::token_name(name)?;
         let expires_at = self.token_expiry(expires_in_seconds)?;
         let (token, row) = self.new_token(
-            &p.workspace_id,
+            p.workspace_id(),
             TokenOwner::Member(&p.member()?.id),
-            "personal",
+            TokenKind::Personal,
             &name,
             expires_at,
         );
         let info = token_info(&row);
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::TokenCreate,
@@ -133,7 +133,7 @@ impl Sealbox {
             )
         };
         let owner = TokenOwner::Member(&p.member()?.id);
-        let Some(token_id) = self.token_id_by_value(&p.workspace_id, owner, token).await? else {
+        let Some(token_id) = self.token_id_by_value(p.workspace_id(), owner, token).await? else {
             return Err(not_found());
         };
         self.revoke_own_token(p, ctx, &token_id, json!({ "by": "value" }), not_found)
@@ -149,7 +149,7 @@ impl Sealbox {
         not_found: impl Fn() -> CoreError,
     ) -> CoreResult<()> {
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             AuditAction::TokenRevoke,
@@ -159,7 +159,7 @@ impl Sealbox {
         );
         match self
             .store
-            .revoke_token(&p.workspace_id, &p.member()?.id, token_id, self.now(), record)
+            .revoke_token(p.workspace_id(), &p.member()?.id, token_id, self.now(), record)
             .await
         {
             Err(StoreError::NotFound) => Err(not_found()),
@@ -190,6 +190,31 @@ impl Sealbox {
     }
 }
 
+/// What a token is for: a member's personal access token, a member's sign-in session (the only
+/// kind the panel's cookie takes), or an identity's token. Stored as [`TokenKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Personal,
+    Session,
+    Identity,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "personal",
+            TokenKind::Session => "session",
+            TokenKind::Identity => "identity",
+        }
+    }
+
+    pub(crate) fn parse(stored: &str) -> Option<Self> {
+        [TokenKind::Personal, TokenKind::Session, TokenKind::Identity]
+            .into_iter()
+            .find(|kind| kind.as_str() == stored)
+    }
+}
+
 /// Who a new token acts as.
 #[derive(Clone, Copy)]
 pub(crate) enum TokenOwner<'a> {
@@ -210,5 +235,18 @@ pub(crate) fn token_info(row: &sealbox_store::TokenRow) -> TokenInfo {
         created_at: format_ms(row.created_at),
         expires_at: row.expires_at.map(format_ms),
         last_used_at: row.last_used_at.map(format_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_kinds_read_back_what_is_stored() {
+        for kind in [TokenKind::Personal, TokenKind::Session, TokenKind::Identity] {
+            assert_eq!(TokenKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(TokenKind::parse("Session"), None);
     }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::audit::{AuditAction, Outcome};
 use crate::error::{CoreError, CoreResult};
 use crate::principal::{Permission, Principal, RequestContext, authorize};
-use crate::tokens::TokenOwner;
+use crate::tokens::{TokenKind, TokenOwner};
 use crate::validate;
 use crate::{Sealbox, new_id};
 
@@ -107,7 +107,7 @@ impl Sealbox {
         let (token, token_row) = self.new_token(
             &workspace.id,
             TokenOwner::Member(&owner.id),
-            "personal",
+            TokenKind::Personal,
             token_name,
             None,
         );

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use hmac::{Hmac, Mac};
-use sealbox_core::{ErrorClass, Principal};
+use sealbox_core::{ErrorClass, Principal, TokenKind};
 use sealbox_types::codes;
 use secrecy::SecretString;
 use sha2::Sha256;
@@ -78,7 +78,7 @@ impl FromRequestParts<AppState> for Session {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(PanelError::SignIn)?;
         let principal = state.core.authenticate(token).await?;
         // Only sign-in sessions live in the cookie; a personal token there is not a session.
-        if principal.token_kind != "session" {
+        if principal.token_kind() != TokenKind::Session {
             return Err(PanelError::SignIn);
         }
         Ok(Session {

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use sealbox_crypto::{ExposeSecret, SecretString};
+use sealbox_crypto::{ExposeSecret, SecretBox, SecretString};
 use sealbox_types::{EnvironmentResponse, PolicyAccess, SecretType, Visibility, codes};
+use secrecy::zeroize::{Zeroize, Zeroizing};
 use serde_json::json;
 
 use crate::audit::{AuditAction, Outcome};
@@ -84,7 +85,7 @@ impl Sealbox {
         let by_name: BTreeMap<&str, &(sealbox_store::SecretRow, sealbox_store::SecretVersionRow)> =
             readable.iter().map(|entry| (entry.0.name.as_str(), entry)).collect();
         let mut problems = Vec::new();
-        let mut opened: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        let mut opened: BTreeMap<String, SecretBox<OpenedValue>> = BTreeMap::new();
         let mut used = Vec::new();
         for segment in &segments {
             let Segment::Secret(r) = segment else { continue };
@@ -97,17 +98,19 @@ impl Sealbox {
                 continue;
             };
             if !opened.contains_key(&r.name) {
-                opened.insert(r.name.clone(), self.open_value(row, version.clone())?);
+                opened.insert(r.name.clone(), self.open_secret(row, version.clone())?);
                 used.push((row.clone(), version.clone()));
             }
         }
-        let mut out = String::with_capacity(template.len());
+        // Wiped on drop, so a refused render (a bad reference, an audit that failed) leaves nothing.
+        let mut out = Zeroizing::new(String::with_capacity(template.len()));
         for segment in &segments {
             match segment {
                 Segment::Text(text) => out.push_str(text),
                 // `parse` never gives input references; only action fields take them.
                 Segment::Input(_) => {}
-                Segment::Secret(r) => match (opened.get(&r.name), &r.field) {
+                // EXPOSE: written into the output, which is returned only once every read is audited.
+                Segment::Secret(r) => match (opened.get(&r.name).map(|v| &v.expose_secret().0), &r.field) {
                     (None, _) => {}
                     (Some(serde_json::Value::String(text)), None) => out.push_str(text),
                     (Some(serde_json::Value::String(_)), Some(_)) => {
@@ -133,9 +136,13 @@ impl Sealbox {
             ));
         }
         self.record_reads(p, ctx, &used, "template").await?;
-        Ok(out)
+        // The text leaves now: the caller asked for it and each read was just audited.
+        Ok(std::mem::take(&mut *out))
     }
 
+    /// A secret's value decoded as plain data, for a caller authorised to receive or use it that
+    /// hands it on at once (a reveal's answer, an action's rendering); [`Sealbox::open_secret`]
+    /// keeps it wrapped.
     pub(crate) fn open_value(
         &self,
         row: &sealbox_store::SecretRow,
@@ -144,7 +151,17 @@ impl Sealbox {
         let secret_type =
             SecretType::parse(&row.secret_type).ok_or_else(|| CoreError::internal("stored secret type is unknown"))?;
         let plaintext = self.open_sealed(row, version)?;
+        // EXPOSE: decoded for a caller that was authorised to receive or use the value.
         kinds::kind_of(secret_type).decode(plaintext.expose_secret())
+    }
+
+    /// A secret's value decoded and kept in a wrapper that wipes it on drop.
+    pub(crate) fn open_secret(
+        &self,
+        row: &sealbox_store::SecretRow,
+        version: sealbox_store::SecretVersionRow,
+    ) -> CoreResult<SecretBox<OpenedValue>> {
+        Ok(SecretBox::new(Box::new(OpenedValue(self.open_value(row, version)?))))
     }
 
     /// Audits the values handed out as one event (refused if it cannot be written), naming every
@@ -241,4 +258,38 @@ fn check_only(names: &[String], has: impl Fn(&str) -> bool) -> CoreResult<()> {
             missing.join(", ")
         ),
     ))
+}
+
+/// A decoded secret value (a text, or a structured value's fields) while core holds it: inside a
+/// `SecretBox` its `Debug` is redacted and its strings are wiped on drop.
+pub(crate) struct OpenedValue(pub(crate) serde_json::Value);
+
+impl Zeroize for OpenedValue {
+    fn zeroize(&mut self) {
+        fn wipe(value: &mut serde_json::Value) {
+            match value {
+                serde_json::Value::String(text) => text.zeroize(),
+                serde_json::Value::Array(items) => items.iter_mut().for_each(wipe),
+                // Field names are the type's (host, password ...), not secret.
+                serde_json::Value::Object(fields) => fields.values_mut().for_each(wipe),
+                serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+            }
+        }
+        wipe(&mut self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_opened_value_wipes_every_string_in_it() {
+        let mut opened =
+            OpenedValue(json!({"host": "smtp.example.com", "password": "hunter2", "port": 587, "list": ["a"]}));
+        opened.zeroize();
+        assert_eq!(opened.0, json!({"host": "", "password": "", "port": 587, "list": [""]}));
+        let boxed = SecretBox::new(Box::new(OpenedValue(json!("hunter2"))));
+        assert!(!format!("{boxed:?}").contains("hunter2"));
+    }
 }

@@ -281,6 +281,7 @@ impl Sealbox {
         let secret_type = secret_type(&row)?;
         let stored = stored.ok_or_else(|| no_such_version(&row, version))?;
         let value = self.open_sealed(&row, stored)?;
+        // EXPOSE: decoded for the member whose reveal was just authorised; returned only once audited.
         let value = kinds::kind_of(secret_type).decode(value.expose_secret())?;
         let record = self.secret_audit(p, ctx, AuditAction::SecretReveal, &name, json!({ "version": version }));
         self.store.append_audit(record).await?;
@@ -348,6 +349,7 @@ impl Sealbox {
         let secret_type = secret_type(&row)?;
         let old = self.open_version(&row, to).await?;
         // The details of a structured value follow the value back.
+        // EXPOSE: decoded and checked again only to be sealed as the new version; nobody reads it.
         let old_value = kinds::validate(secret_type, &kinds::kind_of(secret_type).decode(old.expose_secret())?)?;
         let update = SecretUpdate {
             secret_id: row.id.clone(),
@@ -780,6 +782,7 @@ impl Sealbox {
         }
         if !req.dry_run {
             for (name, validated, existing) in writes {
+                // EXPOSE: handed to create_secret/update_secret, which validate and seal it again.
                 let value = Value::String(
                     String::from_utf8(validated.plaintext.expose_secret().to_vec()).map_err(CoreError::internal)?,
                 );

@@ -1,6 +1,7 @@
 //! The audit log: the records every use-case writes, listing events, and verifying the chain.
 
-use sealbox_store::{AuditFilter, AuditRecord};
+use sealbox_crypto::{ExposeSecret, RootKey};
+use sealbox_store::{AuditChainKey, AuditFilter, AuditRecord};
 use sealbox_types::{AuditEvent, AuditList, AuditVerifyResponse, codes};
 use serde_json::{Value, json};
 
@@ -226,6 +227,13 @@ fn audit_event(row: sealbox_store::AuditEventRow) -> AuditEvent {
         client_addr: r.client_addr,
         detail: serde_json::from_str(&r.detail).unwrap_or_else(|_| json!({})),
     }
+}
+
+/// The key the store seals audit events with; give it to `SqliteStore::open` or
+/// `PostgresStore::connect` with the same root key that `Sealbox::open` gets.
+pub fn audit_chain_key(root_key: &RootKey) -> AuditChainKey {
+    // EXPOSE: the subkey is handed to the store, which keeps it in memory to key the chain's HMAC.
+    AuditChainKey::new(*root_key.audit_chain_key().expose_secret())
 }
 
 /// What an audit event records as its action: a closed set, so every use-case names one of

@@ -25,11 +25,10 @@ mod workspaces;
 
 use std::sync::Arc;
 
-use sealbox_crypto::ExposeSecret;
 use sealbox_crypto::{RootKey, TokenHasher};
 use sealbox_store::{AuditChainKey, Store};
 
-pub use audit::{AuditAction, AuditQuery, Outcome};
+pub use audit::{AuditAction, AuditQuery, Outcome, audit_chain_key};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
@@ -160,10 +159,6 @@ impl Sealbox {
         Ok(store.get_meta(&format!("{ROOT_KEY_CHECK}:v{version}")).await?.is_some())
     }
 
-    pub async fn workspace_exists(&self, name: &str) -> CoreResult<bool> {
-        Ok(self.store.workspace_by_name(name).await?.is_some())
-    }
-
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -177,21 +172,16 @@ impl Sealbox {
     }
 }
 
-/// The key the store seals audit events with; give it to `SqliteStore::open` or
-/// `PostgresStore::connect` with the same root key that `Sealbox::open` gets.
-pub fn audit_chain_key(root_key: &RootKey) -> AuditChainKey {
-    // EXPOSE: the subkey is handed to the store, which keeps it in memory to key the chain's HMAC.
-    AuditChainKey::new(*root_key.audit_chain_key().expose_secret())
-}
-
 fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// Tags as a row stores them (JSON text), an identity's or a secret's.
 pub(crate) fn parse_map(text: &str) -> CoreResult<std::collections::BTreeMap<String, String>> {
     serde_json::from_str(text).map_err(|_| CoreError::internal("stored tags are invalid"))
 }
 
+/// A value as the JSON text a column stores.
 fn json_text<T: serde::Serialize>(v: &T) -> CoreResult<String> {
     serde_json::to_string(v).map_err(CoreError::internal)
 }

@@ -21,6 +21,10 @@ pub struct BootstrapCredentials {
 }
 
 impl Sealbox {
+    pub async fn workspace_exists(&self, name: &str) -> CoreResult<bool> {
+        Ok(self.store.workspace_by_name(name).await?.is_some())
+    }
+
     /// Creates the first workspace and its owner when the store has no workspace named
     /// `workspace`. Returns `None` when it exists already.
     pub async fn bootstrap(&self, workspace: &str, email: &str) -> CoreResult<Option<BootstrapCredentials>> {

@@ -5,30 +5,36 @@
 //! caller may act, seals and opens values with `sealbox-crypto`, and persists through the
 //! `sealbox_store::Store` trait. Time comes from a [`Clock`].
 
-mod access;
 pub mod actions;
+mod audit;
+mod auth;
 pub mod clock;
+mod environment;
 pub mod error;
 mod hashing;
+mod identities;
 pub mod kinds;
-mod machines;
+mod members;
+mod policies;
 pub mod principal;
 mod secrets;
 pub mod template;
+mod tokens;
 pub mod validate;
+mod workspaces;
 
 use std::sync::Arc;
 
-use sealbox_crypto::ExposeSecret;
 use sealbox_crypto::{RootKey, TokenHasher};
-use sealbox_store::{AuditChainKey, AuditRecord, Store};
-use serde_json::Value;
+use sealbox_store::{AuditChainKey, Store};
 
-pub use access::{AuditQuery, BootstrapCredentials};
+pub use audit::{AuditAction, AuditQuery, Outcome, audit_chain_key};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
 pub use secrets::SecretQuery;
+pub use tokens::TokenKind;
+pub use workspaces::BootstrapCredentials;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";
 
@@ -153,10 +159,6 @@ impl Sealbox {
         Ok(store.get_meta(&format!("{ROOT_KEY_CHECK}:v{version}")).await?.is_some())
     }
 
-    pub async fn workspace_exists(&self, name: &str) -> CoreResult<bool> {
-        Ok(self.store.workspace_by_name(name).await?.is_some())
-    }
-
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -168,52 +170,18 @@ impl Sealbox {
     fn now(&self) -> i64 {
         self.clock.now_ms()
     }
-
-    #[allow(clippy::too_many_arguments)] // one field per column of the event; a builder would only rename them
-    fn audit_record(
-        &self,
-        workspace_id: &str,
-        actor: String,
-        ctx: &RequestContext,
-        action: &str,
-        target: String,
-        outcome: &str,
-        detail: Value,
-    ) -> AuditRecord {
-        AuditRecord {
-            workspace_id: workspace_id.to_owned(),
-            at: self.now(),
-            actor,
-            action: action.to_owned(),
-            target,
-            outcome: outcome.to_owned(),
-            request_id: ctx.request_id.clone(),
-            client_addr: ctx.client_addr.clone(),
-            // Every event's detail is an object, `{}` when there is nothing to add.
-            detail: if detail.is_null() {
-                "{}".to_owned()
-            } else {
-                detail.to_string()
-            },
-        }
-    }
-
-    /// Records a refusal. Best effort: the operation is refused whether or not this is written.
-    async fn audit_denied(&self, p: &Principal, ctx: &RequestContext, action: &str, target: String) {
-        let record = self.audit_record(&p.workspace_id, p.label(), ctx, action, target, "denied", Value::Null);
-        if let Err(e) = self.store.append_audit(record).await {
-            tracing::warn!(error = %e, "could not record a denied attempt");
-        }
-    }
-}
-
-/// The key the store seals audit events with; give it to `SqliteStore::open` or
-/// `PostgresStore::connect` with the same root key that `Sealbox::open` gets.
-pub fn audit_chain_key(root_key: &RootKey) -> AuditChainKey {
-    // EXPOSE: the subkey is handed to the store, which keeps it in memory to key the chain's HMAC.
-    AuditChainKey::new(*root_key.audit_chain_key().expose_secret())
 }
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Tags as a row stores them (JSON text), an identity's or a secret's.
+pub(crate) fn parse_map(text: &str) -> CoreResult<std::collections::BTreeMap<String, String>> {
+    serde_json::from_str(text).map_err(|_| CoreError::internal("stored tags are invalid"))
+}
+
+/// A value as the JSON text a column stores.
+fn json_text<T: serde::Serialize>(v: &T) -> CoreResult<String> {
+    serde_json::to_string(v).map_err(CoreError::internal)
 }

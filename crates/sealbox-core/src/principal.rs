@@ -3,16 +3,24 @@
 use sealbox_types::Role;
 
 use crate::error::{CoreError, CoreResult};
+use crate::tokens::TokenKind;
 
-/// An authenticated caller. Only [`crate::Sealbox::authenticate`] makes one.
+/// An authenticated caller. Only [`crate::Sealbox::authenticate`] makes one (the fields are
+/// private and the constructor is the crate's), so a handler holding one holds a checked token:
+///
+/// ```compile_fail
+/// use sealbox_core::{Actor, Principal, TokenKind};
+/// fn forge(actor: Actor) -> Principal {
+///     Principal::authenticated("w".into(), "default".into(), actor, "t".into(), TokenKind::Personal)
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub workspace_id: String,
-    pub workspace_name: String,
-    pub actor: Actor,
-    pub token_id: String,
-    /// `personal` or `session` for members.
-    pub token_kind: String,
+    workspace_id: String,
+    workspace_name: String,
+    actor: Actor,
+    token_id: String,
+    token_kind: TokenKind,
 }
 
 /// Who acts: a person, or (with machine access) a non-human identity.
@@ -37,6 +45,46 @@ pub struct MemberActor {
 }
 
 impl Principal {
+    /// For authentication only (`auth.rs`): the token it checked, the actor and workspace it
+    /// belongs to.
+    pub(crate) fn authenticated(
+        workspace_id: String,
+        workspace_name: String,
+        actor: Actor,
+        token_id: String,
+        token_kind: TokenKind,
+    ) -> Self {
+        Self {
+            workspace_id,
+            workspace_name,
+            actor,
+            token_id,
+            token_kind,
+        }
+    }
+
+    pub fn workspace_id(&self) -> &str {
+        &self.workspace_id
+    }
+
+    pub fn workspace_name(&self) -> &str {
+        &self.workspace_name
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The id of the token the caller authenticated with.
+    pub fn token_id(&self) -> &str {
+        &self.token_id
+    }
+
+    /// `Personal` or `Session` for members, `Identity` for identities.
+    pub fn token_kind(&self) -> TokenKind {
+        self.token_kind
+    }
+
     /// How the caller appears in audit events and `created_by`: `member:ann@example.com`.
     pub fn label(&self) -> String {
         match &self.actor {
@@ -340,17 +388,18 @@ mod tests {
     use super::*;
 
     fn as_role(role: Role) -> Principal {
-        Principal {
-            workspace_id: "w".into(),
-            workspace_name: "default".into(),
-            actor: Actor::Member(MemberActor {
-                id: "m".into(),
-                email: "a@example.com".into(),
-                role,
-            }),
-            token_id: "t".into(),
-            token_kind: "personal".into(),
-        }
+        let member = MemberActor {
+            id: "m".into(),
+            email: "a@example.com".into(),
+            role,
+        };
+        Principal::authenticated(
+            "w".into(),
+            "default".into(),
+            Actor::Member(member),
+            "t".into(),
+            TokenKind::Personal,
+        )
     }
 
     #[test]
@@ -458,10 +507,13 @@ mod tests {
             name: "worker".into(),
             tags: tags(&[]),
         };
-        let as_identity = Principal {
-            actor: Actor::Identity(worker),
-            ..as_role(Role::Owner)
-        };
+        let as_identity = Principal::authenticated(
+            "w".into(),
+            "default".into(),
+            Actor::Identity(worker),
+            "t".into(),
+            TokenKind::Identity,
+        );
         let policy = |allow| Policy {
             identities: vec!["worker".into()],
             identity_tags: tags(&[]),

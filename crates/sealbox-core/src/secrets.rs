@@ -10,6 +10,7 @@ use sealbox_types::{
 };
 use serde_json::{Value, json};
 
+use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
 use crate::kinds::{self, ValidatedValue};
@@ -46,7 +47,7 @@ impl Sealbox {
         let now = self.now();
         let row = SecretRow {
             id: new_id(),
-            workspace_id: p.workspace_id.clone(),
+            workspace_id: p.workspace_id().to_owned(),
             name: name.to_string(),
             secret_type: req.secret_type.as_str().to_owned(),
             visibility: visibility.as_str().to_owned(),
@@ -68,13 +69,13 @@ impl Sealbox {
         let record = self.secret_audit(
             p,
             ctx,
-            "secret.create",
+            AuditAction::SecretCreate,
             &name,
             json!({ "version": 1, "type": req.secret_type, "visibility": visibility }),
         );
         match self.store.insert_secret(row.clone(), version, record).await {
             Ok(()) => self.details(&row),
-            Err(StoreError::Duplicate(_)) => Err(self.name_taken(&p.workspace_id, &name).await),
+            Err(StoreError::Duplicate(_)) => Err(self.name_taken(p.workspace_id(), &name).await),
             Err(e) => Err(e.into()),
         }
     }
@@ -97,13 +98,13 @@ impl Sealbox {
     /// Details (never the value); an identity sees only the secrets its policies cover, and any
     /// other is "not found" to it.
     pub async fn get_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretDetails> {
-        let scope = view_scope(p, self.policies_of(&p.workspace_id)).await?;
+        let scope = view_scope(p, self.policies_of(p.workspace_id())).await?;
         let row = match scope {
             SecretScope::All => self.live_secret(p, name).await?,
             SecretScope::Covered { .. } => {
                 // To an identity, a secret in the trash is as missing as one it may not see.
                 let name = SecretName::parse(name)?;
-                match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
+                match self.store.secret_by_name(p.workspace_id(), name.as_str()).await? {
                     Some(row) if row.deleted_at.is_none() && scope.covers(&parse_tags(&row)?) => row,
                     _ => return Err(not_found(&name)),
                 }
@@ -113,7 +114,7 @@ impl Sealbox {
     }
 
     pub async fn list_secrets(&self, p: &Principal, query: SecretQuery) -> CoreResult<Vec<SecretDetails>> {
-        let scope = view_scope(p, self.policies_of(&p.workspace_id)).await?;
+        let scope = view_scope(p, self.policies_of(p.workspace_id())).await?;
         self.list(p, query, false, &scope).await
     }
 
@@ -145,7 +146,7 @@ impl Sealbox {
             secret_type: query.secret_type,
             in_trash,
         };
-        let rows = self.store.list_secrets(&p.workspace_id, &filter).await?;
+        let rows = self.store.list_secrets(p.workspace_id(), &filter).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let tags = parse_tags(&row)?;
@@ -204,7 +205,7 @@ impl Sealbox {
             updated_by: p.label(),
         };
         let detail = json!({ "version": row.current_version, "changed": changed });
-        let record = self.secret_audit(p, ctx, "secret.update", &name, detail);
+        let record = self.secret_audit(p, ctx, AuditAction::SecretUpdate, &name, detail);
         self.apply_update(&name, update, record).await
     }
 
@@ -262,7 +263,7 @@ impl Sealbox {
         // One query for the secret and the version: this is the hottest read path.
         let (row, stored) = match self
             .store
-            .secret_with_version(&p.workspace_id, name.as_str(), requested)
+            .secret_with_version(p.workspace_id(), name.as_str(), requested)
             .await?
         {
             Some((row, stored)) if row.deleted_at.is_none() => (row, stored),
@@ -272,7 +273,7 @@ impl Sealbox {
         let visibility =
             Visibility::parse(&row.visibility).ok_or_else(|| CoreError::internal("stored visibility is unknown"))?;
         if let Err(refused) = authorize_reveal(p, visibility, name.as_str()) {
-            self.audit_denied(p, ctx, "secret.reveal", format!("secret:{name}"))
+            self.audit_denied(p, ctx, AuditAction::SecretReveal, format!("secret:{name}"))
                 .await;
             return Err(refused);
         }
@@ -280,8 +281,9 @@ impl Sealbox {
         let secret_type = secret_type(&row)?;
         let stored = stored.ok_or_else(|| no_such_version(&row, version))?;
         let value = self.open_sealed(&row, stored)?;
+        // EXPOSE: decoded for the member whose reveal was just authorised; returned only once audited.
         let value = kinds::kind_of(secret_type).decode(value.expose_secret())?;
-        let record = self.secret_audit(p, ctx, "secret.reveal", &name, json!({ "version": version }));
+        let record = self.secret_audit(p, ctx, AuditAction::SecretReveal, &name, json!({ "version": version }));
         self.store.append_audit(record).await?;
         Ok(RevealResponse {
             name: row.name,
@@ -306,13 +308,13 @@ impl Sealbox {
         let requested = version.map(|v| v.min(i64::MAX as u64) as i64);
         let (row, stored) = match self
             .store
-            .secret_with_version(&p.workspace_id, name.as_str(), requested)
+            .secret_with_version(p.workspace_id(), name.as_str(), requested)
             .await?
         {
             Some((row, stored)) if row.deleted_at.is_none() => (row, stored),
             _ => return Err(not_found(&name)),
         };
-        let policies = self.policies_of(&p.workspace_id).await?;
+        let policies = self.policies_of(p.workspace_id()).await?;
         if !identity_may(identity, &policies, &parse_tags(&row)?, PolicyAccess::Read) {
             return Err(not_found(&name));
         }
@@ -347,6 +349,7 @@ impl Sealbox {
         let secret_type = secret_type(&row)?;
         let old = self.open_version(&row, to).await?;
         // The details of a structured value follow the value back.
+        // EXPOSE: decoded and checked again only to be sealed as the new version; nobody reads it.
         let old_value = kinds::validate(secret_type, &kinds::kind_of(secret_type).decode(old.expose_secret())?)?;
         let update = SecretUpdate {
             secret_id: row.id.clone(),
@@ -361,7 +364,7 @@ impl Sealbox {
             updated_by: p.label(),
         };
         let detail = json!({ "from": row.current_version, "to": to });
-        let record = self.secret_audit(p, ctx, "secret.rollback", &name, detail);
+        let record = self.secret_audit(p, ctx, AuditAction::SecretRollback, &name, detail);
         self.apply_update(&name, update, record).await
     }
 
@@ -374,13 +377,13 @@ impl Sealbox {
         let record = self.secret_audit(
             p,
             ctx,
-            "secret.delete",
+            AuditAction::SecretDelete,
             &name,
             json!({ "version": row.current_version }),
         );
         match self
             .store
-            .set_secret_trashed(&p.workspace_id, &row.id, Some((now, p.label())), record)
+            .set_secret_trashed(p.workspace_id(), &row.id, Some((now, p.label())), record)
             .await
         {
             Ok(()) => {}
@@ -399,13 +402,13 @@ impl Sealbox {
         let record = self.secret_audit(
             p,
             ctx,
-            "secret.restore",
+            AuditAction::SecretRestore,
             &name,
             json!({ "version": row.current_version }),
         );
         match self
             .store
-            .set_secret_trashed(&p.workspace_id, &row.id, None, record)
+            .set_secret_trashed(p.workspace_id(), &row.id, None, record)
             .await
         {
             Ok(()) => {}
@@ -425,11 +428,11 @@ impl Sealbox {
         let record = self.secret_audit(
             p,
             ctx,
-            "secret.purge",
+            AuditAction::SecretPurge,
             &name,
             json!({ "versions": row.current_version }),
         );
-        match self.store.purge_secret(&p.workspace_id, &row.id, record).await {
+        match self.store.purge_secret(p.workspace_id(), &row.id, record).await {
             Err(StoreError::NotFound) => Err(not_in_trash(&name)),
             other => Ok(other?),
         }
@@ -450,9 +453,9 @@ impl Sealbox {
                 &row.workspace_id,
                 "system:trash-retention".into(),
                 &ctx,
-                "secret.purge",
+                AuditAction::SecretPurge,
                 format!("secret:{}", row.name),
-                "success",
+                Outcome::Success,
                 json!({ "versions": row.current_version, "reason": "retention" }),
             );
             match self.store.purge_secret(&row.workspace_id, &row.id, record).await {
@@ -468,7 +471,7 @@ impl Sealbox {
 
     async fn live_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretRow> {
         let name = SecretName::parse(name)?;
-        match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
+        match self.store.secret_by_name(p.workspace_id(), name.as_str()).await? {
             Some(row) if row.deleted_at.is_none() => Ok(row),
             Some(_) => Err(in_trash(&name)),
             None => Err(not_found(&name)),
@@ -476,7 +479,7 @@ impl Sealbox {
     }
 
     async fn trashed_secret(&self, p: &Principal, name: &SecretName) -> CoreResult<SecretRow> {
-        match self.store.secret_by_name(&p.workspace_id, name.as_str()).await? {
+        match self.store.secret_by_name(p.workspace_id(), name.as_str()).await? {
             Some(row) if row.deleted_at.is_some() => Ok(row),
             Some(_) => Err(not_in_trash(name)),
             None => Err(not_found(name)),
@@ -554,17 +557,17 @@ impl Sealbox {
         &self,
         p: &Principal,
         ctx: &RequestContext,
-        action: &str,
+        action: AuditAction,
         name: &SecretName,
         detail: Value,
     ) -> sealbox_store::AuditRecord {
         self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             action,
             format!("secret:{name}"),
-            "success",
+            Outcome::Success,
             detail,
         )
     }
@@ -725,7 +728,7 @@ impl Sealbox {
                 Ok((name, validated)) => {
                     let existing = self
                         .store
-                        .secret_with_version(&p.workspace_id, name.as_str(), None)
+                        .secret_with_version(p.workspace_id(), name.as_str(), None)
                         .await?;
                     plan.push((name, validated, existing));
                 }
@@ -779,6 +782,7 @@ impl Sealbox {
         }
         if !req.dry_run {
             for (name, validated, existing) in writes {
+                // EXPOSE: handed to create_secret/update_secret, which validate and seal it again.
                 let value = Value::String(
                     String::from_utf8(validated.plaintext.expose_secret().to_vec()).map_err(CoreError::internal)?,
                 );
@@ -842,12 +846,12 @@ impl Sealbox {
             detail["tags"] = json!(tags);
         }
         self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
-            "secret.import",
+            AuditAction::SecretImport,
             "import".to_owned(),
-            "success",
+            Outcome::Success,
             detail,
         )
     }

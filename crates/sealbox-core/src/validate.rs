@@ -232,6 +232,24 @@ pub fn token_name(raw: &str) -> CoreResult<String> {
     Ok(raw.to_owned())
 }
 
+/// Identity and policy names: 1-64 of letters, digits, `-`, `_`, `.`, starting with a letter or digit.
+pub(crate) fn object_name(code: &'static str, what: &str, raw: &str) -> CoreResult<String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 64
+        && raw.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && raw.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !ok {
+        return Err(CoreError::invalid(
+            code,
+            format!(
+                "{what} name {}: 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+                quote_for_message(raw)
+            ),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ use sealbox_store::{ActionRow, ActionUpdate, StoreError};
 use sealbox_types::{ActionDefinition, ActionInfo, ActionRunResponse, Visibility, codes};
 use serde_json::json;
 
+use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult, ErrorClass};
 use crate::principal::{ActionSecret, Permission, Principal, RequestContext, authorize, authorize_action_run};
@@ -55,7 +56,7 @@ impl Sealbox {
         definition: ActionDefinition,
     ) -> CoreResult<ActionInfo> {
         authorize(p, Permission::ManageActions)?;
-        let name = crate::machines::object_name(codes::ACTION_NAME_INVALID, "action", name)?;
+        let name = crate::validate::object_name(codes::ACTION_NAME_INVALID, "action", name)?;
         if name == "run" {
             return Err(CoreError::invalid(
                 codes::ACTION_NAME_INVALID,
@@ -66,7 +67,7 @@ impl Sealbox {
         let now = self.now();
         let row = ActionRow {
             id: new_id(),
-            workspace_id: p.workspace_id.clone(),
+            workspace_id: p.workspace_id().to_owned(),
             name: name.clone(),
             kind: definition.kind().as_str().to_owned(),
             spec: serde_json::to_string(&definition).map_err(CoreError::internal)?,
@@ -75,7 +76,7 @@ impl Sealbox {
             updated_at: now,
             updated_by: p.label(),
         };
-        let record = self.action_audit(p, ctx, "action.create", &name, &definition, &compiled);
+        let record = self.action_audit(p, ctx, AuditAction::ActionCreate, &name, &definition, &compiled);
         match self.store.insert_action(row.clone(), record).await {
             Ok(()) => action_info(&row),
             Err(StoreError::Duplicate(_)) => Err(CoreError::conflict(
@@ -89,7 +90,7 @@ impl Sealbox {
     pub async fn list_actions(&self, p: &Principal) -> CoreResult<Vec<ActionInfo>> {
         authorize(p, Permission::ViewActions)?;
         self.store
-            .list_actions(&p.workspace_id)
+            .list_actions(p.workspace_id())
             .await?
             .iter()
             .map(action_info)
@@ -112,14 +113,14 @@ impl Sealbox {
         let row = self.action_row(p, name).await?;
         let compiled = compile(&definition)?;
         let update = ActionUpdate {
-            workspace_id: p.workspace_id.clone(),
+            workspace_id: p.workspace_id().to_owned(),
             action_id: row.id.clone(),
             kind: definition.kind().as_str().to_owned(),
             spec: serde_json::to_string(&definition).map_err(CoreError::internal)?,
             updated_at: self.now(),
             updated_by: p.label(),
         };
-        let record = self.action_audit(p, ctx, "action.update", &row.name, &definition, &compiled);
+        let record = self.action_audit(p, ctx, AuditAction::ActionUpdate, &row.name, &definition, &compiled);
         let updated = ActionRow {
             kind: update.kind.clone(),
             spec: update.spec.clone(),
@@ -138,15 +139,15 @@ impl Sealbox {
         authorize(p, Permission::ManageActions)?;
         let row = self.action_row(p, name).await?;
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
-            "action.delete",
+            AuditAction::ActionDelete,
             format!("action:{}", row.name),
-            "success",
+            Outcome::Success,
             json!({ "kind": row.kind }),
         );
-        match self.store.delete_action(&p.workspace_id, &row.id, record).await {
+        match self.store.delete_action(p.workspace_id(), &row.id, record).await {
             Err(StoreError::NotFound) => Err(deleted_meanwhile(name)),
             other => Ok(other?),
         }
@@ -215,10 +216,10 @@ impl Sealbox {
         let secret_names = compiled.secrets();
         let mut rows = Vec::new();
         for secret in &secret_names {
-            let found = self.store.secret_with_version(&p.workspace_id, secret, None).await?;
+            let found = self.store.secret_with_version(p.workspace_id(), secret, None).await?;
             let live = match found {
                 Some((row, Some(version))) if row.deleted_at.is_none() => {
-                    let tags = crate::machines::parse_map(&row.tags)?;
+                    let tags = crate::parse_map(&row.tags)?;
                     let visibility = Visibility::parse(&row.visibility)
                         .ok_or_else(|| CoreError::internal("stored visibility is unknown"))?;
                     Some((row, version, tags, visibility))
@@ -228,7 +229,7 @@ impl Sealbox {
             rows.push((secret.as_str(), live));
         }
         let policies = match p.identity() {
-            Some(_) => self.policies_of(&p.workspace_id).await?,
+            Some(_) => self.policies_of(p.workspace_id()).await?,
             None => Vec::new(),
         };
         let checks: Vec<ActionSecret<'_>> = rows
@@ -241,7 +242,7 @@ impl Sealbox {
         let target = format!("action:{name}");
         if let Err(e) = authorize_action_run(p, &policies, &checks, unsaved) {
             if e.class == ErrorClass::Forbidden {
-                self.audit_denied(p, ctx, "action.run", target).await;
+                self.audit_denied(p, ctx, AuditAction::ActionRun, target).await;
                 return Err(e);
             }
             return Err(self.refused_run(p, ctx, name, compiled, None, &input, e).await);
@@ -283,12 +284,12 @@ impl Sealbox {
                 .collect();
             let actor = p.label();
             let record = self.audit_record(
-                &p.workspace_id,
+                p.workspace_id(),
                 actor.clone(),
                 ctx,
-                "secret.use",
+                AuditAction::SecretUse,
                 format!("action:{name}"),
-                "success",
+                Outcome::Success,
                 json!({ "secrets": secrets, "via": "action" }),
             );
             let ids: Vec<String> = opened.values().map(|o| o.row.id.clone()).collect();
@@ -310,14 +311,22 @@ impl Sealbox {
         let outcome = match &result {
             Ok(reply) => {
                 reply.audit(&mut detail);
-                "success"
+                Outcome::Success
             }
             Err(e) => {
                 detail["code"] = json!(e.code);
-                "failure"
+                Outcome::Failure
             }
         };
-        let record = self.audit_record(&p.workspace_id, p.label(), ctx, "action.run", target, outcome, detail);
+        let record = self.audit_record(
+            p.workspace_id(),
+            p.label(),
+            ctx,
+            AuditAction::ActionRun,
+            target,
+            outcome,
+            detail,
+        );
         // The run happened; what it gave back is only returned once it is on record.
         self.store.append_audit(record).await?;
         match result {
@@ -352,12 +361,12 @@ impl Sealbox {
             "code": error.code,
         });
         let record = self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
-            "action.run",
+            AuditAction::ActionRun,
             format!("action:{name}"),
-            "failure",
+            Outcome::Failure,
             detail,
         );
         match self.store.append_audit(record).await {
@@ -377,11 +386,11 @@ impl Sealbox {
             )
         };
         // A name no action can have is not looked up (PostgreSQL refuses NUL characters).
-        if crate::machines::object_name(codes::ACTION_NAME_INVALID, "action", name).is_err() {
+        if crate::validate::object_name(codes::ACTION_NAME_INVALID, "action", name).is_err() {
             return Err(missing());
         }
         self.store
-            .action_by_name(&p.workspace_id, name)
+            .action_by_name(p.workspace_id(), name)
             .await?
             .ok_or_else(missing)
     }
@@ -390,18 +399,18 @@ impl Sealbox {
         &self,
         p: &Principal,
         ctx: &RequestContext,
-        action: &str,
+        action: AuditAction,
         name: &str,
         definition: &ActionDefinition,
         compiled: &Compiled,
     ) -> sealbox_store::AuditRecord {
         self.audit_record(
-            &p.workspace_id,
+            p.workspace_id(),
             p.label(),
             ctx,
             action,
             format!("action:{name}"),
-            "success",
+            Outcome::Success,
             json!({
                 "kind": definition.kind().as_str(),
                 "secrets": compiled.secrets(),

@@ -259,7 +259,7 @@ impl Layout {
             active,
             email,
             role,
-            workspace: p.workspace_name.clone(),
+            workspace: p.workspace_name().to_owned(),
             csrf: session.csrf.clone(),
             may_manage_secrets: may(Permission::ManageSecrets),
             may_manage_machines: may(Permission::ManageMachineAccess),

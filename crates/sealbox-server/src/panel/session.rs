@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use hmac::{Hmac, Mac};
-use sealbox_core::{ErrorClass, Principal};
+use sealbox_core::{ErrorClass, Principal, TokenKind};
 use sealbox_types::codes;
 use secrecy::SecretString;
 use sha2::Sha256;
@@ -87,7 +87,7 @@ impl FromRequestParts<AppState> for Session {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(PanelError::SignIn)?;
         let principal = state.core.authenticate(token).await?;
         // Only sign-in sessions live in the cookie; a personal token there is not a session.
-        if principal.token_kind != "session" {
+        if principal.token_kind() != TokenKind::Session {
             return Err(PanelError::SignIn);
         }
         Ok(Session {

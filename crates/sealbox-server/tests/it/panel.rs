@@ -308,6 +308,19 @@ async fn sign_in_without_its_form_token_is_refused() {
 }
 
 #[tokio::test]
+async fn a_personal_access_token_in_the_cookie_is_not_a_session() {
+    let (server, api) = setup().await;
+    let b = Browser::with_session(&api, &server.owner_token);
+    let reply = b.get("/").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        reply.header("location"),
+        "/login",
+        "only sign-in sessions live in the cookie"
+    );
+}
+
+#[tokio::test]
 async fn a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing() {
     let (server, api) = setup().await;
     let owner = &server.owner_token;

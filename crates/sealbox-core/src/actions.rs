@@ -1092,25 +1092,22 @@ fn redactor_for(opened: &BTreeMap<String, Opened>, compiled: &Compiled) -> Redac
     // Every field the action references, whatever its length: it is sent; and the credential
     // of the account secret of an e-mail or SQS action.
     let account = match compiled {
-        Compiled::Email { secret, .. } => Some((secret, "password")),
-        Compiled::Sqs { secret, .. } => Some((secret, "secret_access_key")),
+        Compiled::Email { secret, .. } | Compiled::Sqs { secret, .. } => Some(secret),
         Compiled::Http { .. } => None,
     };
-    if let Some((secret, key)) = account
-        && let Some(Value::String(text)) = opened.get(secret).and_then(|o| o.value.get(key))
+    if let Some(o) = account.and_then(|secret| opened.get(secret))
+        && let Ok(kind) = crate::kinds::stored_kind(&o.row.secret_type)
     {
-        values.push(text.clone());
+        values.extend(kind.sensitive_texts(&o.value));
     }
     for field in compiled.fields() {
         for segment in &field.segments {
             if let Segment::Secret(r) = segment
                 && let (Some(o), Some(name)) = (opened.get(&r.name), &r.field)
+                && let Ok(kind) = crate::kinds::stored_kind(&o.row.secret_type)
+                && let Ok(text) = kind.reference_text(&o.value, Some(name))
             {
-                match o.value.get(name) {
-                    Some(Value::String(text)) => values.push(text.clone()),
-                    Some(Value::Null) | None => {}
-                    Some(other) => values.push(other.to_string()),
-                }
+                values.push(text);
             }
         }
     }
@@ -1249,24 +1246,23 @@ impl Renderer<'_> {
                         self.input_problem(&i.key, field, &problem);
                     }
                 }
-                Segment::Secret(r) => match (self.opened.get(&r.name).map(|o| &o.value), &r.field) {
-                    (None, _) => self
+                Segment::Secret(r) => match self.opened.get(&r.name) {
+                    None => self
                         .problems
                         .push(format!("{}: {}: no such secret", field.name, r.written())),
-                    (Some(Value::String(text)), None) => out.push_str(text),
-                    (Some(Value::String(_)), Some(_)) => {
-                        self.problems
-                            .push(format!("{}: {}: a text secret has no fields", field.name, r.written()))
-                    }
-                    (Some(structured), None) => out.push_str(&structured.to_string()),
-                    (Some(structured), Some(name)) => match structured.get(name) {
-                        Some(Value::String(text)) => out.push_str(text),
-                        Some(Value::Null) | None => self.problems.push(format!(
-                            "{}: {}: the secret has no field {name}",
+                    Some(o) => match crate::kinds::stored_kind(&o.row.secret_type)
+                        .map(|kind| kind.reference_text(&o.value, r.field.as_deref()))
+                    {
+                        Ok(Ok(text)) => out.push_str(&text),
+                        Ok(Err(problem)) => self.problems.push(format!(
+                            "{}: {}: {}",
                             field.name,
-                            r.written()
+                            r.written(),
+                            problem.message(r.field.as_deref())
                         )),
-                        Some(other) => out.push_str(&other.to_string()),
+                        Err(_) => self
+                            .problems
+                            .push(format!("{}: {}: no such secret", field.name, r.written())),
                     },
                 },
             }

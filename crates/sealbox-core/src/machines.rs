@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use sealbox_crypto::{ExposeSecret, SecretString};
 use sealbox_store::{IdentityRow, PolicyRow, StoreError};
 use sealbox_types::{
-    CreatePolicyRequest, CreatedToken, EnvironmentResponse, IdentityInfo, PolicyAccess, PolicyInfo, SecretType,
-    TokenInfo, Visibility, codes,
+    CreatePolicyRequest, CreatedToken, EnvironmentResponse, IdentityInfo, PolicyAccess, PolicyInfo, TokenInfo,
+    Visibility, codes,
 };
 use serde_json::json;
 
@@ -443,10 +443,7 @@ impl Sealbox {
         }
         let mut values = BTreeMap::new();
         for (row, version) in &readable {
-            let value = match self.open_value(row, version.clone())? {
-                serde_json::Value::String(text) => text,
-                structured => structured.to_string(),
-            };
+            let value = kinds::stored_kind(&row.secret_type)?.whole_text(&self.open_value(row, version.clone())?);
             values.insert(row.name.clone(), SecretString::from(value));
         }
         self.record_reads(p, ctx, &readable, "environment").await?;
@@ -475,7 +472,7 @@ impl Sealbox {
         let by_name: BTreeMap<&str, &(sealbox_store::SecretRow, sealbox_store::SecretVersionRow)> =
             readable.iter().map(|entry| (entry.0.name.as_str(), entry)).collect();
         let mut problems = Vec::new();
-        let mut opened: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        let mut opened: BTreeMap<String, (&dyn kinds::SecretKind, serde_json::Value)> = BTreeMap::new();
         let mut used = Vec::new();
         for segment in &segments {
             let Segment::Secret(r) = segment else { continue };
@@ -488,7 +485,8 @@ impl Sealbox {
                 continue;
             };
             if !opened.contains_key(&r.name) {
-                opened.insert(r.name.clone(), self.open_value(row, version.clone())?);
+                let kind = kinds::stored_kind(&row.secret_type)?;
+                opened.insert(r.name.clone(), (kind, self.open_value(row, version.clone())?));
                 used.push((row.clone(), version.clone()));
             }
         }
@@ -498,23 +496,20 @@ impl Sealbox {
                 Segment::Text(text) => out.push_str(text),
                 // `parse` never gives input references; only action fields take them.
                 Segment::Input(_) => {}
-                Segment::Secret(r) => match (opened.get(&r.name), &r.field) {
-                    (None, _) => {}
-                    (Some(serde_json::Value::String(text)), None) => out.push_str(text),
-                    (Some(serde_json::Value::String(_)), Some(_)) => {
-                        problems.push(format!("line {}: {}: a text secret has no fields", r.line, r.written()))
-                    }
-                    (Some(structured), None) => out.push_str(&structured.to_string()),
-                    (Some(structured), Some(field)) => match structured.get(field) {
-                        Some(serde_json::Value::String(text)) => out.push_str(text),
-                        Some(serde_json::Value::Null) | None => problems.push(format!(
-                            "line {}: {}: the secret has no field {field}",
+                Segment::Secret(r) => {
+                    let Some((kind, value)) = opened.get(&r.name) else {
+                        continue;
+                    };
+                    match kind.reference_text(value, r.field.as_deref()) {
+                        Ok(text) => out.push_str(&text),
+                        Err(problem) => problems.push(format!(
+                            "line {}: {}: {}",
                             r.line,
-                            r.written()
+                            r.written(),
+                            problem.message(r.field.as_deref())
                         )),
-                        Some(other) => out.push_str(&other.to_string()),
-                    },
-                },
+                    }
+                }
             }
         }
         if !problems.is_empty() {
@@ -532,10 +527,9 @@ impl Sealbox {
         row: &sealbox_store::SecretRow,
         version: sealbox_store::SecretVersionRow,
     ) -> CoreResult<serde_json::Value> {
-        let secret_type =
-            SecretType::parse(&row.secret_type).ok_or_else(|| CoreError::internal("stored secret type is unknown"))?;
+        let kind = kinds::stored_kind(&row.secret_type)?;
         let plaintext = self.open_sealed(row, version)?;
-        kinds::kind_of(secret_type).decode(plaintext.expose_secret())
+        kind.decode(plaintext.expose_secret())
     }
 
     /// Audits the values handed out as one event (refused if it cannot be written), naming every

@@ -134,7 +134,7 @@ impl Sealbox {
         {
             return Err(CoreError::invalid(
                 codes::REQUEST_INVALID,
-                "type: must be one of text, smtp, aws_sqs",
+                format!("type: must be one of {}", kinds::type_names()),
             ));
         }
         for (k, v) in &query.tags {

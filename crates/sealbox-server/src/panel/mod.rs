@@ -16,6 +16,7 @@ mod assets;
 mod forms;
 mod secrets;
 mod session;
+mod value_form;
 
 use askama::Template;
 use axum::Router;

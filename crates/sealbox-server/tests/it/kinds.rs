@@ -152,3 +152,35 @@ async fn an_ssh_key_secret_checks_its_key_and_shows_the_public_key() {
     let listed = api.get("/v1/secrets?type=ssh_key", owner).await.expect(200);
     assert_eq!(listed["secrets"].as_array().unwrap().len(), 2);
 }
+
+/// The OpenAPI document's `SecretValue` is derived from the types' field descriptions.
+#[tokio::test]
+async fn the_openapi_value_schema_lists_every_type_and_its_fields() {
+    let (_server, api) = setup().await;
+    let doc = api
+        .send(reqwest::Method::GET, "/v1/openapi.json", None, None)
+        .await
+        .expect(200);
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["CreateSecretRequest"]["properties"]["value"]["$ref"],
+        "#/components/schemas/SecretValue"
+    );
+    let value = &schemas["SecretValue"]["anyOf"];
+    let titles: Vec<&str> = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["text", "smtp", "aws_sqs", "database", "ssh_key"]);
+    let database = &value[3];
+    assert_eq!(database["required"], json!(["engine", "host"]));
+    assert_eq!(database["properties"]["engine"]["enum"][0], "postgres");
+    assert_eq!(database["properties"]["port"]["type"], "integer");
+    assert_eq!(database["additionalProperties"], false);
+    assert_eq!(
+        schemas["SecretType"]["enum"],
+        json!(["text", "smtp", "aws_sqs", "database", "ssh_key"])
+    );
+}

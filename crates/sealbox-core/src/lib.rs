@@ -15,6 +15,7 @@ mod machines;
 pub mod principal;
 mod secrets;
 pub mod template;
+mod trash;
 pub mod validate;
 
 use std::sync::Arc;

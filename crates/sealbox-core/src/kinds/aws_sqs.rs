@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use sealbox_types::SecretType;
 
-use super::{FieldSpec, Fields, Input, SecretKind, ValidatedValue};
+use super::{Description, FieldSpec, Fields, Input, SecretKind, ValidatedValue};
 
 pub struct AwsSqs;
 
@@ -76,17 +76,16 @@ const FIELDS: &[FieldSpec] = &[
     },
 ];
 
+const DESCRIPTION: Description = Description {
+    secret_type: SecretType::AwsSqs,
+    label: "AWS SQS",
+    structured: true,
+    fields: FIELDS,
+};
+
 impl SecretKind for AwsSqs {
-    fn secret_type(&self) -> SecretType {
-        SecretType::AwsSqs
-    }
-
-    fn label(&self) -> &'static str {
-        "AWS SQS"
-    }
-
-    fn fields(&self) -> &'static [FieldSpec] {
-        FIELDS
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     fn validate(&self, value: &Value) -> Result<ValidatedValue, Vec<String>> {

@@ -11,7 +11,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sealbox_types::SecretType;
 use serde_json::{Value, json};
 
-use super::{FieldSpec, Fields, Input, SecretKind, ValidatedValue};
+use super::{Description, FieldSpec, Fields, Input, SecretKind, ValidatedValue};
 
 pub struct Database;
 
@@ -174,21 +174,16 @@ fn url(value: &Value) -> Option<String> {
     Some(url)
 }
 
+const DESCRIPTION: Description = Description {
+    secret_type: SecretType::Database,
+    label: "Database",
+    structured: true,
+    fields: FIELDS,
+};
+
 impl SecretKind for Database {
-    fn secret_type(&self) -> SecretType {
-        SecretType::Database
-    }
-
-    fn label(&self) -> &'static str {
-        "Database"
-    }
-
-    fn fields(&self) -> &'static [FieldSpec] {
-        FIELDS
-    }
-
-    fn derived_fields(&self) -> &'static [&'static str] {
-        &["url"]
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     fn derived(&self, value: &Value, field: &str) -> Option<String> {

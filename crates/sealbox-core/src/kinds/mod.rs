@@ -1,10 +1,11 @@
-//! Secret types. Each type is one module implementing [`SecretKind`]: its fields described once
-//! ([`FieldSpec`]: name, label, input, sensitive, required, default), how its value is validated
-//! and encoded, and the text a reference to it gives. Everything else is derived from that: the
+//! Secret types. Each type is one module implementing [`SecretKind`]: its [`Description`] (wire
+//! name, label, and its fields described once as [`FieldSpec`]: name, label, input, sensitive,
+//! required, default), how its value is validated and encoded, and the text a reference to it
+//! gives. Everything else is derived from that: the
 //! panel's forms and details, the CLI's `--type` help, the error text listing types, the fields
 //! templates and actions may reference, and the credentials the action redactor hides.
-//! Adding a type is a new module and its line in [`kind_of`] (plus the wire name in
-//! `sealbox_types::SecretType`).
+//! Adding a type is a new module, its `mod` line and its line in [`kind_of`], plus its wire name
+//! in `sealbox_types::SecretType`.
 
 mod aws_sqs;
 mod database;
@@ -110,26 +111,22 @@ impl FieldProblem {
     }
 }
 
-pub trait SecretKind: Sync {
-    fn secret_type(&self) -> SecretType;
-
+/// What a type is, described once: its wire name, how people read it, and its fields.
+#[derive(Debug)]
+pub struct Description {
+    pub secret_type: SecretType,
     /// How people read the type's name: `SMTP`, `AWS SQS`.
-    fn label(&self) -> &'static str;
+    pub label: &'static str,
+    /// Whether the value is a JSON object of `fields` (all but text, whose one field is the
+    /// whole value).
+    pub structured: bool,
+    pub fields: &'static [FieldSpec],
+}
 
-    /// The value's fields; the text type has one, `value`, which is the whole value.
-    fn fields(&self) -> &'static [FieldSpec];
+pub trait SecretKind: Sync {
+    fn description(&self) -> &'static Description;
 
-    /// Whether the value is a JSON object of [`Self::fields`] (all but text).
-    fn structured(&self) -> bool {
-        true
-    }
-
-    /// Fields computed from the value that references may use (e.g. a database's `url`).
-    fn derived_fields(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// A derived field's text.
+    /// A derived field's text (e.g. a database's `url`), for references.
     fn derived(&self, _value: &Value, _field: &str) -> Option<String> {
         None
     }
@@ -154,6 +151,22 @@ pub trait SecretKind: Sync {
 }
 
 impl dyn SecretKind {
+    pub fn secret_type(&self) -> SecretType {
+        self.description().secret_type
+    }
+
+    pub fn label(&self) -> &'static str {
+        self.description().label
+    }
+
+    pub fn fields(&self) -> &'static [FieldSpec] {
+        self.description().fields
+    }
+
+    pub fn structured(&self) -> bool {
+        self.description().structured
+    }
+
     /// The text `{secrets.NAME}` (no field) or `{secrets.NAME.field}` gives.
     pub fn reference_text(&self, value: &Value, field: Option<&str>) -> Result<String, FieldProblem> {
         let Some(field) = field else {

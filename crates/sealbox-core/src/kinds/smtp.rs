@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use sealbox_types::SecretType;
 
-use super::{FieldSpec, Fields, Input, SecretKind, ValidatedValue};
+use super::{Description, FieldSpec, Fields, Input, SecretKind, ValidatedValue};
 
 pub const DEFAULT_PORT: u64 = 587;
 
@@ -69,17 +69,16 @@ const FIELDS: &[FieldSpec] = &[
     },
 ];
 
+const DESCRIPTION: Description = Description {
+    secret_type: SecretType::Smtp,
+    label: "SMTP",
+    structured: true,
+    fields: FIELDS,
+};
+
 impl SecretKind for Smtp {
-    fn secret_type(&self) -> SecretType {
-        SecretType::Smtp
-    }
-
-    fn label(&self) -> &'static str {
-        "SMTP"
-    }
-
-    fn fields(&self) -> &'static [FieldSpec] {
-        FIELDS
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     fn validate(&self, value: &Value) -> Result<ValidatedValue, Vec<String>> {

@@ -8,7 +8,7 @@ use sealbox_types::SecretType;
 use serde_json::{Value, json};
 use ssh_key::{PrivateKey, PublicKey};
 
-use super::{FieldSpec, Fields, Input, SecretKind, ValidatedValue};
+use super::{Description, FieldSpec, Fields, Input, SecretKind, ValidatedValue};
 
 pub struct SshKey;
 
@@ -80,17 +80,16 @@ fn check_private(f: &mut Fields, private_key: &str, passphrase: Option<&str>) ->
     Some(key)
 }
 
+const DESCRIPTION: Description = Description {
+    secret_type: SecretType::SshKey,
+    label: "SSH key",
+    structured: true,
+    fields: FIELDS,
+};
+
 impl SecretKind for SshKey {
-    fn secret_type(&self) -> SecretType {
-        SecretType::SshKey
-    }
-
-    fn label(&self) -> &'static str {
-        "SSH key"
-    }
-
-    fn fields(&self) -> &'static [FieldSpec] {
-        FIELDS
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     fn validate(&self, value: &Value) -> Result<ValidatedValue, Vec<String>> {

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use sealbox_types::SecretType;
 
-use super::{FieldSpec, Input, SecretKind, ValidatedValue};
+use super::{Description, FieldSpec, Input, SecretKind, ValidatedValue};
 use crate::error::{CoreError, CoreResult};
 
 pub const TEXT_MAX_CHARS: usize = 2048;
@@ -24,21 +24,16 @@ const FIELDS: &[FieldSpec] = &[FieldSpec {
     max_chars: TEXT_MAX_CHARS,
 }];
 
+const DESCRIPTION: Description = Description {
+    secret_type: SecretType::Text,
+    label: "Text",
+    structured: false,
+    fields: FIELDS,
+};
+
 impl SecretKind for Text {
-    fn secret_type(&self) -> SecretType {
-        SecretType::Text
-    }
-
-    fn label(&self) -> &'static str {
-        "Text"
-    }
-
-    fn fields(&self) -> &'static [FieldSpec] {
-        FIELDS
-    }
-
-    fn structured(&self) -> bool {
-        false
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     fn validate(&self, value: &Value) -> Result<ValidatedValue, Vec<String>> {

@@ -164,7 +164,7 @@ fn field_view(spec: &FieldSpec, values: &ValueFields, editing: bool) -> FieldVie
     }
 }
 
-pub(crate) fn kind_view(kind: &dyn SecretKind, values: &ValueFields, editing: bool) -> KindView {
+pub(crate) fn kind_view(kind: &'static dyn SecretKind, values: &ValueFields, editing: bool) -> KindView {
     KindView {
         name: kind.secret_type().as_str(),
         label: kind.label(),

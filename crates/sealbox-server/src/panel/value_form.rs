@@ -40,11 +40,13 @@ impl ValueFields {
         Self::starting_with(&Value::Null)
     }
 
-    /// An edit form: the fields that have a default start from the stored detail (a port), the
-    /// others empty (a stored value is never put into the page).
+    /// An edit form: the fields that always carry a value (a default, a choice) start from the
+    /// stored detail (a port, an engine), the others empty (a stored value is never put into the
+    /// page), so an untouched form changes no value.
     pub fn starting_with(details: &Value) -> Self {
         let start = kinds::all()
             .flat_map(|k| k.fields())
+            .filter(|spec| spec.always_set())
             .filter_map(|spec| {
                 let stored = details.get(spec.name).map(|v| match v {
                     Value::String(s) => s.clone(),
@@ -232,6 +234,20 @@ mod tests {
         assert_eq!(
             errors.get("db_port").map(String::as_str),
             Some("must be a number from 1 to 65535")
+        );
+        let stored = json!({"engine": "mysql", "host": "db", "port": 3307, "username": "app"});
+        let edit = ValueFields::starting_with(&stored);
+        assert!(
+            edit.is_empty(SecretType::Database),
+            "an untouched edit form changes no value"
+        );
+        let shown = kind_view(kinds::kind_of(SecretType::Database), &edit, true);
+        let value_of = |name: &str| shown.fields.iter().find(|f| f.name == name).map(|f| f.value.clone());
+        assert_eq!(value_of("db_engine").as_deref(), Some("mysql"));
+        assert_eq!(value_of("db_host").as_deref(), Some(""));
+        assert_eq!(
+            ValueFields::starting_with(&json!({"port": 2525})).get(&kinds::kind_of(SecretType::Smtp).fields()[1]),
+            "2525"
         );
         assert_eq!(input_for("database.port"), Some("db_port"));
         assert_eq!(input_for("aws_sqs.aws_region"), Some("region"));

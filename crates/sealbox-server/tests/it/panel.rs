@@ -1261,6 +1261,34 @@ async fn database_and_ssh_key_secrets_through_the_derived_forms() {
         reply.body
     );
     assert!(reply.body.contains("must be a host name or IP address"));
+    // The edit form as the page renders it (the engine chosen, the other value inputs empty)
+    // changes only what was typed: the value and its version stay.
+    assert!(
+        page.body.contains("<option value=\"mysql\" selected>"),
+        "the stored engine is chosen"
+    );
+    assert!(
+        page.body
+            .contains("id=\"e-db_host\" name=\"db_host\" type=\"text\" value=\"\"")
+    );
+    let reply = b
+        .post(
+            "/secrets/APP_DB/edit",
+            &[
+                ("csrf", &csrf),
+                ("db_engine", "mysql"),
+                ("db_host", ""),
+                ("db_port", ""),
+                ("db_password", ""),
+                ("description", "the app's database"),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let details = api.get("/v1/secrets/APP_DB", &server.owner_token).await.expect(200);
+    assert_eq!(details["version"], 1);
+    assert_eq!(details["description"], "the app's database");
 
     let (private, public) = crate::kinds::keygen("");
     let reply = b

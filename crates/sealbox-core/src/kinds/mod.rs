@@ -256,7 +256,7 @@ impl<'a> Fields<'a> {
             .specs
             .iter()
             .find(|s| s.name == field)
-            .map_or((false, 0), |s| (s.required, s.max_chars));
+            .map_or((false, usize::MAX), |s| (s.required, s.max_chars));
         match self.object.get(field) {
             None | Some(Value::Null) => {
                 if required {

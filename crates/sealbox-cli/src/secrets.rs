@@ -15,9 +15,10 @@ use crate::trash;
 use crate::{Ctx, stdin_is_terminal, usage};
 
 const VALUE_SHAPE: &str = "For `text` the value is the raw string: exactly one trailing newline \
-from stdin or a file is dropped, since `echo` and editors add one. For `smtp` and `aws_sqs` it is a \
-JSON object: smtp {\"host\",\"port\",\"username\",\"password\",\"from\"}; aws_sqs \
-{\"aws_region\",\"queue_url\",\"access_key_id\",\"secret_access_key\"}.";
+from stdin or a file is dropped, since `echo` and editors add one. For the other types it is a \
+JSON object of the type's fields, e.g. smtp {\"host\",\"port\",\"username\",\"password\",\"from\"} or \
+database {\"engine\",\"host\",\"port\",\"database\",\"username\",\"password\",\"options\"}; \
+a missing, unknown or wrong field is named in the error. The fields of every type are in docs/api.md.";
 
 const CREATE_VALUE_HELP: &str = "The value is never taken from an argument (arguments show up in \
 process lists and shell history). It is read from --value-file PATH, else from stdin when stdin is \
@@ -76,22 +77,11 @@ pub enum SecretCommand {
     Trash,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum TypeArg {
-    Text,
-    Smtp,
-    #[value(name = "aws_sqs")]
-    AwsSqs,
-}
-
-impl From<TypeArg> for SecretType {
-    fn from(t: TypeArg) -> SecretType {
-        match t {
-            TypeArg::Text => SecretType::Text,
-            TypeArg::Smtp => SecretType::Smtp,
-            TypeArg::AwsSqs => SecretType::AwsSqs,
-        }
-    }
+/// `--type`: every type the wire enum knows, listed in the help.
+fn type_parser() -> impl clap::builder::TypedValueParser<Value = SecretType> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new(SecretType::ALL.map(SecretType::as_str))
+        .try_map(|name: String| SecretType::parse(&name).ok_or("unknown type"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -107,8 +97,8 @@ pub struct CreateArgs {
     /// Refused: values never come from arguments.
     #[arg(hide = true)]
     stray_value: Option<String>,
-    #[arg(long = "type", value_name = "TYPE")]
-    secret_type: TypeArg,
+    #[arg(long = "type", value_name = "TYPE", value_parser = type_parser())]
+    secret_type: SecretType,
     /// masked (default): people may reveal it; restricted: nobody can ever read it back.
     #[arg(long)]
     visibility: Option<VisibilityArg>,
@@ -130,8 +120,8 @@ pub struct ListArgs {
     /// Only names that start with this.
     #[arg(long)]
     prefix: Option<String>,
-    #[arg(long = "type", value_name = "TYPE")]
-    secret_type: Option<TypeArg>,
+    #[arg(long = "type", value_name = "TYPE", value_parser = type_parser())]
+    secret_type: Option<SecretType>,
     /// Only secrets with this tag, KEY=VALUE; repeat to require more.
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     tags: Vec<String>,
@@ -182,7 +172,7 @@ pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> anyhow::Result<()> {
         SecretCommand::List(args) => {
             let query = ListSecretsQuery {
                 prefix: args.prefix,
-                secret_type: args.secret_type.map(Into::into),
+                secret_type: args.secret_type,
                 tags: input::parse_tag_filters(&args.tags)?,
             };
             let list = client.list_secrets(&query).await?;
@@ -276,7 +266,7 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
     }
     let tags = input::parse_tags(&args.tags)?;
     let metadata = args.metadata.as_deref().map(input::parse_metadata).transpose()?;
-    let secret_type = SecretType::from(args.secret_type);
+    let secret_type = args.secret_type;
     let source = match args.value_file {
         Some(path) => ValueSource::File(path),
         None if stdin_is_terminal() => ValueSource::Prompt,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use sealbox_crypto::{ExposeSecret, SecretBox, SecretString};
-use sealbox_types::{EnvironmentResponse, PolicyAccess, SecretType, Visibility, codes};
+use sealbox_types::{EnvironmentResponse, PolicyAccess, Visibility, codes};
 use secrecy::zeroize::{Zeroize, Zeroizing};
 use serde_json::json;
 
@@ -53,10 +53,7 @@ impl Sealbox {
         }
         let mut values = BTreeMap::new();
         for (row, version) in &readable {
-            let value = match self.open_value(row, version.clone())? {
-                serde_json::Value::String(text) => text,
-                structured => structured.to_string(),
-            };
+            let value = kinds::stored_kind(&row.secret_type)?.whole_text(&self.open_value(row, version.clone())?);
             values.insert(row.name.clone(), SecretString::from(value));
         }
         self.record_reads(p, ctx, &readable, "environment").await?;
@@ -85,7 +82,7 @@ impl Sealbox {
         let by_name: BTreeMap<&str, &(sealbox_store::SecretRow, sealbox_store::SecretVersionRow)> =
             readable.iter().map(|entry| (entry.0.name.as_str(), entry)).collect();
         let mut problems = Vec::new();
-        let mut opened: BTreeMap<String, SecretBox<OpenedValue>> = BTreeMap::new();
+        let mut opened: BTreeMap<String, (&dyn kinds::SecretKind, SecretBox<OpenedValue>)> = BTreeMap::new();
         let mut used = Vec::new();
         for segment in &segments {
             let Segment::Secret(r) = segment else { continue };
@@ -98,7 +95,8 @@ impl Sealbox {
                 continue;
             };
             if !opened.contains_key(&r.name) {
-                opened.insert(r.name.clone(), self.open_secret(row, version.clone())?);
+                let kind = kinds::stored_kind(&row.secret_type)?;
+                opened.insert(r.name.clone(), (kind, self.open_secret(row, version.clone())?));
                 used.push((row.clone(), version.clone()));
             }
         }
@@ -109,24 +107,21 @@ impl Sealbox {
                 Segment::Text(text) => out.push_str(text),
                 // `parse` never gives input references; only action fields take them.
                 Segment::Input(_) => {}
-                // EXPOSE: written into the output, which is returned only once every read is audited.
-                Segment::Secret(r) => match (opened.get(&r.name).map(|v| &v.expose_secret().0), &r.field) {
-                    (None, _) => {}
-                    (Some(serde_json::Value::String(text)), None) => out.push_str(text),
-                    (Some(serde_json::Value::String(_)), Some(_)) => {
-                        problems.push(format!("line {}: {}: a text secret has no fields", r.line, r.written()))
-                    }
-                    (Some(structured), None) => out.push_str(&structured.to_string()),
-                    (Some(structured), Some(field)) => match structured.get(field) {
-                        Some(serde_json::Value::String(text)) => out.push_str(text),
-                        Some(serde_json::Value::Null) | None => problems.push(format!(
-                            "line {}: {}: the secret has no field {field}",
+                Segment::Secret(r) => {
+                    let Some((kind, value)) = opened.get(&r.name) else {
+                        continue;
+                    };
+                    // EXPOSE: written into the output, which is returned only once every read is audited.
+                    match kind.reference_text(&value.expose_secret().0, r.field.as_deref()) {
+                        Ok(text) => out.push_str(&Zeroizing::new(text)),
+                        Err(problem) => problems.push(format!(
+                            "line {}: {}: {}",
                             r.line,
-                            r.written()
+                            r.written(),
+                            problem.message(r.field.as_deref())
                         )),
-                        Some(other) => out.push_str(&other.to_string()),
-                    },
-                },
+                    }
+                }
             }
         }
         if !problems.is_empty() {
@@ -148,11 +143,10 @@ impl Sealbox {
         row: &sealbox_store::SecretRow,
         version: sealbox_store::SecretVersionRow,
     ) -> CoreResult<serde_json::Value> {
-        let secret_type =
-            SecretType::parse(&row.secret_type).ok_or_else(|| CoreError::internal("stored secret type is unknown"))?;
+        let kind = kinds::stored_kind(&row.secret_type)?;
         let plaintext = self.open_sealed(row, version)?;
         // EXPOSE: decoded for a caller that was authorised to receive or use the value.
-        kinds::kind_of(secret_type).decode(plaintext.expose_secret())
+        kind.decode(plaintext.expose_secret())
     }
 
     /// A secret's value decoded and kept in a wrapper that wipes it on drop.

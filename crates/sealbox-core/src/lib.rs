@@ -20,6 +20,7 @@ pub mod principal;
 mod secrets;
 pub mod template;
 mod tokens;
+mod trash;
 pub mod validate;
 mod workspaces;
 

@@ -1,4 +1,5 @@
-//! Secrets: create, read details, list, update, versions, reveal, rollback, trash, restore, purge.
+//! Secrets: create, read details, list, update, versions, reveal, rollback, import; the row
+//! decoded once into a [`Secret`]. The trash (delete, restore, purge, retention) is `trash.rs`.
 
 use std::collections::BTreeMap;
 
@@ -13,13 +14,45 @@ use serde_json::{Value, json};
 use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult};
-use crate::kinds::{self, ValidatedValue};
+use crate::kinds::{self, SecretKind, ValidatedValue};
 use crate::principal::{
     IdentityActor, Permission, Principal, RequestContext, SecretScope, authorize, authorize_reveal, identity_may,
     may_compare_value, view_scope,
 };
 use crate::validate::{self, SecretName};
 use crate::{Sealbox, new_id};
+
+/// A secret's row decoded once: its type, visibility and tags as types. Every use-case reads
+/// these instead of parsing the row's strings again.
+pub(crate) struct Secret {
+    pub row: SecretRow,
+    pub secret_type: SecretType,
+    pub visibility: Visibility,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Secret {
+    pub fn decode(row: SecretRow) -> CoreResult<Self> {
+        Ok(Self {
+            secret_type: SecretType::parse(&row.secret_type)
+                .ok_or_else(|| CoreError::internal("stored secret type is unknown"))?,
+            visibility: Visibility::parse(&row.visibility)
+                .ok_or_else(|| CoreError::internal("stored visibility is unknown"))?,
+            tags: serde_json::from_str(&row.tags).map_err(|_| CoreError::internal("stored tags are invalid"))?,
+            row,
+        })
+    }
+
+    pub fn kind(&self) -> &'static dyn SecretKind {
+        kinds::kind_of(self.secret_type)
+    }
+
+    /// The value of an opened version.
+    pub fn decode_value(&self, plaintext: &crypto::SecretSlice<u8>) -> CoreResult<Value> {
+        // EXPOSE: decoded into the API's value for a caller already authorised to receive it.
+        self.kind().decode(plaintext.expose_secret())
+    }
+}
 
 /// Filters for listing secrets, as the caller sent them.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +99,12 @@ impl Sealbox {
             deleted_by: None,
         };
         let version = self.seal_version(&row, 1, &value, p)?;
+        let secret = Secret {
+            row: row.clone(),
+            secret_type: req.secret_type,
+            visibility,
+            tags,
+        };
         let record = self.secret_audit(
             p,
             ctx,
@@ -73,8 +112,8 @@ impl Sealbox {
             &name,
             json!({ "version": 1, "type": req.secret_type, "visibility": visibility }),
         );
-        match self.store.insert_secret(row.clone(), version, record).await {
-            Ok(()) => self.details(&row),
+        match self.store.insert_secret(row, version, record).await {
+            Ok(()) => self.details(&secret),
             Err(StoreError::Duplicate(_)) => Err(self.name_taken(p.workspace_id(), &name).await),
             Err(e) => Err(e.into()),
         }
@@ -99,18 +138,23 @@ impl Sealbox {
     /// other is "not found" to it.
     pub async fn get_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretDetails> {
         let scope = view_scope(p, self.policies_of(p.workspace_id())).await?;
-        let row = match scope {
+        let secret = match scope {
             SecretScope::All => self.live_secret(p, name).await?,
             SecretScope::Covered { .. } => {
                 // To an identity, a secret in the trash is as missing as one it may not see.
                 let name = SecretName::parse(name)?;
-                match self.store.secret_by_name(p.workspace_id(), name.as_str()).await? {
-                    Some(row) if row.deleted_at.is_none() && scope.covers(&parse_tags(&row)?) => row,
+                let found = self.store.secret_by_name(p.workspace_id(), name.as_str()).await?;
+                match found
+                    .filter(|row| row.deleted_at.is_none())
+                    .map(Secret::decode)
+                    .transpose()?
+                {
+                    Some(secret) if scope.covers(&secret.tags) => secret,
                     _ => return Err(not_found(&name)),
                 }
             }
         };
-        self.details(&row)
+        self.details(&secret)
     }
 
     pub async fn list_secrets(&self, p: &Principal, query: SecretQuery) -> CoreResult<Vec<SecretDetails>> {
@@ -118,12 +162,7 @@ impl Sealbox {
         self.list(p, query, false, &scope).await
     }
 
-    pub async fn list_trash(&self, p: &Principal) -> CoreResult<Vec<SecretDetails>> {
-        authorize(p, Permission::ViewSecrets)?;
-        self.list(p, SecretQuery::default(), true, &SecretScope::All).await
-    }
-
-    async fn list(
+    pub(crate) async fn list(
         &self,
         p: &Principal,
         query: SecretQuery,
@@ -135,7 +174,7 @@ impl Sealbox {
         {
             return Err(CoreError::invalid(
                 codes::REQUEST_INVALID,
-                "type: must be one of text, smtp, aws_sqs",
+                format!("type: must be one of {}", kinds::type_names()),
             ));
         }
         for (k, v) in &query.tags {
@@ -149,9 +188,9 @@ impl Sealbox {
         let rows = self.store.list_secrets(p.workspace_id(), &filter).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let tags = parse_tags(&row)?;
-            if query.tags.iter().all(|(k, v)| tags.get(k) == Some(v)) && scope.covers(&tags) {
-                out.push(self.details(&row)?);
+            let secret = Secret::decode(row)?;
+            if query.tags.iter().all(|(k, v)| secret.tags.get(k) == Some(v)) && scope.covers(&secret.tags) {
+                out.push(self.details(&secret)?);
             }
         }
         Ok(out)
@@ -166,19 +205,20 @@ impl Sealbox {
     ) -> CoreResult<SecretDetails> {
         authorize(p, Permission::ManageSecrets)?;
         let name = SecretName::parse(name)?;
-        let row = self.live_secret(p, name.as_str()).await?;
-        check_immutable(&row, &req)?;
+        let secret = self.live_secret(p, name.as_str()).await?;
+        check_immutable(&secret, &req)?;
+        let row = &secret.row;
         if req.value.is_none() && req.description.is_none() && req.metadata.is_none() && req.tags.is_none() {
             return Err(CoreError::invalid(
                 codes::SECRET_NOTHING_TO_UPDATE,
                 "nothing to update: give a value, description, metadata or tags",
             ));
         }
-        check_expected(&row, req.expected_version)?;
+        check_expected(row, req.expected_version)?;
         let value = req
             .value
             .as_ref()
-            .map(|v| kinds::validate(secret_type(&row)?, v))
+            .map(|v| kinds::validate(secret.secret_type, v))
             .transpose()?;
         let changed: Vec<&str> = [
             ("value", req.value.is_some()),
@@ -194,7 +234,7 @@ impl Sealbox {
             workspace_id: row.workspace_id.clone(),
             expected_current_version: req.expected_version.map(|v| v.min(i64::MAX as u64) as i64),
             details: value.as_ref().map(|v| v.details.to_string()),
-            new_value: value.map(|v| self.sealer(&row, v)),
+            new_value: value.map(|v| self.sealer(row, v)),
             description: req.description.map(|d| validate::description(Some(d))).transpose()?,
             metadata: req.metadata.map(|m| validate::metadata(Some(m))).transpose()?,
             tags: req
@@ -217,7 +257,7 @@ impl Sealbox {
     ) -> CoreResult<SecretDetails> {
         let expected = update.expected_current_version;
         match self.store.update_secret(update, record).await {
-            Ok(row) => self.details(&row),
+            Ok(row) => self.details(&Secret::decode(row)?),
             Err(StoreError::VersionConflict { current }) => Err(version_conflict(name, current, expected)),
             Err(StoreError::NotFound) => Err(not_found(name)),
             Err(e) => Err(e.into()),
@@ -226,7 +266,7 @@ impl Sealbox {
 
     pub async fn list_versions(&self, p: &Principal, name: &str) -> CoreResult<SecretVersionList> {
         authorize(p, Permission::ViewSecrets)?;
-        let row = self.live_secret(p, name).await?;
+        let row = self.live_secret(p, name).await?.row;
         let versions = self.store.list_versions(&row.id).await?;
         Ok(SecretVersionList {
             name: row.name,
@@ -266,28 +306,23 @@ impl Sealbox {
             .secret_with_version(p.workspace_id(), name.as_str(), requested)
             .await?
         {
-            Some((row, stored)) if row.deleted_at.is_none() => (row, stored),
+            Some((row, stored)) if row.deleted_at.is_none() => (Secret::decode(row)?, stored),
             Some(_) => return Err(in_trash(&name)),
             None => return Err(not_found(&name)),
         };
-        let visibility =
-            Visibility::parse(&row.visibility).ok_or_else(|| CoreError::internal("stored visibility is unknown"))?;
-        if let Err(refused) = authorize_reveal(p, visibility, name.as_str()) {
+        if let Err(refused) = authorize_reveal(p, row.visibility, name.as_str()) {
             self.audit_denied(p, ctx, AuditAction::SecretReveal, format!("secret:{name}"))
                 .await;
             return Err(refused);
         }
-        let version = requested.unwrap_or(row.current_version);
-        let secret_type = secret_type(&row)?;
-        let stored = stored.ok_or_else(|| no_such_version(&row, version))?;
-        let value = self.open_sealed(&row, stored)?;
-        // EXPOSE: decoded for the member whose reveal was just authorised; returned only once audited.
-        let value = kinds::kind_of(secret_type).decode(value.expose_secret())?;
+        let version = requested.unwrap_or(row.row.current_version);
+        let stored = stored.ok_or_else(|| no_such_version(&row.row, version))?;
+        let value = row.decode_value(&self.open_sealed(&row.row, stored)?)?;
         let record = self.secret_audit(p, ctx, AuditAction::SecretReveal, &name, json!({ "version": version }));
         self.store.append_audit(record).await?;
         Ok(RevealResponse {
-            name: row.name,
-            secret_type,
+            name: row.row.name,
+            secret_type: row.secret_type,
             version: version as u64,
             value,
         })
@@ -311,22 +346,21 @@ impl Sealbox {
             .secret_with_version(p.workspace_id(), name.as_str(), requested)
             .await?
         {
-            Some((row, stored)) if row.deleted_at.is_none() => (row, stored),
+            Some((row, stored)) if row.deleted_at.is_none() => (Secret::decode(row)?, stored),
             _ => return Err(not_found(&name)),
         };
         let policies = self.policies_of(p.workspace_id()).await?;
-        if !identity_may(identity, &policies, &parse_tags(&row)?, PolicyAccess::Read) {
+        if !identity_may(identity, &policies, &row.tags, PolicyAccess::Read) {
             return Err(not_found(&name));
         }
-        let version = requested.unwrap_or(row.current_version);
-        let stored = stored.ok_or_else(|| no_such_version(&row, version))?;
-        let secret_type = secret_type(&row)?;
-        let value = self.open_value(&row, stored.clone())?;
+        let version = requested.unwrap_or(row.row.current_version);
+        let stored = stored.ok_or_else(|| no_such_version(&row.row, version))?;
+        let value = row.decode_value(&self.open_sealed(&row.row, stored.clone())?)?;
         let target = format!("secret:{name}");
-        self.record_reads(p, ctx, &[(row.clone(), stored)], &target).await?;
+        self.record_reads(p, ctx, &[(row.row.clone(), stored)], &target).await?;
         Ok(RevealResponse {
-            name: row.name,
-            secret_type,
+            name: row.row.name,
+            secret_type: row.secret_type,
             version: version as u64,
             value,
         })
@@ -343,20 +377,19 @@ impl Sealbox {
     ) -> CoreResult<SecretDetails> {
         authorize(p, Permission::ManageSecrets)?;
         let name = SecretName::parse(name)?;
-        let row = self.live_secret(p, name.as_str()).await?;
-        check_expected(&row, expected_version)?;
+        let secret = self.live_secret(p, name.as_str()).await?;
+        let row = &secret.row;
+        check_expected(row, expected_version)?;
         let to = to.min(i64::MAX as u64) as i64;
-        let secret_type = secret_type(&row)?;
-        let old = self.open_version(&row, to).await?;
+        let old = self.open_version(row, to).await?;
         // The details of a structured value follow the value back.
-        // EXPOSE: decoded and checked again only to be sealed as the new version; nobody reads it.
-        let old_value = kinds::validate(secret_type, &kinds::kind_of(secret_type).decode(old.expose_secret())?)?;
+        let old_value = kinds::validate(secret.secret_type, &secret.decode_value(&old)?)?;
         let update = SecretUpdate {
             secret_id: row.id.clone(),
             workspace_id: row.workspace_id.clone(),
             expected_current_version: expected_version.map(|v| v.min(i64::MAX as u64) as i64),
             details: Some(old_value.details.to_string()),
-            new_value: Some(self.sealer(&row, old_value)),
+            new_value: Some(self.sealer(row, old_value)),
             description: None,
             metadata: None,
             tags: None,
@@ -368,121 +401,14 @@ impl Sealbox {
         self.apply_update(&name, update, record).await
     }
 
-    /// Moves a secret to the trash; its name stays reserved until it is purged.
-    pub async fn delete_secret(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<SecretDetails> {
-        authorize(p, Permission::ManageSecrets)?;
-        let name = SecretName::parse(name)?;
-        let mut row = self.live_secret(p, name.as_str()).await?;
-        let now = self.now();
-        let record = self.secret_audit(
-            p,
-            ctx,
-            AuditAction::SecretDelete,
-            &name,
-            json!({ "version": row.current_version }),
-        );
-        match self
-            .store
-            .set_secret_trashed(p.workspace_id(), &row.id, Some((now, p.label())), record)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::NotFound) => return Err(not_found(&name)),
-            Err(e) => return Err(e.into()),
-        }
-        row.deleted_at = Some(now);
-        row.deleted_by = Some(p.label());
-        self.details(&row)
-    }
-
-    pub async fn restore_secret(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<SecretDetails> {
-        authorize(p, Permission::ManageSecrets)?;
-        let name = SecretName::parse(name)?;
-        let mut row = self.trashed_secret(p, &name).await?;
-        let record = self.secret_audit(
-            p,
-            ctx,
-            AuditAction::SecretRestore,
-            &name,
-            json!({ "version": row.current_version }),
-        );
-        match self
-            .store
-            .set_secret_trashed(p.workspace_id(), &row.id, None, record)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::NotFound) => return Err(not_in_trash(&name)),
-            Err(e) => return Err(e.into()),
-        }
-        row.deleted_at = None;
-        row.deleted_by = None;
-        self.details(&row)
-    }
-
-    /// Deletes a trashed secret and its whole history for good.
-    pub async fn purge_secret(&self, p: &Principal, ctx: &RequestContext, name: &str) -> CoreResult<()> {
-        authorize(p, Permission::ManageSecrets)?;
-        let name = SecretName::parse(name)?;
-        let row = self.trashed_secret(p, &name).await?;
-        let record = self.secret_audit(
-            p,
-            ctx,
-            AuditAction::SecretPurge,
-            &name,
-            json!({ "versions": row.current_version }),
-        );
-        match self.store.purge_secret(p.workspace_id(), &row.id, record).await {
-            Err(StoreError::NotFound) => Err(not_in_trash(&name)),
-            other => Ok(other?),
-        }
-    }
-
-    /// Purges every secret that has been in the trash longer than the retention period.
-    /// Returns how many were purged.
-    pub async fn sweep_trash(&self) -> CoreResult<usize> {
-        let before = self.now() - self.config.trash_retention_ms;
-        let expired = self.store.trashed_before(before).await?;
-        let ctx = RequestContext {
-            request_id: "trash-sweep".into(),
-            client_addr: "local".into(),
-        };
-        let mut purged = 0;
-        for row in expired {
-            let record = self.audit_record(
-                &row.workspace_id,
-                "system:trash-retention".into(),
-                &ctx,
-                AuditAction::SecretPurge,
-                format!("secret:{}", row.name),
-                Outcome::Success,
-                json!({ "versions": row.current_version, "reason": "retention" }),
-            );
-            match self.store.purge_secret(&row.workspace_id, &row.id, record).await {
-                Ok(()) => purged += 1,
-                Err(StoreError::NotFound) => {} // restored or purged meanwhile
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(purged)
-    }
-
     // ---- helpers ----
 
-    async fn live_secret(&self, p: &Principal, name: &str) -> CoreResult<SecretRow> {
+    pub(crate) async fn live_secret(&self, p: &Principal, name: &str) -> CoreResult<Secret> {
         let name = SecretName::parse(name)?;
         match self.store.secret_by_name(p.workspace_id(), name.as_str()).await? {
-            Some(row) if row.deleted_at.is_none() => Ok(row),
+            Some(row) if row.deleted_at.is_none() => Secret::decode(row),
             Some(_) => Err(in_trash(&name)),
             None => Err(not_found(&name)),
-        }
-    }
-
-    async fn trashed_secret(&self, p: &Principal, name: &SecretName) -> CoreResult<SecretRow> {
-        match self.store.secret_by_name(p.workspace_id(), name.as_str()).await? {
-            Some(row) if row.deleted_at.is_some() => Ok(row),
-            Some(_) => Err(not_in_trash(name)),
-            None => Err(not_found(name)),
         }
     }
 
@@ -553,7 +479,7 @@ impl Sealbox {
             .map_err(|_| CoreError::internal(format!("cannot open secret id {} version {}", row.id, stored.version)))
     }
 
-    fn secret_audit(
+    pub(crate) fn secret_audit(
         &self,
         p: &Principal,
         ctx: &RequestContext,
@@ -572,18 +498,18 @@ impl Sealbox {
         )
     }
 
-    fn details(&self, row: &SecretRow) -> CoreResult<SecretDetails> {
+    pub(crate) fn details(&self, secret: &Secret) -> CoreResult<SecretDetails> {
         let parse = |text: &str| {
             serde_json::from_str::<Value>(text).map_err(|_| CoreError::internal("stored JSON column is invalid"))
         };
+        let row = &secret.row;
         Ok(SecretDetails {
             name: row.name.clone(),
-            secret_type: secret_type(row)?,
-            visibility: Visibility::parse(&row.visibility)
-                .ok_or_else(|| CoreError::internal("stored visibility is unknown"))?,
+            secret_type: secret.secret_type,
+            visibility: secret.visibility,
             description: row.description.clone(),
             metadata: parse(&row.metadata)?,
-            tags: parse_tags(row)?,
+            tags: secret.tags.clone(),
             details: parse(&row.details)?,
             version: row.current_version.max(0) as u64,
             created_at: format_ms(row.created_at),
@@ -618,32 +544,24 @@ fn seal(
     })
 }
 
-fn secret_type(row: &SecretRow) -> CoreResult<SecretType> {
-    SecretType::parse(&row.secret_type).ok_or_else(|| CoreError::internal("stored secret type is unknown"))
-}
-
-fn parse_tags(row: &SecretRow) -> CoreResult<BTreeMap<String, String>> {
-    serde_json::from_str(&row.tags).map_err(|_| CoreError::internal("stored tags are invalid"))
-}
-
 fn json_text<T: serde::Serialize>(v: &T) -> CoreResult<String> {
     serde_json::to_string(v).map_err(CoreError::internal)
 }
 
-fn check_immutable(row: &SecretRow, req: &UpdateSecretRequest) -> CoreResult<()> {
-    if req.name.as_deref().is_some_and(|n| n != row.name) {
+fn check_immutable(secret: &Secret, req: &UpdateSecretRequest) -> CoreResult<()> {
+    if req.name.as_deref().is_some_and(|n| n != secret.row.name) {
         return Err(CoreError::invalid(
             codes::SECRET_NAME_IMMUTABLE,
             "name: secret names cannot be changed; create a new secret and delete this one",
         ));
     }
-    if req.secret_type.is_some_and(|t| t.as_str() != row.secret_type) {
+    if req.secret_type.is_some_and(|t| t != secret.secret_type) {
         return Err(CoreError::invalid(
             codes::SECRET_TYPE_IMMUTABLE,
             "type: a secret's type is fixed at creation",
         ));
     }
-    if req.visibility.is_some_and(|v| v.as_str() != row.visibility) {
+    if req.visibility.is_some_and(|v| v != secret.visibility) {
         return Err(CoreError::invalid(
             codes::SECRET_VISIBILITY_IMMUTABLE,
             "visibility: a secret's visibility is fixed at creation",
@@ -675,7 +593,7 @@ fn version_conflict(name: &SecretName, current: i64, expected: Option<i64>) -> C
     )
 }
 
-fn not_found(name: &SecretName) -> CoreError {
+pub(crate) fn not_found(name: &SecretName) -> CoreError {
     CoreError::not_found(
         codes::SECRET_NOT_FOUND,
         format!("no secret named {name} in this workspace"),
@@ -697,10 +615,6 @@ fn no_such_version(row: &SecretRow, version: i64) -> CoreError {
             row.name, row.current_version
         ),
     )
-}
-
-fn not_in_trash(name: &SecretName) -> CoreError {
-    CoreError::not_found(codes::SECRET_NOT_FOUND, format!("secret {name} is not in the trash"))
 }
 
 impl Sealbox {
@@ -730,6 +644,9 @@ impl Sealbox {
                         .store
                         .secret_with_version(p.workspace_id(), name.as_str(), None)
                         .await?;
+                    let existing = existing
+                        .map(|(row, version)| Secret::decode(row).map(|secret| (secret, version)))
+                        .transpose()?;
                     plan.push((name, validated, existing));
                 }
                 Err(e) => problems.push(format!("{}: {}", validate::quote_for_message(name), e.message)),
@@ -749,17 +666,16 @@ impl Sealbox {
                     outcome.created.push(name.to_string());
                     writes.push((name, validated, None));
                 }
-                Some((row, _)) if row.deleted_at.is_some() => {
+                Some((secret, _)) if secret.row.deleted_at.is_some() => {
                     problems.push(format!("{name}: in the trash; restore or purge it first"))
                 }
-                Some((row, _)) if row.secret_type != SecretType::Text.as_str() => problems.push(format!(
+                Some((secret, _)) if secret.secret_type != SecretType::Text => problems.push(format!(
                     "{name}: is a {} secret; import writes text secrets only",
-                    row.secret_type
+                    secret.secret_type.as_str()
                 )),
-                Some((row, Some(version))) => {
-                    let visibility = Visibility::parse(&row.visibility)
-                        .ok_or_else(|| CoreError::internal("stored visibility is unknown"))?;
-                    let unchanged = if may_compare_value(p, visibility, name.as_str()) {
+                Some((secret, Some(version))) => {
+                    let row = secret.row;
+                    let unchanged = if may_compare_value(p, secret.visibility, name.as_str()) {
                         let current = self.open_sealed(&row, version)?;
                         // EXPOSE: compared in memory with the imported value, never returned.
                         current.expose_secret() == validated.plaintext.expose_secret()

@@ -37,16 +37,26 @@ pub enum SecretType {
     Text,
     Smtp,
     AwsSqs,
+    Database,
+    SshKey,
 }
 
 impl SecretType {
-    pub const ALL: [SecretType; 3] = [SecretType::Text, SecretType::Smtp, SecretType::AwsSqs];
+    pub const ALL: [SecretType; 5] = [
+        SecretType::Text,
+        SecretType::Smtp,
+        SecretType::AwsSqs,
+        SecretType::Database,
+        SecretType::SshKey,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SecretType::Text => "text",
             SecretType::Smtp => "smtp",
             SecretType::AwsSqs => "aws_sqs",
+            SecretType::Database => "database",
+            SecretType::SshKey => "ssh_key",
         }
     }
 
@@ -113,9 +123,8 @@ impl Role {
 
 /// `POST /v1/secrets`.
 ///
-/// `value` is a JSON string for `text`, and a JSON object for the structured types
-/// (`smtp`: `host`, `port`, `username`, `password`, `from`; `aws_sqs`: `aws_region`, `queue_url`,
-/// `access_key_id`, `secret_access_key`).
+/// `value` is a JSON string for `text`, and a JSON object of the type's fields for the
+/// structured types (the `SecretValue` schema lists them).
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -179,3 +179,29 @@ def test_import_tags_what_it_creates_and_never_compares_restricted_values(owner:
     assert owner.secrets.get(fresh).tags == {"team": "payments"}
     events = owner.audit.list(action="secret.import", secret=pin)
     assert [e.detail["dry_run"] for e in events] == [True, True]
+
+
+def test_database_and_ssh_key_secrets(owner: sealbox.Client, unique: str, tmp_path) -> None:
+    import subprocess
+
+    name = f"DB_{unique}"
+    db = owner.secrets.create(
+        name=name,
+        type="database",
+        value={"engine": "postgres", "host": "db.example.com", "database": "app",
+               "username": "app", "password": "db:pass@1"},
+    )
+    assert db.type == "database"
+    assert db.details == {"engine": "postgres", "host": "db.example.com", "port": 5432,
+                          "database": "app", "username": "app"}
+    assert json.loads(owner.secrets.reveal(name))["password"] == "db:pass@1"
+
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    public = (tmp_path / "key.pub").read_text().split()[1]
+    ssh = owner.secrets.create(name=f"SSH_{unique}", type="ssh_key", value={"private_key": key.read_text()})
+    assert ssh.type == "ssh_key"
+    assert ssh.details["public_key"].split()[1] == public
+    with pytest.raises(sealbox.Invalid) as info:
+        owner.secrets.create(name=f"SSH_BAD_{unique}", type="ssh_key", value={"private_key": "nope"})
+    assert info.value.message.startswith("ssh_key.private_key:")

@@ -552,3 +552,33 @@ fn issue_9_update_never_ignores_a_piped_value() {
         "update's help describes update: {help:#?}"
     );
 }
+
+/// `--type database` with a JSON object on stdin; `run` gets the URL (issue 10).
+#[test]
+fn database_secret_from_stdin_gives_programs_its_url() {
+    let sb = setup();
+    let value = json!({"engine": "postgres", "host": "db.example.com", "database": "app",
+                       "username": "app", "password": "db-pass:Qq77"});
+    sb.cli(
+        &["secret", "create", "DATABASE_URL", "--type", "database"],
+        Some(&value.to_string()),
+    )
+    .ok();
+    let details = sb.cli(&["--json", "secret", "get", "DATABASE_URL"], None).json();
+    assert_eq!(details["type"], "database");
+    assert_eq!(details["details"]["port"], 5432);
+    assert!(!details.to_string().contains("db-pass"));
+    let listed = sb.cli(&["--json", "secret", "list", "--type", "database"], None).json();
+    assert_eq!(names(&listed), ["DATABASE_URL"]);
+    let printed = sb.cli(
+        &["run", "--no-redact", "--", "sh", "-c", "printf %s \"$DATABASE_URL\""],
+        None,
+    );
+    assert_eq!(printed.ok(), "postgres://app:db-pass%3AQq77@db.example.com:5432/app");
+    let run = sb.cli(&["secret", "create", "X", "--type", "nosuch"], Some("{}"));
+    assert_eq!(run.status, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("database, ssh_key"),
+        "the help lists every type: {run:#?}"
+    );
+}

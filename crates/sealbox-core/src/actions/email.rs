@@ -51,7 +51,6 @@ impl EmailAction {
             account: AccountSecret {
                 name: secret,
                 secret_type: SecretType::Smtp,
-                credential: "password",
             },
         }
     }

@@ -54,13 +54,12 @@ pub(super) trait CheckedKind: Debug + Send + Sync {
     fn render(&self, r: &mut Renderer<'_>) -> CoreResult<Box<dyn RenderedKind>>;
 }
 
-/// The secret an action sends through: its name, the type it must have, and the field holding
-/// its credential (redacted from replies whatever its length).
+/// The secret an action sends through: its name and the type it must have (its sensitive fields
+/// are redacted from replies whatever their length).
 #[derive(Debug)]
 pub(super) struct AccountSecret {
     pub(super) name: String,
     pub(super) secret_type: SecretType,
-    pub(super) credential: &'static str,
 }
 
 /// One kind's rendered request, every rendered field a `SecretString`.

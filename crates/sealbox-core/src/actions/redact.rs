@@ -39,23 +39,22 @@ impl Redactor {
 /// The redactor for one run: every value it opened.
 pub(super) fn redactor_for(opened: &BTreeMap<String, Opened>, compiled: &Compiled) -> Redactor {
     let mut values: Vec<String> = Vec::new();
-    // Every field the action references, whatever its length: it is sent; and the credential
-    // of its account secret (an e-mail's or SQS action's).
+    // Every field the action references, whatever its length: it is sent; and the sensitive
+    // fields of its account secret (an e-mail's or SQS action's).
     if let Some(account) = compiled.account()
-        && let Some(Value::String(text)) = opened.get(&account.name).and_then(|o| o.value.get(account.credential))
+        && let Some(o) = opened.get(&account.name)
+        && let Ok(kind) = crate::kinds::stored_kind(&o.row.secret_type)
     {
-        values.push(text.clone());
+        values.extend(kind.sensitive_texts(&o.value));
     }
     for field in compiled.fields() {
         for segment in &field.segments {
             if let Segment::Secret(r) = segment
                 && let (Some(o), Some(name)) = (opened.get(&r.name), &r.field)
+                && let Ok(kind) = crate::kinds::stored_kind(&o.row.secret_type)
+                && let Ok(text) = kind.reference_text(&o.value, Some(name))
             {
-                match o.value.get(name) {
-                    Some(Value::String(text)) => values.push(text.clone()),
-                    Some(Value::Null) | None => {}
-                    Some(other) => values.push(other.to_string()),
-                }
+                values.push(text);
             }
         }
     }

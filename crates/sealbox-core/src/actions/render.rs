@@ -84,24 +84,23 @@ impl<'a> Renderer<'a> {
                         self.input_problem(&i.key, field, &problem);
                     }
                 }
-                Segment::Secret(r) => match (self.opened.get(&r.name).map(|o| &o.value), &r.field) {
-                    (None, _) => self
+                Segment::Secret(r) => match self.opened.get(&r.name) {
+                    None => self
                         .problems
                         .push(format!("{}: {}: no such secret", field.name, r.written())),
-                    (Some(Value::String(text)), None) => out.push_str(text),
-                    (Some(Value::String(_)), Some(_)) => {
-                        self.problems
-                            .push(format!("{}: {}: a text secret has no fields", field.name, r.written()))
-                    }
-                    (Some(structured), None) => out.push_str(&structured.to_string()),
-                    (Some(structured), Some(name)) => match structured.get(name) {
-                        Some(Value::String(text)) => out.push_str(text),
-                        Some(Value::Null) | None => self.problems.push(format!(
-                            "{}: {}: the secret has no field {name}",
+                    Some(o) => match crate::kinds::stored_kind(&o.row.secret_type)
+                        .map(|kind| kind.reference_text(&o.value, r.field.as_deref()))
+                    {
+                        Ok(Ok(text)) => out.push_str(&text),
+                        Ok(Err(problem)) => self.problems.push(format!(
+                            "{}: {}: {}",
                             field.name,
-                            r.written()
+                            r.written(),
+                            problem.message(r.field.as_deref())
                         )),
-                        Some(other) => out.push_str(&other.to_string()),
+                        Err(_) => self
+                            .problems
+                            .push(format!("{}: {}: no such secret", field.name, r.written())),
                     },
                 },
             }

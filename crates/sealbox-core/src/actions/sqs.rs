@@ -70,7 +70,6 @@ impl SqsAction {
             account: AccountSecret {
                 name: secret,
                 secret_type: SecretType::AwsSqs,
-                credential: "secret_access_key",
             },
         }
     }

@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Fields, SecretKind, ValidatedValue};
+use sealbox_types::SecretType;
+
+use super::{Description, FieldSpec, Fields, Input, SecretKind, ValidatedValue};
 
 pub struct AwsSqs;
 
@@ -27,35 +29,88 @@ fn is_http_url(s: &str) -> bool {
     })
 }
 
+const FIELDS: &[FieldSpec] = &[
+    FieldSpec {
+        name: "aws_region",
+        form: "region",
+        label: "Region",
+        input: Input::Text,
+        sensitive: false,
+        required: true,
+        default: None,
+        placeholder: "us-east-1",
+        max_chars: 64,
+    },
+    FieldSpec {
+        name: "queue_url",
+        form: "queue",
+        label: "Queue URL",
+        input: Input::Url,
+        sensitive: false,
+        required: true,
+        default: None,
+        placeholder: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
+        max_chars: 2048,
+    },
+    FieldSpec {
+        name: "access_key_id",
+        form: "akid",
+        label: "Access key id",
+        input: Input::Text,
+        sensitive: true,
+        required: true,
+        default: None,
+        placeholder: "",
+        max_chars: 128,
+    },
+    FieldSpec {
+        name: "secret_access_key",
+        form: "sak",
+        label: "Secret access key",
+        input: Input::Password,
+        sensitive: true,
+        required: true,
+        default: None,
+        placeholder: "",
+        max_chars: 256,
+    },
+];
+
+const DESCRIPTION: Description = Description {
+    secret_type: SecretType::AwsSqs,
+    label: "AWS SQS",
+    structured: true,
+    fields: FIELDS,
+};
+
 impl SecretKind for AwsSqs {
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
+    }
+
     fn validate(&self, value: &Value) -> Result<ValidatedValue, Vec<String>> {
-        let mut f = Fields::new(
-            "aws_sqs",
-            value,
-            &["aws_region", "queue_url", "access_key_id", "secret_access_key"],
-        )?;
-        let region = f.string("aws_region", true, 64);
+        let mut f = Fields::new(self, value)?;
+        let region = f.string("aws_region");
         if region.as_deref().is_some_and(|r| !is_region(r)) {
             f.problem("aws_region", "must be an AWS region like us-east-1");
         }
-        let queue_url = f.string("queue_url", true, 2048);
+        let queue_url = f.string("queue_url");
         if queue_url.as_deref().is_some_and(|u| !is_http_url(u)) {
             f.problem("queue_url", "must be an http(s) URL");
         }
-        let access_key_id = f.string("access_key_id", true, 128);
+        let access_key_id = f.string("access_key_id");
         if access_key_id
             .as_deref()
             .is_some_and(|k| !k.chars().all(|c| c.is_ascii_alphanumeric()))
         {
             f.problem("access_key_id", "only letters and digits");
         }
-        let secret_access_key = f.string("secret_access_key", true, 256);
+        let secret_access_key = f.string("secret_access_key");
         let canonical = json!({
             "aws_region": region, "queue_url": queue_url,
             "access_key_id": access_key_id, "secret_access_key": secret_access_key,
         });
-        let details = json!({ "aws_region": region, "queue_url": queue_url });
-        f.finish(canonical, details)
+        f.finish(canonical)
     }
 }
 

@@ -3,16 +3,87 @@
 
 use serde_json::{Value, json};
 
-use super::{Fields, SecretKind, ValidatedValue};
+use sealbox_types::SecretType;
+
+use super::{Description, FieldSpec, Fields, Input, SecretKind, ValidatedValue};
 
 pub const DEFAULT_PORT: u64 = 587;
 
 pub struct Smtp;
 
+const FIELDS: &[FieldSpec] = &[
+    FieldSpec {
+        name: "host",
+        form: "host",
+        label: "Host",
+        input: Input::Text,
+        sensitive: false,
+        required: true,
+        default: None,
+        placeholder: "smtp.example.com",
+        max_chars: 253,
+    },
+    FieldSpec {
+        name: "port",
+        form: "port",
+        label: "Port",
+        input: Input::Number,
+        sensitive: false,
+        required: false,
+        default: Some("587"),
+        placeholder: "",
+        max_chars: 5,
+    },
+    FieldSpec {
+        name: "username",
+        form: "username",
+        label: "Username",
+        input: Input::Text,
+        sensitive: false,
+        required: false,
+        default: None,
+        placeholder: "",
+        max_chars: 256,
+    },
+    FieldSpec {
+        name: "password",
+        form: "password",
+        label: "Password",
+        input: Input::Password,
+        sensitive: true,
+        required: false,
+        default: None,
+        placeholder: "",
+        max_chars: 1024,
+    },
+    FieldSpec {
+        name: "from",
+        form: "from",
+        label: "From",
+        input: Input::Text,
+        sensitive: false,
+        required: false,
+        default: None,
+        placeholder: "noreply@example.com",
+        max_chars: 254,
+    },
+];
+
+const DESCRIPTION: Description = Description {
+    secret_type: SecretType::Smtp,
+    label: "SMTP",
+    structured: true,
+    fields: FIELDS,
+};
+
 impl SecretKind for Smtp {
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
+    }
+
     fn validate(&self, value: &Value) -> Result<ValidatedValue, Vec<String>> {
-        let mut f = Fields::new("smtp", value, &["host", "port", "username", "password", "from"])?;
-        let host = f.string("host", true, 253);
+        let mut f = Fields::new(self, value)?;
+        let host = f.string("host");
         if let Some(h) = &host
             && (h
                 .chars()
@@ -20,27 +91,17 @@ impl SecretKind for Smtp {
         {
             f.problem("host", "must be a host name or IP address");
         }
-        let port = match f.raw("port") {
-            None => Some(DEFAULT_PORT),
-            Some(p) => match p.as_u64() {
-                Some(n) if (1..=65535).contains(&n) => Some(n),
-                _ => {
-                    f.problem("port", "must be 1-65535");
-                    None
-                }
-            },
-        };
-        let username = f.string("username", false, 256);
-        let password = f.string("password", false, 1024);
-        let from = f.string("from", false, 254);
+        let port = f.port("port", Some(DEFAULT_PORT));
+        let username = f.string("username");
+        let password = f.string("password");
+        let from = f.string("from");
         if let Some(addr) = &from
             && !matches!(addr.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !addr.contains(char::is_whitespace))
         {
             f.problem("from", "must be an e-mail address like alerts@example.com");
         }
         let canonical = json!({ "host": host, "port": port, "username": username, "password": password, "from": from });
-        let details = json!({ "host": host, "port": port, "username": username, "from": from });
-        f.finish(canonical, details)
+        f.finish(canonical)
     }
 }
 

@@ -3,14 +3,39 @@
 use sealbox_crypto::SecretSlice;
 use serde_json::{Value, json};
 
-use super::{SecretKind, ValidatedValue};
+use sealbox_types::SecretType;
+
+use super::{Description, FieldSpec, Input, SecretKind, ValidatedValue};
 use crate::error::{CoreError, CoreResult};
 
 pub const TEXT_MAX_CHARS: usize = 2048;
 
 pub struct Text;
 
+const FIELDS: &[FieldSpec] = &[FieldSpec {
+    name: "value",
+    form: "value",
+    label: "Value",
+    input: Input::Multiline,
+    sensitive: true,
+    required: true,
+    default: None,
+    placeholder: "",
+    max_chars: TEXT_MAX_CHARS,
+}];
+
+const DESCRIPTION: Description = Description {
+    secret_type: SecretType::Text,
+    label: "Text",
+    structured: false,
+    fields: FIELDS,
+};
+
 impl SecretKind for Text {
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
+    }
+
     fn validate(&self, value: &Value) -> Result<ValidatedValue, Vec<String>> {
         let Value::String(s) = value else {
             return Err(vec!["value: must be a string for type text".to_owned()]);

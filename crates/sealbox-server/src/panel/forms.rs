@@ -115,30 +115,15 @@ pub(crate) fn parse_list(raw: &str) -> Vec<String> {
 }
 
 /// Splits core's joined value problems (`smtp.port: must be 1-65535; smtp.host: is required`)
-/// into one message per form field; anything else belongs to `fallback`.
+/// into one message per form input (the field's input name); anything else belongs to `fallback`.
 pub(crate) fn field_errors(message: &str, fallback: &str) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for problem in message.split("; ") {
         let (field, text) = match problem.split_once(": ") {
-            Some((path, text)) => {
-                let field = path.rsplit('.').next().unwrap_or(path);
-                let known = [
-                    "host",
-                    "port",
-                    "username",
-                    "password",
-                    "from",
-                    "aws_region",
-                    "queue_url",
-                    "access_key_id",
-                    "secret_access_key",
-                ];
-                if known.contains(&field) && path.contains('.') {
-                    (field.to_owned(), text.to_owned())
-                } else {
-                    (fallback.to_owned(), problem.to_owned())
-                }
-            }
+            Some((path, text)) => match super::value_form::input_for(path) {
+                Some(input) => (input.to_owned(), text.to_owned()),
+                None => (fallback.to_owned(), problem.to_owned()),
+            },
             None => (fallback.to_owned(), problem.to_owned()),
         };
         out.entry(field)

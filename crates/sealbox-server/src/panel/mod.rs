@@ -20,6 +20,7 @@ mod policies;
 mod secrets;
 mod session;
 mod trash;
+mod value_form;
 
 use askama::Template;
 use axum::Router;

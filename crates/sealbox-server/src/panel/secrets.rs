@@ -9,10 +9,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use sealbox_core::{CoreError, ErrorClass, SecretQuery};
 use sealbox_types::{CreateSecretRequest, SecretDetails, SecretType, UpdateSecretRequest, Visibility, codes};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::forms::{Fields, field_errors, parse_metadata, parse_tags, tags_text};
 use super::session::Form;
+use super::value_form::{self, Errors, KindView, ValueFields, type_label};
 use super::{Layout, PanelResult, Session, render, see_other, seg, short_time};
 use crate::AppState;
 use crate::extract::Ctx;
@@ -27,8 +28,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/secrets/{name}/rollback", post(rollback))
         .route("/secrets/{name}/delete", post(delete))
 }
-
-type Errors = BTreeMap<String, String>;
 
 /// A secret as a row of the secrets table (and of the trash).
 #[derive(Clone)]
@@ -46,14 +45,6 @@ pub(crate) struct SecretView {
     pub(super) purge_after: String,
     pub(super) restore_action: String,
     pub(super) purge_action: String,
-}
-
-fn type_label(t: SecretType) -> &'static str {
-    match t {
-        SecretType::Text => "Text",
-        SecretType::Smtp => "SMTP",
-        SecretType::AwsSqs => "AWS SQS",
-    }
 }
 
 pub(super) fn secret_view(d: &SecretDetails) -> SecretView {
@@ -91,101 +82,6 @@ pub(crate) struct NewSecret {
     value: ValueFields,
 }
 
-/// The value fields of every type (the form shows the selected type's).
-#[derive(Default)]
-pub(crate) struct ValueFields {
-    text: String,
-    host: String,
-    port: String,
-    username: String,
-    password: String,
-    from: String,
-    aws_region: String,
-    queue_url: String,
-    access_key_id: String,
-    secret_access_key: String,
-}
-
-impl ValueFields {
-    fn from_fields(f: &Fields) -> Self {
-        Self {
-            // Browsers send a textarea's line breaks as CRLF, whatever was typed or pasted; the
-            // value is stored with LF, as the page's character counter counts it.
-            text: f.get("value").replace("\r\n", "\n"),
-            host: f.owned("host"),
-            port: f.owned("port"),
-            username: f.owned("username"),
-            password: f.owned("password"),
-            from: f.owned("from"),
-            aws_region: f.owned("aws_region"),
-            queue_url: f.owned("queue_url"),
-            access_key_id: f.owned("access_key_id"),
-            secret_access_key: f.owned("secret_access_key"),
-        }
-    }
-
-    /// Whether anything was typed (the port's default alone does not count).
-    fn is_empty(&self, t: SecretType) -> bool {
-        match t {
-            SecretType::Text => self.text.is_empty(),
-            SecretType::Smtp => [&self.host, &self.username, &self.password, &self.from]
-                .iter()
-                .all(|s| s.trim().is_empty()),
-            SecretType::AwsSqs => [
-                &self.aws_region,
-                &self.queue_url,
-                &self.access_key_id,
-                &self.secret_access_key,
-            ]
-            .iter()
-            .all(|s| s.trim().is_empty()),
-        }
-    }
-
-    /// The API's value for type `t`; empty fields are left out so core names what is required.
-    fn to_value(&self, t: SecretType, errors: &mut Errors) -> Value {
-        let mut object = Map::new();
-        let mut put = |k: &str, v: &str| {
-            if !v.trim().is_empty() {
-                object.insert(k.to_owned(), Value::String(v.trim().to_owned()));
-            }
-        };
-        match t {
-            SecretType::Text => return Value::String(self.text.clone()),
-            SecretType::Smtp => {
-                put("host", &self.host);
-                put("username", &self.username);
-                put("from", &self.from);
-                if !self.password.is_empty() {
-                    object.insert("password".into(), Value::String(self.password.clone()));
-                }
-                if !self.port.trim().is_empty() {
-                    match self.port.trim().parse::<u64>() {
-                        Ok(n) => {
-                            object.insert("port".into(), json!(n));
-                        }
-                        Err(_) => {
-                            errors.insert("port".into(), "must be a number from 1 to 65535".into());
-                        }
-                    }
-                }
-            }
-            SecretType::AwsSqs => {
-                put("aws_region", &self.aws_region);
-                put("queue_url", &self.queue_url);
-                put("access_key_id", &self.access_key_id);
-                if !self.secret_access_key.is_empty() {
-                    object.insert(
-                        "secret_access_key".into(),
-                        Value::String(self.secret_access_key.clone()),
-                    );
-                }
-            }
-        }
-        Value::Object(object)
-    }
-}
-
 /// Sorts a core refusal into the form field it is about.
 fn core_field_errors(e: &CoreError, errors: &mut Errors) {
     let field = match e.code {
@@ -219,8 +115,10 @@ struct SecretsPage {
     tag_options: Vec<String>,
     panel_open: bool,
     form: NewSecret,
+    /// Every type's value inputs; the form shows the selected type's.
+    kinds: Vec<KindView>,
+    types: Vec<(&'static str, &'static str)>,
     errors: Errors,
-    text_max: usize,
 }
 
 pub(crate) async fn list(State(s): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> PanelResult {
@@ -228,10 +126,7 @@ pub(crate) async fn list(State(s): State<AppState>, session: Session, RawQuery(r
     let form = NewSecret {
         secret_type: "text".into(),
         visibility: "masked".into(),
-        value: ValueFields {
-            port: "587".into(),
-            ..Default::default()
-        },
+        value: ValueFields::defaults(),
         ..Default::default()
     };
     let open = q.get("new") == "1";
@@ -277,9 +172,10 @@ async fn secrets_page(
         visibility: visibility.to_owned(),
         tag_options: tag_options.into_iter().collect(),
         panel_open,
+        kinds: value_form::all_kind_views(&form.value),
+        types: value_form::type_options(),
         form,
         errors,
-        text_max: 2048,
     };
     render(status, &page)
 }
@@ -315,7 +211,8 @@ pub(crate) async fn create(State(s): State<AppState>, Ctx(ctx): Ctx, form: Form)
 fn create_request(typed: &NewSecret) -> Result<CreateSecretRequest, Errors> {
     let mut errors = Errors::new();
     let secret_type = SecretType::parse(&typed.secret_type).unwrap_or_else(|| {
-        errors.insert("type".into(), "choose a type: text, SMTP or AWS SQS".into());
+        let types: Vec<_> = value_form::type_options().into_iter().map(|(_, label)| label).collect();
+        errors.insert("type".into(), format!("choose a type: {}", types.join(", ")));
         SecretType::Text
     });
     let visibility = Visibility::parse(&typed.visibility).unwrap_or_else(|| {
@@ -379,11 +276,12 @@ struct SecretPage {
     metadata: String,
     versions: Vec<VersionView>,
     edit: EditForm,
+    /// The type's value inputs, with what was typed.
+    kind: KindView,
     errors: Errors,
     delete_open: bool,
     delete_error: Option<String>,
     reveal_seconds: u32,
-    text_max: usize,
 }
 
 pub(crate) async fn show(
@@ -398,14 +296,7 @@ pub(crate) async fn show(
         description: d.description.clone(),
         tags: tags_text(&d.tags),
         metadata: metadata_text(&d.metadata),
-        value: ValueFields {
-            port: d
-                .details
-                .get("port")
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "587".into()),
-            ..Default::default()
-        },
+        value: ValueFields::starting_with(&d.details),
     };
     let l = Layout::new(&session, "secrets", d.name.clone()).with_notice(q.opt("notice"));
     let open = q.get("delete") == "1";
@@ -444,28 +335,8 @@ async fn secret_page(
             current: v.version == versions.current_version,
         })
         .collect();
-    let details = match &d.details {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| {
-                let label = match k.as_str() {
-                    "host" => "Host",
-                    "port" => "Port",
-                    "username" => "Username",
-                    "from" => "From",
-                    "aws_region" => "Region",
-                    "queue_url" => "Queue URL",
-                    other => other,
-                };
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (label.to_owned(), text)
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let details = value_form::details(d.secret_type, &d.details);
+    let kind = value_form::kind_view(sealbox_core::kinds::kind_of(d.secret_type), &edit.value, true);
     let page = SecretPage {
         l,
         base: format!("/secrets/{}", seg(&d.name)),
@@ -480,11 +351,11 @@ async fn secret_page(
         metadata: metadata_text(&d.metadata),
         versions,
         edit,
+        kind,
         errors,
         delete_open,
         delete_error,
         reveal_seconds: s.panel.reveal_seconds,
-        text_max: 2048,
         d,
     };
     render(status, &page)

@@ -791,3 +791,43 @@ async fn a_destination_that_fails_is_a_424_with_the_senders_code() {
         .await;
     reply.expect_error(424, "action.connect_failed");
 }
+
+/// A database secret's password and its derived URL go where the action puts them, and come back
+/// redacted; the redactor knows the type's sensitive fields from its description (issue 10).
+#[tokio::test]
+async fn a_database_secrets_fields_and_url_are_sent_and_redacted() {
+    let (server, api) = start(true).await;
+    let owner = &server.owner_token;
+    let peer = EchoPeer::start().await;
+    api.post(
+        "/v1/secrets",
+        owner,
+        json!({"name": "DB", "type": "database", "visibility": "restricted",
+               "value": {"engine": "postgres", "host": "db.internal", "database": "app",
+                         "username": "app", "password": "db-pass/word 1"}}),
+    )
+    .await
+    .expect(201);
+    let definition = json!({
+        "kind": "http",
+        "method": "POST",
+        "url": format!("{}/connect", peer.url),
+        "headers": {"Authorization": "Bearer {secrets.DB.password}"},
+        "body": "{secrets.DB.url}",
+    });
+    api.post(
+        "/v1/actions",
+        owner,
+        json!({"name": "connect", "definition": definition}),
+    )
+    .await
+    .expect(201);
+    let ran = api.post("/v1/actions/connect/run", owner, json!({})).await.expect(200);
+    let got = &peer.received()[0];
+    let url = "postgres://app:db-pass%2Fword%201@db.internal:5432/app";
+    assert_eq!(got.body, url);
+    let body: Value = serde_json::from_str(ran["http"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["got_auth"], "Bearer [REDACTED]");
+    assert_eq!(body["got_body"], "[REDACTED]");
+    assert!(!ran.to_string().contains("db-pass"), "{ran}");
+}

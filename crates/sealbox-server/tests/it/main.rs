@@ -7,6 +7,7 @@
 mod actions;
 mod actions_peers;
 mod bad_input;
+mod kinds;
 mod login_limits;
 mod logs;
 mod machines;

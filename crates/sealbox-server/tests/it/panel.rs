@@ -1193,3 +1193,135 @@ async fn deleting_an_identity_needs_its_typed_name() {
         .await
         .expect_error(404, "identity.not_found");
 }
+
+/// The forms are derived from each type's fields: a database and an SSH key secret are created
+/// and edited through them like the others (issue 10).
+#[tokio::test]
+async fn database_and_ssh_key_secrets_through_the_derived_forms() {
+    let (server, api) = setup().await;
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let b = Browser::with_session(&api, &session);
+    let list = b.get("/").await;
+    let csrf = list.csrf();
+    for input in [
+        "n-db_engine",
+        "n-db_host",
+        "n-db_port",
+        "n-db_password",
+        "n-ssh_private_key",
+        "n-host",
+        "n-value",
+    ] {
+        assert!(list.body.contains(&format!("id=\"{input}\"")), "{input}");
+    }
+    assert!(
+        list.body.contains("<option value=\"database\""),
+        "the type select lists it"
+    );
+    let reply = b
+        .post(
+            "/secrets",
+            &[
+                ("csrf", &csrf),
+                ("name", "APP_DB"),
+                ("type", "database"),
+                ("db_engine", "mysql"),
+                ("db_host", "db.internal"),
+                ("db_port", ""),
+                ("db_username", "app"),
+                ("db_password", "db-password-1"),
+                ("host", "ignored-smtp-host"),
+                ("visibility", "masked"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let revealed = api.reveal(&server.owner_token, "APP_DB").await.expect(200);
+    assert_eq!(
+        revealed["value"],
+        serde_json::json!({"engine": "mysql", "host": "db.internal", "port": 3306, "username": "app", "password": "db-password-1"})
+    );
+    let page = b.get("/secrets/APP_DB").await;
+    assert!(
+        page.body.contains("<dt>Engine</dt><dd class=\"mono\">mysql</dd>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<dt>Port</dt><dd class=\"mono\">3306</dd>"));
+    assert!(!page.body.contains("db-password-1"));
+    assert!(
+        page.body.contains("id=\"e-db_password\""),
+        "the edit form has the type's inputs"
+    );
+    assert!(!page.body.contains("id=\"e-host\""), "and no other type's");
+    // A bad field comes back beside its input.
+    let csrf = page.csrf();
+    let reply = b
+        .post(
+            "/secrets/APP_DB/edit",
+            &[
+                ("csrf", &csrf),
+                ("db_engine", "mysql"),
+                ("db_host", "bad host"),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.body.contains("aria-describedby=\"err-e-db_host\""),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("must be a host name or IP address"));
+    // The edit form as the page renders it (the engine chosen, the other value inputs empty)
+    // changes only what was typed: the value and its version stay.
+    assert!(
+        page.body.contains("<option value=\"mysql\" selected>"),
+        "the stored engine is chosen"
+    );
+    assert!(
+        page.body
+            .contains("id=\"e-db_host\" name=\"db_host\" type=\"text\" value=\"\"")
+    );
+    let reply = b
+        .post(
+            "/secrets/APP_DB/edit",
+            &[
+                ("csrf", &csrf),
+                ("db_engine", "mysql"),
+                ("db_host", ""),
+                ("db_port", ""),
+                ("db_password", ""),
+                ("description", "the app's database"),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let details = api.get("/v1/secrets/APP_DB", &server.owner_token).await.expect(200);
+    assert_eq!(details["version"], 1);
+    assert_eq!(details["description"], "the app's database");
+
+    let (private, public) = crate::kinds::keygen("");
+    let reply = b
+        .post(
+            "/secrets",
+            &[
+                ("csrf", &csrf),
+                ("name", "DEPLOY_KEY"),
+                ("type", "ssh_key"),
+                ("ssh_private_key", &private.replace('\n', "\r\n")),
+                ("visibility", "restricted"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let page = b.get("/secrets/DEPLOY_KEY").await;
+    let key_part = public.split(' ').nth(1).unwrap();
+    assert!(page.body.contains(key_part), "the public key is a detail");
+    assert!(
+        !page.body.contains("PRIVATE KEY-----\n"),
+        "the private key is never in the page"
+    );
+}

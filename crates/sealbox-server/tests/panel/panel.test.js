@@ -541,6 +541,28 @@ test("the pages read well at 1280 px and at phone width, and work by keyboard", 
   assert.equal(await page.evaluate(() => document.activeElement.textContent.trim()), "+ New Secret", "focus returns");
 });
 
+test("a database secret through the form derived from its fields (issue 10)", async () => {
+  await page.goto(base + "/");
+  await page.click("text=+ New Secret");
+  await page.fill("#n-name", "APP_DATABASE");
+  await page.selectOption("#n-type", "database");
+  assert.equal(await page.isVisible("#n-host"), false, "SMTP fields hidden for a database");
+  assert.equal(await page.isVisible("#n-db_host"), true);
+  await page.selectOption("#n-db_engine", "postgres");
+  await page.fill("#n-db_host", "db.internal");
+  await page.fill("#n-db_name", "app");
+  await page.fill("#n-db_username", "app");
+  await page.fill("#n-db_password", "db-password-1");
+  await shot(page, "24b-new-secret-database");
+  await Promise.all([page.waitForNavigation(), page.click("#new-secret-form button[type=submit]")]);
+  assert.match(page.url(), /\/secrets\/APP_DATABASE/);
+  const details = await page.textContent(".details");
+  assert.match(details, /postgres/);
+  assert.match(details, /5432/, "the engine's default port");
+  assert.ok(!(await page.content()).includes("db-password-1"), "the password is not in the page");
+  assert.equal(await page.isVisible("#e-db_password"), true, "the edit form has the type's inputs");
+});
+
 test("sign-out revokes the session", async () => {
   const before = (await ctx.cookies()).find((c) => c.name === "sealbox_session").value;
   await page.goto(base + "/");

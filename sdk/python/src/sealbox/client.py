@@ -270,7 +270,8 @@ class Secrets:
         tags: Optional[Mapping[str, str]] = None,
         visibility: str = "masked",
     ) -> Secret:
-        """``value`` is a ``str`` for ``text`` and a ``dict`` for ``smtp`` / ``aws_sqs``."""
+        """``value`` is a ``str`` for ``text`` and a ``dict`` of the type's fields for the others
+        (``smtp``, ``aws_sqs``, ``database``, ``ssh_key``; see docs/api.md)."""
         body: Dict[str, Any] = {
             "name": name,
             "type": type,

@@ -1,8 +1,8 @@
-//! The thin layer that lets one set of queries (`ops.rs`) run on both databases: statements use
-//! `$n` parameters (SQLite takes `$n` for a parameter's name; [`prepare`] binds it to the n-th
-//! argument), arguments are a few [`Arg`] kinds, and rows are read by column name through
-//! [`Columns::get`]. PostgreSQL runs on sqlx; SQLite on rusqlite, synchronously, on the calling
-//! thread.
+//! The thin layer that lets one set of queries (the table modules) run on both databases:
+//! statements use `$n` parameters (SQLite takes `$n` for a parameter's name; [`prepare`] binds it
+//! to the n-th argument), arguments are a few [`Arg`] kinds, and rows are read by column name
+//! through [`Columns::get`]. PostgreSQL runs on sqlx; SQLite on rusqlite, synchronously, on the
+//! calling thread.
 
 use std::sync::Arc;
 
@@ -134,7 +134,7 @@ pub(crate) struct SqliteRow {
     values: Vec<Value>,
 }
 
-/// A column type both databases read: what ops.rs reads (integers, text, bytes, and those optional).
+/// A column type both databases read: what the queries read (integers, text, bytes, and those optional).
 pub(crate) trait Column: FromSql + for<'r> Decode<'r, Postgres> + Type<Postgres> {}
 impl<T: FromSql + for<'r> Decode<'r, Postgres> + Type<Postgres>> Column for T {}
 
@@ -429,4 +429,24 @@ pub(crate) fn duplicate_as(what: &'static str) -> impl FnOnce(DbError) -> StoreE
 /// Errors while appending to the audit chain: the caller's change is refused with them.
 pub(crate) fn audit_error(e: DbError) -> StoreError {
     StoreError::Audit(e.message)
+}
+
+/// Every row `sql` returns, read with `map`.
+pub(crate) async fn fetch<T>(
+    c: &mut dyn Exec,
+    sql: &str,
+    args: &[Arg<'_>],
+    map: fn(&Row) -> crate::Result<T>,
+) -> crate::Result<Vec<T>> {
+    c.fetch_all(sql, args).await?.iter().map(map).collect()
+}
+
+/// The first row `sql` returns, if any, read with `map`.
+pub(crate) async fn fetch_optional<T>(
+    c: &mut dyn Exec,
+    sql: &str,
+    args: &[Arg<'_>],
+    map: fn(&Row) -> crate::Result<T>,
+) -> crate::Result<Option<T>> {
+    c.fetch_all(sql, args).await?.first().map(map).transpose()
 }

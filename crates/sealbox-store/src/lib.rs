@@ -13,8 +13,12 @@
 //!
 //! # Layout
 //!
-//! Both implementations run the same queries (`ops.rs`, written once with `$n` parameters) over a
-//! small connection abstraction (`db.rs`); they differ in how a write transaction is run.
+//! Both implementations run the same queries, written once with `$n` parameters, one module per
+//! table group (`workspaces`, `members`, `tokens`, `identities`, `policies`, `actions`,
+//! `secrets`, `audit`, `login_attempts`, `meta`), each with its row models, over a small
+//! connection abstraction (`db.rs`). Write queries take owned arguments (SQLite runs them on its
+//! writer thread) inside a transaction the backend opens (`backend.rs`); the implementations
+//! differ only in how that transaction is run.
 //! [`SqliteStore`] (rusqlite) group-commits: one writer thread batches queued writes into one
 //! transaction, each in its own savepoint, and answers them after the commit; reads run on the
 //! caller's thread. [`PostgresStore`] (sqlx) runs each write in its own transaction on a pool.
@@ -30,19 +34,34 @@
 //! [`PostgresStore::connect`] and `sqlx` itself accept it); every connection made from that URL
 //! sees only that schema.
 
-mod audit_chain;
+mod actions;
+mod audit;
 mod backend;
 mod db;
+mod identities;
+mod login_attempts;
+mod members;
+mod meta;
 mod migrate;
-mod ops;
+mod policies;
 mod postgres;
+mod secrets;
 mod sqlite;
+mod tokens;
+mod workspaces;
 
 use async_trait::async_trait;
 
-pub use audit_chain::{AuditChainKey, GENESIS_HASH, chain_hash};
+pub use actions::{ActionRow, ActionUpdate};
+pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, chain_hash};
+pub use identities::IdentityRow;
+pub use members::MemberRow;
+pub use policies::PolicyRow;
 pub use postgres::{PostgresStore, create_isolated_schema};
+pub use secrets::{SealNewVersion, SealedValue, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, VersionMeta};
 pub use sqlite::SqliteStore;
+pub use tokens::TokenRow;
+pub use workspaces::WorkspaceRow;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -67,265 +86,6 @@ pub enum StoreError {
     /// Anything else the database said. The text is for the operator's log, never for a client.
     #[error("database error: {0}")]
     Database(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkspaceRow {
-    pub id: String,
-    pub name: String,
-    pub created_at: i64,
-}
-
-/// A person in a workspace. `password_hash` is a PHC string (Argon2id).
-#[derive(Clone, PartialEq, Eq)]
-pub struct MemberRow {
-    pub id: String,
-    pub workspace_id: String,
-    pub email: String,
-    pub password_hash: String,
-    /// `owner`, `admin` or `editor`.
-    pub role: String,
-    pub created_at: i64,
-}
-
-impl std::fmt::Debug for MemberRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemberRow")
-            .field("id", &self.id)
-            .field("workspace_id", &self.workspace_id)
-            .field("email", &self.email)
-            .field("password_hash", &"[redacted]")
-            .field("role", &self.role)
-            .finish()
-    }
-}
-
-/// A bearer token. Only the keyed hash of the token is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRow {
-    pub id: String,
-    pub workspace_id: String,
-    /// `personal` (a member's access token), `session` (from a password login), or whatever
-    /// kind the caller gives an identity's token.
-    pub kind: String,
-    /// The member the token acts as.
-    pub member_id: Option<String>,
-    /// The identity the token acts as. A token acts as a member or as an identity, never both.
-    pub identity_id: Option<String>,
-    pub name: String,
-    pub hash: Vec<u8>,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    /// The first characters of the token after `sbx_`, shown in lists so a leaked token can be
-    /// matched to its row (not enough to guess the rest). `None` for tokens made before it was kept.
-    pub prefix: Option<String>,
-}
-
-/// A machine identity (a script, an agent, a build) of a workspace. `tags` is a JSON object,
-/// opaque to the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentityRow {
-    pub id: String,
-    pub workspace_id: String,
-    pub name: String,
-    pub tags: String,
-    pub created_at: i64,
-    pub created_by: String,
-}
-
-/// A tag policy: which identities (by name or by tags) may do what with which secrets (by tags).
-/// The JSON columns are opaque to the store: `identity_names` and `allow` are arrays,
-/// `identity_tags` and `secret_tags` objects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyRow {
-    pub id: String,
-    pub workspace_id: String,
-    pub name: String,
-    pub identity_names: String,
-    pub identity_tags: String,
-    pub secret_tags: String,
-    pub allow: String,
-    pub created_at: i64,
-    pub created_by: String,
-}
-
-/// A saved action definition. `spec` is the definition as JSON text, opaque to the store; it
-/// holds references to secrets (`{secrets.NAME}`), never a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionRow {
-    pub id: String,
-    pub workspace_id: String,
-    pub name: String,
-    /// `http`, `email` or `sqs`.
-    pub kind: String,
-    pub spec: String,
-    pub created_at: i64,
-    pub created_by: String,
-    pub updated_at: i64,
-    pub updated_by: String,
-}
-
-/// A new definition for a saved action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionUpdate {
-    pub workspace_id: String,
-    pub action_id: String,
-    pub kind: String,
-    pub spec: String,
-    pub updated_at: i64,
-    pub updated_by: String,
-}
-
-/// A secret's row: everything but the value. `metadata`, `tags` and `details` are JSON text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretRow {
-    pub id: String,
-    pub workspace_id: String,
-    pub name: String,
-    pub secret_type: String,
-    pub visibility: String,
-    pub description: String,
-    pub metadata: String,
-    pub tags: String,
-    /// Non-sensitive fields of structured values (e.g. the SMTP host), as JSON.
-    pub details: String,
-    pub current_version: i64,
-    pub created_at: i64,
-    pub created_by: String,
-    pub updated_at: i64,
-    pub updated_by: String,
-    pub last_used_at: Option<i64>,
-    pub last_used_by: Option<String>,
-    pub deleted_at: Option<i64>,
-    pub deleted_by: Option<String>,
-}
-
-/// One sealed version of a secret's value. The byte fields are opaque to the store.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretVersionRow {
-    pub secret_id: String,
-    pub version: i64,
-    pub ciphertext: Vec<u8>,
-    pub wrapped_dek: Vec<u8>,
-    pub key_version: i64,
-    pub created_at: i64,
-    pub created_by: String,
-}
-
-impl std::fmt::Debug for SecretVersionRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretVersionRow")
-            .field("secret_id", &self.secret_id)
-            .field("version", &self.version)
-            .field("key_version", &self.key_version)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A version's metadata, without the sealed bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionMeta {
-    pub version: i64,
-    pub created_at: i64,
-    pub created_by: String,
-}
-
-/// What `list_secrets` returns. `prefix` matches the start of the name, case-sensitively.
-#[derive(Debug, Clone, Default)]
-pub struct SecretFilter {
-    pub prefix: Option<String>,
-    pub secret_type: Option<String>,
-    /// `false`: live secrets only; `true`: only those in the trash.
-    pub in_trash: bool,
-}
-
-/// A new value's sealed bytes, as `sealbox-crypto` made them; opaque to the store.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SealedValue {
-    pub ciphertext: Vec<u8>,
-    pub wrapped_dek: Vec<u8>,
-    pub key_version: i64,
-}
-
-/// Seals a secret's new value for the version number the store assigns inside the write
-/// transaction (the ciphertext is bound to its version, so sealing must wait for the number).
-/// The store only ever sees what it returns; an `Err` aborts the update.
-pub type SealNewVersion = Box<dyn FnOnce(i64) -> std::result::Result<SealedValue, String> + Send>;
-
-/// A change to a live secret. Fields left `None` keep their stored value, so concurrent changes
-/// of different fields do not undo each other.
-pub struct SecretUpdate {
-    pub secret_id: String,
-    pub workspace_id: String,
-    /// Apply only if the current version is this one, else `VersionConflict`. `None`: apply on
-    /// top of whatever version is current (last writer wins, never a spurious conflict).
-    pub expected_current_version: Option<i64>,
-    /// A new value: it becomes version `current + 1`.
-    pub new_value: Option<SealNewVersion>,
-    pub description: Option<String>,
-    pub metadata: Option<String>,
-    pub tags: Option<String>,
-    pub details: Option<String>,
-    pub updated_at: i64,
-    pub updated_by: String,
-}
-
-impl std::fmt::Debug for SecretUpdate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretUpdate")
-            .field("secret_id", &self.secret_id)
-            .field("expected_current_version", &self.expected_current_version)
-            .field("new_value", &self.new_value.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-/// An audit event as the caller describes it. The store adds the sequence number and hashes.
-/// It never contains a secret value.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AuditRecord {
-    pub workspace_id: String,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    /// `success`, `failure` or `denied`.
-    pub outcome: String,
-    pub request_id: String,
-    pub client_addr: String,
-    /// A JSON object with extra facts (versions, roles, names); never a value.
-    pub detail: String,
-}
-
-/// A stored audit event: the record, its place in the workspace's chain, and the chain hashes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEventRow {
-    pub seq: i64,
-    pub record: AuditRecord,
-    pub prev_hash: Vec<u8>,
-    pub hash: Vec<u8>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub target: Option<String>,
-    /// Only events about this secret (by name): those whose target is `secret:NAME`, and those
-    /// naming several secrets at once (an environment or template read, an action's use) whose
-    /// detail's `secrets` object, of `NAME -> version`, holds it.
-    pub secret: Option<String>,
-    /// Only events with `seq` greater than this (for paging oldest first).
-    pub after_seq: Option<i64>,
-    /// Only events with `seq` less than this (for paging newest first).
-    pub before_seq: Option<i64>,
-    /// Newest first (highest `seq` first) instead of oldest first; `limit` then keeps the newest.
-    pub newest_first: bool,
-    pub limit: i64,
 }
 
 #[async_trait]

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "Sealbox API", description = "Self-hosted secrets manager. Errors: `{\"error\": {\"code\", \"message\", \"request_id\"}}`."),
     // Types only referenced from query parameters are not collected from the paths.
     components(schemas(sealbox_types::AuditOrder)),
-    modifiers(&BearerAuth, &SecretValues),
+    modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
 pub(crate) struct ApiDoc;
@@ -32,6 +32,13 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// The document built from the feature routers, completed with what derives from their schemas
+/// (so it runs after they are merged in, not as a modifier of the frame).
+pub(crate) fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    SecretValues.modify(&mut document);
+    document
 }
 
 /// The `SecretValue` schema, derived from each type's field descriptions: a string for `text`,

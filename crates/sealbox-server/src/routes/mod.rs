@@ -40,12 +40,13 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document served at `/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    crate::openapi::complete(api().into_openapi())
 }
 
 /// The JSON API, and its OpenAPI document at `/v1/openapi.json`.
 pub fn router() -> Router<AppState> {
     let (router, document) = api().split_for_parts();
+    let document = crate::openapi::complete(document);
     router.route(
         "/v1/openapi.json",
         get(move || {

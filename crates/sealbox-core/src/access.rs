@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use sealbox_crypto::{self as crypto, ExposeSecret, SecretString};
 use sealbox_store::{AuditFilter, MemberRow, StoreError, TokenRow, WorkspaceRow};
 use sealbox_types::{
-    AddMemberRequest, AddMemberResponse, AuditEvent, AuditList, AuditVerifyResponse, CreatedToken, LoginResponse,
-    MemberInfo, Role, TokenInfo, WhoAmI, codes,
+    AddMemberRequest, AddMemberResponse, AuditEvent, AuditList, AuditOrder, AuditQuery, AuditVerifyResponse,
+    CreatedToken, LoginResponse, MemberInfo, Role, TokenInfo, WhoAmI, codes,
 };
 use serde_json::{Value, json};
 
@@ -744,7 +744,7 @@ impl Sealbox {
             secret,
             after_seq: query.after.map(seq),
             before_seq: query.before.map(seq),
-            newest_first: query.newest_first,
+            newest_first: query.order == Some(AuditOrder::Newest),
             limit: limit as i64 + 1,
         };
         let mut rows = self.store.list_audit(&p.workspace_id, &filter).await?;
@@ -852,22 +852,6 @@ pub(crate) enum TokenOwner<'a> {
 /// Token ids are 32 hex digits; anything else cannot name a token (and never reaches the database).
 pub(crate) fn is_token_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// Filters for [`Sealbox::list_audit`], as the caller sent them.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub target: Option<String>,
-    pub after: Option<u64>,
-    /// Only events before this sequence number (to page back through the newest first).
-    pub before: Option<u64>,
-    /// Newest first instead of oldest first.
-    pub newest_first: bool,
-    pub limit: Option<u64>,
 }
 
 fn member_store_error(e: StoreError) -> CoreError {

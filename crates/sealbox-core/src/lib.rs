@@ -24,11 +24,10 @@ use sealbox_crypto::{RootKey, TokenHasher};
 use sealbox_store::{AuditChainKey, AuditRecord, Store};
 use serde_json::Value;
 
-pub use access::{AuditQuery, BootstrapCredentials};
+pub use access::BootstrapCredentials;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
-pub use secrets::SecretQuery;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";
 

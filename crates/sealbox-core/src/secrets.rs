@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use sealbox_crypto::{self as crypto, Aad, ExposeSecret, Sealed};
 use sealbox_store::{SealNewVersion, SealedValue, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StoreError};
 use sealbox_types::{
-    CreateSecretRequest, PolicyAccess, RevealResponse, SecretDetails, SecretType, SecretVersionInfo, SecretVersionList,
-    UpdateSecretRequest, Visibility, codes,
+    CreateSecretRequest, PolicyAccess, RevealResponse, SecretDetails, SecretListQuery, SecretType, SecretVersionInfo,
+    SecretVersionList, UpdateSecretRequest, Visibility, codes,
 };
 use serde_json::{Value, json};
 
@@ -19,15 +19,6 @@ use crate::principal::{
 };
 use crate::validate::{self, SecretName};
 use crate::{Sealbox, new_id};
-
-/// Filters for listing secrets, as the caller sent them.
-#[derive(Debug, Clone, Default)]
-pub struct SecretQuery {
-    pub prefix: Option<String>,
-    pub secret_type: Option<String>,
-    /// Every pair must match the secret's tags.
-    pub tags: Vec<(String, String)>,
-}
 
 impl Sealbox {
     pub async fn create_secret(
@@ -112,23 +103,31 @@ impl Sealbox {
         self.details(&row)
     }
 
-    pub async fn list_secrets(&self, p: &Principal, query: SecretQuery) -> CoreResult<Vec<SecretDetails>> {
+    pub async fn list_secrets(&self, p: &Principal, query: SecretListQuery) -> CoreResult<Vec<SecretDetails>> {
         let scope = view_scope(p, self.policies_of(&p.workspace_id)).await?;
         self.list(p, query, false, &scope).await
     }
 
     pub async fn list_trash(&self, p: &Principal) -> CoreResult<Vec<SecretDetails>> {
         authorize(p, Permission::ViewSecrets)?;
-        self.list(p, SecretQuery::default(), true, &SecretScope::All).await
+        self.list(p, SecretListQuery::default(), true, &SecretScope::All).await
     }
 
     async fn list(
         &self,
         p: &Principal,
-        query: SecretQuery,
+        query: SecretListQuery,
         in_trash: bool,
         scope: &SecretScope,
     ) -> CoreResult<Vec<SecretDetails>> {
+        let wanted = query
+            .tags
+            .iter()
+            .map(|tag| {
+                tag.split_once('=')
+                    .ok_or_else(|| CoreError::invalid(codes::SECRET_TAGS_INVALID, "tag: must be KEY=VALUE"))
+            })
+            .collect::<CoreResult<Vec<_>>>()?;
         if let Some(t) = &query.secret_type
             && SecretType::parse(t).is_none()
         {
@@ -137,7 +136,7 @@ impl Sealbox {
                 "type: must be one of text, smtp, aws_sqs",
             ));
         }
-        for (k, v) in &query.tags {
+        for (k, v) in &wanted {
             validate::check_tag(k, v).map_err(|m| CoreError::invalid(codes::SECRET_TAGS_INVALID, m))?;
         }
         let filter = SecretFilter {
@@ -149,7 +148,7 @@ impl Sealbox {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let tags = parse_tags(&row)?;
-            if query.tags.iter().all(|(k, v)| tags.get(k) == Some(v)) && scope.covers(&tags) {
+            if wanted.iter().all(|(k, v)| tags.get(*k).map(String::as_str) == Some(*v)) && scope.covers(&tags) {
                 out.push(self.details(&row)?);
             }
         }

@@ -4,9 +4,10 @@ use std::collections::VecDeque;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use sealbox_core::{AuditQuery, CoreError, ErrorClass};
+use sealbox_core::{CoreError, ErrorClass};
 use sealbox_types::{
-    AddMemberRequest, AuditEvent, AuditVerifyResponse, CreatePolicyRequest, IdentityInfo, PolicyAccess, Role,
+    AddMemberRequest, AuditEvent, AuditQuery, AuditVerifyResponse, CreatePolicyRequest, IdentityInfo, PolicyAccess,
+    Role,
 };
 
 use super::forms::{Fields, parse_list, parse_tags, tags_text};
@@ -765,7 +766,7 @@ pub(crate) async fn audit(State(s): State<AppState>, session: Session, RawQuery(
             target: target.clone(),
             after,
             before: None,
-            newest_first: false,
+            order: None,
             limit: Some(AUDIT_PAGE),
         };
         match s.core.list_audit(p, query).await {

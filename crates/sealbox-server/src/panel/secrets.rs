@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use sealbox_core::{CoreError, ErrorClass, SecretQuery};
+use sealbox_core::{CoreError, ErrorClass};
 use sealbox_types::{CreateSecretRequest, SecretDetails, SecretType, UpdateSecretRequest, Visibility, codes};
 use serde_json::{Map, Value, json};
 
@@ -235,7 +235,10 @@ async fn secrets_page(
     errors: Errors,
     status: StatusCode,
 ) -> PanelResult {
-    let all = s.core.list_secrets(&session.principal, SecretQuery::default()).await?;
+    let all = s
+        .core
+        .list_secrets(&session.principal, sealbox_types::SecretListQuery::default())
+        .await?;
     let tag_options: BTreeSet<String> = all
         .iter()
         .flat_map(|d| d.tags.iter().map(|(k, v)| format!("{k}={v}")))

@@ -3,6 +3,7 @@
 use anyhow::bail;
 use clap::Subcommand;
 use sealbox_client::AuditQuery;
+use sealbox_types::AuditOrder;
 
 use crate::Ctx;
 use crate::output::{self, Table, outln};
@@ -78,7 +79,7 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
                 target: secret.map(|name| format!("secret:{name}")),
                 after,
                 before,
-                newest_first: !reverse,
+                order: (!reverse).then_some(AuditOrder::Newest),
                 limit,
             };
             let list = ctx.client.audit_list(&query).await?;

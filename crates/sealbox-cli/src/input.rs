@@ -42,9 +42,9 @@ pub fn parse_assignment(raw: &str) -> anyhow::Result<(String, String)> {
     }
 }
 
-/// The same, as the list the `tag=K=V` query wants.
-pub fn parse_tag_filters(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    Ok(parse_tags(raw)?.into_iter().collect())
+/// The same, checked, as the `K=V` values of the `tag` query.
+pub fn parse_tag_filters(raw: &[String]) -> anyhow::Result<Vec<String>> {
+    Ok(parse_tags(raw)?.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
 }
 
 /// A lifetime such as `1y`, `30d`, `12h`, `15m` or `3600s`, in seconds (a year is 365 days, as

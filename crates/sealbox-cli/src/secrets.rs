@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use sealbox_client::ListSecretsQuery;
+use sealbox_client::SecretListQuery;
 use sealbox_types::{CreateSecretRequest, RollbackRequest, SecretDetails, SecretType, UpdateSecretRequest, Visibility};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
@@ -170,9 +170,9 @@ pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> anyhow::Result<()> {
             details(&d)
         }
         SecretCommand::List(args) => {
-            let query = ListSecretsQuery {
+            let query = SecretListQuery {
                 prefix: args.prefix,
-                secret_type: args.secret_type,
+                secret_type: args.secret_type.map(|t| t.as_str().to_owned()),
                 tags: input::parse_tag_filters(&args.tags)?,
             };
             let list = client.list_secrets(&query).await?;

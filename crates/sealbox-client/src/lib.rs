@@ -3,10 +3,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), sealbox_client::ClientError> {
-//! use sealbox_client::{Client, ListSecretsQuery};
+//! use sealbox_client::{Client, SecretListQuery};
 //! let token = std::env::var("SEALBOX_TOKEN").ok().map(Into::into);
 //! let client = Client::new("http://127.0.0.1:8270", token)?;
-//! for secret in client.list_secrets(&ListSecretsQuery::default()).await?.secrets {
+//! for secret in client.list_secrets(&SecretListQuery::default()).await?.secrets {
 //!     println!("{} v{}", secret.name, secret.version);
 //! }
 //! # Ok(()) }
@@ -26,9 +26,10 @@ use sealbox_types::{
     CreateSecretRequest, CreateTokenRequest, CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken,
     EnvironmentResponse, ErrorBody, Health, IdentityInfo, IdentityList, LoginRequest, LoginResponse, MemberInfo,
     MemberList, PolicyInfo, PolicyList, RenderRequest, RenderResponse, RevealRequest, RevealResponse,
-    RevokeTokenRequest, Role, RollbackRequest, SecretDetails, SecretList, SecretType, SecretVersionList, SetEnvRequest,
+    RevokeTokenRequest, Role, RollbackRequest, SecretDetails, SecretList, SecretVersionList, SetEnvRequest,
     SetRoleRequest, TokenList, UpdateIdentityRequest, UpdateSecretRequest, WhoAmI,
 };
+pub use sealbox_types::{AuditQuery, SecretListQuery};
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
@@ -72,31 +73,6 @@ impl ClientError {
             _ => None,
         }
     }
-}
-
-/// `GET /v1/secrets` filters. Every tag must match.
-#[derive(Debug, Clone, Default)]
-pub struct ListSecretsQuery {
-    pub prefix: Option<String>,
-    pub secret_type: Option<SecretType>,
-    pub tags: Vec<(String, String)>,
-}
-
-/// `GET /v1/audit` filters. `target` is e.g. `secret:NAME`; times are RFC 3339 or a time back
-/// from now (`1h`); `after` and `before` are sequence numbers to page from.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub target: Option<String>,
-    pub after: Option<u64>,
-    /// A sequence number to page back from (newest first).
-    pub before: Option<u64>,
-    /// Newest first instead of oldest first.
-    pub newest_first: bool,
-    pub limit: Option<u64>,
 }
 
 /// A connection to one Sealbox server with (optionally) one bearer token. Cheap to clone.
@@ -196,16 +172,17 @@ impl Client {
         self.send(self.request(Method::POST, &["secrets"])?.json(body)).await
     }
 
-    pub async fn list_secrets(&self, query: &ListSecretsQuery) -> Result<SecretList> {
-        let mut params: Vec<(&str, String)> = Vec::new();
+    /// `tag` repeats, which a serialized struct cannot say, so the query is sent as pairs.
+    pub async fn list_secrets(&self, query: &SecretListQuery) -> Result<SecretList> {
+        let mut params: Vec<(&str, &str)> = Vec::new();
         if let Some(prefix) = &query.prefix {
-            params.push(("prefix", prefix.clone()));
+            params.push(("prefix", prefix));
         }
-        if let Some(t) = query.secret_type {
-            params.push(("type", t.as_str().to_owned()));
+        if let Some(secret_type) = &query.secret_type {
+            params.push(("type", secret_type));
         }
-        for (k, v) in &query.tags {
-            params.push(("tag", format!("{k}={v}")));
+        for tag in &query.tags {
+            params.push(("tag", tag));
         }
         self.send(self.request(Method::GET, &["secrets"])?.query(&params)).await
     }
@@ -467,32 +444,7 @@ impl Client {
     // ---- audit ----
 
     pub async fn audit_list(&self, query: &AuditQuery) -> Result<AuditList> {
-        let mut params: Vec<(&str, String)> = Vec::new();
-        let strings = [
-            ("since", &query.since),
-            ("until", &query.until),
-            ("actor", &query.actor),
-            ("action", &query.action),
-            ("target", &query.target),
-        ];
-        for (key, value) in strings {
-            if let Some(value) = value {
-                params.push((key, value.clone()));
-            }
-        }
-        if let Some(after) = query.after {
-            params.push(("after", after.to_string()));
-        }
-        if let Some(before) = query.before {
-            params.push(("before", before.to_string()));
-        }
-        if query.newest_first {
-            params.push(("order", "newest".to_owned()));
-        }
-        if let Some(limit) = query.limit {
-            params.push(("limit", limit.to_string()));
-        }
-        self.send(self.request(Method::GET, &["audit"])?.query(&params)).await
+        self.send(self.request(Method::GET, &["audit"])?.query(query)).await
     }
 
     pub async fn audit_verify(&self) -> Result<AuditVerifyResponse> {

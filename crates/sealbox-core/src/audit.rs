@@ -2,7 +2,7 @@
 
 use sealbox_crypto::{ExposeSecret, RootKey};
 use sealbox_store::{AuditChainKey, AuditFilter, AuditRecord};
-use sealbox_types::{AuditEvent, AuditList, AuditVerifyResponse, codes};
+use sealbox_types::{AuditEvent, AuditList, AuditOrder, AuditQuery, AuditVerifyResponse, codes};
 use serde_json::{Value, json};
 
 use crate::Sealbox;
@@ -107,7 +107,7 @@ impl Sealbox {
             secret,
             after_seq: query.after.map(seq),
             before_seq: query.before.map(seq),
-            newest_first: query.newest_first,
+            newest_first: query.order == Some(AuditOrder::Newest),
             limit: limit as i64 + 1,
         };
         let mut rows = self.store.list_audit(p.workspace_id(), &filter).await?;
@@ -196,22 +196,6 @@ impl Sealbox {
             problem: None,
         })
     }
-}
-
-/// Filters for [`Sealbox::list_audit`], as the caller sent them.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub target: Option<String>,
-    pub after: Option<u64>,
-    /// Only events before this sequence number (to page back through the newest first).
-    pub before: Option<u64>,
-    /// Newest first instead of oldest first.
-    pub newest_first: bool,
-    pub limit: Option<u64>,
 }
 
 fn audit_event(row: sealbox_store::AuditEventRow) -> AuditEvent {

@@ -29,11 +29,10 @@ use std::sync::Arc;
 use sealbox_crypto::{RootKey, TokenHasher};
 use sealbox_store::{AuditChainKey, Store};
 
-pub use audit::{AuditAction, AuditQuery, Outcome, audit_chain_key};
+pub use audit::{AuditAction, Outcome, audit_chain_key};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
-pub use secrets::SecretQuery;
 pub use tokens::TokenKind;
 pub use workspaces::BootstrapCredentials;
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use sealbox_crypto::{self as crypto, Aad, ExposeSecret, Sealed};
 use sealbox_store::{SealNewVersion, SealedValue, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StoreError};
 use sealbox_types::{
-    CreateSecretRequest, PolicyAccess, RevealResponse, SecretDetails, SecretType, SecretVersionInfo, SecretVersionList,
-    UpdateSecretRequest, Visibility, codes,
+    CreateSecretRequest, PolicyAccess, RevealResponse, SecretDetails, SecretListQuery, SecretType, SecretVersionInfo,
+    SecretVersionList, UpdateSecretRequest, Visibility, codes,
 };
 use serde_json::{Value, json};
 
@@ -52,15 +52,6 @@ impl Secret {
         // EXPOSE: decoded into the API's value for a caller already authorised to receive it.
         self.kind().decode(plaintext.expose_secret())
     }
-}
-
-/// Filters for listing secrets, as the caller sent them.
-#[derive(Debug, Clone, Default)]
-pub struct SecretQuery {
-    pub prefix: Option<String>,
-    pub secret_type: Option<String>,
-    /// Every pair must match the secret's tags.
-    pub tags: Vec<(String, String)>,
 }
 
 impl Sealbox {
@@ -157,7 +148,7 @@ impl Sealbox {
         self.details(&secret)
     }
 
-    pub async fn list_secrets(&self, p: &Principal, query: SecretQuery) -> CoreResult<Vec<SecretDetails>> {
+    pub async fn list_secrets(&self, p: &Principal, query: SecretListQuery) -> CoreResult<Vec<SecretDetails>> {
         let scope = view_scope(p, self.policies_of(p.workspace_id())).await?;
         self.list(p, query, false, &scope).await
     }
@@ -165,10 +156,18 @@ impl Sealbox {
     pub(crate) async fn list(
         &self,
         p: &Principal,
-        query: SecretQuery,
+        query: SecretListQuery,
         in_trash: bool,
         scope: &SecretScope,
     ) -> CoreResult<Vec<SecretDetails>> {
+        let wanted = query
+            .tags
+            .iter()
+            .map(|tag| {
+                tag.split_once('=')
+                    .ok_or_else(|| CoreError::invalid(codes::SECRET_TAGS_INVALID, "tag: must be KEY=VALUE"))
+            })
+            .collect::<CoreResult<Vec<_>>>()?;
         if let Some(t) = &query.secret_type
             && SecretType::parse(t).is_none()
         {
@@ -177,7 +176,7 @@ impl Sealbox {
                 format!("type: must be one of {}", kinds::type_names()),
             ));
         }
-        for (k, v) in &query.tags {
+        for (k, v) in &wanted {
             validate::check_tag(k, v).map_err(|m| CoreError::invalid(codes::SECRET_TAGS_INVALID, m))?;
         }
         let filter = SecretFilter {
@@ -189,7 +188,11 @@ impl Sealbox {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let secret = Secret::decode(row)?;
-            if query.tags.iter().all(|(k, v)| secret.tags.get(k) == Some(v)) && scope.covers(&secret.tags) {
+            if wanted
+                .iter()
+                .all(|(k, v)| secret.tags.get(*k).map(String::as_str) == Some(*v))
+                && scope.covers(&secret.tags)
+            {
                 out.push(self.details(&secret)?);
             }
         }

@@ -3,20 +3,20 @@
 //! there longer than the retention period.
 
 use sealbox_store::StoreError;
-use sealbox_types::{SecretDetails, codes};
+use sealbox_types::{SecretDetails, SecretListQuery, codes};
 use serde_json::json;
 
 use crate::Sealbox;
 use crate::audit::{AuditAction, Outcome};
 use crate::error::{CoreError, CoreResult};
 use crate::principal::{Permission, Principal, RequestContext, SecretScope, authorize};
-use crate::secrets::{Secret, SecretQuery, not_found};
+use crate::secrets::{Secret, not_found};
 use crate::validate::SecretName;
 
 impl Sealbox {
     pub async fn list_trash(&self, p: &Principal) -> CoreResult<Vec<SecretDetails>> {
         authorize(p, Permission::ViewSecrets)?;
-        self.list(p, SecretQuery::default(), true, &SecretScope::All).await
+        self.list(p, SecretListQuery::default(), true, &SecretScope::All).await
     }
 
     /// Moves a secret to the trash; its name stays reserved until it is purged.

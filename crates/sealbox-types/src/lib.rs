@@ -11,7 +11,7 @@ use serde_json::Value;
 pub mod codes;
 
 #[cfg(feature = "openapi")]
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// The one error shape every failing request gets: `{"error": {"code", "message", "request_id"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -202,6 +202,22 @@ pub struct SecretDetails {
     /// When a trashed secret will be purged for good.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purge_after: Option<String>,
+}
+
+/// The query of `GET /v1/secrets`, as the caller sent it: `?prefix=P&type=T&tag=K=V&tag=K2=V2`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct SecretListQuery {
+    /// Only secrets whose name starts with this, case-sensitively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Only secrets of this type.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub secret_type: Option<String>,
+    /// KEY=VALUE; repeat for more
+    #[serde(default, rename = "tag", skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -416,6 +432,38 @@ pub struct AuditList {
     /// `after` (oldest first) from the last `seq` here.
     #[serde(default)]
     pub more: bool,
+}
+
+/// The query of `GET /v1/audit`, as the caller sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// An RFC 3339 time, or a time back from now such as `30m`, `1h`, `7d` or `2w`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// As `since`; only events before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// e.g. `secret:API_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Only events after this sequence number (to page on, oldest first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    /// Only events before this sequence number (to page back, newest first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    /// `oldest` (default) or `newest` first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<AuditOrder>,
+    /// 1-1000, default 100. `more` in the answer says whether more events match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 /// The order of `GET /v1/audit`: `oldest` first (the default) or `newest` first.

@@ -6,8 +6,7 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use sealbox_core::AuditQuery;
-use sealbox_types::{AuditEvent, AuditVerifyResponse};
+use sealbox_types::{AuditEvent, AuditQuery, AuditVerifyResponse};
 
 use super::forms::{Fields, form_error};
 use super::{Layout, PanelResult, Session, render, short_time};
@@ -85,7 +84,7 @@ async fn list(State(s): State<AppState>, session: Session, RawQuery(raw): RawQue
             target: target.clone(),
             after,
             before: None,
-            newest_first: false,
+            order: None,
             limit: Some(AUDIT_PAGE),
         };
         match s.core.list_audit(p, query).await {

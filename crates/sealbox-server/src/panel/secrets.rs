@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sealbox_core::{CoreError, ErrorClass, SecretQuery};
+use sealbox_core::{CoreError, ErrorClass};
 use sealbox_types::{CreateSecretRequest, SecretDetails, SecretType, UpdateSecretRequest, Visibility, codes};
 use serde_json::{Value, json};
 
@@ -142,7 +142,10 @@ async fn secrets_page(
     errors: Errors,
     status: StatusCode,
 ) -> PanelResult {
-    let all = s.core.list_secrets(&session.principal, SecretQuery::default()).await?;
+    let all = s
+        .core
+        .list_secrets(&session.principal, sealbox_types::SecretListQuery::default())
+        .await?;
     let tag_options: BTreeSet<String> = all
         .iter()
         .flat_map(|d| d.tags.iter().map(|(k, v)| format!("{k}={v}")))

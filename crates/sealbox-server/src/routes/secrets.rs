@@ -3,10 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
-use sealbox_core::SecretQuery;
 use sealbox_types::{
-    CreateSecretRequest, RevealRequest, RevealResponse, RollbackRequest, SecretDetails, SecretList, SecretVersionList,
-    UpdateSecretRequest, codes,
+    CreateSecretRequest, RevealRequest, RevealResponse, RollbackRequest, SecretDetails, SecretList, SecretListQuery,
+    SecretVersionList, UpdateSecretRequest, codes,
 };
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -39,7 +38,7 @@ pub(crate) async fn create(
 
 /// `?prefix=P&type=T&tag=K=V&tag=K2=V2`; `tag` may repeat, so the query is read as pairs.
 #[utoipa::path(get, path = "/v1/secrets", tag = "secrets",
-    params(("prefix" = Option<String>, Query), ("type" = Option<String>, Query), ("tag" = Option<Vec<String>>, Query, description = "KEY=VALUE; repeat for more")),
+    params(SecretListQuery),
     responses((status = 200, body = SecretList), (status = "4XX", body = sealbox_types::ErrorBody)))]
 pub(crate) async fn list(
     State(s): State<AppState>,
@@ -48,17 +47,12 @@ pub(crate) async fn list(
 ) -> ApiResult<Json<SecretList>> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
         .map_err(|_| ApiError::bad_request(codes::REQUEST_INVALID, "the query string is not valid URL encoding"))?;
-    let mut query = SecretQuery::default();
+    let mut query = SecretListQuery::default();
     for (key, value) in pairs {
         match key.as_str() {
             "prefix" => query.prefix = Some(value),
             "type" => query.secret_type = Some(value),
-            "tag" => {
-                let (k, v) = value
-                    .split_once('=')
-                    .ok_or_else(|| ApiError::bad_request(codes::SECRET_TAGS_INVALID, "tag: must be KEY=VALUE"))?;
-                query.tags.push((k.to_owned(), v.to_owned()));
-            }
+            "tag" => query.tags.push(value),
             other => {
                 return Err(ApiError::bad_request(
                     codes::REQUEST_INVALID,

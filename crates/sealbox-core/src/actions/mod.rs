@@ -14,13 +14,14 @@
 use std::collections::BTreeMap;
 
 use sealbox_store::{ActionRow, ActionUpdate, StoreError};
-use sealbox_types::{ActionDefinition, ActionInfo, ActionRunResponse, Visibility, codes};
+use sealbox_types::{ActionDefinition, ActionInfo, ActionRunResponse, codes};
 use serde_json::json;
 
 use crate::audit::{AuditAction, Outcome};
 use crate::clock::format_ms;
 use crate::error::{CoreError, CoreResult, ErrorClass};
 use crate::principal::{ActionSecret, Permission, Principal, RequestContext, authorize, authorize_action_run};
+use crate::secrets::Secret;
 use crate::validate;
 use crate::{Sealbox, new_id};
 
@@ -218,12 +219,7 @@ impl Sealbox {
         for secret in &secret_names {
             let found = self.store.secret_with_version(p.workspace_id(), secret, None).await?;
             let live = match found {
-                Some((row, Some(version))) if row.deleted_at.is_none() => {
-                    let tags = crate::parse_map(&row.tags)?;
-                    let visibility = Visibility::parse(&row.visibility)
-                        .ok_or_else(|| CoreError::internal("stored visibility is unknown"))?;
-                    Some((row, version, tags, visibility))
-                }
+                Some((row, Some(version))) if row.deleted_at.is_none() => Some((Secret::decode(row)?, version)),
                 _ => None,
             };
             rows.push((secret.as_str(), live));
@@ -236,7 +232,7 @@ impl Sealbox {
             .iter()
             .map(|(name, live)| ActionSecret {
                 name,
-                found: live.as_ref().map(|(_, _, tags, visibility)| (tags, *visibility)),
+                found: live.as_ref().map(|(secret, _)| (&secret.tags, secret.visibility)),
             })
             .collect();
         let target = format!("action:{name}");
@@ -249,9 +245,16 @@ impl Sealbox {
         }
         let mut opened = BTreeMap::new();
         for (secret, live) in rows {
-            if let Some((row, version, _, _)) = live {
-                let value = self.open_value(&row, version.clone())?;
-                opened.insert(secret.to_owned(), Opened { row, version, value });
+            if let Some((secret_row, version)) = live {
+                let value = self.open_value(&secret_row.row, version.clone())?;
+                opened.insert(
+                    secret.to_owned(),
+                    Opened {
+                        secret: secret_row,
+                        version,
+                        value,
+                    },
+                );
             }
         }
         if let Err(e) = compiled.check_input(&input) {
@@ -280,7 +283,7 @@ impl Sealbox {
         if !opened.is_empty() {
             let secrets: serde_json::Map<String, serde_json::Value> = opened
                 .values()
-                .map(|o| (o.row.name.clone(), o.version.version.into()))
+                .map(|o| (o.secret.row.name.clone(), o.version.version.into()))
                 .collect();
             let actor = p.label();
             let record = self.audit_record(
@@ -292,7 +295,7 @@ impl Sealbox {
                 Outcome::Success,
                 json!({ "secrets": secrets, "via": "action" }),
             );
-            let ids: Vec<String> = opened.values().map(|o| o.row.id.clone()).collect();
+            let ids: Vec<String> = opened.values().map(|o| o.secret.row.id.clone()).collect();
             self.store.append_read(record, &ids, self.now(), &actor).await?;
         }
 

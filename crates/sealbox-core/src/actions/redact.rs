@@ -43,16 +43,14 @@ pub(super) fn redactor_for(opened: &BTreeMap<String, Opened>, compiled: &Compile
     // fields of its account secret (an e-mail's or SQS action's).
     if let Some(account) = compiled.account()
         && let Some(o) = opened.get(&account.name)
-        && let Ok(kind) = crate::kinds::stored_kind(&o.row.secret_type)
     {
-        values.extend(kind.sensitive_texts(&o.value));
+        values.extend(o.secret.kind().sensitive_texts(&o.value));
     }
     for field in compiled.fields() {
         for segment in &field.segments {
             if let Segment::Secret(r) = segment
                 && let (Some(o), Some(name)) = (opened.get(&r.name), &r.field)
-                && let Ok(kind) = crate::kinds::stored_kind(&o.row.secret_type)
-                && let Ok(text) = kind.reference_text(&o.value, Some(name))
+                && let Ok(text) = o.secret.kind().reference_text(&o.value, Some(name))
             {
                 values.push(text);
             }

@@ -5,19 +5,20 @@
 use std::collections::BTreeMap;
 
 use sealbox_crypto::SecretString;
-use sealbox_store::{SecretRow, SecretVersionRow};
-use sealbox_types::{SecretType, codes};
+use sealbox_store::SecretVersionRow;
+use sealbox_types::codes;
 use serde_json::{Map, Value};
 
 use super::definition::{Compiled, Field};
 use super::input::Placer;
 use super::kind::{AccountSecret, RenderedKind};
 use crate::error::{CoreError, CoreResult, ErrorClass};
+use crate::secrets::Secret;
 use crate::template::Segment;
 
-/// A secret a run opened: its row, the version used, and its value.
+/// A secret a run opened: the secret, the version used, and its value.
 pub(super) struct Opened {
-    pub(super) row: SecretRow,
+    pub(super) secret: Secret,
     pub(super) version: SecretVersionRow,
     pub(super) value: Value,
 }
@@ -88,19 +89,14 @@ impl<'a> Renderer<'a> {
                     None => self
                         .problems
                         .push(format!("{}: {}: no such secret", field.name, r.written())),
-                    Some(o) => match crate::kinds::stored_kind(&o.row.secret_type)
-                        .map(|kind| kind.reference_text(&o.value, r.field.as_deref()))
-                    {
-                        Ok(Ok(text)) => out.push_str(&text),
-                        Ok(Err(problem)) => self.problems.push(format!(
+                    Some(o) => match o.secret.kind().reference_text(&o.value, r.field.as_deref()) {
+                        Ok(text) => out.push_str(&text),
+                        Err(problem) => self.problems.push(format!(
                             "{}: {}: {}",
                             field.name,
                             r.written(),
                             problem.message(r.field.as_deref())
                         )),
-                        Err(_) => self
-                            .problems
-                            .push(format!("{}: {}: no such secret", field.name, r.written())),
                     },
                 },
             }
@@ -140,7 +136,7 @@ impl<'a> Renderer<'a> {
             )
         };
         let o = self.opened.get(&account.name).ok_or_else(wrong)?;
-        if SecretType::parse(&o.row.secret_type) != Some(account.secret_type) {
+        if o.secret.secret_type != account.secret_type {
             return Err(wrong());
         }
         o.value.as_object().ok_or_else(wrong)

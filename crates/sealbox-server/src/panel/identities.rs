@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use sealbox_types::IdentityInfo;
 
+use super::auth::Form;
 use super::forms::{Fields, form_error, parse_tags, tags_of, tags_text};
-use super::session::Form;
 use super::{Layout, PanelError, PanelResult, Session, render, see_other, seg, short_time};
 use crate::AppState;
 use crate::extract::Ctx;

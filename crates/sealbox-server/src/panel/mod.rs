@@ -13,12 +13,12 @@
 
 mod assets;
 mod audit;
+mod auth;
 mod forms;
 mod identities;
 mod members;
 mod policies;
 mod secrets;
-mod session;
 mod trash;
 mod value_form;
 
@@ -33,7 +33,7 @@ use sealbox_core::{CoreError, ErrorClass, Principal};
 
 use crate::AppState;
 
-pub(crate) use session::Session;
+pub(crate) use auth::Session;
 
 /// The panel's settings, from `sealbox_server::Config`.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .merge(session::router())
+        .merge(auth::router())
         .merge(secrets::router())
         .merge(trash::router())
         .merge(identities::router())
@@ -156,7 +156,7 @@ impl IntoResponse for PanelError {
                     _ => "/login",
                 };
                 let mut response = Redirect::to(to).into_response();
-                session::clear_cookie(response.headers_mut());
+                auth::clear_cookie(response.headers_mut());
                 response
             }
         }

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use sealbox_types::{CreatePolicyRequest, PolicyAccess};
 
+use super::auth::Form;
 use super::forms::{Fields, form_error, parse_list, parse_tags, tags_of};
-use super::session::Form;
 use super::{Layout, PanelResult, Session, render, see_other, seg, short_time};
 use crate::AppState;
 use crate::extract::Ctx;

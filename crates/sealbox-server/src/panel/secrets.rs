@@ -11,8 +11,8 @@ use sealbox_core::{CoreError, ErrorClass};
 use sealbox_types::{CreateSecretRequest, SecretDetails, SecretType, UpdateSecretRequest, Visibility, codes};
 use serde_json::{Value, json};
 
+use super::auth::Form;
 use super::forms::{Fields, field_errors, parse_metadata, parse_tags, tags_text};
-use super::session::Form;
 use super::value_form::{self, Errors, KindView, ValueFields, type_label};
 use super::{Layout, PanelResult, Session, render, see_other, seg, short_time};
 use crate::AppState;

@@ -5,9 +5,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
+use super::auth::Form;
 use super::forms::Fields;
 use super::secrets::{SecretView, secret_view};
-use super::session::Form;
 use super::{Layout, PanelResult, Session, render, see_other, seg};
 use crate::AppState;
 use crate::extract::Ctx;

@@ -197,7 +197,7 @@ impl Sealbox {
             Outcome::Success,
             json!({ "token_id": row.id }),
         );
-        self.store.insert_token(row, Some(record)).await?;
+        self.store.insert_token(row, record).await?;
         Ok(LoginResponse {
             // EXPOSE: the session token goes to the person who just proved their password.
             token: token.expose_secret().to_owned(),

@@ -178,7 +178,7 @@ impl Sealbox {
             &identity.name,
             json!({ "token_id": row.id, "name": token_name, "expires_at": info.expires_at }),
         );
-        self.store.insert_token(row, Some(record)).await?;
+        self.store.insert_token(row, record).await?;
         Ok(CreatedToken {
             // EXPOSE: a new token is shown to the admin who made it exactly once.
             token: token.expose_secret().to_owned(),

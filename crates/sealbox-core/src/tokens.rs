@@ -99,7 +99,7 @@ impl Sealbox {
             Outcome::Success,
             json!({ "name": name, "expires_at": info.expires_at }),
         );
-        self.store.insert_token(row, Some(record)).await?;
+        self.store.insert_token(row, record).await?;
         Ok(CreatedToken {
             // EXPOSE: a new token is shown to its owner exactly once.
             token: token.expose_secret().to_owned(),

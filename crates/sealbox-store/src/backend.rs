@@ -231,7 +231,7 @@ impl<B: Backend> Store for B {
         .await
     }
 
-    async fn insert_token(&self, token: TokenRow, audit: Option<AuditRecord>) -> Result<()> {
+    async fn insert_token(&self, token: TokenRow, audit: AuditRecord) -> Result<()> {
         write(self, move |c| Box::pin(tokens::insert_token(c, token, audit))).await
     }
 

@@ -182,9 +182,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_action(&self, workspace_id: &str, action_id: &str, audit: AuditRecord) -> Result<()>;
 
     // ---- tokens ----
-    /// `audit` is `None` for session tokens minted by a login, whose event the caller records.
     /// A token acts as a member or as an identity (of its workspace, else `NotFound`), not both.
-    async fn insert_token(&self, token: TokenRow, audit: Option<AuditRecord>) -> Result<()>;
+    async fn insert_token(&self, token: TokenRow, audit: AuditRecord) -> Result<()>;
     async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRow>>;
     /// The token with this hash, the member it acts as and the token's workspace, read in one
     /// query; `None` when any of the three is missing (e.g. a token without a member).

@@ -1,5 +1,5 @@
 //! The PostgreSQL store. Several server processes may share one database: every write is one
-//! transaction, and audited writes first lock their workspace's row (`SELECT ... FOR UPDATE`),
+//! transaction, and audited writes first lock their workspace's row (`SELECT ... FOR NO KEY UPDATE`),
 //! so replicas append to a workspace's audit chain one at a time. No state is kept in process.
 
 use std::str::FromStr;

@@ -106,10 +106,7 @@ pub(crate) async fn insert_token_row(c: &mut dyn Exec, t: &TokenRow) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn insert_token(c: &mut dyn Exec, token: TokenRow, audit: Option<AuditRecord>) -> Result<()> {
-    let Some(audit) = audit else {
-        return insert_token_row(c, &token).await;
-    };
+pub(crate) async fn insert_token(c: &mut dyn Exec, token: TokenRow, audit: AuditRecord) -> Result<()> {
     let head = lock_head(c, &token.workspace_id, &audit).await?;
     insert_token_row(c, &token).await?;
     append(c, head, &audit).await?;

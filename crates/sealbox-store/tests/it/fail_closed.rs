@@ -68,7 +68,7 @@ async fn identity_changes_are_refused_when_audit_fails(db: Db) {
         .await
         .unwrap();
     let machine = identity_token(ws, &worker.id, 1_000);
-    s.insert_token(machine.clone(), Some(audit(ws, "identity.token.create", "x")))
+    s.insert_token(machine.clone(), audit(ws, "identity.token.create", "x"))
         .await
         .unwrap();
     let seq = head_seq(s, ws).await;

@@ -208,7 +208,7 @@ async fn deleting_an_identity_takes_its_env_and_tokens(db: Db) {
     let worker_token = identity_token(ws, &worker.id, 1_000);
     let keeper_token = identity_token(ws, &keeper.id, 1_000);
     for t in [&worker_token, &keeper_token] {
-        s.insert_token(t.clone(), Some(audit(ws, "identity.token.create", "x")))
+        s.insert_token(t.clone(), audit(ws, "identity.token.create", "x"))
             .await
             .unwrap();
     }
@@ -304,7 +304,7 @@ async fn identity_tokens(db: Db) {
     let newer = identity_token(ws, &worker.id, 2_000);
     let agents = identity_token(ws, &agent.id, 3_000);
     for t in [&older, &newer, &agents] {
-        s.insert_token(t.clone(), Some(audit(ws, "identity.token.create", "x")))
+        s.insert_token(t.clone(), audit(ws, "identity.token.create", "x"))
             .await
             .unwrap();
     }
@@ -315,12 +315,15 @@ async fn identity_tokens(db: Db) {
     let mut both = identity_token(ws, &worker.id, 4_000);
     both.member_id = Some(acme.owner.id.clone());
     let err = s
-        .insert_token(both.clone(), Some(audit(ws, "token.create", "x")))
+        .insert_token(both.clone(), audit(ws, "token.create", "x"))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     let foreign = identity_token(ws, &stranger.id, 4_000);
-    let err = s.insert_token(foreign.clone(), None).await.unwrap_err();
+    let err = s
+        .insert_token(foreign.clone(), audit(ws, "identity.token.create", "x"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert_eq!(s.token_by_hash(&both.hash).await.unwrap(), None);
     assert_eq!(s.token_by_hash(&foreign.hash).await.unwrap(), None);
@@ -416,7 +419,7 @@ async fn token_with_identity_and_token_with_member_do_not_mix(db: Db) {
     let mut nobody = token(ws, &editor.id, "personal", 1_000);
     nobody.member_id = None;
     for t in [&machine, &person, &nobody] {
-        s.insert_token(t.clone(), None).await.unwrap();
+        s.insert_token(t.clone(), audit(ws, "token.create", "x")).await.unwrap();
     }
 
     assert_eq!(

@@ -128,10 +128,12 @@ async fn delete_keeps_an_owner_and_removes_tokens(db: Db) {
         .unwrap();
     let personal = token(acme.id(), &admin.id, "personal", 1_000);
     let session = token(acme.id(), &admin.id, "session", 1_000);
-    s.insert_token(personal.clone(), Some(audit(acme.id(), "token.create", "x")))
+    s.insert_token(personal.clone(), audit(acme.id(), "token.create", "x"))
         .await
         .unwrap();
-    s.insert_token(session.clone(), None).await.unwrap();
+    s.insert_token(session.clone(), audit(acme.id(), "auth.login", "x"))
+        .await
+        .unwrap();
 
     let err = s
         .delete_member(

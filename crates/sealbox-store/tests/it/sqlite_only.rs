@@ -180,6 +180,12 @@ async fn tokens_of_an_older_database_survive_the_identities_migration() {
     );
     let worker = stored_identity(&store, "w1", "payments-worker").await;
     let machine = identity_token("w1", &worker.id, 2);
-    store.insert_token(machine.clone(), None).await.unwrap();
+    store
+        .insert_token(
+            machine.clone(),
+            audit("w1", "identity.token_create", "identity:payments-worker"),
+        )
+        .await
+        .unwrap();
     assert!(store.token_with_identity(&machine.hash).await.unwrap().is_some());
 }

@@ -18,23 +18,25 @@ async fn token_lifecycle(db: Db) {
     let older = token(acme.id(), &me.id, "personal", 1_000);
     let newer = token(acme.id(), &me.id, "personal", 2_000);
     let session = token(acme.id(), &me.id, "session", 3_000);
-    s.insert_token(older.clone(), Some(audit(acme.id(), "token.create", "x")))
+    s.insert_token(older.clone(), audit(acme.id(), "token.create", "x"))
         .await
         .unwrap();
-    s.insert_token(newer.clone(), Some(audit(acme.id(), "token.create", "x")))
+    s.insert_token(newer.clone(), audit(acme.id(), "token.create", "x"))
         .await
         .unwrap();
-    s.insert_token(session.clone(), None).await.unwrap();
+    s.insert_token(session.clone(), audit(acme.id(), "auth.login", "x"))
+        .await
+        .unwrap();
     assert_eq!(
         head_seq(s, acme.id()).await,
-        seq + 2,
-        "a session token is not audited by the store"
+        seq + 3,
+        "every token is written with its event"
     );
 
     let mut twin = token(acme.id(), &me.id, "personal", 4_000);
     twin.hash = older.hash.clone();
     let err = s
-        .insert_token(twin, Some(audit(acme.id(), "token.create", "x")))
+        .insert_token(twin, audit(acme.id(), "token.create", "x"))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Duplicate("token_hash")), "{err:?}");
@@ -94,7 +96,7 @@ async fn token_lifecycle(db: Db) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(head_seq(s, acme.id()).await, seq + 3);
+    assert_eq!(head_seq(s, acme.id()).await, seq + 4);
 
     s.touch_token(&newer.id, 7_000).await.unwrap();
     assert_eq!(
@@ -102,7 +104,7 @@ async fn token_lifecycle(db: Db) {
         Some(7_000)
     );
     s.touch_token("no-such-token", 7_000).await.unwrap();
-    assert_eq!(head_seq(s, acme.id()).await, seq + 3, "touching is not audited");
+    assert_eq!(head_seq(s, acme.id()).await, seq + 4, "touching is not audited");
 }
 
 async fn token_with_member_and_workspace(db: Db) {
@@ -117,7 +119,9 @@ async fn token_with_member_and_workspace(db: Db) {
     let mut memberless = token(acme.id(), &other.id, "personal", 3_000);
     memberless.member_id = None;
     for t in [&mine, &theirs, &memberless] {
-        s.insert_token(t.clone(), None).await.unwrap();
+        s.insert_token(t.clone(), audit(acme.id(), "token.create", "x"))
+            .await
+            .unwrap();
     }
 
     assert_eq!(

@@ -2,7 +2,8 @@
 //! `export`: `credentials.json` in `$XDG_CONFIG_HOME/sealbox/` (else `~/.config/sealbox/`).
 //!
 //! The directory is made 0700 and the file 0600, replaced atomically (a new file beside it,
-//! synced, renamed over it). A file that others may read, a symbolic link or anything but a
+//! synced, renamed over it); a change holds `credentials.lock`, so two logins at once (to two
+//! servers) both stay. A file that others may read, a symbolic link or anything but a
 //! regular file is refused, never read. Servers are keyed by scheme, host and port
 //! (`ServerKey`), so `http://127.0.0.1:8270` and `http://127.0.0.1:8270/` share one entry.
 //! `SEALBOX_TOKEN` wins over a stored token, and then the file is not read at all.
@@ -19,6 +20,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
 const FILE_NAME: &str = "credentials.json";
+const LOCK_NAME: &str = "credentials.lock";
 const FORMAT_VERSION: u32 = 1;
 
 /// A server as credentials are keyed: `scheme://host:port`, the port written out even when it
@@ -162,6 +164,7 @@ impl CredentialStore {
 
     /// Stores `session` for `server`, replacing what was stored for it.
     pub fn put(&self, server: &ServerKey, session: &StoredSession) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
         let mut file = self.read()?.unwrap_or_default();
         let entry = Entry {
             // EXPOSE: the token goes into the 0600 credentials file, its purpose.
@@ -176,6 +179,7 @@ impl CredentialStore {
 
     /// Forgets the token stored for `server`; false when there was none.
     pub fn remove(&self, server: &ServerKey) -> anyhow::Result<bool> {
+        let _lock = self.lock()?;
         let Some(mut file) = self.read()? else {
             return Ok(false);
         };
@@ -189,6 +193,31 @@ impl CredentialStore {
         }
         self.write(file)?;
         Ok(true)
+    }
+
+    /// Waits for other changes to finish; the change is ours until the handle is dropped.
+    /// (Reading takes no lock: the file is only ever replaced whole.)
+    fn lock(&self) -> anyhow::Result<fs::File> {
+        self.create_dir()?;
+        let path = self.dir.join(LOCK_NAME);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .and_then(|file| file.lock().map(|()| file))
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(file)
+    }
+
+    fn create_dir(&self) -> anyhow::Result<()> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .with_context(|| format!("cannot create {}", self.dir.display()))
     }
 
     /// The file's contents, none when it does not exist; refused when it is not a regular
@@ -244,12 +273,7 @@ impl CredentialStore {
 
     /// Writes the whole file: a new 0600 file beside it, synced, renamed over it.
     fn write(&self, mut contents: CredentialsFile) -> anyhow::Result<()> {
-        let dir_shown = self.dir.display();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .with_context(|| format!("cannot create {dir_shown}"))?;
+        self.create_dir()?;
         let path = self.file();
         let temp = self.dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
         contents.version = FORMAT_VERSION;

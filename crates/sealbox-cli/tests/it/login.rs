@@ -71,11 +71,13 @@ fn issue_11_login_keeps_the_token_so_later_commands_need_no_export() {
         "the password is not kept: {text}"
     );
     // No temporary file is left beside it.
-    let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+    let mut names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, ["credentials.json"], "{names:?}");
+    names.sort();
+    assert_eq!(names, ["credentials.json", "credentials.lock"], "{names:?}");
+    assert_eq!(mode(&file.with_file_name("credentials.lock")), 0o600);
 
     // No SEALBOX_TOKEN: the stored token is used.
     cli(
@@ -170,6 +172,28 @@ fn issue_11_two_servers_keep_two_tokens() {
     cli(&one, config.path(), None, &["logout"], None).ok();
     assert_eq!(cli(&one, config.path(), None, &["secret", "list"], None).status, 4);
     cli(&two, config.path(), None, &["secret", "list"], None).ok();
+}
+
+#[test]
+fn issue_11_logins_at_once_to_two_servers_both_stay() {
+    let one = setup();
+    let two = setup();
+    let config = tempfile::tempdir().unwrap();
+    for round in 0..12 {
+        std::thread::scope(|s| {
+            let a = s.spawn(|| login(&one, config.path()));
+            let b = s.spawn(|| login(&two, config.path()));
+            a.join().unwrap().ok();
+            b.join().unwrap().ok();
+        });
+        let text = std::fs::read_to_string(credentials_file(config.path())).unwrap();
+        assert!(
+            text.contains(&one.addr) && text.contains(&two.addr),
+            "round {round}: {text}"
+        );
+        cli(&one, config.path(), None, &["logout"], None).ok();
+        cli(&two, config.path(), None, &["logout"], None).ok();
+    }
 }
 
 #[test]

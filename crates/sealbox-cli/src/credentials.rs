@@ -271,11 +271,12 @@ impl CredentialStore {
         Ok(Some(parsed))
     }
 
-    /// Writes the whole file: a new 0600 file beside it, synced, renamed over it.
+    /// Writes the whole file: a new 0600 file beside it, synced, renamed over it. Called under
+    /// the lock, so the new file's one name is ours, and one a killed run left is replaced.
     fn write(&self, mut contents: CredentialsFile) -> anyhow::Result<()> {
         self.create_dir()?;
         let path = self.file();
-        let temp = self.dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
+        let temp = self.dir.join(format!(".{FILE_NAME}.tmp"));
         contents.version = FORMAT_VERSION;
         let text = serde_json::to_vec_pretty(&contents)?;
         let written = write_new(&temp, &text).and_then(|()| fs::rename(&temp, &path));

@@ -175,6 +175,21 @@ fn issue_11_two_servers_keep_two_tokens() {
 }
 
 #[test]
+fn issue_11_a_file_left_by_a_killed_login_is_replaced() {
+    let sb = setup();
+    let config = tempfile::tempdir().unwrap();
+    let dir = config.path().join("sealbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stale = dir.join(".credentials.json.tmp");
+    std::fs::write(&stale, "half a file").unwrap();
+    std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o644)).unwrap();
+    login(&sb, config.path()).ok();
+    assert!(!stale.exists());
+    assert_eq!(mode(&credentials_file(config.path())), 0o600);
+    cli(&sb, config.path(), None, &["whoami"], None).ok();
+}
+
+#[test]
 fn issue_11_logins_at_once_to_two_servers_both_stay() {
     let one = setup();
     let two = setup();

@@ -171,17 +171,16 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
         TokenSource::Stored { expires_at, .. } => Some(expires_at.as_str()),
         _ => None,
     };
-    let stored_in = match &ctx.token_source {
-        TokenSource::Stored { file, .. } => Some(file.display().to_string()),
-        _ => None,
-    };
     if ctx.json {
         output::json(&json!({
             "server": ctx.server.as_str(),
             "answers": health.is_ok(),
             "version": health.as_ref().ok().map(|h| h.version.as_str()),
             "token_source": ctx.token_source.as_str(),
-            "stored_in": stored_in,
+            "stored_in": match &ctx.token_source {
+                TokenSource::Stored { file, .. } => Some(file),
+                _ => None,
+            },
             "user": who.map(|w| w.name.as_str()),
             "kind": who.map(|w| w.kind.as_str()),
             "role": who.and_then(|w| w.role),
@@ -194,10 +193,10 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
             Err(_) => "does not answer".to_owned(),
         };
         let mut rows = vec![("server", format!("{} {answers}", ctx.server.as_str()))];
-        let token = match (&ctx.token_source, &stored_in) {
-            (TokenSource::Env, _) => "from SEALBOX_TOKEN".to_owned(),
-            (TokenSource::Stored { .. }, Some(file)) => format!("stored by `sealbox login` in {file}"),
-            _ => "none (sign in with `sealbox login --email ...`)".to_owned(),
+        let token = match &ctx.token_source {
+            TokenSource::Env => "from SEALBOX_TOKEN".to_owned(),
+            TokenSource::Stored { file, .. } => format!("stored by `sealbox login` in {}", file.display()),
+            TokenSource::None => "none (sign in with `sealbox login --email ...`)".to_owned(),
         };
         if let Some(w) = who {
             let role = w.role.map(|r| format!(", {}", r.as_str())).unwrap_or_default();

@@ -459,3 +459,40 @@ fn issue_11_an_ended_stored_session_says_to_sign_in_again() {
         "{unknown:#?}"
     );
 }
+
+#[test]
+fn issue_11_login_to_another_workspace_keeps_that_workspace_session() {
+    let sb = setup();
+    let config = tempfile::tempdir().unwrap();
+    sb.cli(&["workspace", "create", "team-two"], None).ok();
+    let b = &sb.bootstrap;
+    let signed_in = cli(
+        &sb,
+        config.path(),
+        None,
+        &["login", "--email", &b.email, "--workspace", "team-two"],
+        Some(&format!("{}\n", b.password)),
+    );
+    assert!(signed_in.ok().contains("in workspace team-two"), "{signed_in:#?}");
+    let status = cli(&sb, config.path(), None, &["--json", "status"], None).json();
+    assert_eq!(status["workspace"], "team-two", "{status}");
+    cli(
+        &sb,
+        config.path(),
+        None,
+        &["secret", "create", "IN_TWO", "--type", "text"],
+        Some("v2\n"),
+    )
+    .ok();
+    // The bootstrap token is for the default workspace, which does not see it.
+    let default_list = sb.cli(&["secret", "list"], None);
+    assert!(!default_list.ok().contains("IN_TWO"), "{default_list:#?}");
+
+    // SEALBOX_WORKSPACE is the same as --workspace; signing in again replaces the session.
+    let mut cmd = sb.command_as(None, &["login", "--email", &b.email]);
+    cmd.env("XDG_CONFIG_HOME", config.path())
+        .env("SEALBOX_WORKSPACE", &b.workspace);
+    run(cmd, Some(&format!("{}\n", b.password))).ok();
+    let status = cli(&sb, config.path(), None, &["--json", "status"], None).json();
+    assert_eq!(status["workspace"], b.workspace.as_str(), "{status}");
+}

@@ -1,10 +1,14 @@
-//! Signing in and out, `whoami`, and new workspaces.
+//! Signing in and out (the session kept per server by `credentials`), `status`, `whoami`, and
+//! new workspaces.
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use sealbox_types::{CreateWorkspaceRequest, LoginRequest};
+use sealbox_client::ClientError;
+use sealbox_types::{CreateWorkspaceRequest, LoginRequest, WhoAmI};
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
 
+use crate::credentials::{CredentialStore, StoredSession, TokenSource};
 use crate::input;
 use crate::output::{self, outln};
 use crate::{Ctx, stdin_is_terminal};
@@ -16,6 +20,10 @@ pub struct LoginArgs {
     /// The workspace to sign in to (the server's `default` when absent).
     #[arg(long, env = "SEALBOX_WORKSPACE")]
     workspace: Option<String>,
+    /// Print an `export SEALBOX_TOKEN=...` line (with --json: the API's answer, token included)
+    /// instead of storing the token.
+    #[arg(long)]
+    no_store: bool,
 }
 
 #[derive(Subcommand)]
@@ -38,28 +46,178 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
         password: password.expose_secret().to_owned(),
         workspace: args.workspace,
     };
+    // Found before signing in, so a session is not made only to be lost.
+    let store = if args.no_store {
+        None
+    } else {
+        Some(CredentialStore::locate_or_explain()?)
+    };
     let session = ctx.client.login(&body).await?;
-    if ctx.json {
-        return output::json(&session);
+    let Some(store) = store else {
+        if ctx.json {
+            return output::json(&session);
+        }
+        eprintln!(
+            "signed in to workspace {} as {} ({}); the session expires at {}",
+            session.workspace,
+            args.email,
+            session.role.as_str(),
+            session.expires_at
+        );
+        eprintln!("use it by running the line below (or: eval \"$(sealbox login --no-store --email ...)\")");
+        outln!("export SEALBOX_TOKEN={}", session.token);
+        return Ok(());
+    };
+    let stored = StoredSession {
+        token: SecretString::from(session.token),
+        email: args.email.clone(),
+        workspace: session.workspace.clone(),
+        expires_at: session.expires_at.clone(),
+    };
+    if let Err(e) = store.put(&ctx.server, &stored) {
+        // Not kept: the session is revoked rather than left valid with nobody holding it.
+        if let Ok(client) = ctx.client.with_token(Some(stored.token)) {
+            let _ = client.logout().await;
+        }
+        return Err(e.context("signed in, but could not keep the token (the session is revoked again)"));
     }
-    eprintln!(
-        "signed in to workspace {} as {} ({}); the session expires at {}",
-        session.workspace,
+    let file = store.file();
+    if ctx.json {
+        return output::json(&json!({
+            "server": ctx.server.as_str(),
+            "email": args.email,
+            "workspace": session.workspace,
+            "role": session.role,
+            "expires_at": session.expires_at,
+            "stored_in": file,
+        }));
+    }
+    outln!(
+        "signed in to {} as {} ({}) in workspace {}; the session expires at {}",
+        ctx.server.as_str(),
         args.email,
         session.role.as_str(),
+        session.workspace,
         session.expires_at
     );
-    eprintln!("use it by running the line below (or: eval \"$(sealbox login --email ...)\")");
-    outln!("export SEALBOX_TOKEN={}", session.token);
+    outln!("the token is stored in {} for this server", file.display());
+    if matches!(ctx.token_source, TokenSource::Env) {
+        eprintln!("note: SEALBOX_TOKEN is set and wins over the stored token; unset it to use this session");
+    }
     Ok(())
 }
 
+/// Revokes the session on the server (when it answers) and forgets the stored token. With
+/// SEALBOX_TOKEN set, that token is the one revoked and the stored one is left alone.
 pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
-    ctx.client.logout().await?;
-    if ctx.json {
-        return output::json(&serde_json::json!({ "signed_out": true }));
+    let server = ctx.server.as_str();
+    match &ctx.token_source {
+        TokenSource::None => {
+            if ctx.json {
+                return output::json(&json!({ "signed_out": false, "server": server }));
+            }
+            outln!("not signed in to {server}: nothing to do");
+            Ok(())
+        }
+        TokenSource::Env => {
+            ctx.client.logout().await?;
+            if ctx.json {
+                return output::json(&json!({ "signed_out": true, "revoked": true, "server": server }));
+            }
+            outln!("signed out: the token in SEALBOX_TOKEN is revoked");
+            Ok(())
+        }
+        TokenSource::Stored { .. } => {
+            // A token the server no longer takes is as good as revoked; an unreachable server
+            // leaves it valid until it expires, which is said, and it is forgotten here anyway.
+            let revoked = match ctx.client.logout().await {
+                Ok(()) => Ok(()),
+                Err(ClientError::Api { status: 401, .. }) => Ok(()),
+                Err(e @ ClientError::Transport(_)) => Err(e),
+                Err(e) => return Err(e.into()),
+            };
+            let store = CredentialStore::locate_or_explain()?;
+            store.remove(&ctx.server)?;
+            if ctx.json {
+                return output::json(&json!({ "signed_out": true, "revoked": revoked.is_ok(), "server": server }));
+            }
+            match revoked {
+                Ok(()) => outln!("signed out of {server}: the session is revoked and the stored token removed"),
+                Err(_) => {
+                    outln!("the stored token for {server} is removed");
+                    eprintln!(
+                        "warning: the server did not answer, so the session was not revoked; it stays \
+                         valid until it expires"
+                    );
+                }
+            }
+            Ok(())
+        }
     }
-    outln!("signed out: the token is revoked");
+}
+
+/// The server, whether it answers, who the token belongs to, where the token came from and when
+/// it expires. Fails like any command (exit code and one error line) when the server does not
+/// answer or takes no token, after saying what it knows.
+pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
+    let health = ctx.client.health().await;
+    // Asked without a token too: the server's answer is then the usual "not signed in".
+    let me: Option<Result<WhoAmI, ClientError>> = match &health {
+        Ok(_) => Some(ctx.client.whoami().await),
+        Err(_) => None,
+    };
+    let who = me.as_ref().and_then(|m| m.as_ref().ok());
+    let expires_at = match &ctx.token_source {
+        TokenSource::Stored { expires_at, .. } => Some(expires_at.as_str()),
+        _ => None,
+    };
+    if ctx.json {
+        output::json(&json!({
+            "server": ctx.server.as_str(),
+            "answers": health.is_ok(),
+            "version": health.as_ref().ok().map(|h| h.version.as_str()),
+            "token_source": ctx.token_source.as_str(),
+            "stored_in": match &ctx.token_source {
+                TokenSource::Stored { file, .. } => Some(file),
+                _ => None,
+            },
+            "user": who.map(|w| w.name.as_str()),
+            "kind": who.map(|w| w.kind.as_str()),
+            "role": who.and_then(|w| w.role),
+            "workspace": who.map(|w| w.workspace.as_str()),
+            "expires_at": expires_at,
+        }))?;
+    } else {
+        let answers = match &health {
+            Ok(h) => format!("answers (sealbox {})", h.version),
+            Err(_) => "does not answer".to_owned(),
+        };
+        let mut rows = vec![("server", format!("{} {answers}", ctx.server.as_str()))];
+        let token = match &ctx.token_source {
+            TokenSource::Env => "from SEALBOX_TOKEN".to_owned(),
+            TokenSource::Stored { file, .. } => format!("stored by `sealbox login` in {}", file.display()),
+            TokenSource::None => "none (sign in with `sealbox login --email ...`)".to_owned(),
+        };
+        if let Some(w) = who {
+            let role = w.role.map(|r| format!(", {}", r.as_str())).unwrap_or_default();
+            rows.push(("user", format!("{} ({}{role})", w.name, w.kind)));
+            rows.push(("workspace", w.workspace.clone()));
+        }
+        rows.push(("token", token));
+        match (&ctx.token_source, expires_at) {
+            (_, Some(at)) => rows.push(("expires", at.to_owned())),
+            (TokenSource::Env, None) => rows.push((
+                "expires",
+                "not known (the server does not say for SEALBOX_TOKEN)".to_owned(),
+            )),
+            _ => {}
+        }
+        output::fields(&rows)?;
+    }
+    health?;
+    if let Some(result) = me {
+        result?;
+    }
     Ok(())
 }
 

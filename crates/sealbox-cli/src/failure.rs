@@ -18,6 +18,7 @@ use sealbox_client::ClientError;
 use sealbox_types::{ErrorBody, ErrorDetail, codes};
 
 use crate::UsageError;
+use crate::credentials::TokenSource;
 
 pub const EXIT_OTHER: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -95,8 +96,9 @@ impl std::fmt::Display for ProgramNotStarted {
 
 impl std::error::Error for ProgramNotStarted {}
 
-/// Sorts an error into its class. `addr` is the server address, for messages about reaching it.
-pub fn classify(e: &anyhow::Error, addr: &str) -> Failure {
+/// Sorts an error into its class. `addr` is the server address, for messages about reaching it;
+/// `token` where the command's token came from, for messages about a refused or missing one.
+pub fn classify(e: &anyhow::Error, addr: &str, token: &TokenSource) -> Failure {
     for cause in e.chain() {
         if let Some(usage) = cause.downcast_ref::<UsageError>() {
             return Failure::usage(usage.0.clone());
@@ -109,13 +111,13 @@ pub fn classify(e: &anyhow::Error, addr: &str) -> Failure {
             return Failure::client(exit, code, p.to_string());
         }
         if let Some(c) = cause.downcast_ref::<ClientError>() {
-            return client_failure(c, e, addr);
+            return client_failure(c, e, addr, token);
         }
     }
     Failure::client(EXIT_OTHER, "cli.error", format!("{e:#}"))
 }
 
-fn client_failure(c: &ClientError, whole: &anyhow::Error, addr: &str) -> Failure {
+fn client_failure(c: &ClientError, whole: &anyhow::Error, addr: &str, token: &TokenSource) -> Failure {
     let check_addr = "check SEALBOX_ADDR (or --addr)";
     match c {
         ClientError::Api {
@@ -132,9 +134,16 @@ fn client_failure(c: &ClientError, whole: &anyhow::Error, addr: &str) -> Failure
                 _ => EXIT_OTHER,
             };
             let message = if code == codes::AUTH_MISSING_TOKEN {
-                "no token: set SEALBOX_TOKEN to a token (`sealbox login --email ...` prints one; \
-                 `sealbox token create` makes a lasting one)"
-                    .to_owned()
+                format!(
+                    "not signed in to {addr}: run `sealbox login --email ...` (it keeps the token for \
+                     this server), or set SEALBOX_TOKEN to a token (`sealbox token create` makes a \
+                     lasting one)"
+                )
+            } else if let (Some(why), TokenSource::Stored { email, .. }) = (stored_token_refused(code), token) {
+                format!(
+                    "the session `sealbox login` stored for {addr} {why}; sign in again with \
+                     `sealbox login --email {email}`"
+                )
             } else {
                 // Context the command added (e.g. which file) stays in front of the server's words.
                 let text = format!("{whole:#}");
@@ -176,6 +185,16 @@ fn client_failure(c: &ClientError, whole: &anyhow::Error, addr: &str) -> Failure
     }
 }
 
+/// Why the server refused a token, for the codes a stored session meets when it ends.
+fn stored_token_refused(code: &str) -> Option<&'static str> {
+    match code {
+        codes::AUTH_TOKEN_EXPIRED => Some("has expired"),
+        codes::AUTH_TOKEN_REVOKED => Some("was revoked (signed out elsewhere, or by an admin)"),
+        codes::AUTH_INVALID_TOKEN => Some("is not known to this server"),
+        _ => None,
+    }
+}
+
 /// One line about why the server could not be reached and what to check, instead of the
 /// transport's chain of errors.
 fn unreachable(e: &(dyn std::error::Error + 'static), addr: &str) -> String {
@@ -210,4 +229,54 @@ fn unreachable(e: &(dyn std::error::Error + 'static), addr: &str) -> String {
         "the connection closed without an answer".to_owned()
     };
     format!("cannot reach the sealbox server at {addr}: {why}; check SEALBOX_ADDR (or --addr)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: &str) -> anyhow::Error {
+        ClientError::Api {
+            status: 401,
+            code: code.to_owned(),
+            message: "the server's words".to_owned(),
+            request_id: "req-1".to_owned(),
+        }
+        .into()
+    }
+
+    fn stored() -> TokenSource {
+        TokenSource::Stored {
+            file: "/home/u/.config/sealbox/credentials.json".into(),
+            email: "ana@example.com".into(),
+            expires_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn an_ended_stored_session_says_to_sign_in_again() {
+        let addr = "http://127.0.0.1:8270";
+        for (code, why) in [
+            (codes::AUTH_TOKEN_EXPIRED, "has expired"),
+            (codes::AUTH_TOKEN_REVOKED, "was revoked"),
+            (codes::AUTH_INVALID_TOKEN, "is not known to this server"),
+        ] {
+            let failure = classify(&refused(code), addr, &stored());
+            assert_eq!(failure.exit, EXIT_DENIED, "{code}");
+            assert_eq!(failure.code, code);
+            assert!(failure.message.contains(why), "{failure:?}");
+            assert!(
+                failure.message.contains("sealbox login --email ana@example.com"),
+                "{failure:?}"
+            );
+            assert_eq!(failure.request_id, "req-1");
+            // A token from SEALBOX_TOKEN keeps the server's words: the CLI did not store it.
+            let from_env = classify(&refused(code), addr, &TokenSource::Env);
+            assert_eq!(from_env.message, "the server's words", "{from_env:?}");
+            assert_eq!(from_env.exit, EXIT_DENIED);
+        }
+        // Other refusals of a stored token are the server's.
+        let denied = classify(&refused(codes::PERMISSION_DENIED), addr, &stored());
+        assert_eq!(denied.message, "the server's words");
+    }
 }

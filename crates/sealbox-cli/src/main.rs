@@ -1,12 +1,14 @@
 //! `sealbox`: the server and the command-line client in one binary.
 //!
 //! `sealbox server` wires up `sealbox-server`; every other command goes through `sealbox-client`.
-//! The token comes from `SEALBOX_TOKEN` only, and secret values from stdin, a file or a hidden
-//! prompt only: flags and arguments show up in process listings and shell history.
+//! The token comes from `SEALBOX_TOKEN`, else from what `sealbox login` stored for the server
+//! (`credentials`), and secret values from stdin, a file or a hidden prompt only: flags and
+//! arguments show up in process listings and shell history.
 
 mod actions;
 mod audit;
 mod auth;
+mod credentials;
 mod dotenv;
 mod environment;
 mod failure;
@@ -29,7 +31,6 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use sealbox_client::Client;
-use secrecy::SecretString;
 
 const DEFAULT_ADDR: &str = "http://127.0.0.1:8270";
 
@@ -38,8 +39,9 @@ const DEFAULT_ADDR: &str = "http://127.0.0.1:8270";
     name = "sealbox",
     version,
     about = "Sealbox, a self-hosted secrets manager",
-    after_help = "Authentication: client commands send the token in SEALBOX_TOKEN \
-                  (`sealbox login` prints one). It is never taken as a flag."
+    after_help = "Authentication: client commands send the token in SEALBOX_TOKEN, else the one \
+                  `sealbox login` stored for the server (`sealbox status` says which). It is never \
+                  taken as a flag."
 )]
 struct Cli {
     /// The server's address [default: SEALBOX_ADDR, else http://127.0.0.1:8270].
@@ -58,11 +60,21 @@ struct Cli {
 enum Command {
     /// Run the server.
     Server(server::ServerArgs),
-    /// Sign in with e-mail and password and print a session token.
+    /// Sign in with e-mail and password and keep the session token for this server.
+    #[command(
+        long_about = "Sign in with e-mail and password (from a hidden prompt, or stdin when it is \
+        not a terminal). The session token is stored for this server (scheme, host and port) in \
+        $XDG_CONFIG_HOME/sealbox/credentials.json, else ~/.config/sealbox/credentials.json (mode \
+        0600), and later commands to the same server use it; SEALBOX_TOKEN, when set, wins over it. \
+        --no-store prints an `export SEALBOX_TOKEN=...` line instead and stores nothing."
+    )]
     Login(auth::LoginArgs),
-    /// Revoke the session token in SEALBOX_TOKEN.
+    /// Revoke the session (SEALBOX_TOKEN, else the stored one) and forget the stored token.
     Logout,
-    /// Show who the token in SEALBOX_TOKEN belongs to.
+    /// Show the server, whether it answers, who the token belongs to, where it came from and
+    /// when it expires.
+    Status,
+    /// Show who the token (SEALBOX_TOKEN, else the stored one) belongs to.
     Whoami,
     /// Create, read, change and delete secrets.
     #[command(subcommand)]
@@ -91,15 +103,13 @@ enum Command {
     Action(actions::ActionCommand),
     /// Print the caller's environment: every secret it may read, with an identity's own
     /// variables laid over them.
-    #[command(
-        long_about = "Print the caller's environment: every secret the token in SEALBOX_TOKEN \
+    #[command(long_about = "Print the caller's environment: every secret the caller's token \
         may read, as NAME -> value (structured values as a JSON object string), with an identity's \
         own variables laid over them. Works with an identity token or a member token (a member gets \
         the masked secrets, each audited as a reveal).\n\n\
         The output is one `export KEY='value'` line per variable, single-quoted for a POSIX shell, \
         so `eval \"$(sealbox env)\"` exports them to the current shell and the programs it starts. \
-        With --json: a JSON object of the variables."
-    )]
+        With --json: a JSON object of the variables.")]
     Env,
     /// Create or update text secrets from a .env file (values compared server-side).
     #[command(
@@ -149,7 +159,7 @@ enum Command {
     /// Run a program with the caller's environment injected (exit code and signals pass through;
     /// secret values it prints are masked unless --no-redact).
     #[command(
-        long_about = "Run CMD with the secrets the token in SEALBOX_TOKEN may read (and an identity's \
+        long_about = "Run CMD with the secrets the caller's token may read (and an identity's \
         own variables) added to the inherited environment; they override inherited variables unless \
         --preserve-env. The program's exit code becomes sealbox's; SIGINT, SIGTERM and SIGHUP are \
         forwarded. Any secret value of 4 or more characters that the program writes to stdout or \
@@ -179,7 +189,7 @@ enum Command {
     /// file).
     #[command(
         long_about = "Render a template: {secrets.NAME} and {secrets.NAME.field} (fields of smtp and \
-        aws_sqs secrets) become the values the token in SEALBOX_TOKEN may read; {{ and }} are literal \
+        aws_sqs secrets) become the values the caller's token may read; {{ and }} are literal \
         braces. A reference that does not exist or is not permitted is an error that lists every such \
         reference with its line, and then nothing is written.\n\n\
         The template is read from -i FILE, else from stdin; the result goes to -o PATH, else to stdout \
@@ -204,9 +214,12 @@ pub enum ExportFormat {
     Json,
 }
 
-/// What every client command needs: a connected client and the output mode.
+/// What every client command needs: a connected client, the server it talks to, where its
+/// token came from, and the output mode.
 pub struct Ctx {
     pub client: Client,
+    pub server: credentials::ServerKey,
+    pub token_source: credentials::TokenSource,
     pub json: bool,
 }
 
@@ -258,7 +271,8 @@ async fn main() -> ExitCode {
     };
     let json = cli.json;
     let addr = server_address(cli.addr.as_deref());
-    match run(cli, &addr).await {
+    let mut token_source = credentials::TokenSource::None;
+    match run(cli, &addr, &mut token_source).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(ChildExit(code)) = e.downcast_ref::<ChildExit>() {
@@ -271,7 +285,7 @@ async fn main() -> ExitCode {
                 // The reader went away (`sealbox secret list | head -1`): nothing left to say.
                 return ExitCode::SUCCESS;
             }
-            let failure = failure::classify(&e, &addr);
+            let failure = failure::classify(&e, &addr, &token_source);
             failure.print(json);
             ExitCode::from(failure.exit)
         }
@@ -312,30 +326,43 @@ fn json_requested() -> bool {
         .any(|a| a == "--json")
 }
 
-async fn run(cli: Cli, addr: &str) -> anyhow::Result<()> {
+/// Runs the command; `token_source` is set as soon as the token is known, for the failure report.
+async fn run(cli: Cli, addr: &str, token_source: &mut credentials::TokenSource) -> anyhow::Result<()> {
     if let Command::Server(args) = cli.command {
         return server::run(args).await;
     }
-    let token = std::env::var("SEALBOX_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| SecretString::from(t.trim().to_owned()));
-    let client = Client::new(addr, token)?;
-    let ctx = Ctx { client, json: cli.json };
-    match cli.command {
+    // The address is checked (with its own error) before it is used to find a stored token.
+    let client = Client::new(addr, None)?;
+    let server = credentials::ServerKey::of(addr)?;
+    let (token, source) = credentials::resolve_token(&server)?;
+    let client = client.with_token(token)?;
+    let ctx = Ctx {
+        client,
+        server,
+        token_source: source,
+        json: cli.json,
+    };
+    let result = run_client(&ctx, cli.command).await;
+    *token_source = ctx.token_source;
+    result
+}
+
+async fn run_client(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Server(_) => Ok(()),
-        Command::Login(args) => auth::login(&ctx, args).await,
-        Command::Logout => auth::logout(&ctx).await,
-        Command::Whoami => auth::whoami(&ctx).await,
-        Command::Secret(cmd) => secrets::run(&ctx, cmd).await,
-        Command::Member(cmd) => members::member(&ctx, cmd).await,
-        Command::Token(cmd) => tokens::token(&ctx, cmd).await,
-        Command::Workspace(cmd) => auth::workspace(&ctx, cmd).await,
-        Command::Audit(cmd) => audit::run(&ctx, cmd).await,
-        Command::Identity(cmd) => identities::identity(&ctx, cmd).await,
-        Command::Policy(cmd) => policies::policy(&ctx, cmd).await,
-        Command::Action(cmd) => actions::run(&ctx, cmd).await,
-        Command::Env => environment::env(&ctx).await,
+        Command::Login(args) => auth::login(ctx, args).await,
+        Command::Logout => auth::logout(ctx).await,
+        Command::Status => auth::status(ctx).await,
+        Command::Whoami => auth::whoami(ctx).await,
+        Command::Secret(cmd) => secrets::run(ctx, cmd).await,
+        Command::Member(cmd) => members::member(ctx, cmd).await,
+        Command::Token(cmd) => tokens::token(ctx, cmd).await,
+        Command::Workspace(cmd) => auth::workspace(ctx, cmd).await,
+        Command::Audit(cmd) => audit::run(ctx, cmd).await,
+        Command::Identity(cmd) => identities::identity(ctx, cmd).await,
+        Command::Policy(cmd) => policies::policy(ctx, cmd).await,
+        Command::Action(cmd) => actions::run(ctx, cmd).await,
+        Command::Env => environment::env(ctx).await,
         Command::Run {
             only,
             preserve_env,
@@ -343,7 +370,7 @@ async fn run(cli: Cli, addr: &str) -> anyhow::Result<()> {
             command,
         } => {
             let code = run::run(
-                &ctx,
+                ctx,
                 run::RunArgs {
                     only,
                     preserve_env,
@@ -354,9 +381,9 @@ async fn run(cli: Cli, addr: &str) -> anyhow::Result<()> {
             .await?;
             if code == 0 { Ok(()) } else { Err(ChildExit(code).into()) }
         }
-        Command::Inject { input, output } => environment::inject(&ctx, input.as_deref(), output.as_deref()).await,
-        Command::Import { file, dry_run, tags } => environment::import(&ctx, &file, dry_run, &tags).await,
-        Command::Export { format } => environment::export(&ctx, format).await,
+        Command::Inject { input, output } => environment::inject(ctx, input.as_deref(), output.as_deref()).await,
+        Command::Import { file, dry_run, tags } => environment::import(ctx, &file, dry_run, &tags).await,
+        Command::Export { format } => environment::export(ctx, format).await,
     }
 }
 

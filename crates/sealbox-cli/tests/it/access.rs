@@ -33,7 +33,15 @@ fn login_and_logout() {
     let json = sb
         .cli_as(
             None,
-            &["--json", "login", "--email", &b.email, "--workspace", &b.workspace],
+            &[
+                "--json",
+                "login",
+                "--no-store",
+                "--email",
+                &b.email,
+                "--workspace",
+                &b.workspace,
+            ],
             Some(&b.password),
         )
         .json();

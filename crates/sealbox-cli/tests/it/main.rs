@@ -9,6 +9,7 @@ mod actions;
 mod audit;
 mod dotenv;
 mod failures;
+mod login;
 mod machines;
 mod process;
 mod run;

@@ -139,14 +139,38 @@ pub fn start(extra: &[&str]) -> Sealbox {
     }
 }
 
+/// Runs `cmd` with `stdin` piped in (or no stdin at all) and collects what it wrote.
+pub fn run(mut cmd: Command, stdin: Option<&str>) -> Run {
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
 /// The `sealbox` binary under test.
 pub fn bin() -> &'static str {
     BIN
 }
 
-/// The inherited environment without any `SEALBOX_*` variable of the person running the tests.
+/// The inherited environment without any `SEALBOX_*` variable of the person running the tests,
+/// and with a config directory of the test run's own, so no token `sealbox login` stored for the
+/// person running the tests is used.
 pub fn clean_env() -> Vec<(String, String)> {
-    std::env::vars().filter(|(k, _)| !k.starts_with("SEALBOX_")).collect()
+    let config = std::env::temp_dir().join(format!("sealbox-it-{}-config", std::process::id()));
+    std::env::vars()
+        .filter(|(k, _)| !k.starts_with("SEALBOX_") && k != "XDG_CONFIG_HOME")
+        .chain([("XDG_CONFIG_HOME".to_owned(), config.display().to_string())])
+        .collect()
 }
 
 impl Sealbox {
@@ -157,21 +181,7 @@ impl Sealbox {
 
     /// Runs `sealbox ARGS` with another token (or none).
     pub fn cli_as(&self, token: Option<&str>, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut cmd = self.command_as(token, args);
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            pipe.write_all(input.as_bytes()).unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        Run {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        run(self.command_as(token, args), stdin)
     }
 
     /// `sealbox ARGS` pointed at this server with `token` (or none), for a test that sets up its
@@ -181,6 +191,7 @@ impl Sealbox {
         cmd.args(args)
             .env_clear()
             .envs(clean_env())
+            .env("XDG_CONFIG_HOME", self.config_dir())
             .env("SEALBOX_ADDR", &self.addr);
         if let Some(token) = token {
             cmd.env("SEALBOX_TOKEN", token);
@@ -213,6 +224,11 @@ impl Sealbox {
         panic!("the server did not stop within 10 s of SIG{signal}");
     }
 
+    /// The `XDG_CONFIG_HOME` of this server's CLI runs (where `sealbox login` keeps tokens).
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -238,7 +254,14 @@ impl Sealbox {
     pub fn login(&self, email: &str, password: &str) -> String {
         let run = self.cli_as(
             None,
-            &["login", "--email", email, "--workspace", &self.bootstrap.workspace],
+            &[
+                "login",
+                "--no-store",
+                "--email",
+                email,
+                "--workspace",
+                &self.bootstrap.workspace,
+            ],
             Some(&format!("{password}\n")),
         );
         let line = run.ok().trim();

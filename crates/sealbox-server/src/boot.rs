@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sealbox_core::{BootstrapCredentials, CoreConfig, OpenError, Sealbox, SystemClock};
 use sealbox_crypto::{ExposeSecret, RootKey};
-use sealbox_store::{PostgresStore, SqliteStore, Store};
+use sealbox_store::{PostgresStore, SqliteStore, StartupState, Store};
 
 use crate::{AppState, Config};
 
@@ -72,6 +72,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
             (sqlite.clone() as Arc<dyn Store>, Some(sqlite))
         }
     };
+    // Before anything is written: a database that lost rows is refused, never bootstrapped again.
+    let startup = store.startup_state().await.context("cannot read the database")?;
+    refuse_incomplete(&startup, &describe_database(config))?;
     if let (KeyOrigin::Generated(path), Some(encoded)) = (&key.origin, &key.new_file_contents) {
         if Sealbox::root_key_recorded(&*store, key.key.version()).await? {
             anyhow::bail!(
@@ -103,18 +106,17 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let core = Arc::new(core);
     // The credentials file must be writable before the owner exists, or they would be lost.
     let bootstrap_path = config.data_dir.join("bootstrap.json");
-    let first_start = !core
-        .workspace_exists(BOOTSTRAP_WORKSPACE)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if first_start {
+    // Only a database this start (or a replica starting with it) created is bootstrapped.
+    let first_start = startup.bootstrap_pending && startup.workspaces == 0;
+    let bootstrap = if first_start {
         write_private_file(&bootstrap_path, b"")
             .with_context(|| format!("cannot write {}", bootstrap_path.display()))?;
-    }
-    let bootstrap = core
-        .bootstrap(BOOTSTRAP_WORKSPACE, BOOTSTRAP_EMAIL)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        core.bootstrap(BOOTSTRAP_WORKSPACE, BOOTSTRAP_EMAIL)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+    } else {
+        None
+    };
     let bootstrap_file = match &bootstrap {
         Some(creds) => {
             let path = bootstrap_path;
@@ -149,6 +151,37 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         bootstrap_file,
         sqlite,
     })
+}
+
+/// Names the database for messages: the SQLite file or "the PostgreSQL database".
+fn describe_database(config: &Config) -> String {
+    match &config.database_url {
+        Some(_) => "the PostgreSQL database".into(),
+        None => config.data_dir.join("sealbox.db").display().to_string(),
+    }
+}
+
+/// Refuses a database that was initialised before but lost rows: one without any workspace that
+/// no start is bootstrapping, or one whose audit chain head does not match its events.
+fn refuse_incomplete(state: &StartupState, database: &str) -> anyhow::Result<()> {
+    const WAY_OUT: &str = "take backups with `sealbox operator backup` and restore one with \
+        `sealbox operator restore` (a copy of a running server's sealbox.db without its -wal file is incomplete)";
+    if let Some(broken) = state.broken_chains.first() {
+        anyhow::bail!(
+            "{database} is incomplete: the audit chain of workspace {:?} ends at event {} but its last event is {}; \
+             refusing to start on it. {WAY_OUT}",
+            broken.workspace,
+            broken.head_seq,
+            broken.last_event_seq
+        );
+    }
+    if state.workspaces == 0 && !state.bootstrap_pending {
+        anyhow::bail!(
+            "{database} was initialised before but holds no workspace; refusing to start on it rather than \
+             bootstrap a new, empty one. {WAY_OUT}"
+        );
+    }
+    Ok(())
 }
 
 enum KeyOrigin {

@@ -7,9 +7,12 @@ use futures_util::future::BoxFuture;
 use crate::db::{Exec, Keyed};
 use crate::{
     ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, IdentityRow, MemberRow, PolicyRow,
-    Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow,
+    Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, TokenRow, VersionMeta,
+    WorkspaceRow,
 };
-use crate::{actions, audit, identities, login_attempts, members, meta, policies, secrets, tokens, workspaces};
+use crate::{
+    actions, audit, identities, login_attempts, members, meta, policies, secrets, startup, tokens, workspaces,
+};
 
 /// A unit of work run inside a write transaction.
 pub(crate) type Job<T> = Box<dyn for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send>;
@@ -56,6 +59,10 @@ impl<B: Backend> Store for B {
 
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         meta::get_meta(&mut self.reader(), key).await
+    }
+
+    async fn startup_state(&self) -> Result<StartupState> {
+        startup::startup_state(&mut self.reader()).await
     }
 
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool> {

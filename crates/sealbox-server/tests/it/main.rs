@@ -15,6 +15,7 @@ mod panel;
 mod postgres;
 mod roles;
 mod secrets;
+mod startup;
 mod storage;
 mod tokens;
 

@@ -37,6 +37,7 @@
 mod actions;
 mod audit;
 mod backend;
+mod backup;
 mod db;
 mod identities;
 mod login_attempts;
@@ -55,6 +56,7 @@ use async_trait::async_trait;
 
 pub use actions::{ActionRow, ActionUpdate};
 pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, chain_hash};
+pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
 pub use identities::IdentityRow;
 pub use members::MemberRow;
 pub use migrate::schema_version;
@@ -107,6 +109,14 @@ pub trait Store: Send + Sync + 'static {
     /// Whether this database may be bootstrapped and whether its audit chains are whole; see
     /// [`StartupState`].
     async fn startup_state(&self) -> Result<StartupState>;
+
+    // ---- backup and restore ----
+    /// Every table's rows, read in one consistent snapshot (SQLite: one read transaction;
+    /// PostgreSQL: one `REPEATABLE READ, READ ONLY` transaction) while writes go on.
+    async fn backup(&self, created_at: i64) -> Result<Backup>;
+    /// Writes every row of `backup` in one transaction. `Refused` when this database holds data
+    /// (naming it) or does not know the backup's schema.
+    async fn restore(&self, backup: Backup) -> Result<()>;
 
     // ---- workspaces ----
     /// Creates a workspace, its first owner, and optionally a token for that owner, atomically.

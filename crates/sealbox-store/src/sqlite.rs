@@ -215,6 +215,29 @@ impl Readers {
         result
     }
 
+    /// Runs `job` on one connection inside one read transaction: one snapshot of the database
+    /// (WAL mode lets the writer go on meanwhile).
+    async fn snapshot<T>(&self, job: Job<T>) -> Result<T> {
+        let pool = &*self.0;
+        let _permit = pool.permits.acquire().await.map_err(|_| closed())?;
+        let conn = pool.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut conn = conn.ok_or_else(|| StoreError::Database("no idle read connection".into()))?;
+        let result = match sql(&conn, "BEGIN") {
+            Ok(()) => {
+                let result = job(&mut conn).await;
+                if let Err(e) = sql(&conn, "COMMIT") {
+                    tracing::debug!(error = %e, "sqlite: ending a read transaction");
+                }
+                result
+            }
+            Err(e) => Err(e.into()),
+        };
+        if !pool.permits.is_closed() {
+            pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+        }
+        result
+    }
+
     /// Closes the connections; reads after this fail.
     fn close(&self) {
         self.0.permits.close();
@@ -252,6 +275,10 @@ impl Backend for SqliteStore {
 
     fn reader(&self) -> Readers {
         self.reads.clone()
+    }
+
+    async fn read_snapshot<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {
+        self.reads.snapshot(job).await
     }
 
     async fn write<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {

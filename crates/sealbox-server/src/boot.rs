@@ -16,7 +16,7 @@ use crate::{AppState, Config};
 
 /// The e-mail of the owner created on first start.
 pub const BOOTSTRAP_EMAIL: &str = "admin@sealbox.local";
-pub const BOOTSTRAP_WORKSPACE: &str = "default";
+pub const BOOTSTRAP_WORKSPACE: &str = sealbox_core::SERVER_WORKSPACE;
 const ROOT_KEY_ENV: &str = "SEALBOX_ROOT_KEY";
 
 /// A ready application: its state, and what the first start created.

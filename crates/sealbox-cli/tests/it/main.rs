@@ -10,6 +10,7 @@ mod audit;
 mod dotenv;
 mod failures;
 mod machines;
+mod operator;
 mod process;
 mod run;
 mod secrets;

@@ -6,6 +6,7 @@
 
 mod actions;
 mod actions_peers;
+mod backup;
 mod bad_input;
 mod kinds;
 mod login_limits;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sealbox_core::{BootstrapCredentials, CoreConfig, OpenError, Sealbox, SystemClock};
 use sealbox_crypto::{ExposeSecret, RootKey};
-use sealbox_store::{PostgresStore, SqliteStore, StartupState, Store};
+use sealbox_store::{AuditChainKey, PostgresStore, SqliteStore, StartupState, Store};
 
 use crate::{AppState, Config};
 
@@ -48,27 +48,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let key = load_root_key(config)?;
     let chain_key = sealbox_core::audit_chain_key(&key.key);
     let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let pg = PostgresStore::connect(url, chain_key)
-                .await
-                .context("cannot open the PostgreSQL database")?;
-            (Arc::new(pg), None)
-        }
-        Some(_) => anyhow::bail!("--database-url: expected postgres://user@host:port/database"),
+        Some(url) => (Arc::new(open_postgres(url, chain_key).await?), None),
         None => {
-            let path = config.data_dir.join("sealbox.db");
-            // Created 0600 before SQLite opens it; its WAL and shared-memory files inherit the mode.
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("cannot create the SQLite database {}", path.display()))?;
-            let sqlite = Arc::new(
-                SqliteStore::open(&path, chain_key)
-                    .await
-                    .with_context(|| format!("cannot open the SQLite database {}", path.display()))?,
-            );
+            let sqlite = Arc::new(open_sqlite(&config.data_dir, chain_key).await?);
             (sqlite.clone() as Arc<dyn Store>, Some(sqlite))
         }
     };
@@ -182,6 +164,32 @@ fn refuse_incomplete(state: &StartupState, database: &str) -> anyhow::Result<()>
         );
     }
     Ok(())
+}
+
+/// Connects to the PostgreSQL database at `url` and migrates it.
+pub(crate) async fn open_postgres(url: &str, chain_key: AuditChainKey) -> anyhow::Result<PostgresStore> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        anyhow::bail!("--database-url: expected postgres://user@host:port/database");
+    }
+    PostgresStore::connect(url, chain_key)
+        .await
+        .context("cannot open the PostgreSQL database")
+}
+
+/// Opens (creating them private) `data_dir` and its `sealbox.db`, and migrates the database.
+pub(crate) async fn open_sqlite(data_dir: &Path, chain_key: AuditChainKey) -> anyhow::Result<SqliteStore> {
+    create_private_dir(data_dir)?;
+    let path = data_dir.join("sealbox.db");
+    // Created 0600 before SQLite opens it; its WAL and shared-memory files inherit the mode.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create the SQLite database {}", path.display()))?;
+    SqliteStore::open(&path, chain_key)
+        .await
+        .with_context(|| format!("cannot open the SQLite database {}", path.display()))
 }
 
 enum KeyOrigin {

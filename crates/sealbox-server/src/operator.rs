@@ -2,12 +2,11 @@
 //! backup file, offline, next to the database rather than through a running server.
 
 use std::fmt::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sealbox_crypto::RootKey;
-use sealbox_store::{AuditChainKey, Backup, ChainCheck, PostgresStore, SqliteStore, Store};
+use sealbox_store::{AuditChainKey, Backup, ChainCheck, Store};
 
 /// Where a restore writes.
 pub enum RestoreTarget {
@@ -115,32 +114,8 @@ pub async fn restore(file: &Path, target: &RestoreTarget, root_key_file: Option<
     // store would seal new events with is never used.
     let unused = AuditChainKey::new([0; 32]);
     let store: std::sync::Arc<dyn Store> = match target {
-        RestoreTarget::DataDir(dir) => {
-            if !dir.exists() {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-            }
-            let path = dir.join("sealbox.db");
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            let store = SqliteStore::open(&path, unused)
-                .await
-                .with_context(|| format!("cannot open {}", path.display()))?;
-            std::sync::Arc::new(store)
-        }
-        RestoreTarget::DatabaseUrl(url) => {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                anyhow::bail!("--database-url: expected postgres://user@host:port/database");
-            }
-            let store = PostgresStore::connect(url, unused)
-                .await
-                .context("cannot open the PostgreSQL database")?;
-            std::sync::Arc::new(store)
-        }
+        RestoreTarget::DataDir(dir) => std::sync::Arc::new(crate::boot::open_sqlite(dir, unused).await?),
+        RestoreTarget::DatabaseUrl(url) => std::sync::Arc::new(crate::boot::open_postgres(url, unused).await?),
     };
     // Answered once committed.
     store

@@ -95,11 +95,7 @@ async fn an_emptied_database_or_a_broken_chain_is_refused() {
     );
     assert_names_backup_and_restore(&message);
 
-    db.execute_batch(
-        "DELETE FROM audit_events; DELETE FROM secret_versions; DELETE FROM secrets; DELETE FROM tokens; \
-         DELETE FROM members; DELETE FROM workspaces;",
-    )
-    .unwrap();
+    db.execute_batch(EMPTY_THE_DATABASE).unwrap();
     let message = refused(&Config::with_data_dir(&dir)).await;
     assert!(
         message.contains("was initialised before but holds no workspace"),
@@ -134,23 +130,14 @@ async fn a_database_migrated_by_a_newer_sealbox_is_refused() {
     );
     assert!(message.contains(&expected), "{message}");
 
-    let Some(url) = sealbox_testkit::postgres_url().await else {
+    let Some((config, url, _dir)) = stopped_postgres_server().await else {
         return;
     };
-    let pg = TestServer::start_with(Options {
-        database_url: Some(url.clone()),
-        ..Options::default()
-    })
-    .await;
-    let config = pg.config.clone();
-    let _tmp = pg.stop().await;
-    let mut conn = sqlx_connect(&url).await;
-    sqlx::Executor::execute(
-        &mut conn,
+    run_on_postgres(
+        &url,
         "INSERT INTO schema_migrations (name, applied_at) VALUES ('9999_from_the_future', 0)",
     )
-    .await
-    .unwrap();
+    .await;
     let message = refused(&config).await;
     assert!(message.contains(&expected), "{message}");
 }
@@ -158,24 +145,10 @@ async fn a_database_migrated_by_a_newer_sealbox_is_refused() {
 /// On PostgreSQL too, a database that was initialised and lost its workspace is refused.
 #[tokio::test]
 async fn postgres_emptied_database_is_refused() {
-    let Some(url) = sealbox_testkit::postgres_url().await else {
+    let Some((config, url, _dir)) = stopped_postgres_server().await else {
         return;
     };
-    let pg = TestServer::start_with(Options {
-        database_url: Some(url.clone()),
-        ..Options::default()
-    })
-    .await;
-    let config = pg.config.clone();
-    let _tmp = pg.stop().await;
-    let mut conn = sqlx_connect(&url).await;
-    sqlx::Executor::execute(
-        &mut conn,
-        "DELETE FROM audit_events; DELETE FROM secret_versions; DELETE FROM secrets; DELETE FROM tokens; \
-         DELETE FROM members; DELETE FROM workspaces;",
-    )
-    .await
-    .unwrap();
+    run_on_postgres(&url, EMPTY_THE_DATABASE).await;
     let message = refused(&config).await;
     assert!(
         message.contains("the PostgreSQL database was initialised before but holds no workspace"),
@@ -184,12 +157,31 @@ async fn postgres_emptied_database_is_refused() {
     assert_names_backup_and_restore(&message);
 }
 
-async fn sqlx_connect(url: &str) -> sqlx::PgConnection {
+/// Deletes every row a first start and a secret leave, children first.
+const EMPTY_THE_DATABASE: &str = "DELETE FROM audit_events; DELETE FROM secret_versions; DELETE FROM secrets; \
+    DELETE FROM tokens; DELETE FROM members; DELETE FROM workspaces;";
+
+/// The configuration of a server that bootstrapped a fresh PostgreSQL schema and stopped, the
+/// schema's URL, and its data directory (the root key); `None` when no PostgreSQL is configured.
+async fn stopped_postgres_server() -> Option<(Config, String, Option<tempfile::TempDir>)> {
+    let url = sealbox_testkit::postgres_url().await?;
+    let pg = TestServer::start_with(Options {
+        database_url: Some(url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let config = pg.config.clone();
+    let dir = pg.stop().await;
+    Some((config, url, dir))
+}
+
+async fn run_on_postgres(url: &str, sql: &str) {
     use sqlx::ConnectOptions;
     use std::str::FromStr;
-    sqlx::postgres::PgConnectOptions::from_str(url)
+    let mut conn = sqlx::postgres::PgConnectOptions::from_str(url)
         .unwrap()
         .connect()
         .await
-        .unwrap()
+        .unwrap();
+    sqlx::Executor::execute(&mut conn, sql).await.unwrap();
 }

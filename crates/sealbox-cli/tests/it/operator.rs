@@ -187,6 +187,19 @@ fn a_backup_verifies_and_restores_into_sqlite_with_every_value_and_token() {
             .contains("checksum mismatch: the secret_versions section"),
         "{refused:#?}"
     );
+    // One audit event removed.
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let second_event = text
+        .lines()
+        .skip_while(|l| !l.starts_with(r#"{"columns""#) || !l.contains(r#""table":"audit_events""#))
+        .nth(2)
+        .unwrap();
+    let removed = sb.dir.path().join("removed.backup");
+    std::fs::write(&removed, text.replacen(&format!("{second_event}\n"), "", 1)).unwrap();
+    let refused = sb.cli(&["operator", "backup", "verify", removed.to_str().unwrap()], None);
+    assert_ne!(refused.status, 0);
+    assert!(refused.stderr.contains("the audit_events section says"), "{refused:#?}");
+
     let target = tempfile::tempdir().unwrap();
     let data = target.path().join("data");
     let refused = sb.cli(

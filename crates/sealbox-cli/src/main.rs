@@ -15,6 +15,7 @@ mod failure;
 mod identities;
 mod input;
 mod members;
+mod operator;
 mod outfile;
 mod output;
 mod policies;
@@ -91,6 +92,9 @@ enum Command {
     /// Query and verify the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Back up, check and restore the whole database.
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
     /// Manage identities: scripts, agents, builds and services, their variables and tokens.
     #[command(subcommand)]
     Identity(identities::IdentityCommand),
@@ -359,6 +363,7 @@ async fn run_client(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Token(cmd) => tokens::token(ctx, cmd).await,
         Command::Workspace(cmd) => auth::workspace(ctx, cmd).await,
         Command::Audit(cmd) => audit::run(ctx, cmd).await,
+        Command::Operator(cmd) => operator::run(ctx, cmd).await,
         Command::Identity(cmd) => identities::identity(ctx, cmd).await,
         Command::Policy(cmd) => policies::policy(ctx, cmd).await,
         Command::Action(cmd) => actions::run(ctx, cmd).await,

@@ -451,6 +451,14 @@ impl Client {
         self.send(self.request(Method::GET, &["audit", "verify"])?).await
     }
 
+    // ---- operating the server ----
+
+    /// A backup file of the whole database (owners of the server's first workspace only).
+    pub async fn backup(&self) -> Result<Vec<u8>> {
+        let (_, body) = self.exchange(self.request(Method::POST, &["sys", "backup"])?).await?;
+        Ok(body)
+    }
+
     // ---- plumbing ----
 
     /// `{base}/v1/{segments}`, each segment percent-encoded as one path segment.

@@ -258,6 +258,8 @@ pub enum AuditAction {
     ActionUpdate,
     ActionDelete,
     ActionRun,
+    /// An owner took a backup of the whole database.
+    ServerBackup,
 }
 
 impl AuditAction {
@@ -295,6 +297,7 @@ impl AuditAction {
             AuditAction::ActionUpdate => "action.update",
             AuditAction::ActionDelete => "action.delete",
             AuditAction::ActionRun => "action.run",
+            AuditAction::ServerBackup => "server.backup",
         }
     }
 }
@@ -324,7 +327,7 @@ mod tests {
     use super::*;
 
     /// Every action (`as_str`'s match makes sure each has a name).
-    const ALL: [AuditAction; 31] = [
+    const ALL: [AuditAction; 32] = [
         AuditAction::WorkspaceCreate,
         AuditAction::AuthLogin,
         AuditAction::AuthLogout,
@@ -356,6 +359,7 @@ mod tests {
         AuditAction::ActionUpdate,
         AuditAction::ActionDelete,
         AuditAction::ActionRun,
+        AuditAction::ServerBackup,
     ];
 
     #[test]

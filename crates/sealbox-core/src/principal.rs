@@ -228,6 +228,8 @@ pub enum Permission {
     ManageActions,
     /// Run an action: see [`authorize_action_run`], which also decides for identities.
     RunActions,
+    /// Take a backup of the whole database (owners; see `Sealbox::backup` for which workspace).
+    BackupServer,
 }
 
 pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
@@ -238,6 +240,7 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
     };
     let allowed = match (permission, role) {
         (ViewSecrets | RevealMasked | ViewActions | RunActions, _) => true,
+        (BackupServer, role) => role == Role::Owner,
         (
             ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
             | ManageActions,
@@ -380,6 +383,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ViewActions => "view actions",
         Permission::ManageActions => "define, change or delete actions",
         Permission::RunActions => "run actions",
+        Permission::BackupServer => "take a backup of the server",
     }
 }
 

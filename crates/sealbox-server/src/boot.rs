@@ -10,13 +10,13 @@ use std::time::Duration;
 use anyhow::Context;
 use sealbox_core::{BootstrapCredentials, CoreConfig, OpenError, Sealbox, SystemClock};
 use sealbox_crypto::{ExposeSecret, RootKey};
-use sealbox_store::{PostgresStore, SqliteStore, Store};
+use sealbox_store::{AuditChainKey, PostgresStore, SqliteStore, StartupState, Store};
 
 use crate::{AppState, Config};
 
 /// The e-mail of the owner created on first start.
 pub const BOOTSTRAP_EMAIL: &str = "admin@sealbox.local";
-pub const BOOTSTRAP_WORKSPACE: &str = "default";
+pub const BOOTSTRAP_WORKSPACE: &str = sealbox_core::SERVER_WORKSPACE;
 const ROOT_KEY_ENV: &str = "SEALBOX_ROOT_KEY";
 
 /// A ready application: its state, and what the first start created.
@@ -48,30 +48,15 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let key = load_root_key(config)?;
     let chain_key = sealbox_core::audit_chain_key(&key.key);
     let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let pg = PostgresStore::connect(url, chain_key)
-                .await
-                .context("cannot open the PostgreSQL database")?;
-            (Arc::new(pg), None)
-        }
-        Some(_) => anyhow::bail!("--database-url: expected postgres://user@host:port/database"),
+        Some(url) => (Arc::new(open_postgres(url, chain_key).await?), None),
         None => {
-            let path = config.data_dir.join("sealbox.db");
-            // Created 0600 before SQLite opens it; its WAL and shared-memory files inherit the mode.
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("cannot create the SQLite database {}", path.display()))?;
-            let sqlite = Arc::new(
-                SqliteStore::open(&path, chain_key)
-                    .await
-                    .with_context(|| format!("cannot open the SQLite database {}", path.display()))?,
-            );
+            let sqlite = Arc::new(open_sqlite(&config.data_dir, chain_key).await?);
             (sqlite.clone() as Arc<dyn Store>, Some(sqlite))
         }
     };
+    // Before anything is written: a database that lost rows is refused, never bootstrapped again.
+    let startup = store.startup_state().await.context("cannot read the database")?;
+    refuse_incomplete(&startup, &describe_database(config))?;
     if let (KeyOrigin::Generated(path), Some(encoded)) = (&key.origin, &key.new_file_contents) {
         if Sealbox::root_key_recorded(&*store, key.key.version()).await? {
             anyhow::bail!(
@@ -103,18 +88,17 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let core = Arc::new(core);
     // The credentials file must be writable before the owner exists, or they would be lost.
     let bootstrap_path = config.data_dir.join("bootstrap.json");
-    let first_start = !core
-        .workspace_exists(BOOTSTRAP_WORKSPACE)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if first_start {
+    // Only a database this start (or a replica starting with it) created is bootstrapped.
+    let first_start = startup.bootstrap_pending && startup.workspaces == 0;
+    let bootstrap = if first_start {
         write_private_file(&bootstrap_path, b"")
             .with_context(|| format!("cannot write {}", bootstrap_path.display()))?;
-    }
-    let bootstrap = core
-        .bootstrap(BOOTSTRAP_WORKSPACE, BOOTSTRAP_EMAIL)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        core.bootstrap(BOOTSTRAP_WORKSPACE, BOOTSTRAP_EMAIL)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+    } else {
+        None
+    };
     let bootstrap_file = match &bootstrap {
         Some(creds) => {
             let path = bootstrap_path;
@@ -149,6 +133,63 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         bootstrap_file,
         sqlite,
     })
+}
+
+/// Names the database for messages: the SQLite file or "the PostgreSQL database".
+fn describe_database(config: &Config) -> String {
+    match &config.database_url {
+        Some(_) => "the PostgreSQL database".into(),
+        None => config.data_dir.join("sealbox.db").display().to_string(),
+    }
+}
+
+/// Refuses a database that was initialised before but lost rows: one without any workspace that
+/// no start is bootstrapping, or one whose audit chain head does not match its events.
+fn refuse_incomplete(state: &StartupState, database: &str) -> anyhow::Result<()> {
+    const WAY_OUT: &str = "take backups with `sealbox operator backup` and restore one with \
+        `sealbox operator restore` (a copy of a running server's sealbox.db without its -wal file is incomplete)";
+    if let Some(broken) = state.broken_chains.first() {
+        anyhow::bail!(
+            "{database} is incomplete: the audit chain of workspace {:?} ends at event {} but its last event is {}; \
+             refusing to start on it. {WAY_OUT}",
+            broken.workspace,
+            broken.head_seq,
+            broken.last_event_seq
+        );
+    }
+    if state.workspaces == 0 && !state.bootstrap_pending {
+        anyhow::bail!(
+            "{database} was initialised before but holds no workspace; refusing to start on it rather than \
+             bootstrap a new, empty one. {WAY_OUT}"
+        );
+    }
+    Ok(())
+}
+
+/// Connects to the PostgreSQL database at `url` and migrates it.
+pub(crate) async fn open_postgres(url: &str, chain_key: AuditChainKey) -> anyhow::Result<PostgresStore> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        anyhow::bail!("--database-url: expected postgres://user@host:port/database");
+    }
+    PostgresStore::connect(url, chain_key)
+        .await
+        .context("cannot open the PostgreSQL database")
+}
+
+/// Opens (creating them private) `data_dir` and its `sealbox.db`, and migrates the database.
+pub(crate) async fn open_sqlite(data_dir: &Path, chain_key: AuditChainKey) -> anyhow::Result<SqliteStore> {
+    create_private_dir(data_dir)?;
+    let path = data_dir.join("sealbox.db");
+    // Created 0600 before SQLite opens it; its WAL and shared-memory files inherit the mode.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create the SQLite database {}", path.display()))?;
+    SqliteStore::open(&path, chain_key)
+        .await
+        .with_context(|| format!("cannot open the SQLite database {}", path.display()))
 }
 
 enum KeyOrigin {

@@ -11,6 +11,7 @@ mod dispatch;
 mod error;
 mod extract;
 mod openapi;
+pub mod operator;
 mod panel;
 mod routes;
 

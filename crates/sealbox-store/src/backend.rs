@@ -6,10 +6,13 @@ use futures_util::future::BoxFuture;
 
 use crate::db::{Exec, Keyed};
 use crate::{
-    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, IdentityRow, MemberRow, PolicyRow,
-    Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow,
+    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, Backup, IdentityRow, MemberRow,
+    PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, TokenRow,
+    VersionMeta, WorkspaceRow,
 };
-use crate::{actions, audit, identities, login_attempts, members, meta, policies, secrets, tokens, workspaces};
+use crate::{
+    actions, audit, backup, identities, login_attempts, members, meta, policies, secrets, startup, tokens, workspaces,
+};
 
 /// A unit of work run inside a write transaction.
 pub(crate) type Job<T> = Box<dyn for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send>;
@@ -28,6 +31,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Runs `job` in a write transaction and answers once the transaction is committed
     /// (or with the job's error, and nothing of it written).
     async fn write<T: Send + 'static>(&self, job: Job<T>) -> Result<T>;
+
+    /// Runs `job` in one read-only transaction that sees one snapshot of the database while
+    /// writes go on.
+    async fn read_snapshot<T: Send + 'static>(&self, job: Job<T>) -> Result<T>;
 }
 
 /// Boxes `job` for [`Backend::write`]; taking the closure here lets its signature be inferred.
@@ -56,6 +63,24 @@ impl<B: Backend> Store for B {
 
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         meta::get_meta(&mut self.reader(), key).await
+    }
+
+    async fn backup(&self, created_at: i64) -> Result<Backup> {
+        self.read_snapshot(Box::new(move |c: &mut dyn Exec| {
+            Box::pin(backup::snapshot(c, B::KIND, created_at))
+        }))
+        .await
+    }
+
+    async fn restore(&self, backup: Backup) -> Result<()> {
+        write(self, move |c| {
+            Box::pin(async move { backup::restore(c, &backup).await })
+        })
+        .await
+    }
+
+    async fn startup_state(&self) -> Result<StartupState> {
+        startup::startup_state(&mut self.reader()).await
     }
 
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool> {

@@ -78,6 +78,7 @@ pub(crate) enum Arg<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     Bytes(&'a [u8]),
+    OptBytes(Option<&'a [u8]>),
 }
 
 impl From<i64> for Arg<'_> {
@@ -293,6 +294,7 @@ fn bind<'q>(query: Query<'q, Postgres, PgArguments>, args: &[Arg<'q>]) -> Query<
         Arg::Text(v) => query.bind(v),
         Arg::OptText(v) => query.bind(v),
         Arg::Bytes(v) => query.bind(v),
+        Arg::OptBytes(v) => query.bind(v),
     })
 }
 
@@ -339,8 +341,8 @@ impl ToSql for Arg<'_> {
         Ok(ToSqlOutput::Borrowed(match *self {
             Arg::Int(v) | Arg::OptInt(Some(v)) => ValueRef::Integer(v),
             Arg::Text(v) | Arg::OptText(Some(v)) => ValueRef::Text(v.as_bytes()),
-            Arg::Bytes(v) => ValueRef::Blob(v),
-            Arg::OptInt(None) | Arg::OptText(None) => ValueRef::Null,
+            Arg::Bytes(v) | Arg::OptBytes(Some(v)) => ValueRef::Blob(v),
+            Arg::OptInt(None) | Arg::OptText(None) | Arg::OptBytes(None) => ValueRef::Null,
         }))
     }
 }

@@ -37,6 +37,7 @@
 mod actions;
 mod audit;
 mod backend;
+mod backup;
 mod db;
 mod identities;
 mod login_attempts;
@@ -47,6 +48,7 @@ mod policies;
 mod postgres;
 mod secrets;
 mod sqlite;
+mod startup;
 mod tokens;
 mod workspaces;
 
@@ -54,12 +56,15 @@ use async_trait::async_trait;
 
 pub use actions::{ActionRow, ActionUpdate};
 pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, chain_hash};
+pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
 pub use identities::IdentityRow;
 pub use members::MemberRow;
+pub use migrate::schema_version;
 pub use policies::PolicyRow;
 pub use postgres::{PostgresStore, create_isolated_schema};
 pub use secrets::{SealNewVersion, SealedValue, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, VersionMeta};
 pub use sqlite::SqliteStore;
+pub use startup::{BrokenChain, StartupState};
 pub use tokens::TokenRow;
 pub use workspaces::WorkspaceRow;
 
@@ -83,6 +88,10 @@ pub enum StoreError {
     /// Appending the audit event failed; nothing was written.
     #[error("audit event could not be recorded: {0}")]
     Audit(String),
+    /// The database cannot be used as it is (migrated by a newer Sealbox, or not a whole
+    /// database); the text says why and what to do.
+    #[error("{0}")]
+    Refused(String),
     /// Anything else the database said. The text is for the operator's log, never for a client.
     #[error("database error: {0}")]
     Database(String),
@@ -97,6 +106,17 @@ pub trait Store: Send + Sync + 'static {
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Stores `value` under `key` unless the key exists; returns whether it was stored.
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool>;
+    /// Whether this database may be bootstrapped and whether its audit chains are whole; see
+    /// [`StartupState`].
+    async fn startup_state(&self) -> Result<StartupState>;
+
+    // ---- backup and restore ----
+    /// Every table's rows, read in one consistent snapshot (SQLite: one read transaction;
+    /// PostgreSQL: one `REPEATABLE READ, READ ONLY` transaction) while writes go on.
+    async fn backup(&self, created_at: i64) -> Result<Backup>;
+    /// Writes every row of `backup` in one transaction. `Refused` when this database holds data
+    /// (naming it) or does not know the backup's schema.
+    async fn restore(&self, backup: Backup) -> Result<()>;
 
     // ---- workspaces ----
     /// Creates a workspace, its first owner, and optionally a token for that owner, atomically.

@@ -1,8 +1,8 @@
 //! Schema migrations: SQL files embedded at build time, applied in order, each in its own
 //! transaction and recorded in `schema_migrations`, so running them again is a no-op.
 
-use crate::Result;
-use crate::db::{Dialect, Exec, args};
+use crate::db::{Columns, Dialect, Exec, args, fetch};
+use crate::{Result, StoreError};
 
 struct Migration {
     name: &'static str,
@@ -44,16 +44,52 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The `meta` key present from the creation of a database until its first workspace exists: only
+/// a database that this key marks is bootstrapped (see [`crate::Store::startup_state`]).
+pub(crate) const BOOTSTRAP_PENDING: &str = "bootstrap_pending";
+
+/// The name of the newest migration this build knows.
+pub fn schema_version() -> &'static str {
+    MIGRATIONS.last().map_or("none", |m| m.name)
+}
+
 /// Applies the migrations not yet recorded. The caller makes sure no one else migrates the same
 /// database at the same time (SQLite: `BEGIN IMMEDIATE` per migration; PostgreSQL: an advisory lock).
+///
+/// A database without any recorded migration is new: the transaction of its first migration also
+/// marks it [`BOOTSTRAP_PENDING`]. A database that records a migration this build does not know
+/// was migrated by a newer Sealbox and is refused (no downgrade).
 pub(crate) async fn run(c: &mut dyn Exec) -> Result<()> {
     c.execute_script(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)",
     )
     .await?;
-    for migration in MIGRATIONS {
+    let applied = applied(c).await?;
+    if let Some(unknown) = applied
+        .iter()
+        .find(|name| !MIGRATIONS.iter().any(|m| m.name == name.as_str()))
+    {
+        return Err(StoreError::Refused(format!(
+            "the database was migrated by a newer Sealbox (it has schema migration {unknown}; this Sealbox knows up to {}): \
+             run the newer version, or restore a backup taken by this version with `sealbox operator restore`",
+            schema_version()
+        )));
+    }
+    let new_database = applied.is_empty();
+    for (i, migration) in MIGRATIONS.iter().enumerate() {
         c.execute_script(c.dialect().begin()).await?;
-        match apply(c, migration).await {
+        let mut applied = apply(c, migration).await;
+        if new_database && i == 0 && applied.is_ok() {
+            applied = c
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2)",
+                    args![BOOTSTRAP_PENDING, &b"1"[..]],
+                )
+                .await
+                .map(drop)
+                .map_err(Into::into);
+        }
+        match applied {
             Ok(()) => c.execute_script("COMMIT").await?,
             Err(e) => {
                 if let Err(rollback) = c.execute_script("ROLLBACK").await {
@@ -64,6 +100,14 @@ pub(crate) async fn run(c: &mut dyn Exec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The names of the migrations recorded in the database.
+pub(crate) async fn applied(c: &mut dyn Exec) -> Result<Vec<String>> {
+    fetch(c, "SELECT name FROM schema_migrations ORDER BY name", &[], |r| {
+        r.get("name")
+    })
+    .await
 }
 
 async fn apply(c: &mut dyn Exec, migration: &Migration) -> Result<()> {

@@ -107,4 +107,13 @@ impl Backend for PostgresStore {
         tx.commit().await?;
         Ok(value)
     }
+
+    async fn read_snapshot<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {
+        let mut tx = self.pool.begin().await?;
+        tx.execute_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
+        let value = job(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
 }

@@ -128,7 +128,19 @@ impl SqliteStore {
 /// The migrated write connection, and then the read-only ones (after it, so the WAL files they
 /// need exist).
 async fn open_database(path: &Path) -> Result<(Connection, Vec<Connection>)> {
+    let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
     let mut writer = open_connection(path, OpenFlags::default())?;
+    if existed && !has_tables(&writer)? {
+        // What a copy of a running server's file without its `-wal` looks like: SQLite writes
+        // the header when it turns WAL on, and everything after that lives in the WAL until a
+        // checkpoint. Migrating it would make it look like a new database.
+        return Err(StoreError::Refused(format!(
+            "{} exists but holds no tables: it is probably a copy taken without its -wal file while a server was \
+             running. Take a backup with `sealbox operator backup` and restore it with `sealbox operator restore` \
+             (or, if this file was never used, delete it)",
+            path.display()
+        )));
+    }
     writer
         .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
         .map_err(DbError::from)?;
@@ -138,6 +150,11 @@ async fn open_database(path: &Path) -> Result<(Connection, Vec<Connection>)> {
         .map(|_| open_connection(path, read_only))
         .collect::<Result<_, _>>()?;
     Ok((writer, readers))
+}
+
+fn has_tables(conn: &Connection) -> Result<bool, DbError> {
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    Ok(tables > 0)
 }
 
 fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, DbError> {
@@ -198,6 +215,29 @@ impl Readers {
         result
     }
 
+    /// Runs `job` on one connection inside one read transaction: one snapshot of the database
+    /// (WAL mode lets the writer go on meanwhile).
+    async fn snapshot<T>(&self, job: Job<T>) -> Result<T> {
+        let pool = &*self.0;
+        let _permit = pool.permits.acquire().await.map_err(|_| closed())?;
+        let conn = pool.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut conn = conn.ok_or_else(|| StoreError::Database("no idle read connection".into()))?;
+        let result = match sql(&conn, "BEGIN") {
+            Ok(()) => {
+                let result = job(&mut conn).await;
+                if let Err(e) = sql(&conn, "COMMIT") {
+                    tracing::debug!(error = %e, "sqlite: ending a read transaction");
+                }
+                result
+            }
+            Err(e) => Err(e.into()),
+        };
+        if !pool.permits.is_closed() {
+            pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+        }
+        result
+    }
+
     /// Closes the connections; reads after this fail.
     fn close(&self) {
         self.0.permits.close();
@@ -235,6 +275,10 @@ impl Backend for SqliteStore {
 
     fn reader(&self) -> Readers {
         self.reads.clone()
+    }
+
+    async fn read_snapshot<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {
+        self.reads.snapshot(job).await
     }
 
     async fn write<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {
@@ -395,7 +439,7 @@ mod tests {
         assert!(matches!(failures[..], [StoreError::Database(_)]), "{failures:?}");
         let rows = store
             .reader()
-            .fetch_all("SELECT key FROM meta ORDER BY key", &[])
+            .fetch_all("SELECT key FROM meta WHERE key IN ('a', 'b') ORDER BY key", &[])
             .await
             .unwrap();
         let keys: Vec<String> = rows.iter().map(|r| r.get("key").unwrap()).collect();

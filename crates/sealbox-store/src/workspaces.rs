@@ -4,6 +4,7 @@
 use crate::audit::{append, lock_head};
 use crate::db::{Columns, Exec, args, duplicate_as, fetch_optional};
 use crate::members::insert_member_row;
+use crate::migrate::BOOTSTRAP_PENDING;
 use crate::tokens::insert_token_row;
 use crate::{AuditRecord, MemberRow, Result, TokenRow};
 
@@ -44,6 +45,9 @@ pub(crate) async fn create_workspace(
     }
     let head = lock_head(c, &w.id, &audit).await?;
     append(c, head, &audit).await?;
+    // The database now has a workspace: it is never bootstrapped again.
+    c.execute("DELETE FROM meta WHERE key = $1", args![BOOTSTRAP_PENDING])
+        .await?;
     Ok(())
 }
 

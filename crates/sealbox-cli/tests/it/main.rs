@@ -11,6 +11,7 @@ mod dotenv;
 mod failures;
 mod login;
 mod machines;
+mod operator;
 mod process;
 mod run;
 mod secrets;

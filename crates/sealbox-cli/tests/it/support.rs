@@ -77,7 +77,11 @@ pub fn setup() -> Sealbox {
 /// A server started with `extra` flags after the defaults. A server joining a database that
 /// another one bootstrapped has no `bootstrap.json`: its `bootstrap` fields are then empty.
 pub fn start(extra: &[&str]) -> Sealbox {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap(), extra)
+}
+
+/// A server on `dir/data` (e.g. a database restored there), its log in `dir/server.log`.
+pub fn start_in(dir: TempDir, extra: &[&str]) -> Sealbox {
     let data_dir = dir.path().join("data");
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
     let mut child = Command::new(BIN)

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod environment;
 pub mod identities;
 pub mod members;
+pub mod operator;
 pub mod policies;
 pub mod secrets;
 pub mod sys;
@@ -26,6 +27,7 @@ pub mod trash;
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(sys::router())
+        .merge(operator::router())
         .merge(auth::router())
         .merge(members::router())
         .merge(tokens::router())

@@ -6,6 +6,7 @@
 
 mod actions;
 mod actions_peers;
+mod backup;
 mod bad_input;
 mod kinds;
 mod login_limits;
@@ -15,6 +16,7 @@ mod panel;
 mod postgres;
 mod roles;
 mod secrets;
+mod startup;
 mod storage;
 mod tokens;
 

@@ -31,6 +31,7 @@ mod harness;
 
 mod actions;
 mod audit;
+mod backup;
 mod fail_closed;
 mod identities;
 mod login_attempts;

@@ -21,6 +21,11 @@ pub struct ServerArgs {
     /// PostgreSQL instead of the embedded SQLite, e.g. postgres://user@host/sealbox.
     #[arg(long, env = "SEALBOX_DATABASE_URL", hide_env_values = true, value_name = "URL")]
     database_url: Option<String>,
+    /// Seconds a request waits for PostgreSQL (a connection, one statement) before it fails with
+    /// 503 store.unavailable, e.g. while the database is down.
+    #[arg(long, env = "SEALBOX_DATABASE_TIMEOUT_SECS", default_value_t = 5, value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=300))]
+    database_timeout_secs: u64,
     /// The root key file (created on first start); kept in the data directory when absent.
     #[arg(long, env = "SEALBOX_ROOT_KEY_FILE", value_name = "PATH")]
     root_key_file: Option<PathBuf>,
@@ -78,6 +83,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data_dir,
         database_url: args.database_url,
+        database_timeout_secs: args.database_timeout_secs,
         root_key_file: args.root_key_file,
         insecure_http: args.insecure_http,
         tls_cert: args.tls_cert,

@@ -18,6 +18,7 @@ mod members;
 mod policies;
 pub mod principal;
 mod secrets;
+mod sys;
 pub mod template;
 mod tokens;
 mod trash;

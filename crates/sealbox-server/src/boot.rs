@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sealbox_core::{BootstrapCredentials, CoreConfig, OpenError, Sealbox, SystemClock};
 use sealbox_crypto::{ExposeSecret, RootKey};
-use sealbox_store::{PostgresStore, SqliteStore, Store};
+use sealbox_store::{PostgresStore, SqliteStore, Store, StoreOptions};
 
 use crate::{AppState, Config};
 
@@ -49,7 +49,10 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let chain_key = sealbox_core::audit_chain_key(&key.key);
     let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let pg = PostgresStore::connect(url, chain_key)
+            let options = StoreOptions {
+                timeout: Duration::from_secs(config.database_timeout_secs.max(1)),
+            };
+            let pg = PostgresStore::connect_with(url, chain_key, options)
                 .await
                 .context("cannot open the PostgreSQL database")?;
             (Arc::new(pg), None)

@@ -46,6 +46,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://...`; the embedded SQLite database in `data_dir` when absent.
     pub database_url: Option<String>,
+    /// How long a request waits for PostgreSQL (a connection, one statement) before it fails with
+    /// 503 `store.unavailable`.
+    pub database_timeout_secs: u64,
     /// Where the root key is kept; `data_dir/root.key` when absent. `SEALBOX_ROOT_KEY` (the key
     /// itself, base64) takes precedence over any file.
     pub root_key_file: Option<PathBuf>,
@@ -73,6 +76,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
+            .field("database_timeout_secs", &self.database_timeout_secs)
             .field("root_key_file", &self.root_key_file)
             .field("insecure_http", &self.insecure_http)
             .field("tls", &self.tls_cert.is_some())
@@ -91,6 +95,7 @@ impl Config {
             listen: "127.0.0.1:8270".into(),
             data_dir: data_dir.into(),
             database_url: None,
+            database_timeout_secs: 5,
             root_key_file: None,
             insecure_http: false,
             tls_cert: None,

@@ -9,7 +9,9 @@ use crate::{
     ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, IdentityRow, MemberRow, PolicyRow,
     Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow,
 };
-use crate::{actions, audit, identities, login_attempts, members, meta, policies, secrets, tokens, workspaces};
+use crate::{
+    actions, audit, identities, login_attempts, members, meta, migrate, policies, secrets, tokens, workspaces,
+};
 
 /// A unit of work run inside a write transaction.
 pub(crate) type Job<T> = Box<dyn for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send>;
@@ -56,6 +58,10 @@ impl<B: Backend> Store for B {
 
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         meta::get_meta(&mut self.reader(), key).await
+    }
+
+    async fn pending_migrations(&self) -> Result<Vec<&'static str>> {
+        migrate::pending(&mut self.reader()).await
     }
 
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool> {

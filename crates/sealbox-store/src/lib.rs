@@ -83,9 +83,31 @@ pub enum StoreError {
     /// Appending the audit event failed; nothing was written.
     #[error("audit event could not be recorded: {0}")]
     Audit(String),
+    /// The database could not be reached, or did not answer within the store's timeout (a
+    /// connection could not be had, it broke, or a statement was cancelled for taking too long).
+    /// Nothing was written; retrying later may succeed. The text is for the operator's log.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// Anything else the database said. The text is for the operator's log, never for a client.
     #[error("database error: {0}")]
     Database(String),
+}
+
+/// How a store talks to its database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The longest a query waits for a database connection (connecting included), and the
+    /// longest one PostgreSQL statement may run; past it the call fails with
+    /// [`StoreError::Unavailable`] instead of waiting on.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            timeout: std::time::Duration::from_secs(5),
+        }
+    }
 }
 
 #[async_trait]
@@ -97,6 +119,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Stores `value` under `key` unless the key exists; returns whether it was stored.
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool>;
+    /// The migrations this build has that the database has not recorded, in order: empty when
+    /// the schema is current. A round trip to the database, so it also says whether it answers.
+    async fn pending_migrations(&self) -> Result<Vec<&'static str>>;
 
     // ---- workspaces ----
     /// Creates a workspace, its first owner, and optionally a token for that owner, atomically.

@@ -2,7 +2,7 @@
 //! transaction and recorded in `schema_migrations`, so running them again is a no-op.
 
 use crate::Result;
-use crate::db::{Dialect, Exec, args};
+use crate::db::{Columns, Dialect, Exec, args};
 
 struct Migration {
     name: &'static str,
@@ -64,6 +64,20 @@ pub(crate) async fn run(c: &mut dyn Exec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The migrations not recorded in `schema_migrations`, in order.
+pub(crate) async fn pending(c: &mut dyn Exec) -> Result<Vec<&'static str>> {
+    let rows = c.fetch_all("SELECT name FROM schema_migrations", &[]).await?;
+    let applied = rows
+        .iter()
+        .map(|row| row.get::<String>("name"))
+        .collect::<Result<std::collections::BTreeSet<_>>>()?;
+    Ok(MIGRATIONS
+        .iter()
+        .map(|m| m.name)
+        .filter(|name| !applied.contains(*name))
+        .collect())
 }
 
 async fn apply(c: &mut dyn Exec, migration: &Migration) -> Result<()> {

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use crate::backend::{Backend, Job};
 use crate::db::{Columns, Exec, args};
-use crate::{AuditChainKey, Result, StoreError, migrate};
+use crate::{AuditChainKey, Result, StoreError, StoreOptions, migrate};
 
 const POOL_SIZE: u32 = 16;
 /// The `pg_advisory_lock` key held while migrating ("sealbox" in ASCII).
@@ -30,20 +30,37 @@ impl std::fmt::Debug for PostgresStore {
 
 impl PostgresStore {
     /// Connects to `url` (a `postgres://` URL; `options[search_path]=<schema>` selects a schema)
-    /// and brings its schema up to date. Safe to run from several processes at once.
-    /// `chain_key` seals the audit chain (derived from the root key by the caller).
+    /// and brings its schema up to date, with the default [`StoreOptions`]. Safe to run from
+    /// several processes at once. `chain_key` seals the audit chain (derived from the root key by
+    /// the caller).
     pub async fn connect(url: &str, chain_key: AuditChainKey) -> Result<PostgresStore> {
-        let options = PgConnectOptions::from_str(url)?;
-        let mut conn = PgConnection::connect_with(&options).await?;
+        Self::connect_with(url, chain_key, StoreOptions::default()).await
+    }
+
+    /// [`PostgresStore::connect`] with `options`: a query waits at most `options.timeout` for a
+    /// connection (sqlx's `acquire_timeout`, which covers connecting and checking a pooled
+    /// connection), and PostgreSQL cancels a statement that runs longer (`statement_timeout`).
+    /// Either way the call fails with `StoreError::Unavailable`, so requests fail fast while the
+    /// database is down, and work again once it is back (the pool reconnects).
+    pub async fn connect_with(url: &str, chain_key: AuditChainKey, options: StoreOptions) -> Result<PostgresStore> {
+        let connect = PgConnectOptions::from_str(url)?;
+        let unreachable =
+            || StoreError::Unavailable(format!("no connection within {} s", options.timeout.as_secs_f32()));
+        let mut conn = tokio::time::timeout(options.timeout, PgConnection::connect_with(&connect))
+            .await
+            .map_err(|_| unreachable())??;
+        // Not bounded by the timeout: migrating a large database may take a while.
         let migrated = migrate_locked(&mut conn).await;
         // Closing the session also releases the advisory lock if unlocking failed.
         if let Err(e) = conn.close().await {
             tracing::warn!(error = %e, "postgres: closing the migration connection failed");
         }
         migrated?;
+        let statement_timeout = options.timeout.as_millis().to_string();
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
-            .connect_with(options)
+            .acquire_timeout(options.timeout)
+            .connect_with(connect.options([("statement_timeout", statement_timeout.as_str())]))
             .await?;
         Ok(PostgresStore { pool, chain_key })
     }

@@ -76,6 +76,10 @@ pub struct ServerArgs {
     /// PEM certificates that actions trust besides the public roots (SMTP and HTTPS), e.g. a private CA.
     #[arg(long, env = "SEALBOX_EXTRA_CA_FILE", value_name = "PATH")]
     extra_ca_file: Option<PathBuf>,
+    /// Also serve GET /v1/sys/metrics WITHOUT a token, with every workspace's gauges, on this
+    /// address (e.g. 127.0.0.1:9270 for a local Prometheus); keep it off untrusted networks.
+    #[arg(long, env = "SEALBOX_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    metrics_listen: Option<String>,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -96,6 +100,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         action_timeout_secs: args.action_timeout_secs,
         action_max_response_bytes: usize::try_from(args.action_max_response_bytes)?,
         extra_ca_file: args.extra_ca_file,
+        metrics_listen: args.metrics_listen,
     };
     sealbox_server::run(config).await
 }

@@ -228,6 +228,8 @@ pub enum Permission {
     ManageActions,
     /// Run an action: see [`authorize_action_run`], which also decides for identities.
     RunActions,
+    /// Read the server's metrics (`GET /v1/sys/metrics`).
+    ReadMetrics,
 }
 
 pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
@@ -240,12 +242,12 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
         (ViewSecrets | RevealMasked | ViewActions | RunActions, _) => true,
         (
             ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
-            | ManageActions,
+            | ManageActions | ReadMetrics,
             Role::Owner | Role::Admin,
         ) => true,
         (
             ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
-            | ManageActions,
+            | ManageActions | ReadMetrics,
             Role::Editor,
         ) => false,
     };
@@ -380,6 +382,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ViewActions => "view actions",
         Permission::ManageActions => "define, change or delete actions",
         Permission::RunActions => "run actions",
+        Permission::ReadMetrics => "read the server's metrics",
     }
 }
 

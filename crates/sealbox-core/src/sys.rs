@@ -4,8 +4,33 @@ use sealbox_types::{Readiness, codes};
 
 use crate::Sealbox;
 use crate::error::{CoreError, CoreResult, ErrorClass};
+use crate::principal::{Permission, Principal, authorize};
+
+/// Whose view of the metrics: a member's (owners and admins; the workspace gauges of their own
+/// workspace only, so no tenant sees another's), or the operator's (every workspace; served only
+/// on the listener the operator chose with `--metrics-listen`).
+pub enum MetricsScope<'p> {
+    Member(&'p Principal),
+    Operator,
+}
 
 impl Sealbox {
+    /// The metrics in the Prometheus text format, with the store's pool use and the per-workspace
+    /// gauges read now (see [`MetricsScope`]).
+    pub async fn metrics_text(&self, scope: MetricsScope<'_>) -> CoreResult<String> {
+        let workspace = match scope {
+            MetricsScope::Member(p) => {
+                authorize(p, Permission::ReadMetrics)?;
+                Some(p.workspace_id())
+            }
+            MetricsScope::Operator => None,
+        };
+        let counts = self.store.workspace_counts(workspace).await?;
+        self.metrics
+            .encode(self.store.pool_status(), &counts)
+            .map_err(CoreError::internal)
+    }
+
     /// Whether this server can serve requests: the database answers and has every migration this
     /// version needs. The keys are loaded once a `Sealbox` exists (`open` checks the root key), so
     /// that check passes by construction. The error says which check failed.

@@ -47,11 +47,13 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     // The key comes first: the store seals the audit chain with a key derived from it.
     let key = load_root_key(config)?;
     let chain_key = sealbox_core::audit_chain_key(&key.key);
+    let metrics = Arc::new(sealbox_metrics::Metrics::new());
+    let options = StoreOptions {
+        timeout: Duration::from_secs(config.database_timeout_secs.max(1)),
+        metrics: metrics.clone(),
+    };
     let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let options = StoreOptions {
-                timeout: Duration::from_secs(config.database_timeout_secs.max(1)),
-            };
             let pg = PostgresStore::connect_with(url, chain_key, options)
                 .await
                 .context("cannot open the PostgreSQL database")?;
@@ -68,7 +70,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
                 .open(&path)
                 .with_context(|| format!("cannot create the SQLite database {}", path.display()))?;
             let sqlite = Arc::new(
-                SqliteStore::open(&path, chain_key)
+                SqliteStore::open_with(&path, chain_key, options)
                     .await
                     .with_context(|| format!("cannot open the SQLite database {}", path.display()))?,
             );
@@ -94,7 +96,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         ..CoreConfig::default()
     };
     let core = match Sealbox::open(store, key.key, Arc::new(SystemClock), core_config).await {
-        Ok(core) => core.with_dispatcher(Arc::new(dispatcher)),
+        Ok(core) => core.with_dispatcher(Arc::new(dispatcher)).with_metrics(metrics),
         Err(OpenError::WrongRootKey(e)) => match &key.origin {
             KeyOrigin::File(path) | KeyOrigin::Generated(path) => {
                 anyhow::bail!("{e} (root key file {})", path.display())

@@ -213,6 +213,10 @@ impl std::fmt::Display for DbError {
 }
 
 impl DbError {
+    pub(crate) fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+
     pub(crate) fn new(message: impl Into<String>) -> DbError {
         DbError {
             message: message.into(),
@@ -272,12 +276,16 @@ pub(crate) trait Exec: Send {
     fn chain_key(&self) -> Option<&AuditChainKey> {
         None
     }
+    /// Counts an audit event appended in this write transaction (see [`Keyed`]).
+    fn audit_event_appended(&self) {}
 }
 
 /// A write transaction's executor with the audit chain's key beside it.
 pub(crate) struct Keyed<'a> {
     pub inner: &'a mut dyn Exec,
     pub key: &'a AuditChainKey,
+    /// Audit events appended in this transaction so far (for the metrics).
+    pub events: &'a std::sync::atomic::AtomicU64,
 }
 
 #[async_trait]
@@ -300,6 +308,10 @@ impl Exec for Keyed<'_> {
 
     fn chain_key(&self) -> Option<&AuditChainKey> {
         Some(self.key)
+    }
+
+    fn audit_event_appended(&self) {
+        self.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

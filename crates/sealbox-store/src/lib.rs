@@ -93,6 +93,8 @@ pub enum StoreError {
     Database(String),
 }
 
+pub use sealbox_metrics::{PoolStatus, WorkspaceCounts};
+
 /// How a store talks to its database.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -100,12 +102,15 @@ pub struct StoreOptions {
     /// longest one PostgreSQL statement may run; past it the call fails with
     /// [`StoreError::Unavailable`] instead of waiting on.
     pub timeout: std::time::Duration,
+    /// Where query times, pool use and audit writes are recorded (the server's metrics).
+    pub metrics: std::sync::Arc<sealbox_metrics::Metrics>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             timeout: std::time::Duration::from_secs(5),
+            metrics: Default::default(),
         }
     }
 }
@@ -122,6 +127,11 @@ pub trait Store: Send + Sync + 'static {
     /// The migrations this build has that the database has not recorded, in order: empty when
     /// the schema is current. A round trip to the database, so it also says whether it answers.
     async fn pending_migrations(&self) -> Result<Vec<&'static str>>;
+    /// The database connections now (for the metrics).
+    fn pool_status(&self) -> PoolStatus;
+    /// Each workspace's live secrets and identities, by workspace name; only `workspace_id`'s
+    /// when given.
+    async fn workspace_counts(&self, workspace_id: Option<&str>) -> Result<Vec<WorkspaceCounts>>;
 
     // ---- workspaces ----
     /// Creates a workspace, its first owner, and optionally a token for that owner, atomically.

@@ -3,10 +3,13 @@
 //! so replicas append to a workspace's audit chain one at a time. No state is kept in process.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+
+use sealbox_metrics::{Metrics, PoolStatus};
 
 use crate::backend::{Backend, Job};
 use crate::db::{Columns, Exec, args};
@@ -20,6 +23,7 @@ const MIGRATION_LOCK: i64 = 0x0073_6561_6c62_6f78;
 pub struct PostgresStore {
     pool: PgPool,
     chain_key: AuditChainKey,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -62,7 +66,11 @@ impl PostgresStore {
             .acquire_timeout(options.timeout)
             .connect_with(connect.options([("statement_timeout", statement_timeout.as_str())]))
             .await?;
-        Ok(PostgresStore { pool, chain_key })
+        Ok(PostgresStore {
+            pool,
+            chain_key,
+            metrics: options.metrics,
+        })
     }
 
     /// Closes the pool's connections.
@@ -108,6 +116,19 @@ pub async fn create_isolated_schema(admin_url: &str) -> Result<String> {
 impl Backend for PostgresStore {
     fn chain_key(&self) -> &AuditChainKey {
         &self.chain_key
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus {
+            open: u64::from(self.pool.size()),
+            idle: self.pool.num_idle() as u64,
+            max: u64::from(POOL_SIZE),
+            write_queue: None,
+        }
     }
 
     const KIND: &'static str = "postgres";

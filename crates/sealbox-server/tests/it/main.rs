@@ -11,6 +11,7 @@ mod kinds;
 mod login_limits;
 mod logs;
 mod machines;
+mod metrics;
 mod panel;
 mod postgres;
 mod readiness;

@@ -200,3 +200,43 @@ async fn with_the_database_down_requests_fail_fast_with_503_and_recover_when_it_
     let verify = api.get("/v1/audit/verify", owner).await.expect(200);
     assert_eq!(verify["ok"], true, "{verify}");
 }
+
+/// A database that holds a request up (here another session's lock on the workspace row, which
+/// every audited write takes) is cut off by `statement_timeout` after `--database-timeout-secs`:
+/// 503 `store.unavailable` and nothing written, instead of waiting as long as the lock is held.
+#[tokio::test]
+async fn a_statement_held_up_past_the_timeout_fails_with_503_and_writes_nothing() {
+    let Some(url) = sealbox_testkit::postgres_url().await else {
+        return;
+    };
+    let server = TestServer::start_with(Options {
+        database_url: Some(url.clone()),
+        database_timeout_secs: Some(1),
+        ..Options::default()
+    })
+    .await;
+    let api = Api::new(&server);
+    let owner = &server.owner_token;
+    let mut blocker = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::Executor::execute(&mut blocker, "BEGIN").await.unwrap();
+    sqlx::Executor::execute(&mut blocker, "SELECT id FROM workspaces FOR UPDATE")
+        .await
+        .unwrap();
+
+    // Bounded here so that a server that waits on the lock fails the test instead of hanging it.
+    let write = api.post(
+        "/v1/secrets",
+        owner,
+        serde_json::json!({"name": "HELD_UP", "type": "text", "value": "v"}),
+    );
+    tokio::time::timeout(Duration::from_secs(20), write)
+        .await
+        .expect("the write waited on the lock past 20 s")
+        .expect_error(503, "store.unavailable");
+
+    sqlx::Executor::execute(&mut blocker, "ROLLBACK").await.unwrap();
+    api.get("/v1/secrets/HELD_UP", owner)
+        .await
+        .expect_error(404, "secret.not_found");
+    api.create_text(owner, "HELD_UP", "v").await;
+}

@@ -199,6 +199,22 @@ async fn with_the_database_down_requests_fail_fast_with_503_and_recover_when_it_
     api.create_text(owner, "AFTER_RESTART", "v").await;
     let verify = api.get("/v1/audit/verify", owner).await.expect(200);
     assert_eq!(verify["ok"], true, "{verify}");
+    // The outage shows in the metrics.
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/v1/sys/metrics", server.url))
+        .bearer_auth(owner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let failures: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("sealbox_store_query_failures_total{") && l.contains("reason=\"unavailable\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(failures >= 2.0, "{metrics}");
 }
 
 /// A database that holds a request up (here another session's lock on the workspace row, which

@@ -28,7 +28,7 @@ const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0;
 /// token on a separate address.
 #[utoipa::path(get, path = "/v1/sys/metrics", tag = "sys", responses(
     (status = 200, content_type = "application/openmetrics-text", body = String, description = "Prometheus text format (OpenMetrics 1.0)"),
-    (status = 403, body = ErrorBody, description = "`permission.denied`: editors and identities"),
+    (status = "4XX", body = ErrorBody, description = "401 without a valid token; 403 `permission.denied` for editors and identities"),
 ))]
 pub(crate) async fn metrics(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Response> {
     let text = state.core.metrics_text(MetricsScope::Member(&p)).await?;

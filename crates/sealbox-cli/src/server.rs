@@ -21,6 +21,11 @@ pub struct ServerArgs {
     /// PostgreSQL instead of the embedded SQLite, e.g. postgres://user@host/sealbox.
     #[arg(long, env = "SEALBOX_DATABASE_URL", hide_env_values = true, value_name = "URL")]
     database_url: Option<String>,
+    /// Seconds a request waits for PostgreSQL (a connection, one statement) before it fails with
+    /// 503 store.unavailable, e.g. while the database is down.
+    #[arg(long, env = "SEALBOX_DATABASE_TIMEOUT_SECS", default_value_t = 5, value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=300))]
+    database_timeout_secs: u64,
     /// The root key file (created on first start); kept in the data directory when absent.
     #[arg(long, env = "SEALBOX_ROOT_KEY_FILE", value_name = "PATH")]
     root_key_file: Option<PathBuf>,
@@ -71,6 +76,10 @@ pub struct ServerArgs {
     /// PEM certificates that actions trust besides the public roots (SMTP and HTTPS), e.g. a private CA.
     #[arg(long, env = "SEALBOX_EXTRA_CA_FILE", value_name = "PATH")]
     extra_ca_file: Option<PathBuf>,
+    /// Also serve GET /v1/sys/metrics WITHOUT a token, with every workspace's gauges, on this
+    /// address (e.g. 127.0.0.1:9270 for a local Prometheus); keep it off untrusted networks.
+    #[arg(long, env = "SEALBOX_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    metrics_listen: Option<String>,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -78,6 +87,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data_dir,
         database_url: args.database_url,
+        database_timeout_secs: args.database_timeout_secs,
         root_key_file: args.root_key_file,
         insecure_http: args.insecure_http,
         tls_cert: args.tls_cert,
@@ -90,6 +100,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         action_timeout_secs: args.action_timeout_secs,
         action_max_response_bytes: usize::try_from(args.action_max_response_bytes)?,
         extra_ca_file: args.extra_ca_file,
+        metrics_listen: args.metrics_listen,
     };
     sealbox_server::run(config).await
 }

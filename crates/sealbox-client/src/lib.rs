@@ -25,7 +25,7 @@ use sealbox_types::{
     AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateIdentityRequest, CreatePolicyRequest,
     CreateSecretRequest, CreateTokenRequest, CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken,
     EnvironmentResponse, ErrorBody, Health, IdentityInfo, IdentityList, LoginRequest, LoginResponse, MemberInfo,
-    MemberList, PolicyInfo, PolicyList, RenderRequest, RenderResponse, RevealRequest, RevealResponse,
+    MemberList, PolicyInfo, PolicyList, Readiness, RenderRequest, RenderResponse, RevealRequest, RevealResponse,
     RevokeTokenRequest, Role, RollbackRequest, SecretDetails, SecretList, SecretVersionList, SetEnvRequest,
     SetRoleRequest, TokenList, UpdateIdentityRequest, UpdateSecretRequest, WhoAmI,
 };
@@ -145,6 +145,11 @@ impl Client {
 
     pub async fn health(&self) -> Result<Health> {
         self.send(self.request(Method::GET, &["sys", "health"])?).await
+    }
+
+    /// Readiness: an error (503 `store.unavailable`, `store.schema_outdated`) when not ready.
+    pub async fn ready(&self) -> Result<Readiness> {
+        self.send(self.request(Method::GET, &["sys", "ready"])?).await
     }
 
     /// Signs in; the answer holds a session token for `with_token`. Sends no token.

@@ -131,6 +131,11 @@ impl Sealbox {
                 );
                 self.store.append_audit(record).await?;
             }
+            self.metrics.login("rate_limited");
+            self.metrics.rate_limited(match refusal.limit {
+                LoginLimit::Client => "login_client",
+                LoginLimit::EmailFromClient => "login_email_from_client",
+            });
             let wait = attempt.seconds_left(self.now(), self.config.login_window_ms);
             let message = match refusal.limit {
                 LoginLimit::Client => "too many failed sign-ins from your address",
@@ -146,9 +151,11 @@ impl Sealbox {
         let (Some(ws), Some(email), Some(target)) = (ws, email, member_target) else {
             // The same work as a real check, so a missing workspace or e-mail takes as long.
             if let Err(e) = self.hashing.burn(password).await {
+                self.metrics.login("busy");
                 self.give_back(&attempt).await;
                 return Err(e);
             }
+            self.metrics.login("failure");
             return Err(bad_credentials());
         };
         let member = self.store.member_by_email(&ws.id, &email).await?;
@@ -160,6 +167,7 @@ impl Sealbox {
             Ok(verified) => verified,
             Err(e) => {
                 // Not checked (hashing was busy): the attempt does not count.
+                self.metrics.login("busy");
                 self.give_back(&attempt).await;
                 return Err(e);
             }
@@ -176,6 +184,7 @@ impl Sealbox {
                 Value::Null,
             );
             self.store.append_audit(record).await?;
+            self.metrics.login("failure");
             return Err(bad_credentials());
         };
         self.give_back(&attempt).await;
@@ -198,6 +207,7 @@ impl Sealbox {
             json!({ "token_id": row.id }),
         );
         self.store.insert_token(row, record).await?;
+        self.metrics.login("success");
         Ok(LoginResponse {
             // EXPOSE: the session token goes to the person who just proved their password.
             token: token.expose_secret().to_owned(),

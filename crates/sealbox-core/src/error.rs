@@ -88,12 +88,23 @@ impl CoreError {
             "the audit log could not record this operation, so it was refused; nothing was changed",
         )
     }
+
+    /// The database is out of reach. `detail` is logged here, once.
+    pub fn store_unavailable(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "the database is unavailable; request refused");
+        Self::new(
+            ErrorClass::Unavailable,
+            codes::STORE_UNAVAILABLE,
+            "the database is not reachable at the moment; try again shortly (GET /v1/sys/ready says when it is back)",
+        )
+    }
 }
 
 impl From<sealbox_store::StoreError> for CoreError {
     fn from(e: sealbox_store::StoreError) -> Self {
         match e {
             sealbox_store::StoreError::Audit(detail) => CoreError::audit_unavailable(detail),
+            sealbox_store::StoreError::Unavailable(detail) => CoreError::store_unavailable(detail),
             other => CoreError::internal(other),
         }
     }

@@ -19,6 +19,7 @@ mod operator;
 mod policies;
 pub mod principal;
 mod secrets;
+mod sys;
 pub mod template;
 mod tokens;
 mod trash;
@@ -35,6 +36,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
 pub use operator::SERVER_WORKSPACE;
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
+pub use sys::MetricsScope;
 pub use tokens::TokenKind;
 pub use workspaces::BootstrapCredentials;
 
@@ -94,6 +96,8 @@ pub struct Sealbox {
     hashing: hashing::PasswordHashing,
     /// Sends actions; `None` until [`Sealbox::with_dispatcher`] (runs then fail with `action.unavailable`).
     dispatcher: Option<Arc<dyn actions::Dispatcher>>,
+    /// Where sign-ins, rate-limit refusals and action runs are counted.
+    metrics: Arc<sealbox_metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Sealbox {
@@ -147,6 +151,7 @@ impl Sealbox {
             config,
             hashing,
             dispatcher: None,
+            metrics: Default::default(),
         })
     }
 
@@ -154,6 +159,16 @@ impl Sealbox {
     pub fn with_dispatcher(mut self, dispatcher: Arc<dyn actions::Dispatcher>) -> Self {
         self.dispatcher = Some(dispatcher);
         self
+    }
+
+    /// Records into `metrics` (the server's, shared with its store) instead of a private set.
+    pub fn with_metrics(mut self, metrics: Arc<sealbox_metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Arc<sealbox_metrics::Metrics> {
+        &self.metrics
     }
 
     /// Whether a root key (of `version`) was already tied to this store by an earlier start.

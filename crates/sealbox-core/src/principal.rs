@@ -230,6 +230,8 @@ pub enum Permission {
     RunActions,
     /// Take a backup of the whole database (owners; see `Sealbox::backup` for which workspace).
     BackupServer,
+    /// Read the server's metrics (`GET /v1/sys/metrics`).
+    ReadMetrics,
 }
 
 pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
@@ -243,12 +245,12 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
         (BackupServer, role) => role == Role::Owner,
         (
             ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
-            | ManageActions,
+            | ManageActions | ReadMetrics,
             Role::Owner | Role::Admin,
         ) => true,
         (
             ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
-            | ManageActions,
+            | ManageActions | ReadMetrics,
             Role::Editor,
         ) => false,
     };
@@ -384,6 +386,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ManageActions => "define, change or delete actions",
         Permission::RunActions => "run actions",
         Permission::BackupServer => "take a backup of the server",
+        Permission::ReadMetrics => "read the server's metrics",
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sealbox_core::{BootstrapCredentials, CoreConfig, OpenError, Sealbox, SystemClock};
 use sealbox_crypto::{ExposeSecret, RootKey};
-use sealbox_store::{AuditChainKey, PostgresStore, SqliteStore, StartupState, Store};
+use sealbox_store::{AuditChainKey, PostgresStore, SqliteStore, StartupState, Store, StoreOptions};
 
 use crate::{AppState, Config};
 
@@ -47,10 +47,15 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     // The key comes first: the store seals the audit chain with a key derived from it.
     let key = load_root_key(config)?;
     let chain_key = sealbox_core::audit_chain_key(&key.key);
+    let metrics = Arc::new(sealbox_metrics::Metrics::new());
+    let options = StoreOptions {
+        timeout: Duration::from_secs(config.database_timeout_secs.max(1)),
+        metrics: metrics.clone(),
+    };
     let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
-        Some(url) => (Arc::new(open_postgres(url, chain_key).await?), None),
+        Some(url) => (Arc::new(open_postgres(url, chain_key, options).await?), None),
         None => {
-            let sqlite = Arc::new(open_sqlite(&config.data_dir, chain_key).await?);
+            let sqlite = Arc::new(open_sqlite(&config.data_dir, chain_key, options).await?);
             (sqlite.clone() as Arc<dyn Store>, Some(sqlite))
         }
     };
@@ -76,7 +81,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         ..CoreConfig::default()
     };
     let core = match Sealbox::open(store, key.key, Arc::new(SystemClock), core_config).await {
-        Ok(core) => core.with_dispatcher(Arc::new(dispatcher)),
+        Ok(core) => core.with_dispatcher(Arc::new(dispatcher)).with_metrics(metrics),
         Err(OpenError::WrongRootKey(e)) => match &key.origin {
             KeyOrigin::File(path) | KeyOrigin::Generated(path) => {
                 anyhow::bail!("{e} (root key file {})", path.display())
@@ -167,17 +172,25 @@ fn refuse_incomplete(state: &StartupState, database: &str) -> anyhow::Result<()>
 }
 
 /// Connects to the PostgreSQL database at `url` and migrates it.
-pub(crate) async fn open_postgres(url: &str, chain_key: AuditChainKey) -> anyhow::Result<PostgresStore> {
+pub(crate) async fn open_postgres(
+    url: &str,
+    chain_key: AuditChainKey,
+    options: StoreOptions,
+) -> anyhow::Result<PostgresStore> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         anyhow::bail!("--database-url: expected postgres://user@host:port/database");
     }
-    PostgresStore::connect(url, chain_key)
+    PostgresStore::connect_with(url, chain_key, options)
         .await
         .context("cannot open the PostgreSQL database")
 }
 
 /// Opens (creating them private) `data_dir` and its `sealbox.db`, and migrates the database.
-pub(crate) async fn open_sqlite(data_dir: &Path, chain_key: AuditChainKey) -> anyhow::Result<SqliteStore> {
+pub(crate) async fn open_sqlite(
+    data_dir: &Path,
+    chain_key: AuditChainKey,
+    options: StoreOptions,
+) -> anyhow::Result<SqliteStore> {
     create_private_dir(data_dir)?;
     let path = data_dir.join("sealbox.db");
     // Created 0600 before SQLite opens it; its WAL and shared-memory files inherit the mode.
@@ -187,7 +200,7 @@ pub(crate) async fn open_sqlite(data_dir: &Path, chain_key: AuditChainKey) -> an
         .mode(0o600)
         .open(&path)
         .with_context(|| format!("cannot create the SQLite database {}", path.display()))?;
-    SqliteStore::open(&path, chain_key)
+    SqliteStore::open_with(&path, chain_key, options)
         .await
         .with_context(|| format!("cannot open the SQLite database {}", path.display()))
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -47,6 +47,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://...`; the embedded SQLite database in `data_dir` when absent.
     pub database_url: Option<String>,
+    /// How long a request waits for PostgreSQL (a connection, one statement) before it fails with
+    /// 503 `store.unavailable`.
+    pub database_timeout_secs: u64,
     /// Where the root key is kept; `data_dir/root.key` when absent. `SEALBOX_ROOT_KEY` (the key
     /// itself, base64) takes precedence over any file.
     pub root_key_file: Option<PathBuf>,
@@ -66,6 +69,9 @@ pub struct Config {
     pub action_max_response_bytes: usize,
     /// PEM certificates actions trust besides the public roots.
     pub extra_ca_file: Option<PathBuf>,
+    /// Where to serve `GET /v1/sys/metrics` without a token (every workspace's gauges); only the
+    /// token-protected route on the main listener when absent.
+    pub metrics_listen: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +80,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
+            .field("database_timeout_secs", &self.database_timeout_secs)
             .field("root_key_file", &self.root_key_file)
             .field("insecure_http", &self.insecure_http)
             .field("tls", &self.tls_cert.is_some())
@@ -81,6 +88,7 @@ impl std::fmt::Debug for Config {
             .field("action_timeout_secs", &self.action_timeout_secs)
             .field("action_max_response_bytes", &self.action_max_response_bytes)
             .field("extra_ca_file", &self.extra_ca_file)
+            .field("metrics_listen", &self.metrics_listen)
             .finish_non_exhaustive()
     }
 }
@@ -92,6 +100,7 @@ impl Config {
             listen: "127.0.0.1:8270".into(),
             data_dir: data_dir.into(),
             database_url: None,
+            database_timeout_secs: 5,
             root_key_file: None,
             insecure_http: false,
             tls_cert: None,
@@ -104,6 +113,7 @@ impl Config {
             action_timeout_secs: 10,
             action_max_response_bytes: 1024 * 1024,
             extra_ca_file: None,
+            metrics_listen: None,
         }
     }
 }
@@ -133,6 +143,44 @@ fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// Counts every answered request by method, route template and status, with its time. The
+/// route is axum's `MatchedPath` (`/v1/secrets/{name}`), never the path: a secret's name in a
+/// URL must not become a label. A request no route matched is `unmatched`.
+async fn record_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(sealbox_metrics::UNMATCHED_ROUTE.to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .core
+        .metrics()
+        .http_request(method.as_str(), &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The unauthenticated metrics listener's router (`--metrics-listen`): `GET /v1/sys/metrics`
+/// with every workspace's gauges, and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/sys/metrics", axum::routing::get(routes::sys::operator_metrics))
+        .layer(middleware::from_fn(error::error_boundary))
+        .with_state(state)
+}
+
+/// Serves [`metrics_router`] on `listener` until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 pub fn router(state: AppState) -> Router {
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let nosniff = SetResponseHeaderLayer::overriding(
@@ -156,6 +204,7 @@ pub fn router(state: AppState) -> Router {
         // The web admin panel (HTML at `/`); everything under `/v1` stays the JSON API.
         .merge(panel::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(middleware::from_fn_with_state(state.clone(), record_request))
         .layer(
             ServiceBuilder::new()
                 .layer(middleware::from_fn(assign_request_id))
@@ -242,6 +291,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("sealbox listening on {scheme}://{addr}");
     tracing::info!(%addr, store = prepared.state.core.store().kind(), "sealbox listening");
     let sweeper = tokio::spawn(boot::sweep_trash_forever(prepared.state.core.clone()));
+    let metrics_server = match &config.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on --metrics-listen {address:?}: {e}"))?;
+            let addr = listener.local_addr()?;
+            println!("sealbox metrics (no token) on http://{addr}/v1/sys/metrics");
+            tracing::warn!(%addr, "serving metrics without a token; keep this address off untrusted networks");
+            Some(tokio::spawn(serve_metrics(
+                listener,
+                prepared.state.clone(),
+                boot::shutdown_signal(),
+            )))
+        }
+        None => None,
+    };
     let state = prepared.state.clone();
     match tls {
         Some(tls) => serve_tls(std_listener, state, tls, boot::shutdown_signal()).await?,
@@ -255,6 +320,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     sweeper.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     prepared.close().await;
     tracing::info!("sealbox stopped");
     Ok(())

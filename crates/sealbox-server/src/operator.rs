@@ -114,8 +114,12 @@ pub async fn restore(file: &Path, target: &RestoreTarget, root_key_file: Option<
     // store would seal new events with is never used.
     let unused = AuditChainKey::new([0; 32]);
     let store: std::sync::Arc<dyn Store> = match target {
-        RestoreTarget::DataDir(dir) => std::sync::Arc::new(crate::boot::open_sqlite(dir, unused).await?),
-        RestoreTarget::DatabaseUrl(url) => std::sync::Arc::new(crate::boot::open_postgres(url, unused).await?),
+        RestoreTarget::DataDir(dir) => {
+            std::sync::Arc::new(crate::boot::open_sqlite(dir, unused, Default::default()).await?)
+        }
+        RestoreTarget::DatabaseUrl(url) => {
+            std::sync::Arc::new(crate::boot::open_postgres(url, unused, Default::default()).await?)
+        }
     };
     // Answered once committed.
     store

@@ -148,6 +148,7 @@ async fn insert_event(c: &mut dyn Exec, head: &mut Head, record: &AuditRecord) -
     )
     .await
     .map_err(audit_error)?;
+    c.audit_event_appended();
     *head = Head { seq, hash };
     Ok(seq)
 }

@@ -1,17 +1,23 @@
 //! What a database backend provides (somewhere to read, a way to run a write transaction), and
 //! the one [`Store`] implementation built on it from the queries of the table modules.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
+use sealbox_metrics::{Metrics, PoolStatus, StoreOp, WorkspaceCounts};
 
-use crate::db::{Exec, Keyed};
+use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
     ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, Backup, IdentityRow, MemberRow,
-    PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, TokenRow,
-    VersionMeta, WorkspaceRow,
+    PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, StoreError,
+    TokenRow, VersionMeta, WorkspaceRow,
 };
 use crate::{
-    actions, audit, backup, identities, login_attempts, members, meta, policies, secrets, startup, tokens, workspaces,
+    actions, audit, backup, identities, login_attempts, members, meta, migrate, policies, secrets, startup, tokens,
+    workspaces,
 };
 
 /// A unit of work run inside a write transaction.
@@ -28,6 +34,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// The key write transactions seal audit events with.
     fn chain_key(&self) -> &AuditChainKey;
 
+    /// Where query times and audit writes are recorded.
+    fn metrics(&self) -> &Metrics;
+
+    /// The connections now.
+    fn pool_status(&self) -> PoolStatus;
+
     /// Runs `job` in a write transaction and answers once the transaction is committed
     /// (or with the job's error, and nothing of it written).
     async fn write<T: Send + 'static>(&self, job: Job<T>) -> Result<T>;
@@ -38,6 +50,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
 }
 
 /// Boxes `job` for [`Backend::write`]; taking the closure here lets its signature be inferred.
+/// Records the transaction's time, and the audit events it appended, committed or not.
 async fn write<B, T, F>(backend: &B, job: F) -> Result<T>
 where
     B: Backend,
@@ -45,14 +58,95 @@ where
     F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
     let key = backend.chain_key().clone();
-    backend
+    let events = Arc::new(AtomicU64::new(0));
+    let appended = events.clone();
+    let started = Instant::now();
+    let result = backend
         .write(Box::new(move |c: &mut dyn Exec| {
             Box::pin(async move {
-                let mut keyed = Keyed { inner: c, key: &key };
+                let mut keyed = Keyed {
+                    inner: c,
+                    key: &key,
+                    events: &appended,
+                };
                 job(&mut keyed).await
             })
         }))
-        .await
+        .await;
+    let elapsed = started.elapsed();
+    let metrics = backend.metrics();
+    metrics.store_query(StoreOp::Write, elapsed, failure_reason(&result));
+    let events = events.load(Ordering::Relaxed);
+    match &result {
+        Ok(_) if events > 0 => metrics.audit_write(events, true, elapsed),
+        Ok(_) => {}
+        // The events appended were rolled back; an audit failure before any was appended is one.
+        Err(e) => {
+            if events > 0 || matches!(e, StoreError::Audit(_)) {
+                metrics.audit_write(events.max(1), false, elapsed);
+            }
+        }
+    }
+    result
+}
+
+/// How `result` counts in `sealbox_store_query_failures_total`: domain answers (not found, a
+/// duplicate, a conflict) are not failures.
+fn failure_reason<T>(result: &Result<T>) -> Option<&'static str> {
+    match result {
+        Err(StoreError::Unavailable(_)) => Some("unavailable"),
+        Err(StoreError::Database(_) | StoreError::Audit(_)) => Some("database"),
+        _ => None,
+    }
+}
+
+/// A backend's reader that records each statement's time.
+pub(crate) struct Timed<'m, R> {
+    inner: R,
+    metrics: &'m Metrics,
+}
+
+fn read<B: Backend>(backend: &B) -> Timed<'_, B::Reader> {
+    Timed {
+        inner: backend.reader(),
+        metrics: backend.metrics(),
+    }
+}
+
+impl<R> Timed<'_, R> {
+    fn record<T>(&self, started: Instant, result: &Result<T, DbError>) {
+        let failure = match result {
+            Err(e) if e.is_unavailable() => Some("unavailable"),
+            Err(_) => Some("database"),
+            Ok(_) => None,
+        };
+        self.metrics.store_query(StoreOp::Read, started.elapsed(), failure);
+    }
+}
+
+#[async_trait]
+impl<R: Exec> Exec for Timed<'_, R> {
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, DbError> {
+        let started = Instant::now();
+        let result = self.inner.execute(sql, args).await;
+        self.record(started, &result);
+        result
+    }
+
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
+        let started = Instant::now();
+        let result = self.inner.fetch_all(sql, args).await;
+        self.record(started, &result);
+        result
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
+        self.inner.execute_script(sql).await
+    }
 }
 
 #[async_trait]
@@ -62,7 +156,19 @@ impl<B: Backend> Store for B {
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        meta::get_meta(&mut self.reader(), key).await
+        meta::get_meta(&mut read(self), key).await
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        Backend::pool_status(self)
+    }
+
+    async fn workspace_counts(&self, workspace_id: Option<&str>) -> Result<Vec<WorkspaceCounts>> {
+        workspaces::workspace_counts(&mut read(self), workspace_id).await
+    }
+
+    async fn pending_migrations(&self) -> Result<Vec<&'static str>> {
+        migrate::pending(&mut read(self)).await
     }
 
     async fn backup(&self, created_at: i64) -> Result<Backup> {
@@ -102,11 +208,11 @@ impl<B: Backend> Store for B {
     }
 
     async fn workspace_by_name(&self, name: &str) -> Result<Option<WorkspaceRow>> {
-        workspaces::workspace_by_name(&mut self.reader(), name).await
+        workspaces::workspace_by_name(&mut read(self), name).await
     }
 
     async fn workspace_by_id(&self, id: &str) -> Result<Option<WorkspaceRow>> {
-        workspaces::workspace_by_id(&mut self.reader(), id).await
+        workspaces::workspace_by_id(&mut read(self), id).await
     }
 
     async fn insert_member(&self, member: MemberRow, audit: AuditRecord) -> Result<()> {
@@ -114,15 +220,15 @@ impl<B: Backend> Store for B {
     }
 
     async fn member_by_email(&self, workspace_id: &str, email: &str) -> Result<Option<MemberRow>> {
-        members::member_by_email(&mut self.reader(), workspace_id, email).await
+        members::member_by_email(&mut read(self), workspace_id, email).await
     }
 
     async fn member_by_id(&self, member_id: &str) -> Result<Option<MemberRow>> {
-        members::member_by_id(&mut self.reader(), member_id).await
+        members::member_by_id(&mut read(self), member_id).await
     }
 
     async fn list_members(&self, workspace_id: &str) -> Result<Vec<MemberRow>> {
-        members::list_members(&mut self.reader(), workspace_id).await
+        members::list_members(&mut read(self), workspace_id).await
     }
 
     async fn set_member_role(&self, workspace_id: &str, member_id: &str, role: &str, audit: AuditRecord) -> Result<()> {
@@ -146,11 +252,11 @@ impl<B: Backend> Store for B {
     }
 
     async fn identity_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<IdentityRow>> {
-        identities::identity_by_name(&mut self.reader(), workspace_id, name).await
+        identities::identity_by_name(&mut read(self), workspace_id, name).await
     }
 
     async fn list_identities(&self, workspace_id: &str) -> Result<Vec<IdentityRow>> {
-        identities::list_identities(&mut self.reader(), workspace_id).await
+        identities::list_identities(&mut read(self), workspace_id).await
     }
 
     async fn set_identity_tags(
@@ -213,7 +319,7 @@ impl<B: Backend> Store for B {
     }
 
     async fn identity_env(&self, identity_id: &str) -> Result<Vec<(String, String)>> {
-        identities::identity_env(&mut self.reader(), identity_id).await
+        identities::identity_env(&mut read(self), identity_id).await
     }
 
     async fn insert_policy(&self, policy: PolicyRow, audit: AuditRecord) -> Result<()> {
@@ -221,7 +327,7 @@ impl<B: Backend> Store for B {
     }
 
     async fn list_policies(&self, workspace_id: &str) -> Result<Vec<PolicyRow>> {
-        policies::list_policies(&mut self.reader(), workspace_id).await
+        policies::list_policies(&mut read(self), workspace_id).await
     }
 
     async fn delete_policy(&self, workspace_id: &str, policy_id: &str, audit: AuditRecord) -> Result<()> {
@@ -237,11 +343,11 @@ impl<B: Backend> Store for B {
     }
 
     async fn list_actions(&self, workspace_id: &str) -> Result<Vec<ActionRow>> {
-        actions::list_actions(&mut self.reader(), workspace_id).await
+        actions::list_actions(&mut read(self), workspace_id).await
     }
 
     async fn action_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<ActionRow>> {
-        actions::action_by_name(&mut self.reader(), workspace_id, name).await
+        actions::action_by_name(&mut read(self), workspace_id, name).await
     }
 
     async fn update_action(&self, update: ActionUpdate, audit: AuditRecord) -> Result<()> {
@@ -261,19 +367,19 @@ impl<B: Backend> Store for B {
     }
 
     async fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRow>> {
-        tokens::token_by_hash(&mut self.reader(), hash).await
+        tokens::token_by_hash(&mut read(self), hash).await
     }
 
     async fn token_with_member(&self, hash: &[u8]) -> Result<Option<(TokenRow, MemberRow, WorkspaceRow)>> {
-        tokens::token_with_member(&mut self.reader(), hash).await
+        tokens::token_with_member(&mut read(self), hash).await
     }
 
     async fn token_with_identity(&self, hash: &[u8]) -> Result<Option<(TokenRow, IdentityRow, WorkspaceRow)>> {
-        tokens::token_with_identity(&mut self.reader(), hash).await
+        tokens::token_with_identity(&mut read(self), hash).await
     }
 
     async fn list_tokens(&self, workspace_id: &str, member_id: &str, kind: &str) -> Result<Vec<TokenRow>> {
-        tokens::list_tokens(&mut self.reader(), workspace_id, member_id, kind).await
+        tokens::list_tokens(&mut read(self), workspace_id, member_id, kind).await
     }
 
     async fn revoke_token(
@@ -292,7 +398,7 @@ impl<B: Backend> Store for B {
     }
 
     async fn list_identity_tokens(&self, workspace_id: &str, identity_id: &str) -> Result<Vec<TokenRow>> {
-        tokens::list_identity_tokens(&mut self.reader(), workspace_id, identity_id).await
+        tokens::list_identity_tokens(&mut read(self), workspace_id, identity_id).await
     }
 
     async fn revoke_identity_token(
@@ -336,7 +442,7 @@ impl<B: Backend> Store for B {
     }
 
     async fn secret_by_name(&self, workspace_id: &str, name: &str) -> Result<Option<SecretRow>> {
-        secrets::secret_by_name(&mut self.reader(), workspace_id, name).await
+        secrets::secret_by_name(&mut read(self), workspace_id, name).await
     }
 
     async fn secret_with_version(
@@ -345,19 +451,19 @@ impl<B: Backend> Store for B {
         name: &str,
         version: Option<i64>,
     ) -> Result<Option<(SecretRow, Option<SecretVersionRow>)>> {
-        secrets::secret_with_version(&mut self.reader(), workspace_id, name, version).await
+        secrets::secret_with_version(&mut read(self), workspace_id, name, version).await
     }
 
     async fn list_secrets(&self, workspace_id: &str, filter: &SecretFilter) -> Result<Vec<SecretRow>> {
-        secrets::list_secrets(&mut self.reader(), workspace_id, filter).await
+        secrets::list_secrets(&mut read(self), workspace_id, filter).await
     }
 
     async fn secret_version(&self, secret_id: &str, version: i64) -> Result<Option<SecretVersionRow>> {
-        secrets::secret_version(&mut self.reader(), secret_id, version).await
+        secrets::secret_version(&mut read(self), secret_id, version).await
     }
 
     async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionMeta>> {
-        secrets::list_versions(&mut self.reader(), secret_id).await
+        secrets::list_versions(&mut read(self), secret_id).await
     }
 
     async fn update_secret(&self, update: SecretUpdate, audit: AuditRecord) -> Result<SecretRow> {
@@ -390,11 +496,11 @@ impl<B: Backend> Store for B {
         &self,
         workspace_id: &str,
     ) -> Result<Vec<(SecretRow, SecretVersionRow)>> {
-        secrets::live_secrets_with_current_version(&mut self.reader(), workspace_id).await
+        secrets::live_secrets_with_current_version(&mut read(self), workspace_id).await
     }
 
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>> {
-        secrets::trashed_before(&mut self.reader(), before).await
+        secrets::trashed_before(&mut read(self), before).await
     }
 
     async fn count_login_attempt(&self, keys: &[String], window_start: i64) -> Result<Vec<i64>> {
@@ -437,10 +543,10 @@ impl<B: Backend> Store for B {
     }
 
     async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>> {
-        audit::list_audit(&mut self.reader(), workspace_id, filter).await
+        audit::list_audit(&mut read(self), workspace_id, filter).await
     }
 
     async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>> {
-        audit::audit_head(&mut self.reader(), workspace_id).await
+        audit::audit_head(&mut read(self), workspace_id).await
     }
 }

@@ -203,6 +203,8 @@ pub(crate) struct DbError {
     message: String,
     /// A uniqueness constraint refused the statement.
     unique_violation: bool,
+    /// The database could not be reached or did not answer in time (see [`unavailable`]).
+    unavailable: bool,
 }
 
 impl std::fmt::Display for DbError {
@@ -212,11 +214,30 @@ impl std::fmt::Display for DbError {
 }
 
 impl DbError {
+    pub(crate) fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+
     pub(crate) fn new(message: impl Into<String>) -> DbError {
         DbError {
             message: message.into(),
             unique_violation: false,
+            unavailable: false,
         }
+    }
+}
+
+/// Whether `e` means the database is out of reach rather than refusing this statement: no
+/// connection within the timeout, a broken connection, the server shutting down or refusing
+/// connections (SQLSTATE classes 08 and 57P, 53300), or a statement cancelled by
+/// `statement_timeout` (57014).
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "57014" || code == "53300"
+        }),
+        _ => false,
     }
 }
 
@@ -224,6 +245,7 @@ impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
         DbError {
             unique_violation: e.as_database_error().is_some_and(|db| db.is_unique_violation()),
+            unavailable: unavailable(&e),
             message: e.to_string(),
         }
     }
@@ -236,6 +258,7 @@ impl From<rusqlite::Error> for DbError {
                 e.sqlite_extended_error_code(),
                 Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
             ),
+            unavailable: false,
             message: e.to_string(),
         }
     }
@@ -254,12 +277,16 @@ pub(crate) trait Exec: Send {
     fn chain_key(&self) -> Option<&AuditChainKey> {
         None
     }
+    /// Counts an audit event appended in this write transaction (see [`Keyed`]).
+    fn audit_event_appended(&self) {}
 }
 
 /// A write transaction's executor with the audit chain's key beside it.
 pub(crate) struct Keyed<'a> {
     pub inner: &'a mut dyn Exec,
     pub key: &'a AuditChainKey,
+    /// Audit events appended in this transaction so far (for the metrics).
+    pub events: &'a std::sync::atomic::AtomicU64,
 }
 
 #[async_trait]
@@ -282,6 +309,10 @@ impl Exec for Keyed<'_> {
 
     fn chain_key(&self) -> Option<&AuditChainKey> {
         Some(self.key)
+    }
+
+    fn audit_event_appended(&self) {
+        self.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -404,16 +435,20 @@ impl Exec for Connection {
     }
 }
 
-/// Anything the database said that has no more specific meaning.
+/// The database out of reach, or anything it said that has no more specific meaning.
 impl From<DbError> for StoreError {
     fn from(e: DbError) -> Self {
-        StoreError::Database(e.message)
+        if e.unavailable {
+            StoreError::Unavailable(e.message)
+        } else {
+            StoreError::Database(e.message)
+        }
     }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e.to_string())
+        DbError::from(e).into()
     }
 }
 
@@ -428,8 +463,12 @@ pub(crate) fn duplicate_as(what: &'static str) -> impl FnOnce(DbError) -> StoreE
     }
 }
 
-/// Errors while appending to the audit chain: the caller's change is refused with them.
+/// Errors while appending to the audit chain: the caller's change is refused with them (a
+/// database out of reach stays `Unavailable`: it is not the audit log that failed).
 pub(crate) fn audit_error(e: DbError) -> StoreError {
+    if e.unavailable {
+        return e.into();
+    }
     StoreError::Audit(e.message)
 }
 

@@ -92,9 +92,36 @@ pub enum StoreError {
     /// database); the text says why and what to do.
     #[error("{0}")]
     Refused(String),
+    /// The database could not be reached, or did not answer within the store's timeout (a
+    /// connection could not be had, it broke, or a statement was cancelled for taking too long).
+    /// Nothing was written; retrying later may succeed. The text is for the operator's log.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// Anything else the database said. The text is for the operator's log, never for a client.
     #[error("database error: {0}")]
     Database(String),
+}
+
+pub use sealbox_metrics::{PoolStatus, WorkspaceCounts};
+
+/// How a store talks to its database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The longest a query waits for a database connection (connecting included), and the
+    /// longest one PostgreSQL statement may run; past it the call fails with
+    /// [`StoreError::Unavailable`] instead of waiting on.
+    pub timeout: std::time::Duration,
+    /// Where query times, pool use and audit writes are recorded (the server's metrics).
+    pub metrics: std::sync::Arc<sealbox_metrics::Metrics>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            timeout: std::time::Duration::from_secs(5),
+            metrics: Default::default(),
+        }
+    }
 }
 
 #[async_trait]
@@ -117,6 +144,14 @@ pub trait Store: Send + Sync + 'static {
     /// Writes every row of `backup` in one transaction. `Refused` when this database holds data
     /// (naming it) or does not know the backup's schema.
     async fn restore(&self, backup: Backup) -> Result<()>;
+    /// The migrations this build has that the database has not recorded, in order: empty when
+    /// the schema is current. A round trip to the database, so it also says whether it answers.
+    async fn pending_migrations(&self) -> Result<Vec<&'static str>>;
+    /// The database connections now (for the metrics).
+    fn pool_status(&self) -> PoolStatus;
+    /// Each workspace's live secrets and identities, by workspace name; only `workspace_id`'s
+    /// when given.
+    async fn workspace_counts(&self, workspace_id: Option<&str>) -> Result<Vec<WorkspaceCounts>>;
 
     // ---- workspaces ----
     /// Creates a workspace, its first owner, and optionally a token for that owner, atomically.

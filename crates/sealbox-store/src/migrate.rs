@@ -110,6 +110,16 @@ pub(crate) async fn applied(c: &mut dyn Exec) -> Result<Vec<String>> {
     .await
 }
 
+/// The migrations not recorded in `schema_migrations`, in order.
+pub(crate) async fn pending(c: &mut dyn Exec) -> Result<Vec<&'static str>> {
+    let applied: std::collections::BTreeSet<String> = applied(c).await?.into_iter().collect();
+    Ok(MIGRATIONS
+        .iter()
+        .map(|m| m.name)
+        .filter(|name| !applied.contains(*name))
+        .collect())
+}
+
 async fn apply(c: &mut dyn Exec, migration: &Migration) -> Result<()> {
     let done = c
         .fetch_all(

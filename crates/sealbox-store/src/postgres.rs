@@ -3,14 +3,17 @@
 //! so replicas append to a workspace's audit chain one at a time. No state is kept in process.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
+use sealbox_metrics::{Metrics, PoolStatus};
+
 use crate::backend::{Backend, Job};
 use crate::db::{Columns, Exec, args};
-use crate::{AuditChainKey, Result, StoreError, migrate};
+use crate::{AuditChainKey, Result, StoreError, StoreOptions, migrate};
 
 const POOL_SIZE: u32 = 16;
 /// The `pg_advisory_lock` key held while migrating ("sealbox" in ASCII).
@@ -20,6 +23,7 @@ const MIGRATION_LOCK: i64 = 0x0073_6561_6c62_6f78;
 pub struct PostgresStore {
     pool: PgPool,
     chain_key: AuditChainKey,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -30,22 +34,43 @@ impl std::fmt::Debug for PostgresStore {
 
 impl PostgresStore {
     /// Connects to `url` (a `postgres://` URL; `options[search_path]=<schema>` selects a schema)
-    /// and brings its schema up to date. Safe to run from several processes at once.
-    /// `chain_key` seals the audit chain (derived from the root key by the caller).
+    /// and brings its schema up to date, with the default [`StoreOptions`]. Safe to run from
+    /// several processes at once. `chain_key` seals the audit chain (derived from the root key by
+    /// the caller).
     pub async fn connect(url: &str, chain_key: AuditChainKey) -> Result<PostgresStore> {
-        let options = PgConnectOptions::from_str(url)?;
-        let mut conn = PgConnection::connect_with(&options).await?;
+        Self::connect_with(url, chain_key, StoreOptions::default()).await
+    }
+
+    /// [`PostgresStore::connect`] with `options`: a query waits at most `options.timeout` for a
+    /// connection (sqlx's `acquire_timeout`, which covers connecting and checking a pooled
+    /// connection), and PostgreSQL cancels a statement that runs longer (`statement_timeout`).
+    /// Either way the call fails with `StoreError::Unavailable`, so requests fail fast while the
+    /// database is down, and work again once it is back (the pool reconnects).
+    pub async fn connect_with(url: &str, chain_key: AuditChainKey, options: StoreOptions) -> Result<PostgresStore> {
+        let connect = PgConnectOptions::from_str(url)?;
+        let unreachable =
+            || StoreError::Unavailable(format!("no connection within {} s", options.timeout.as_secs_f32()));
+        let mut conn = tokio::time::timeout(options.timeout, PgConnection::connect_with(&connect))
+            .await
+            .map_err(|_| unreachable())??;
+        // Not bounded by the timeout: migrating a large database may take a while.
         let migrated = migrate_locked(&mut conn).await;
         // Closing the session also releases the advisory lock if unlocking failed.
         if let Err(e) = conn.close().await {
             tracing::warn!(error = %e, "postgres: closing the migration connection failed");
         }
         migrated?;
+        let statement_timeout = options.timeout.as_millis().to_string();
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
-            .connect_with(options)
+            .acquire_timeout(options.timeout)
+            .connect_with(connect.options([("statement_timeout", statement_timeout.as_str())]))
             .await?;
-        Ok(PostgresStore { pool, chain_key })
+        Ok(PostgresStore {
+            pool,
+            chain_key,
+            metrics: options.metrics,
+        })
     }
 
     /// Closes the pool's connections.
@@ -91,6 +116,19 @@ pub async fn create_isolated_schema(admin_url: &str) -> Result<String> {
 impl Backend for PostgresStore {
     fn chain_key(&self) -> &AuditChainKey {
         &self.chain_key
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus {
+            open: u64::from(self.pool.size()),
+            idle: self.pool.num_idle() as u64,
+            max: u64::from(POOL_SIZE),
+            write_queue: None,
+        }
     }
 
     const KIND: &'static str = "postgres";

@@ -24,7 +24,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::backend::{Backend, Job};
 use crate::db::{Arg, DbError, Dialect, Exec, Row, sqlite_execute, sqlite_fetch_all};
-use crate::{AuditChainKey, Result, StoreError, migrate};
+use sealbox_metrics::{Metrics, PoolStatus};
+
+use crate::{AuditChainKey, Result, StoreError, StoreOptions, migrate};
 
 /// The most ops one transaction commits.
 const MAX_BATCH: usize = 256;
@@ -40,6 +42,7 @@ pub struct SqliteStore {
     reads: Readers,
     writes: mpsc::Sender<Msg>,
     chain_key: AuditChainKey,
+    metrics: Arc<Metrics>,
 }
 
 enum Msg {
@@ -80,6 +83,11 @@ impl SqliteStore {
     /// Opens (creating it and its directory if needed) the database at `path` and migrates it.
     /// `chain_key` seals the audit chain (derived from the root key by the caller).
     pub async fn open(path: &Path, chain_key: AuditChainKey) -> Result<SqliteStore> {
+        Self::open_with(path, chain_key, StoreOptions::default()).await
+    }
+
+    /// [`SqliteStore::open`], recording into `options.metrics` (its timeout is PostgreSQL's).
+    pub async fn open_with(path: &Path, chain_key: AuditChainKey, options: StoreOptions) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir)
                 .await
@@ -107,6 +115,7 @@ impl SqliteStore {
             reads: Readers::new(readers),
             writes,
             chain_key,
+            metrics: options.metrics,
         })
     }
 
@@ -270,6 +279,20 @@ impl Backend for SqliteStore {
         &self.chain_key
     }
 
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        let idle = self.reads.0.permits.available_permits() as u64;
+        PoolStatus {
+            open: READERS as u64,
+            idle,
+            max: READERS as u64,
+            write_queue: Some((self.writes.max_capacity() - self.writes.capacity()) as u64),
+        }
+    }
+
     const KIND: &'static str = "sqlite";
     type Reader = Readers;
 
@@ -416,6 +439,7 @@ mod tests {
             reads: store.reads.clone(),
             writes,
             chain_key: store.chain_key.clone(),
+            metrics: store.metrics.clone(),
         });
         let calls: Vec<_> = ["a", "a", "b"]
             .into_iter()

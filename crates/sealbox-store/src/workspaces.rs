@@ -2,11 +2,11 @@
 //! (see `audit.rs`).
 
 use crate::audit::{append, lock_head};
-use crate::db::{Columns, Exec, args, duplicate_as, fetch_optional};
+use crate::db::{Arg, Columns, Exec, args, duplicate_as, fetch_optional};
 use crate::members::insert_member_row;
 use crate::migrate::BOOTSTRAP_PENDING;
 use crate::tokens::insert_token_row;
-use crate::{AuditRecord, MemberRow, Result, TokenRow};
+use crate::{AuditRecord, MemberRow, Result, TokenRow, WorkspaceCounts};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkspaceRow {
@@ -23,6 +23,26 @@ pub(crate) fn workspace(r: &impl Columns) -> Result<WorkspaceRow> {
         name: r.get("name")?,
         created_at: r.get("created_at")?,
     })
+}
+
+/// Live secrets and identities of every workspace (or only `workspace_id`'s), by name.
+pub(crate) async fn workspace_counts(c: &mut dyn Exec, workspace_id: Option<&str>) -> Result<Vec<WorkspaceCounts>> {
+    let sql = "SELECT w.name AS name, \
+         (SELECT count(*) FROM secrets s WHERE s.workspace_id = w.id AND s.deleted_at IS NULL) AS secrets, \
+         (SELECT count(*) FROM identities i WHERE i.workspace_id = w.id) AS identities \
+         FROM workspaces w WHERE $1 IS NULL OR w.id = $1 ORDER BY w.name";
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    c.fetch_all(sql, &[Arg::OptText(workspace_id)])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(WorkspaceCounts {
+                workspace: r.get("name")?,
+                secrets: count(r.get("secrets")?),
+                identities: count(r.get("identities")?),
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn create_workspace(

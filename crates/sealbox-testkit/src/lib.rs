@@ -33,6 +33,8 @@ pub struct TestServer {
 pub struct Options {
     /// `postgres://...`; SQLite in the data directory when absent.
     pub database_url: Option<String>,
+    /// `--database-timeout-secs`; the server's default when absent.
+    pub database_timeout_secs: Option<u64>,
     /// An existing data directory (to restart on the same data); a fresh temp dir when absent.
     pub data_dir: Option<PathBuf>,
     /// The root key file, e.g. another replica's; `data_dir/root.key` when absent.
@@ -60,6 +62,9 @@ impl TestServer {
         };
         let mut config = Config::with_data_dir(path.clone());
         config.database_url = options.database_url;
+        if let Some(secs) = options.database_timeout_secs {
+            config.database_timeout_secs = secs;
+        }
         config.root_key_file = options.root_key_file;
         config.allow_private_destinations = options.allow_private_destinations;
         config.extra_ca_file = options.extra_ca_file;

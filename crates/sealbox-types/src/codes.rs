@@ -47,6 +47,12 @@ pub const AUDIT_QUERY_INVALID: &str = "audit.query_invalid";
 /// The audit event could not be recorded, so the operation that needed it was refused.
 pub const AUDIT_UNAVAILABLE: &str = "audit.unavailable";
 
+/// The database could not be reached or did not answer in time; nothing was changed, and
+/// retrying later may succeed (`GET /v1/sys/ready` says when it is back).
+pub const STORE_UNAVAILABLE: &str = "store.unavailable";
+/// The database lacks migrations this server needs (`GET /v1/sys/ready` only).
+pub const STORE_SCHEMA_OUTDATED: &str = "store.schema_outdated";
+
 pub const INTERNAL: &str = "internal";
 pub const UNAVAILABLE: &str = "unavailable";
 

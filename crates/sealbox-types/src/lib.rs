@@ -494,6 +494,20 @@ pub struct Health {
     pub version: String,
 }
 
+/// `GET /v1/sys/ready` when the server can serve requests: each check is `ok`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Readiness {
+    /// `ready`.
+    pub status: String,
+    /// The database answered.
+    pub database: String,
+    /// Every migration this version needs is applied.
+    pub migrations: String,
+    /// The root key and the keys derived from it are loaded.
+    pub keys: String,
+}
+
 /// `POST /v1/identities`: a non-human principal (a script, agent, build or service).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -47,6 +47,7 @@ def test_whoami_health_and_login(server: Server) -> None:
     me = owner.whoami()
     assert me == sealbox.WhoAmI(workspace="default", kind="member", name=server.owner_email, role="owner")
     assert owner.health().status == "ok"
+    assert owner.ready() == sealbox.Readiness(status="ready", database="ok", migrations="ok", keys="ok")
     fresh = sealbox.Client(addr=server.addr)
     session = fresh.login(server.owner_email, server.owner_password)
     assert session.role == "owner" and session.workspace == "default"

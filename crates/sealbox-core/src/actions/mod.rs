@@ -238,6 +238,7 @@ impl Sealbox {
         let target = format!("action:{name}");
         if let Err(e) = authorize_action_run(p, &policies, &checks, unsaved) {
             if e.class == ErrorClass::Forbidden {
+                self.metrics.action_run(compiled.kind().as_str(), "denied");
                 self.audit_denied(p, ctx, AuditAction::ActionRun, target).await;
                 return Err(e);
             }
@@ -321,6 +322,8 @@ impl Sealbox {
                 Outcome::Failure
             }
         };
+        self.metrics
+            .action_run(kind.as_str(), if result.is_ok() { "success" } else { "failure" });
         let record = self.audit_record(
             p.workspace_id(),
             p.label(),
@@ -352,6 +355,7 @@ impl Sealbox {
         input: &BTreeMap<String, String>,
         error: CoreError,
     ) -> CoreError {
+        self.metrics.action_run(compiled.kind().as_str(), "refused");
         let destination = destination
             .map(str::to_owned)
             .or_else(|| compiled.written_destination());

@@ -12,8 +12,10 @@ mod kinds;
 mod login_limits;
 mod logs;
 mod machines;
+mod metrics;
 mod panel;
 mod postgres;
+mod readiness;
 mod roles;
 mod secrets;
 mod startup;
@@ -111,10 +113,11 @@ impl Api {
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
         };
-        // 503 is reserved for a dependency that is down (the fail-closed audit test makes one)
-        // and for password hashing that is busy.
+        // 503 is reserved for a dependency that is down (the fail-closed audit test makes one,
+        // the readiness test stops the database) and for password hashing that is busy.
         let unavailable = status.as_u16() == 503
-            && (body["error"]["code"] == "audit.unavailable" || body["error"]["code"] == "auth.busy");
+            && ["audit.unavailable", "auth.busy", "store.unavailable"]
+                .contains(&body["error"]["code"].as_str().unwrap_or(""));
         assert!(status.as_u16() < 500 || unavailable, "server error {status}: {body}");
         Reply {
             status,

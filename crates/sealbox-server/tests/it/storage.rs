@@ -164,6 +164,22 @@ async fn audit_is_fail_closed() {
     .await
     .expect_error(503, "audit.unavailable");
     db.execute_batch("DROP TRIGGER audit_offline").unwrap();
+    // The operator sees each refused event in the metrics.
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/v1/sys/metrics", server.url))
+        .bearer_auth(owner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "sealbox_audit_writes_total{outcome=\"failed\"} 5"),
+        "{metrics}"
+    );
     // Nothing of the refused operations happened.
     let list = api.get("/v1/secrets", owner).await.expect(200);
     assert_eq!(list["secrets"].as_array().unwrap().len(), 1);

@@ -22,6 +22,7 @@ from .models import (
     CreatedToken,
     Environment,
     Health,
+    Readiness,
     Identity,
     ImportResult,
     Member,
@@ -127,6 +128,11 @@ class Client:
 
     def health(self) -> Health:
         return Health.from_wire(self._request("GET", ["sys", "health"], auth=False))
+
+    def ready(self) -> Readiness:
+        """Readiness: the database answers, migrations are applied, keys are loaded. While the
+        database is down the server answers 503 `store.unavailable`, raised as an error."""
+        return Readiness.from_wire(self._request("GET", ["sys", "ready"], auth=False))
 
     def login(self, email: str, password: str, workspace: Optional[str] = None) -> Session:
         """Signs in and keeps the session token in this client (it is not returned)."""

@@ -115,6 +115,20 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Readiness:
+    """`GET /v1/sys/ready` when the server is ready; a 503 raises instead."""
+
+    status: str
+    database: str
+    migrations: str
+    keys: str
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "Readiness":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
 class Session:
     """What ``Client.login`` signed in to; the session token itself stays inside the client."""
 

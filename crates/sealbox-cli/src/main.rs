@@ -21,6 +21,7 @@ mod redact;
 mod run;
 mod secrets;
 mod server;
+mod server_config;
 mod tokens;
 mod trash;
 
@@ -246,7 +247,12 @@ impl std::error::Error for ChildExit {}
 async fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,
-        Err(e) if json_requested() && e.use_stderr() => {
+        Err(ParseError::Config(e)) => {
+            let failure = failure::classify(&anyhow::Error::new(e), DEFAULT_ADDR);
+            failure.print(json_requested());
+            return ExitCode::from(failure.exit);
+        }
+        Err(ParseError::Clap(e)) if json_requested() && e.use_stderr() => {
             // clap's first line is the mistake; its usage lines are for people.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or_default();
@@ -254,7 +260,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(failure::EXIT_USAGE);
         }
         // Help and version (exit 0), and usage errors as clap prints them (exit 2).
-        Err(e) => e.exit(),
+        Err(ParseError::Clap(e)) => e.exit(),
     };
     let json = cli.json;
     let addr = server_address(cli.addr.as_deref());
@@ -278,23 +284,37 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The command line, parsed. `sealbox server` is not a client: its help leaves out the client's
-/// global options (they are still accepted, and ignored).
-fn parse() -> Result<Cli, clap::Error> {
+/// The command line, parsed, with the server's defaults from its config file (`server_config`).
+fn parse() -> Result<Cli, ParseError> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cmd = server_config::apply(command(), "server", &args).map_err(ParseError::Config)?;
+    let matches = cmd.try_get_matches_from_mut(args).map_err(ParseError::Clap)?;
+    Cli::from_arg_matches(&matches).map_err(|e| ParseError::Clap(e.format(&mut cmd)))
+}
+
+/// Why the command line could not be parsed.
+enum ParseError {
+    Clap(clap::Error),
+    Config(server_config::ConfigError),
+}
+
+/// The whole command. `sealbox server` is not a client: its help leaves out the client's global
+/// options (they are still accepted, and ignored), and it takes `--config`.
+fn command() -> clap::Command {
     // A subcommand that has its own argument of a global's id does not get the global.
-    let mut cmd = Cli::command().mut_subcommands(|sub| {
+    Cli::command().mut_subcommands(|sub| {
         if sub.get_name() != "server" {
             return sub;
         }
-        sub.arg(clap::Arg::new("addr").long("addr").hide(true)).arg(
-            clap::Arg::new("json")
-                .long("json")
-                .action(clap::ArgAction::SetTrue)
-                .hide(true),
-        )
-    });
-    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
-    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+        sub.arg(server_config::arg())
+            .arg(clap::Arg::new("addr").long("addr").hide(true))
+            .arg(
+                clap::Arg::new("json")
+                    .long("json")
+                    .action(clap::ArgAction::SetTrue)
+                    .hide(true),
+            )
+    })
 }
 
 /// `--addr`, else `SEALBOX_ADDR` (when not empty), else the default.

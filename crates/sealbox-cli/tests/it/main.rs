@@ -7,6 +7,7 @@
 mod access;
 mod actions;
 mod audit;
+mod config;
 mod dotenv;
 mod failures;
 mod machines;

@@ -25,7 +25,7 @@ mod server_config;
 mod tokens;
 mod trash;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write as _};
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
@@ -59,6 +59,11 @@ struct Cli {
 enum Command {
     /// Run the server.
     Server(server::ServerArgs),
+    /// Print a shell completion script, e.g. `sealbox completion bash > /etc/bash_completion.d/sealbox`.
+    Completion {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
     /// Sign in with e-mail and password and print a session token.
     Login(auth::LoginArgs),
     /// Revoke the session token in SEALBOX_TOKEN.
@@ -333,8 +338,15 @@ fn json_requested() -> bool {
 }
 
 async fn run(cli: Cli, addr: &str) -> anyhow::Result<()> {
-    if let Command::Server(args) = cli.command {
-        return server::run(args).await;
+    match cli.command {
+        Command::Server(args) => return server::run(args).await,
+        Command::Completion { shell } => {
+            // Into memory first: clap_complete panics when a write fails (`... | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "sealbox", &mut script);
+            return Ok(io::stdout().write_all(&script)?);
+        }
+        _ => {}
     }
     let token = std::env::var("SEALBOX_TOKEN")
         .ok()
@@ -343,7 +355,7 @@ async fn run(cli: Cli, addr: &str) -> anyhow::Result<()> {
     let client = Client::new(addr, token)?;
     let ctx = Ctx { client, json: cli.json };
     match cli.command {
-        Command::Server(_) => Ok(()),
+        Command::Server(_) | Command::Completion { .. } => Ok(()),
         Command::Login(args) => auth::login(&ctx, args).await,
         Command::Logout => auth::logout(&ctx).await,
         Command::Whoami => auth::whoami(&ctx).await,

@@ -8,6 +8,7 @@ mod access;
 mod actions;
 mod audit;
 mod config;
+mod deploy;
 mod dotenv;
 mod failures;
 mod machines;

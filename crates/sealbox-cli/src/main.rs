@@ -253,7 +253,13 @@ async fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,
         Err(ParseError::Config(e)) => {
-            let failure = failure::classify(&anyhow::Error::new(e), DEFAULT_ADDR);
+            // The server did not start, like any other start-up failure (exit 1, `cli.error`).
+            let failure = failure::Failure {
+                exit: failure::EXIT_OTHER,
+                code: "cli.error".to_owned(),
+                message: e.to_string(),
+                request_id: String::new(),
+            };
             failure.print(json_requested());
             return ExitCode::from(failure.exit);
         }

@@ -169,6 +169,11 @@ fn a_config_path_that_is_no_file_is_a_clear_error() {
         )),
         "{stderr}"
     );
+    // With --json, the API's error shape.
+    let (code, stderr) = refused(&["--json"], &[("SEALBOX_CONFIG", missing.to_str().unwrap())]);
+    assert_eq!(code, 1);
+    let body: serde_json::Value = serde_json::from_str(&stderr).unwrap();
+    assert_eq!(body["error"]["code"], "cli.error", "{body}");
 }
 
 #[test]

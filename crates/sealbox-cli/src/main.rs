@@ -24,10 +24,11 @@ mod redact;
 mod run;
 mod secrets;
 mod server;
+mod server_config;
 mod tokens;
 mod trash;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write as _};
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
@@ -61,6 +62,11 @@ struct Cli {
 enum Command {
     /// Run the server.
     Server(server::ServerArgs),
+    /// Print a shell completion script, e.g. `sealbox completion bash > /etc/bash_completion.d/sealbox`.
+    Completion {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
     /// Sign in with e-mail and password and keep the session token for this server.
     #[command(
         long_about = "Sign in with e-mail and password (from a hidden prompt, or stdin when it is \
@@ -263,7 +269,18 @@ impl std::error::Error for ChildExit {}
 async fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,
-        Err(e) if json_requested() && e.use_stderr() => {
+        Err(ParseError::Config(e)) => {
+            // The server did not start, like any other start-up failure (exit 1, `cli.error`).
+            let failure = failure::Failure {
+                exit: failure::EXIT_OTHER,
+                code: "cli.error".to_owned(),
+                message: e.to_string(),
+                request_id: String::new(),
+            };
+            failure.print(json_requested());
+            return ExitCode::from(failure.exit);
+        }
+        Err(ParseError::Clap(e)) if json_requested() && e.use_stderr() => {
             // clap's first line is the mistake; its usage lines are for people.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or_default();
@@ -271,7 +288,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(failure::EXIT_USAGE);
         }
         // Help and version (exit 0), and usage errors as clap prints them (exit 2).
-        Err(e) => e.exit(),
+        Err(ParseError::Clap(e)) => e.exit(),
     };
     let json = cli.json;
     let addr = server_address(cli.addr.as_deref());
@@ -296,23 +313,37 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The command line, parsed. `sealbox server` is not a client: its help leaves out the client's
-/// global options (they are still accepted, and ignored).
-fn parse() -> Result<Cli, clap::Error> {
+/// The command line, parsed, with the server's defaults from its config file (`server_config`).
+fn parse() -> Result<Cli, ParseError> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cmd = server_config::apply(command(), "server", &args).map_err(ParseError::Config)?;
+    let matches = cmd.try_get_matches_from_mut(args).map_err(ParseError::Clap)?;
+    Cli::from_arg_matches(&matches).map_err(|e| ParseError::Clap(e.format(&mut cmd)))
+}
+
+/// Why the command line could not be parsed.
+enum ParseError {
+    Clap(clap::Error),
+    Config(server_config::ConfigError),
+}
+
+/// The whole command. `sealbox server` is not a client: its help leaves out the client's global
+/// options (they are still accepted, and ignored), and it takes `--config`.
+fn command() -> clap::Command {
     // A subcommand that has its own argument of a global's id does not get the global.
-    let mut cmd = Cli::command().mut_subcommands(|sub| {
+    Cli::command().mut_subcommands(|sub| {
         if sub.get_name() != "server" {
             return sub;
         }
-        sub.arg(clap::Arg::new("addr").long("addr").hide(true)).arg(
-            clap::Arg::new("json")
-                .long("json")
-                .action(clap::ArgAction::SetTrue)
-                .hide(true),
-        )
-    });
-    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
-    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+        sub.arg(server_config::arg())
+            .arg(clap::Arg::new("addr").long("addr").hide(true))
+            .arg(
+                clap::Arg::new("json")
+                    .long("json")
+                    .action(clap::ArgAction::SetTrue)
+                    .hide(true),
+            )
+    })
 }
 
 /// `--addr`, else `SEALBOX_ADDR` (when not empty), else the default.
@@ -332,8 +363,15 @@ fn json_requested() -> bool {
 
 /// Runs the command; `token_source` is set as soon as the token is known, for the failure report.
 async fn run(cli: Cli, addr: &str, token_source: &mut credentials::TokenSource) -> anyhow::Result<()> {
-    if let Command::Server(args) = cli.command {
-        return server::run(args).await;
+    match cli.command {
+        Command::Server(args) => return server::run(args).await,
+        Command::Completion { shell } => {
+            // Into memory first: clap_complete panics when a write fails (`... | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "sealbox", &mut script);
+            return Ok(io::stdout().write_all(&script)?);
+        }
+        _ => {}
     }
     // The address is checked (with its own error) before it is used to find a stored token.
     let client = Client::new(addr, None)?;
@@ -353,7 +391,7 @@ async fn run(cli: Cli, addr: &str, token_source: &mut credentials::TokenSource) 
 
 async fn run_client(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Server(_) => Ok(()),
+        Command::Server(_) | Command::Completion { .. } => Ok(()),
         Command::Login(args) => auth::login(ctx, args).await,
         Command::Logout => auth::logout(ctx).await,
         Command::Status => auth::status(ctx).await,

@@ -7,6 +7,8 @@
 mod access;
 mod actions;
 mod audit;
+mod config;
+mod deploy;
 mod dotenv;
 mod failures;
 mod login;

@@ -96,19 +96,7 @@ pub fn start_in(dir: TempDir, extra: &[&str]) -> Sealbox {
         .spawn()
         .unwrap();
 
-    // Read stdout on a thread until the ready line, then keep draining it so the server never
-    // blocks on a full pipe.
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.find(READY).map(|at| &line[at + READY.len()..]) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+    let addr = match listening_address(&mut child) {
         Ok(addr) => addr,
         Err(e) => {
             let _ = child.kill();
@@ -159,6 +147,23 @@ pub fn run(mut cmd: Command, stdin: Option<&str>) -> Run {
         stdout: String::from_utf8(out.stdout).unwrap(),
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
+}
+
+/// The address a starting server prints once it listens (`http://127.0.0.1:PORT`), or why it
+/// did not within a minute. Its stdout is read on a thread that keeps draining it, so the server
+/// never blocks on a full pipe.
+pub fn listening_address(server: &mut Child) -> Result<String, mpsc::RecvTimeoutError> {
+    let stdout = server.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.find(READY).map(|at| &line[at + READY.len()..]) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
 }
 
 /// The `sealbox` binary under test.

@@ -71,6 +71,10 @@ pub struct ServerArgs {
     /// PEM certificates that actions trust besides the public roots (SMTP and HTTPS), e.g. a private CA.
     #[arg(long, env = "SEALBOX_EXTRA_CA_FILE", value_name = "PATH")]
     extra_ca_file: Option<PathBuf>,
+    /// Also append every audit event, once committed, as a JSON line to this file (created 0600;
+    /// a symbolic link is refused), for log shippers.
+    #[arg(long, env = "SEALBOX_AUDIT_FILE", value_name = "PATH")]
+    audit_file: Option<PathBuf>,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -90,6 +94,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         action_timeout_secs: args.action_timeout_secs,
         action_max_response_bytes: usize::try_from(args.action_max_response_bytes)?,
         extra_ca_file: args.extra_ca_file,
+        audit_file: args.audit_file,
     };
     sealbox_server::run(config).await
 }

@@ -6,6 +6,7 @@
 //! [`router`] builds the whole application for a state; [`serve`] runs it on a listener until a
 //! shutdown future resolves, so tests start the real thing on port 0. [`run`] is `sealbox server`.
 
+pub mod audit_file;
 mod boot;
 mod dispatch;
 mod error;
@@ -65,6 +66,8 @@ pub struct Config {
     pub action_max_response_bytes: usize,
     /// PEM certificates actions trust besides the public roots.
     pub extra_ca_file: Option<PathBuf>,
+    /// Every committed audit event is also appended here as a JSON line (`audit_file.rs`).
+    pub audit_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -80,6 +83,7 @@ impl std::fmt::Debug for Config {
             .field("action_timeout_secs", &self.action_timeout_secs)
             .field("action_max_response_bytes", &self.action_max_response_bytes)
             .field("extra_ca_file", &self.extra_ca_file)
+            .field("audit_file", &self.audit_file)
             .finish_non_exhaustive()
     }
 }
@@ -103,6 +107,7 @@ impl Config {
             action_timeout_secs: 10,
             action_max_response_bytes: 1024 * 1024,
             extra_ca_file: None,
+            audit_file: None,
         }
     }
 }
@@ -241,6 +246,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("sealbox listening on {scheme}://{addr}");
     tracing::info!(%addr, store = prepared.state.core.store().kind(), "sealbox listening");
     let sweeper = tokio::spawn(boot::sweep_trash_forever(prepared.state.core.clone()));
+    let audit_file = config
+        .audit_file
+        .clone()
+        .map(|path| audit_file::AuditFileFollower::spawn(prepared.state.core.store().clone(), path));
     let state = prepared.state.clone();
     match tls {
         Some(tls) => serve_tls(std_listener, state, tls, boot::shutdown_signal()).await?,
@@ -254,6 +263,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     sweeper.abort();
+    if let Some(audit_file) = audit_file {
+        audit_file.finish().await;
+    }
     prepared.close().await;
     tracing::info!("sealbox stopped");
     Ok(())

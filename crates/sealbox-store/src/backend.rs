@@ -6,8 +6,9 @@ use futures_util::future::BoxFuture;
 
 use crate::db::{Exec, Keyed};
 use crate::{
-    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, IdentityRow, MemberRow, PolicyRow,
-    Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, Store, TokenRow, VersionMeta, WorkspaceRow,
+    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, IdentityRow,
+    MemberRow, PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, Store, TokenRow,
+    VersionMeta, WorkspaceRow,
 };
 use crate::{actions, audit, identities, login_attempts, members, meta, policies, secrets, tokens, workspaces};
 
@@ -417,5 +418,9 @@ impl<B: Backend> Store for B {
 
     async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>> {
         audit::audit_head(&mut self.reader(), workspace_id).await
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<AuditHeadRow>> {
+        audit::audit_heads(&mut self.reader()).await
     }
 }

@@ -7,6 +7,7 @@
 mod access;
 mod actions;
 mod audit;
+mod audit_file;
 mod dotenv;
 mod failures;
 mod machines;

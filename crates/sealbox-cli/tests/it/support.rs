@@ -77,9 +77,17 @@ pub fn setup() -> Sealbox {
 /// A server started with `extra` flags after the defaults. A server joining a database that
 /// another one bootstrapped has no `bootstrap.json`: its `bootstrap` fields are then empty.
 pub fn start(extra: &[&str]) -> Sealbox {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap(), extra)
+}
+
+/// A server on the data directory `dir/data` (made on first start), e.g. one that was killed.
+pub fn start_in(dir: TempDir, extra: &[&str]) -> Sealbox {
     let data_dir = dir.path().join("data");
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("server.log"))
+        .unwrap();
     let mut child = Command::new(BIN)
         .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
@@ -211,6 +219,13 @@ impl Sealbox {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("the server did not stop within 10 s of SIG{signal}");
+    }
+
+    /// SIGKILLs the server and hands back its directory (data and log) for the next start.
+    pub fn kill(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
     pub fn data_dir(&self) -> PathBuf {

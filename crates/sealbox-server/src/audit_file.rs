@@ -92,9 +92,10 @@ impl AuditFileFollower {
 
 async fn follow(mut follower: Follower, mut stopped: watch::Receiver<bool>) {
     let mut retry = POLL;
+    let mut stopping = false;
     loop {
         let wait = match follower.pass().await {
-            Ok(Progress::More) => Duration::ZERO,
+            Ok(Progress::More) => continue,
             Ok(Progress::CaughtUp) => {
                 retry = POLL;
                 POLL
@@ -104,18 +105,14 @@ async fn follow(mut follower: Follower, mut stopped: watch::Receiver<bool>) {
                 retry
             }
         };
-        if *stopped.borrow() {
+        if stopping {
             return;
         }
-        if !wait.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stopped.changed() => {
-                    // Stopping: one more pass for what committed meanwhile.
-                    while let Ok(Progress::More) = follower.pass().await {}
-                    return;
-                }
-            }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            // Stopping (or the handle is gone): one more pass for what committed meanwhile. A
+            // stop sent during the pass above is seen here at once.
+            _ = stopped.changed() => stopping = true,
         }
     }
 }

@@ -327,3 +327,51 @@ fn each_workspace_goes_on_where_the_file_stopped_after_a_restart() {
     assert_workspace_in_file(&server, &team2, "team2", &file);
     assert_no_value_in(&file);
 }
+
+#[test]
+fn on_sigterm_the_events_committed_last_are_written_before_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.jsonl");
+    let mut server = start_with_file(dir, &file, &[]);
+    drive_traffic(&server);
+    let before = audit_events(&server).len();
+    server
+        .cli(&["secret", "create", "LAST_WORD", "--type", "text"], Some(VALUES[0]))
+        .ok();
+    assert_eq!(server.stop_with("TERM"), Some(0));
+    let lines = file_lines(&file);
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=before as u64 + 1).collect::<Vec<_>>());
+    assert_eq!(lines[before]["target"], "secret:LAST_WORD");
+}
+
+#[test]
+fn a_file_that_does_not_match_the_database_is_left_alone_and_the_failure_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.jsonl");
+    let mut server = start_with_file(dir, &file, &[]);
+    drive_traffic(&server);
+    let lines = assert_file_matches_audit_log(&server, &file);
+    assert_eq!(server.stop_with("TERM"), Some(0));
+    // The last line claims another hash: the file is not this database's copy (another
+    // database's file, or a database restored to an earlier point).
+    let mut last = lines.last().unwrap().clone();
+    last["hash"] = Value::String("00".repeat(32));
+    let mut text: Vec<String> = lines[..lines.len() - 1].iter().map(Value::to_string).collect();
+    text.push(last.to_string());
+    let changed = text.join("\n") + "\n";
+    std::fs::write(&file, &changed).unwrap();
+
+    let dir = server.kill();
+    let server = start_with_file(dir, &file, &[]);
+    server
+        .cli(&["secret", "create", "NOT_FILED", "--type", "text"], Some(VALUES[1]))
+        .ok();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.log().contains("is not the database's") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(server.log().contains("is not the database's"), "{}", server.log());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), changed, "nothing appended");
+    assert_eq!(audit_events(&server).last().unwrap()["target"], "secret:NOT_FILED");
+}

@@ -102,6 +102,18 @@ fn assert_workspace_in_file(server: &Sealbox, token: &str, workspace: &str, file
     lines
 }
 
+/// Waits (up to a minute) until `done` holds, and says whether it did.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
 /// Creates, updates, reveals and a refused sign-in: events of several kinds, with values that
 /// must never reach the file.
 fn drive_traffic(server: &Sealbox) {
@@ -192,10 +204,7 @@ fn after_sigkill_under_write_load_each_committed_event_is_in_the_file_once() {
         })
         .collect();
     // Kill once the file is being written under the load.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while file_lines(&file).len() < 20 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(|| file_lines(&file).len() >= 20);
     let dir = server.kill();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for writer in writers {
@@ -229,10 +238,7 @@ fn an_audit_file_that_cannot_be_written_keeps_the_server_serving_and_catches_up(
     drive_traffic(&server);
     let events = audit_events(&server);
     assert!(events.len() >= 5, "the events are in the database: {events:?}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !server.log().contains("audit file: cannot open it") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(|| server.log().contains("audit file: cannot open it"));
     let log = server.log();
     assert!(log.contains("audit file: cannot open it"), "{log}");
     for value in VALUES {
@@ -256,10 +262,7 @@ fn a_symbolic_link_at_the_audit_file_path_is_refused() {
     std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
     let server = start_with_file(dir, &file, &[]);
     drive_traffic(&server);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !server.log().contains("symbolic link") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(|| server.log().contains("symbolic link"));
     assert!(server.log().contains("the path is a symbolic link"), "{}", server.log());
     assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "");
 }
@@ -367,10 +370,7 @@ fn a_file_that_does_not_match_the_database_is_left_alone_and_the_failure_logged(
     server
         .cli(&["secret", "create", "NOT_FILED", "--type", "text"], Some(VALUES[1]))
         .ok();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !server.log().contains("is not the database's") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(|| server.log().contains("is not the database's"));
     assert!(server.log().contains("is not the database's"), "{}", server.log());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), changed, "nothing appended");
     assert_eq!(audit_events(&server).last().unwrap()["target"], "secret:NOT_FILED");

@@ -49,7 +49,7 @@ use tokio::sync::watch;
 pub const POLL: Duration = Duration::from_millis(250);
 /// The longest wait between attempts while the file cannot be written.
 pub const MAX_RETRY: Duration = Duration::from_secs(30);
-/// Events read from the database per workspace and pass.
+/// Events read from the database and written per pass (one batch), at most.
 const BATCH: i64 = 500;
 /// How much of the file is read at a time when looking backwards for where it stopped.
 const CHUNK: u64 = 64 * 1024;
@@ -161,6 +161,7 @@ impl Follower {
         let mut lines = Vec::new();
         let mut written = Vec::new();
         let mut progress = Progress::CaughtUp;
+        let mut events_in_pass: i64 = 0;
         for head in &heads {
             let (after, prev_hash) = open
                 .last
@@ -170,9 +171,10 @@ impl Follower {
             if head.seq <= after {
                 continue;
             }
+            let limit = BATCH - events_in_pass;
             let filter = AuditFilter {
                 after_seq: Some(after),
-                limit: BATCH,
+                limit,
                 ..AuditFilter::default()
             };
             let events = match self.store.list_audit(&head.workspace_id, &filter).await {
@@ -183,9 +185,6 @@ impl Follower {
                     return Err(());
                 }
             };
-            if events.len() as i64 == BATCH {
-                progress = Progress::More;
-            }
             let (mut seq, mut hash) = (after, prev_hash);
             for event in &events {
                 if event.seq != seq + 1 || event.prev_hash != hash {
@@ -202,6 +201,12 @@ impl Follower {
             }
             if seq > after {
                 written.push((head.workspace_id.clone(), after + 1, seq, hash));
+                events_in_pass += events.len() as i64;
+            }
+            if events_in_pass >= BATCH {
+                // One batch per pass whatever the number of workspaces; the rest follows at once.
+                progress = Progress::More;
+                break;
             }
         }
         if lines.is_empty() {

@@ -169,6 +169,7 @@ fn the_audit_file_holds_every_event_in_order_with_its_seq_and_hash() {
         }
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", database.is_some());
+        assert!(!server.log().contains("audit file:"), "no failure: {}", server.log());
         assert_no_value_in(&file);
     }
 }
@@ -374,4 +375,34 @@ fn a_file_that_does_not_match_the_database_is_left_alone_and_the_failure_logged(
     assert!(server.log().contains("is not the database's"), "{}", server.log());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), changed, "nothing appended");
     assert_eq!(audit_events(&server).last().unwrap()["target"], "secret:NOT_FILED");
+}
+
+#[test]
+fn enabling_the_audit_file_on_a_busy_database_exports_every_event_from_the_first() {
+    let mut server = crate::support::start(&[]);
+    server
+        .cli(&["secret", "create", "OFTEN_SEEN", "--type", "text"], Some(VALUES[0]))
+        .ok();
+    // More events than the follower writes in one pass.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..1200 {
+            let response = client
+                .post(format!("{}/v1/secrets/OFTEN_SEEN/reveal", server.addr))
+                .bearer_auth(&server.bootstrap.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    });
+    assert_eq!(server.stop_with("TERM"), Some(0));
+    let dir = server.kill();
+    let file = dir.path().join("audit.jsonl");
+    let server = start_with_file(dir, &file, &[]);
+    let lines = assert_file_matches_audit_log(&server, &file);
+    assert!(lines.len() > 1200, "{}", lines.len());
+    assert!(!server.log().contains("audit file:"), "no failure: {}", server.log());
+    assert_no_value_in(&file);
 }

@@ -406,3 +406,37 @@ fn enabling_the_audit_file_on_a_busy_database_exports_every_event_from_the_first
     assert!(!server.log().contains("audit file:"), "no failure: {}", server.log());
     assert_no_value_in(&file);
 }
+
+#[test]
+fn each_replica_on_one_postgres_writes_every_event_to_its_own_file() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(url) = runtime.block_on(sealbox_testkit::postgres_url()) else {
+        return;
+    };
+    let first_dir = tempfile::tempdir().unwrap();
+    let first_file = first_dir.path().join("audit.jsonl");
+    let first = start_with_file(first_dir, &first_file, &["--database-url", &url]);
+    let key = first.data_dir().join("root.key");
+    let second_dir = tempfile::tempdir().unwrap();
+    let second_file = second_dir.path().join("audit.jsonl");
+    let second = start_with_file(
+        second_dir,
+        &second_file,
+        &["--database-url", &url, "--root-key-file", key.to_str().unwrap()],
+    );
+    let token = first.bootstrap.token.clone();
+    first
+        .cli(&["secret", "create", "BY_FIRST", "--type", "text"], Some(VALUES[0]))
+        .ok();
+    second
+        .cli_as(
+            Some(&token),
+            &["secret", "create", "BY_SECOND", "--type", "text"],
+            Some(VALUES[1]),
+        )
+        .ok();
+    first.cli(&["secret", "reveal", "BY_SECOND"], None).ok();
+    let from_first = assert_file_matches_audit_log(&first, &first_file);
+    let from_second = assert_workspace_in_file(&first, &token, "default", &second_file);
+    assert_eq!(from_first, from_second, "both files hold the same events");
+}

@@ -19,8 +19,9 @@
 //! is cut off first, then written again from the database. A file that is missing or empty gets
 //! every event from the first: the file is a complete copy of the audit log, whose chain a SIEM
 //! can verify from the genesis hash. A file whose last event of a workspace is not the database's
-//! (another database's file, or a database restored to an earlier point) is not written to; the
-//! failure names it until the operator moves the file away.
+//! (a database restored to an earlier point) is not written to; the failure names it until the
+//! operator moves the file away. Lines of workspaces the database does not have (another
+//! database's file) are not checked: that database's events are appended after them.
 //!
 //! **Durability.** Each pass writes its lines with one `write` and then `fdatasync`s, so after a
 //! crash the file holds whole lines up to some point, and the next start writes the rest.

@@ -80,6 +80,10 @@ pub struct ServerArgs {
     /// address (e.g. 127.0.0.1:9270 for a local Prometheus); keep it off untrusted networks.
     #[arg(long, env = "SEALBOX_METRICS_LISTEN", value_name = "ADDR:PORT")]
     metrics_listen: Option<String>,
+    /// Also append every audit event, once committed, as a JSON line to this file (created 0600;
+    /// a symbolic link is refused), for log shippers.
+    #[arg(long, env = "SEALBOX_AUDIT_FILE", value_name = "PATH")]
+    audit_file: Option<PathBuf>,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -101,6 +105,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         action_max_response_bytes: usize::try_from(args.action_max_response_bytes)?,
         extra_ca_file: args.extra_ca_file,
         metrics_listen: args.metrics_listen,
+        audit_file: args.audit_file,
     };
     sealbox_server::run(config).await
 }

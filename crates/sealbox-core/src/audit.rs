@@ -210,6 +210,7 @@ fn audit_event(row: sealbox_store::AuditEventRow) -> AuditEvent {
         request_id: r.request_id,
         client_addr: r.client_addr,
         detail: serde_json::from_str(&r.detail).unwrap_or_else(|_| json!({})),
+        hash: hex::encode(&row.hash),
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`router`] builds the whole application for a state; [`serve`] runs it on a listener until a
 //! shutdown future resolves, so tests start the real thing on port 0. [`run`] is `sealbox server`.
 
+pub mod audit_file;
 mod boot;
 mod dispatch;
 mod error;
@@ -72,6 +73,8 @@ pub struct Config {
     /// Where to serve `GET /v1/sys/metrics` without a token (every workspace's gauges); only the
     /// token-protected route on the main listener when absent.
     pub metrics_listen: Option<String>,
+    /// Every committed audit event is also appended here as a JSON line (`audit_file.rs`).
+    pub audit_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -89,6 +92,7 @@ impl std::fmt::Debug for Config {
             .field("action_max_response_bytes", &self.action_max_response_bytes)
             .field("extra_ca_file", &self.extra_ca_file)
             .field("metrics_listen", &self.metrics_listen)
+            .field("audit_file", &self.audit_file)
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +118,7 @@ impl Config {
             action_max_response_bytes: 1024 * 1024,
             extra_ca_file: None,
             metrics_listen: None,
+            audit_file: None,
         }
     }
 }
@@ -307,6 +312,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let audit_file = config.audit_file.clone().map(|path| {
+        audit_file::AuditFileFollower::spawn(
+            prepared.state.core.store().clone(),
+            prepared.state.core.metrics().clone(),
+            path,
+        )
+    });
     let state = prepared.state.clone();
     match tls {
         Some(tls) => serve_tls(std_listener, state, tls, boot::shutdown_signal()).await?,
@@ -322,6 +334,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     sweeper.abort();
     if let Some(metrics_server) = metrics_server {
         metrics_server.abort();
+    }
+    if let Some(audit_file) = audit_file {
+        audit_file.finish().await;
     }
     prepared.close().await;
     tracing::info!("sealbox stopped");

@@ -265,3 +265,24 @@ pub(crate) async fn audit_head(c: &mut dyn Exec, workspace_id: &str) -> Result<O
     let hash: Option<Vec<u8>> = row.get("audit_hash")?;
     Ok(hash.filter(|_| seq > 0).map(|hash| (seq, hash)))
 }
+
+/// Where a workspace's audit chain stands: the sequence number of its last event (0 before the
+/// first), as recorded on its chain head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditHeadRow {
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub seq: i64,
+}
+
+pub(crate) async fn audit_heads(c: &mut dyn Exec) -> Result<Vec<AuditHeadRow>> {
+    let sql = "SELECT id, name, audit_seq FROM workspaces ORDER BY id";
+    fetch(c, sql, &[], |r| {
+        Ok(AuditHeadRow {
+            workspace_id: r.get("id")?,
+            workspace_name: r.get("name")?,
+            seq: r.get("audit_seq")?,
+        })
+    })
+    .await
+}

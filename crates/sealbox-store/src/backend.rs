@@ -11,9 +11,9 @@ use sealbox_metrics::{Metrics, PoolStatus, StoreOp, WorkspaceCounts};
 
 use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
-    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, Backup, IdentityRow, MemberRow,
-    PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, StoreError,
-    TokenRow, VersionMeta, WorkspaceRow,
+    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup, IdentityRow,
+    MemberRow, PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store,
+    StoreError, TokenRow, VersionMeta, WorkspaceRow,
 };
 use crate::{
     actions, audit, backup, identities, login_attempts, members, meta, migrate, policies, secrets, startup, tokens,
@@ -548,5 +548,9 @@ impl<B: Backend> Store for B {
 
     async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>> {
         audit::audit_head(&mut read(self), workspace_id).await
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<AuditHeadRow>> {
+        audit::audit_heads(&mut self.reader()).await
     }
 }

@@ -55,7 +55,7 @@ mod workspaces;
 use async_trait::async_trait;
 
 pub use actions::{ActionRow, ActionUpdate};
-pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditRecord, GENESIS_HASH, chain_hash};
+pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, GENESIS_HASH, chain_hash};
 pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
 pub use identities::IdentityRow;
 pub use members::MemberRow;
@@ -340,4 +340,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>>;
     /// The last event's sequence number and hash as recorded in the workspace's chain head.
     async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>>;
+    /// Every workspace's chain head (its last event's sequence number), by workspace id: what a
+    /// follower of the whole log (the audit file) compares with what it has written.
+    async fn audit_heads(&self) -> Result<Vec<AuditHeadRow>>;
 }

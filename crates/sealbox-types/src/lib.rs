@@ -422,6 +422,8 @@ pub struct AuditEvent {
     pub client_addr: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub detail: Value,
+    /// The event's chain hash (hex): HMAC over the previous event's hash, `seq` and the fields.
+    pub hash: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -30,6 +30,7 @@ def test_audit_list_and_verify(owner: sealbox.Client, unique: str) -> None:
     assert [e.action for e in events] == ["secret.create", "secret.reveal"]
     assert all(e.target == f"secret:{name}" and e.outcome == "success" for e in events)
     assert all(e.actor.startswith("member:") for e in events)
+    assert all(len(e.hash) == 64 for e in events) and events[0].hash != events[1].hash
     reveals = owner.audit.list(action="secret.reveal", target=f"secret:{name}")
     assert len(reveals) == 1
     assert KNOWN not in repr(owner.audit.list(limit=1000))

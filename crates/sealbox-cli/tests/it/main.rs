@@ -7,6 +7,7 @@
 mod access;
 mod actions;
 mod audit;
+mod audit_file;
 mod config;
 mod deploy;
 mod dotenv;

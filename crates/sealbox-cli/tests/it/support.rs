@@ -80,10 +80,15 @@ pub fn start(extra: &[&str]) -> Sealbox {
     start_in(tempfile::tempdir().unwrap(), extra)
 }
 
-/// A server on `dir/data` (e.g. a database restored there), its log in `dir/server.log`.
+/// A server on `dir/data` (made on first start, or a database restored there, or one that was
+/// killed), its log in `dir/server.log`.
 pub fn start_in(dir: TempDir, extra: &[&str]) -> Sealbox {
     let data_dir = dir.path().join("data");
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("server.log"))
+        .unwrap();
     let mut child = Command::new(BIN)
         .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
@@ -236,6 +241,13 @@ impl Sealbox {
     /// The `XDG_CONFIG_HOME` of this server's CLI runs (where `sealbox login` keeps tokens).
     pub fn config_dir(&self) -> PathBuf {
         self.dir.path().join("config")
+    }
+
+    /// SIGKILLs the server and hands back its directory (data and log) for the next start.
+    pub fn kill(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -10,6 +10,7 @@ use crate::harness::Db;
 conformance!(
     every_change_appends_one_event,
     chains_are_per_workspace,
+    audit_heads_name_every_workspace_and_its_last_seq,
     one_chain_across_store_instances,
     list_filters_and_paging,
     append_audits_in_order,
@@ -207,6 +208,25 @@ async fn chains_are_per_workspace(db: Db) {
     assert_eq!(verify_chain(s, b.id()).await.len(), 4);
     assert_eq!(s.audit_head("no-such-workspace").await.unwrap(), None);
     assert!(s.append_audit(audit("no-such-workspace", "login", "x")).await.is_err());
+}
+
+/// What the audit file's follower compares with the file: every workspace, its name and its
+/// last event's sequence number, by workspace id.
+async fn audit_heads_name_every_workspace_and_its_last_seq(db: Db) {
+    let s = &*db.store;
+    let a = workspace(s, "a").await;
+    let b = workspace(s, "b").await;
+    for _ in 0..3 {
+        s.append_audit(audit(a.id(), "login", "x")).await.unwrap();
+    }
+    let heads = s.audit_heads().await.unwrap();
+    let mut expected = vec![(a.id().to_owned(), "a", 4), (b.id().to_owned(), "b", 1)];
+    expected.sort();
+    let got: Vec<(String, &str, i64)> = heads
+        .iter()
+        .map(|h| (h.workspace_id.clone(), h.workspace_name.as_str(), h.seq))
+        .collect();
+    assert_eq!(got, expected);
 }
 
 /// Two stores on one database (two server processes) extend the same chain.

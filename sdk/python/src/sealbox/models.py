@@ -297,6 +297,7 @@ class AuditEvent:
     request_id: str
     client_addr: str
     detail: Dict[str, Any] = field(default_factory=dict)
+    hash: str = ""
 
     @classmethod
     def from_wire(cls, data: Dict[str, Any]) -> "AuditEvent":

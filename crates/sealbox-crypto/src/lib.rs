@@ -25,6 +25,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 pub use secrecy::{ExposeSecret, SecretBox, SecretSlice, SecretString};
 
+pub mod shamir;
+
 const FORMAT: u8 = 0x01;
 const HEADER_LEN: usize = 5;
 const NONCE_LEN: usize = 12;

@@ -14,8 +14,10 @@ use std::fmt;
 
 use rand::RngCore;
 use rand::rngs::OsRng;
-use secrecy::{SecretSlice, SecretString};
+use secrecy::{ExposeSecret, SecretBox, SecretSlice, SecretString};
 use zeroize::Zeroizing;
+
+use crate::{KEY_LEN, Key, RootKey};
 
 /// Why shares could not be made or combined; never says anything about a share's value.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -159,6 +161,91 @@ pub fn combine(shares: &[Share]) -> Result<SecretSlice<u8>, ShamirError> {
     Ok(SecretSlice::from(secret))
 }
 
+/// Shares given one at a time until the threshold (`sealbox operator unseal`, from one person or
+/// several). At the threshold it combines them and starts again empty, whatever the result: a
+/// wrong key is then detected by the caller (the root key's check value) with nothing kept.
+pub struct ShareCollector {
+    threshold: u8,
+    shares: Vec<Share>,
+}
+
+impl fmt::Debug for ShareCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ShareCollector({} of {})", self.given(), self.threshold)
+    }
+}
+
+/// What adding a share led to.
+pub enum Collected {
+    /// More shares are needed: `given` of `threshold`.
+    Progress { given: u8, threshold: u8 },
+    /// The threshold was reached: the combined secret (right only if every share was).
+    Complete(SecretSlice<u8>),
+}
+
+impl ShareCollector {
+    pub fn new(threshold: u8) -> Result<Self, ShamirError> {
+        if threshold < 2 {
+            return Err(ShamirError::InvalidThreshold);
+        }
+        Ok(Self {
+            threshold,
+            shares: Vec::new(),
+        })
+    }
+
+    /// How many shares are held now.
+    pub fn given(&self) -> u8 {
+        u8::try_from(self.shares.len()).unwrap_or(u8::MAX)
+    }
+
+    pub fn threshold(&self) -> u8 {
+        self.threshold
+    }
+
+    /// Adds `share`. A share given before, or one of another length than those held, is refused
+    /// and the progress kept.
+    pub fn add(&mut self, share: Share) -> Result<Collected, ShamirError> {
+        if self.shares.iter().any(|held| held.x == share.x) {
+            return Err(ShamirError::DuplicateShare);
+        }
+        if self.shares.first().is_some_and(|held| held.y.len() != share.y.len()) {
+            return Err(ShamirError::LengthMismatch);
+        }
+        self.shares.push(share);
+        if self.given() < self.threshold {
+            return Ok(Collected::Progress {
+                given: self.given(),
+                threshold: self.threshold,
+            });
+        }
+        let shares = std::mem::take(&mut self.shares);
+        combine(&shares).map(Collected::Complete)
+    }
+
+    /// Forgets every share held (zeroised).
+    pub fn reset(&mut self) {
+        self.shares.clear();
+    }
+}
+
+/// Splits a root key (its 32 bytes) into shares, for `sealbox operator init --key-shares`.
+pub fn split_root_key(root: &RootKey, shares: u8, threshold: u8) -> Result<Vec<Share>, ShamirError> {
+    // EXPOSE: the key's bytes go only into the share polynomials.
+    split(root.key.expose_secret(), shares, threshold)
+}
+
+/// The root key `version` from what [`ShareCollector`] completed. Shares of another size are
+/// refused; shares of the right size but wrong give a key that fails its check value.
+pub fn root_key_from_combined(version: u32, combined: &SecretSlice<u8>) -> Result<RootKey, ShamirError> {
+    let bytes = combined.expose_secret();
+    if bytes.len() != KEY_LEN {
+        return Err(ShamirError::LengthMismatch);
+    }
+    let key = SecretBox::init_with_mut(|k: &mut Key| k.copy_from_slice(bytes));
+    Ok(RootKey { version, key })
+}
+
 /// Multiplication in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1, without branches on the operands.
 fn mul(a: u8, b: u8) -> u8 {
     let (mut a, mut b, mut product) = (a, b, 0u8);
@@ -188,8 +275,6 @@ fn inverse(a: u8) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
-
     use super::*;
 
     #[test]
@@ -265,6 +350,97 @@ mod tests {
         let c = Share::from_encoded("02aa").unwrap();
         assert_eq!(combine(&[a, c]).unwrap_err(), ShamirError::LengthMismatch);
         assert_eq!(combine(&[]).unwrap_err(), ShamirError::NoShares);
+    }
+
+    fn copy(share: &Share) -> Share {
+        Share::from_encoded(share.encode().expose_secret()).unwrap()
+    }
+
+    #[test]
+    fn a_collector_shows_progress_and_completes_at_the_threshold_from_any_people() {
+        let secret = [42u8; 32];
+        let shares = split(&secret, 5, 3).unwrap();
+        let mut collector = ShareCollector::new(3).unwrap();
+        assert!(matches!(
+            collector.add(copy(&shares[4])).unwrap(),
+            Collected::Progress { given: 1, threshold: 3 }
+        ));
+        // The same share again (a second person pasting the first one's) changes nothing.
+        assert_eq!(collector.add(copy(&shares[4])).err(), Some(ShamirError::DuplicateShare));
+        assert_eq!(
+            collector.add(Share::from_encoded("0aff").unwrap()).err(),
+            Some(ShamirError::LengthMismatch)
+        );
+        assert!(matches!(
+            collector.add(copy(&shares[1])).unwrap(),
+            Collected::Progress { given: 2, threshold: 3 }
+        ));
+        let Collected::Complete(key) = collector.add(copy(&shares[2])).unwrap() else {
+            panic!("the third share completes");
+        };
+        assert_eq!(key.expose_secret(), &secret[..]);
+        assert_eq!(collector.given(), 0, "nothing is kept after the threshold");
+        assert_eq!(format!("{collector:?}"), "ShareCollector(0 of 3)");
+    }
+
+    #[test]
+    fn a_wrong_share_gives_another_secret_at_the_threshold_and_nothing_is_kept() {
+        let secret = [7u8; 32];
+        let shares = split(&secret, 3, 2).unwrap();
+        let other = split(&[8u8; 32], 3, 2).unwrap();
+        let mut collector = ShareCollector::new(2).unwrap();
+        collector.add(copy(&shares[0])).unwrap();
+        let Collected::Complete(key) = collector.add(copy(&other[1])).unwrap() else {
+            panic!("two shares complete");
+        };
+        assert_ne!(key.expose_secret(), &secret[..]);
+        assert_eq!(collector.given(), 0);
+        // The right shares then work from the start.
+        collector.add(copy(&shares[2])).unwrap();
+        let Collected::Complete(key) = collector.add(copy(&shares[1])).unwrap() else {
+            panic!("two shares complete");
+        };
+        assert_eq!(key.expose_secret(), &secret[..]);
+        collector.add(copy(&shares[0])).unwrap();
+        collector.reset();
+        assert_eq!(collector.given(), 0);
+        assert_eq!(
+            ShareCollector::new(1).err().map(|e| e.to_string()),
+            Some(ShamirError::InvalidThreshold.to_string())
+        );
+    }
+
+    #[test]
+    fn a_root_key_split_and_collected_passes_its_check_value_and_a_wrong_share_fails_it() {
+        let root = RootKey::generate(1);
+        let check = root.check_value();
+        let shares = split_root_key(&root, 5, 3).unwrap();
+        let mut collector = ShareCollector::new(3).unwrap();
+        let mut complete = |picked: [&Share; 3]| {
+            let mut last = None;
+            for share in picked {
+                last = Some(collector.add(copy(share)).unwrap());
+            }
+            let Some(Collected::Complete(combined)) = last else {
+                panic!("three shares complete");
+            };
+            root_key_from_combined(1, &combined).unwrap()
+        };
+        assert!(
+            complete([&shares[0], &shares[3], &shares[4]])
+                .verify_check_value(&check)
+                .is_ok()
+        );
+        let foreign = split_root_key(&RootKey::generate(1), 5, 3).unwrap();
+        assert!(matches!(
+            complete([&shares[0], &shares[1], &foreign[2]]).verify_check_value(&check),
+            Err(crate::CryptoError::WrongRootKey)
+        ));
+        let short = SecretSlice::from(vec![1u8; 16]);
+        assert_eq!(
+            root_key_from_combined(1, &short).err(),
+            Some(ShamirError::LengthMismatch)
+        );
     }
 
     #[test]

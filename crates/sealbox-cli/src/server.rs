@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use clap::builder::BoolishValueParser;
+use clap::builder::TypedValueParser as _;
 
 #[derive(Args)]
 pub struct ServerArgs {
@@ -29,6 +30,11 @@ pub struct ServerArgs {
     /// The root key file (created on first start); kept in the data directory when absent.
     #[arg(long, env = "SEALBOX_ROOT_KEY_FILE", value_name = "PATH")]
     root_key_file: Option<PathBuf>,
+    /// Where the root key comes from: `file` reads the root key file (or SEALBOX_ROOT_KEY).
+    #[arg(long, env = "SEALBOX_SEAL", default_value = "file", value_name = "SOURCE",
+        value_parser = clap::builder::PossibleValuesParser::new(sealbox_server::SealKind::NAMES)
+            .try_map(|name: String| name.parse::<sealbox_server::SealKind>()))]
+    seal: sealbox_server::SealKind,
     /// Allow plain HTTP on a non-loopback address.
     #[arg(long, env = "SEALBOX_INSECURE_HTTP", value_parser = BoolishValueParser::new())]
     insecure_http: bool,
@@ -93,6 +99,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         database_timeout_secs: args.database_timeout_secs,
         root_key_file: args.root_key_file,
+        seal: args.seal,
         insecure_http: args.insecure_http,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,

@@ -25,6 +25,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 pub use secrecy::{ExposeSecret, SecretBox, SecretSlice, SecretString};
 
+pub mod passphrase;
+pub mod shamir;
+
 const FORMAT: u8 = 0x01;
 const HEADER_LEN: usize = 5;
 const NONCE_LEN: usize = 12;
@@ -85,15 +88,7 @@ impl RootKey {
         if salt.len() < 16 {
             return Err(CryptoError::InvalidKey("salt must be at least 16 bytes"));
         }
-        let params = Params::new(64 * 1024, 3, 1, Some(KEY_LEN)).map_err(|_| CryptoError::PasswordHash)?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let mut result = Ok(());
-        let key = SecretBox::init_with_mut(|k: &mut Key| {
-            // EXPOSE: the passphrase goes only into Argon2, which writes into the boxed key.
-            result = argon.hash_password_into(passphrase.expose_secret().as_bytes(), salt, k);
-        });
-        result.map_err(|_| CryptoError::PasswordHash)?;
-        Ok(RootKey { version, key })
+        passphrase::argon2id_key(version, passphrase, salt, 64 * 1024, 3, 1)
     }
 
     pub fn version(&self) -> u32 {

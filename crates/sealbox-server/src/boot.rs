@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sealbox_core::{BootstrapCredentials, CoreConfig, OpenError, Sealbox, SystemClock};
-use sealbox_crypto::{ExposeSecret, RootKey};
+use sealbox_crypto::ExposeSecret;
 use sealbox_store::{AuditChainKey, PostgresStore, SqliteStore, StartupState, Store, StoreOptions};
 
+use crate::seal::{KeyOrigin, KeySource, ROOT_KEY_ENV};
 use crate::{AppState, Config};
 
 /// The e-mail of the owner created on first start.
 pub const BOOTSTRAP_EMAIL: &str = "admin@sealbox.local";
 pub const BOOTSTRAP_WORKSPACE: &str = sealbox_core::SERVER_WORKSPACE;
-const ROOT_KEY_ENV: &str = "SEALBOX_ROOT_KEY";
 
 /// A ready application: its state, and what the first start created.
 pub struct Prepared {
@@ -45,7 +45,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     // The senders first: a bad --extra-ca-file stops the start before anything is opened.
     let dispatcher = crate::dispatch::OutboundDispatcher::from_config(config, Arc::new(SystemClock))?;
     // The key comes first: the store seals the audit chain with a key derived from it.
-    let key = load_root_key(config)?;
+    let key = KeySource::from_config(config).load_at_start()?;
     let chain_key = sealbox_core::audit_chain_key(&key.key);
     let metrics = Arc::new(sealbox_metrics::Metrics::new());
     let options = StoreOptions {
@@ -80,14 +80,10 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         trash_retention_ms: i64::from(config.trash_retention_days) * 24 * 60 * 60 * 1000,
         ..CoreConfig::default()
     };
+    let origin = key.describe_origin();
     let core = match Sealbox::open(store, key.key, Arc::new(SystemClock), core_config).await {
         Ok(core) => core.with_dispatcher(Arc::new(dispatcher)).with_metrics(metrics),
-        Err(OpenError::WrongRootKey(e)) => match &key.origin {
-            KeyOrigin::File(path) | KeyOrigin::Generated(path) => {
-                anyhow::bail!("{e} (root key file {})", path.display())
-            }
-            KeyOrigin::Env => anyhow::bail!("{e} (root key from {ROOT_KEY_ENV})"),
-        },
+        Err(OpenError::WrongRootKey(e)) => anyhow::bail!("{e} ({origin})"),
         Err(e) => return Err(e.into()),
     };
     let core = Arc::new(core);
@@ -203,55 +199,6 @@ pub(crate) async fn open_sqlite(
     SqliteStore::open_with(&path, chain_key, options)
         .await
         .with_context(|| format!("cannot open the SQLite database {}", path.display()))
-}
-
-enum KeyOrigin {
-    Env,
-    File(PathBuf),
-    Generated(PathBuf),
-}
-
-struct LoadedKey {
-    key: RootKey,
-    origin: KeyOrigin,
-    new_file_contents: Option<sealbox_crypto::SecretString>,
-}
-
-fn load_root_key(config: &Config) -> anyhow::Result<LoadedKey> {
-    if let Ok(encoded) = std::env::var(ROOT_KEY_ENV) {
-        let key =
-            RootKey::from_encoded(1, &encoded).with_context(|| format!("{ROOT_KEY_ENV} is not a valid root key"))?;
-        return Ok(LoadedKey {
-            key,
-            origin: KeyOrigin::Env,
-            new_file_contents: None,
-        });
-    }
-    let path = config
-        .root_key_file
-        .clone()
-        .unwrap_or_else(|| config.data_dir.join("root.key"));
-    match std::fs::read_to_string(&path) {
-        Ok(encoded) => {
-            let key = RootKey::from_encoded(1, &encoded)
-                .with_context(|| format!("{} does not hold a valid root key", path.display()))?;
-            Ok(LoadedKey {
-                key,
-                origin: KeyOrigin::File(path),
-                new_file_contents: None,
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = RootKey::generate(1);
-            let encoded = key.encode();
-            Ok(LoadedKey {
-                key,
-                origin: KeyOrigin::Generated(path),
-                new_file_contents: Some(encoded),
-            })
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot read the root key file {}", path.display())),
-    }
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {

@@ -15,6 +15,7 @@ mod openapi;
 pub mod operator;
 mod panel;
 mod routes;
+mod seal;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,6 +38,7 @@ use tracing::Level;
 pub use boot::{Prepared, prepare, tls_config};
 pub use panel::PanelSettings;
 pub use routes::openapi;
+pub use seal::SealKind;
 
 /// Largest request body accepted; larger ones get 413 `request.body_too_large`.
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
@@ -54,6 +56,8 @@ pub struct Config {
     /// Where the root key is kept; `data_dir/root.key` when absent. `SEALBOX_ROOT_KEY` (the key
     /// itself, base64) takes precedence over any file.
     pub root_key_file: Option<PathBuf>,
+    /// Where the root key comes from (`--seal`); `file` reads `root_key_file` or the variable.
+    pub seal: SealKind,
     pub insecure_http: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -85,6 +89,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
             .field("database_timeout_secs", &self.database_timeout_secs)
             .field("root_key_file", &self.root_key_file)
+            .field("seal", &self.seal)
             .field("insecure_http", &self.insecure_http)
             .field("tls", &self.tls_cert.is_some())
             .field("allow_private_destinations", &self.allow_private_destinations)
@@ -106,6 +111,7 @@ impl Config {
             database_url: None,
             database_timeout_secs: 5,
             root_key_file: None,
+            seal: SealKind::File,
             insecure_http: false,
             tls_cert: None,
             tls_key: None,

@@ -17,6 +17,7 @@ mod machines;
 mod operator;
 mod process;
 mod run;
+mod seal;
 mod secrets;
 mod support;
 mod usage;

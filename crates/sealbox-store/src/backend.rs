@@ -12,12 +12,12 @@ use sealbox_metrics::{Metrics, PoolStatus, StoreOp, WorkspaceCounts};
 use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
     ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup, IdentityRow,
-    MemberRow, PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store,
-    StoreError, TokenRow, VersionMeta, WorkspaceRow,
+    KeyringRow, MemberRow, PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState,
+    Store, StoreError, TokenRow, VersionMeta, WorkspaceRow,
 };
 use crate::{
-    actions, audit, backup, identities, login_attempts, members, meta, migrate, policies, secrets, startup, tokens,
-    workspaces,
+    actions, audit, backup, identities, keyring, login_attempts, members, meta, migrate, policies, secrets, startup,
+    tokens, workspaces,
 };
 
 /// A unit of work run inside a write transaction.
@@ -192,6 +192,14 @@ impl<B: Backend> Store for B {
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool> {
         let (key, value) = (key.to_owned(), value.to_owned());
         write(self, move |c| Box::pin(meta::put_meta_if_absent(c, key, value))).await
+    }
+
+    async fn keyring(&self) -> Result<Vec<KeyringRow>> {
+        keyring::keyring(&mut read(self)).await
+    }
+
+    async fn add_active_kek(&self, row: KeyringRow) -> Result<bool> {
+        write(self, move |c| Box::pin(keyring::add_active_kek(c, row))).await
     }
 
     async fn create_workspace(

@@ -40,6 +40,7 @@ mod backend;
 mod backup;
 mod db;
 mod identities;
+mod keyring;
 mod login_attempts;
 mod members;
 mod meta;
@@ -58,6 +59,7 @@ pub use actions::{ActionRow, ActionUpdate};
 pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, GENESIS_HASH, chain_hash};
 pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
 pub use identities::IdentityRow;
+pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyringRow};
 pub use members::MemberRow;
 pub use migrate::schema_version;
 pub use policies::PolicyRow;
@@ -133,6 +135,13 @@ pub trait Store: Send + Sync + 'static {
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Stores `value` under `key` unless the key exists; returns whether it was stored.
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool>;
+
+    // ---- keyring (key-encryption keys wrapped by the root key) ----
+    /// Every keyring version, oldest first.
+    async fn keyring(&self) -> Result<Vec<KeyringRow>>;
+    /// Adds `row` (state [`KEYRING_ACTIVE`]) and retires the previously active version, in one
+    /// transaction; `false`, changing nothing, when the version exists already.
+    async fn add_active_kek(&self, row: KeyringRow) -> Result<bool>;
     /// Whether this database may be bootstrapped and whether its audit chains are whole; see
     /// [`StartupState`].
     async fn startup_state(&self) -> Result<StartupState>;

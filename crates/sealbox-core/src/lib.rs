@@ -13,6 +13,7 @@ mod environment;
 pub mod error;
 mod hashing;
 mod identities;
+mod keyring;
 pub mod kinds;
 mod members;
 mod operator;
@@ -88,6 +89,8 @@ impl Default for CoreConfig {
 pub struct Sealbox {
     store: Arc<dyn Store>,
     root_key: Arc<RootKey>,
+    /// The KEKs the root key unwraps; new data keys are wrapped by the active one.
+    keyring: keyring::Keyring,
     token_hasher: TokenHasher,
     chain_key: AuditChainKey,
     clock: Arc<dyn Clock>,
@@ -114,6 +117,8 @@ pub enum OpenError {
     WrongRootKey(sealbox_crypto::CryptoError),
     #[error("cannot read the root-key check value: {0}")]
     Store(#[from] sealbox_store::StoreError),
+    #[error("the keyring cannot be used: {0}")]
+    Keyring(String),
     #[error("cannot start the password-hashing threads: {0}")]
     Hashing(String),
 }
@@ -142,9 +147,12 @@ impl Sealbox {
         let chain_key = audit_chain_key(&root_key);
         let hashing = hashing::PasswordHashing::start(config.password_hash_threads, config.password_hash_queue)
             .map_err(OpenError::Hashing)?;
+        let root_key = Arc::new(root_key);
+        let keyring = keyring::Keyring::open(store.clone(), root_key.clone(), clock.now_ms()).await?;
         Ok(Self {
             store,
-            root_key: Arc::new(root_key),
+            root_key,
+            keyring,
             token_hasher,
             chain_key,
             clock,

@@ -225,7 +225,17 @@ pub fn rewrap(from: &RootKey, to: &RootKey, aad: &Aad<'_>, sealed: &Sealed) -> R
 /// Re-wraps the DEK (wrapped by the root key or by an older KEK) under `to`, without touching
 /// the value ciphertext: what a keyring rotation does to every stored version.
 pub fn rewrap_to_kek(from: DekWrapper<'_>, to: &Kek, aad: &Aad<'_>, sealed: &Sealed) -> Result<Sealed, CryptoError> {
-    rewrap_under(from, DekWrapper::Kek(to), aad, sealed)
+    rewrap_dek(from, DekWrapper::Kek(to), aad, sealed)
+}
+
+/// Re-wraps the DEK from any wrapper to any other, without touching the value ciphertext.
+pub fn rewrap_dek(
+    from: DekWrapper<'_>,
+    to: DekWrapper<'_>,
+    aad: &Aad<'_>,
+    sealed: &Sealed,
+) -> Result<Sealed, CryptoError> {
+    rewrap_under(from, to, aad, sealed)
 }
 
 /// What wrapped a stored DEK, read from its header; `None` for bytes in no known format.

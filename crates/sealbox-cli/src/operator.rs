@@ -35,6 +35,23 @@ pub enum OperatorCommand {
         one transaction. A target that holds data is refused. Start the server on the target with \
         the backup's root key (e.g. copy root.key into DIR).")]
     Restore(RestoreArgs),
+    /// Rotate the keys: a new keyring version wraps new data keys at once; the stored ones are
+    /// rewrapped in the background. --status shows the progress.
+    #[command(long_about = "Rotate the keys through the server (owners of its first workspace): \
+        a new keyring version becomes the one every new data key is wrapped with at once, and the \
+        data keys already stored are rewrapped to it in the background, in batches, while the \
+        server serves reads and writes. The progress lives in the database, so a server stopped \
+        in the middle carries on at its next start; replicas on the same PostgreSQL pick the new \
+        version up by themselves. Audited as server.rotate. --status only shows the progress \
+        (done / total, rate, estimated time left) without rotating.")]
+    Rotate(RotateArgs),
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    /// Show the rotation's progress; rotate nothing.
+    #[arg(long)]
+    status: bool,
 }
 
 #[derive(Args)]
@@ -115,6 +132,22 @@ pub async fn run(ctx: &Ctx, cmd: OperatorCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        OperatorCommand::Rotate(RotateArgs { status }) => {
+            let progress = if status {
+                ctx.client.rotation_status().await?
+            } else {
+                ctx.client.rotate().await?
+            };
+            if ctx.json {
+                output::json(&progress)?;
+            } else {
+                if !status {
+                    outln!("rotated: keyring version {} is active", progress.active_version);
+                }
+                outln!("{}", describe_rotation(&progress));
+            }
+            Ok(())
+        }
         OperatorCommand::Restore(args) => {
             let target = match (args.data_dir, args.database_url) {
                 (Some(dir), _) => RestoreTarget::DataDir(dir),
@@ -135,4 +168,24 @@ pub async fn run(ctx: &Ctx, cmd: OperatorCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// One line: the active version and the data keys' progress towards it.
+fn describe_rotation(p: &sealbox_types::RotationStatus) -> String {
+    let mut line = format!(
+        "keyring version {}: {} of {} data keys rewrapped",
+        p.active_version, p.done, p.total
+    );
+    if p.remaining == 0 {
+        line.push_str(" (complete)");
+    } else {
+        line.push_str(&format!(", {} remaining", p.remaining));
+        if p.rate_per_second > 0.0 {
+            line.push_str(&format!(", {:.0}/s", p.rate_per_second));
+        }
+        if let Some(eta) = p.eta_seconds {
+            line.push_str(&format!(", about {eta} s left"));
+        }
+    }
+    line
 }

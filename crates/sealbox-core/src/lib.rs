@@ -148,7 +148,7 @@ impl Sealbox {
         let hashing = hashing::PasswordHashing::start(config.password_hash_threads, config.password_hash_queue)
             .map_err(OpenError::Hashing)?;
         let root_key = Arc::new(root_key);
-        let keyring = keyring::Keyring::open(store.clone(), root_key.clone(), clock.now_ms()).await?;
+        let keyring = keyring::Keyring::open(store.clone(), root_key.clone(), clock.clone()).await?;
         Ok(Self {
             store,
             root_key,

@@ -12,8 +12,8 @@ use sealbox_metrics::{Metrics, PoolStatus, StoreOp, WorkspaceCounts};
 use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
     ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup, IdentityRow,
-    KeyringRow, MemberRow, PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState,
-    Store, StoreError, TokenRow, VersionMeta, WorkspaceRow,
+    KeyVersionCounts, KeyringRow, MemberRow, PolicyRow, Result, Rewrapped, SecretFilter, SecretRow, SecretUpdate,
+    SecretVersionRow, StartupState, Store, StoreError, TokenRow, VersionMeta, WorkspaceRow, WrappedDekRow,
 };
 use crate::{
     actions, audit, backup, identities, keyring, login_attempts, members, meta, migrate, policies, secrets, startup,
@@ -200,6 +200,18 @@ impl<B: Backend> Store for B {
 
     async fn add_active_kek(&self, row: KeyringRow) -> Result<bool> {
         write(self, move |c| Box::pin(keyring::add_active_kek(c, row))).await
+    }
+
+    async fn wrapped_deks_not_at(&self, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>> {
+        keyring::wrapped_deks_not_at(&mut read(self), key_version, limit).await
+    }
+
+    async fn key_version_counts(&self, key_version: i64) -> Result<KeyVersionCounts> {
+        keyring::key_version_counts(&mut read(self), key_version).await
+    }
+
+    async fn store_rewrapped(&self, batch: Vec<Rewrapped>) -> Result<u64> {
+        write(self, move |c| Box::pin(keyring::store_rewrapped(c, batch))).await
     }
 
     async fn create_workspace(

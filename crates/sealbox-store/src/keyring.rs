@@ -75,3 +75,110 @@ pub(crate) async fn add_active_kek(c: &mut dyn Exec, row: KeyringRow) -> Result<
     .await?;
     Ok(true)
 }
+
+/// A stored data key to rewrap: where it belongs (the AAD) and its bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WrappedDekRow {
+    pub workspace_id: String,
+    pub secret_id: String,
+    pub version: i64,
+    pub ciphertext: Vec<u8>,
+    pub wrapped_dek: Vec<u8>,
+    pub key_version: i64,
+}
+
+impl std::fmt::Debug for WrappedDekRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WrappedDekRow")
+            .field("secret_id", &self.secret_id)
+            .field("version", &self.version)
+            .field("key_version", &self.key_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A data key rewrapped: applied only if the stored bytes are still `old_wrapped_dek`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rewrapped {
+    pub secret_id: String,
+    pub version: i64,
+    pub old_wrapped_dek: Vec<u8>,
+    pub wrapped_dek: Vec<u8>,
+    pub key_version: i64,
+}
+
+impl std::fmt::Debug for Rewrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rewrapped")
+            .field("secret_id", &self.secret_id)
+            .field("version", &self.version)
+            .field("key_version", &self.key_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many stored data keys there are, and how many have `key_version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyVersionCounts {
+    pub total: u64,
+    pub at_version: u64,
+}
+
+pub(crate) async fn wrapped_deks_not_at(c: &mut dyn Exec, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>> {
+    fetch(
+        c,
+        "SELECT s.workspace_id, v.secret_id, v.version, v.ciphertext, v.wrapped_dek, v.key_version \
+         FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+         WHERE v.key_version <> $1 ORDER BY v.secret_id, v.version LIMIT $2",
+        args![key_version, limit],
+        |r| {
+            Ok(WrappedDekRow {
+                workspace_id: r.get("workspace_id")?,
+                secret_id: r.get("secret_id")?,
+                version: r.get("version")?,
+                ciphertext: r.get("ciphertext")?,
+                wrapped_dek: r.get("wrapped_dek")?,
+                key_version: r.get("key_version")?,
+            })
+        },
+    )
+    .await
+}
+
+pub(crate) async fn key_version_counts(c: &mut dyn Exec, key_version: i64) -> Result<KeyVersionCounts> {
+    let rows = fetch(
+        c,
+        "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN key_version = $1 THEN 1 ELSE 0 END), 0) AS at_version \
+         FROM secret_versions",
+        args![key_version],
+        |r| Ok((r.get::<i64>("total")?, r.get::<i64>("at_version")?)),
+    )
+    .await?;
+    let (total, at_version) = rows.first().copied().unwrap_or_default();
+    Ok(KeyVersionCounts {
+        total: total.max(0) as u64,
+        at_version: at_version.max(0) as u64,
+    })
+}
+
+/// Stores each rewrapped key whose row still holds the bytes it was rewrapped from (a row that
+/// changed or went meanwhile is left alone); returns how many were stored.
+pub(crate) async fn store_rewrapped(c: &mut dyn Exec, batch: Vec<Rewrapped>) -> Result<u64> {
+    let mut stored = 0;
+    for r in &batch {
+        stored += c
+            .execute(
+                "UPDATE secret_versions SET wrapped_dek = $1, key_version = $2 \
+                 WHERE secret_id = $3 AND version = $4 AND wrapped_dek = $5",
+                args![
+                    &r.wrapped_dek,
+                    r.key_version,
+                    &r.secret_id,
+                    r.version,
+                    &r.old_wrapped_dek
+                ],
+            )
+            .await?;
+    }
+    Ok(stored)
+}

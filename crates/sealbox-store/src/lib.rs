@@ -59,7 +59,7 @@ pub use actions::{ActionRow, ActionUpdate};
 pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, GENESIS_HASH, chain_hash};
 pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
 pub use identities::IdentityRow;
-pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyringRow};
+pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rewrapped, WrappedDekRow};
 pub use members::MemberRow;
 pub use migrate::schema_version;
 pub use policies::PolicyRow;
@@ -142,6 +142,13 @@ pub trait Store: Send + Sync + 'static {
     /// Adds `row` (state [`KEYRING_ACTIVE`]) and retires the previously active version, in one
     /// transaction; `false`, changing nothing, when the version exists already.
     async fn add_active_kek(&self, row: KeyringRow) -> Result<bool>;
+    /// Up to `limit` stored data keys whose key version is not `key_version`, in a stable order.
+    async fn wrapped_deks_not_at(&self, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>>;
+    /// How many data keys are stored, and how many have `key_version`.
+    async fn key_version_counts(&self, key_version: i64) -> Result<KeyVersionCounts>;
+    /// Stores a batch of rewrapped data keys in one transaction; a row whose bytes are no longer
+    /// the ones it was rewrapped from is skipped. Returns how many were stored.
+    async fn store_rewrapped(&self, batch: Vec<Rewrapped>) -> Result<u64>;
     /// Whether this database may be bootstrapped and whether its audit chains are whole; see
     /// [`StartupState`].
     async fn startup_state(&self) -> Result<StartupState>;

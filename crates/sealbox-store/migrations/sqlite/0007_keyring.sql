@@ -7,3 +7,6 @@ CREATE TABLE keyring (
     created_at INTEGER NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('active', 'retired'))
 ) STRICT;
+
+-- A rotation rewraps the data keys whose key version is not the active one's: found by this index.
+CREATE INDEX secret_versions_key_version ON secret_versions (key_version);

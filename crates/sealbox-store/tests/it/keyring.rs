@@ -3,13 +3,16 @@
 
 use std::sync::Arc;
 
-use sealbox_store::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyringRow, Store};
+use sealbox_store::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rewrapped, Store};
+
+use crate::fixtures::{secrets, workspace};
 
 use crate::harness::Db;
 
 conformance!(
     a_new_version_becomes_active_and_retires_the_one_before,
     a_version_added_twice_is_stored_once,
+    rewrapped_data_keys_are_stored_in_batches_unless_the_row_changed,
 );
 
 fn row(version: i64, byte: u8) -> KeyringRow {
@@ -65,4 +68,39 @@ async fn a_version_added_twice_is_stored_once(db: Db) {
     assert_eq!(added, 1, "exactly one replica adds version 2");
     let rows = s.keyring().await.unwrap();
     assert_eq!(states(&rows), [(1, KEYRING_RETIRED), (2, KEYRING_ACTIVE)]);
+}
+
+async fn rewrapped_data_keys_are_stored_in_batches_unless_the_row_changed(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    secrets(s, acme.id(), &["A", "B", "C"]).await;
+    let counts = |total, at_version| KeyVersionCounts { total, at_version };
+    assert_eq!(s.key_version_counts(2).await.unwrap(), counts(3, 0));
+    assert_eq!(s.key_version_counts(1).await.unwrap(), counts(3, 3));
+    let batch = s.wrapped_deks_not_at(2, 2).await.unwrap();
+    assert_eq!(batch.len(), 2, "at most the limit");
+    assert!(batch.iter().all(|r| r.workspace_id == acme.id() && r.key_version == 1));
+    let rewrapped = |r: &sealbox_store::WrappedDekRow, old: Vec<u8>| Rewrapped {
+        secret_id: r.secret_id.clone(),
+        version: r.version,
+        old_wrapped_dek: old,
+        wrapped_dek: vec![0xee; 40],
+        key_version: 2,
+    };
+    let stale = rewrapped(&batch[1], vec![0; 40]);
+    let stored = s
+        .store_rewrapped(vec![rewrapped(&batch[0], batch[0].wrapped_dek.clone()), stale])
+        .await
+        .unwrap();
+    assert_eq!(stored, 1, "a row whose bytes changed meanwhile is left alone");
+    assert_eq!(s.key_version_counts(2).await.unwrap(), counts(3, 1));
+    let rest = s.wrapped_deks_not_at(2, 200).await.unwrap();
+    assert_eq!(rest.len(), 2);
+    assert!(!rest.iter().any(|r| r.secret_id == batch[0].secret_id));
+    let all: Vec<_> = rest.iter().map(|r| rewrapped(r, r.wrapped_dek.clone())).collect();
+    assert_eq!(s.store_rewrapped(all).await.unwrap(), 2);
+    assert!(s.wrapped_deks_not_at(2, 200).await.unwrap().is_empty());
+    assert_eq!(s.key_version_counts(2).await.unwrap(), counts(3, 3));
+    let (_, version) = s.secret_with_version(acme.id(), "A", None).await.unwrap().unwrap();
+    assert_eq!(version.unwrap().wrapped_dek, vec![0xee; 40]);
 }

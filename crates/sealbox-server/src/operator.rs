@@ -103,6 +103,21 @@ fn chain_key_for(backup: &Backup, path: &Path) -> anyhow::Result<AuditChainKey> 
             path.display()
         )
     })?;
+    // The data keys are wrapped by the keyring: every version of it must open with this key, or
+    // the restored values could not be read.
+    for row in backup.keyring() {
+        let unwraps = u32::try_from(row.version)
+            .ok()
+            .is_some_and(|version| sealbox_crypto::unwrap_kek(&key, version, &row.wrapped_kek).is_ok());
+        if !unwraps {
+            anyhow::bail!(
+                "the backup's keyring version {} does not open with {}: it is not the root key this backup needs, \
+                 or the backup was altered",
+                row.version,
+                path.display()
+            );
+        }
+    }
     Ok(sealbox_core::audit_chain_key(&key))
 }
 

@@ -291,6 +291,26 @@ impl Backup {
             .collect()
     }
 
+    /// The keyring rows the backup holds (each KEK wrapped by the backup's root key).
+    pub fn keyring(&self) -> Vec<crate::KeyringRow> {
+        self.rows("keyring")
+            .filter_map(|row| match &row[..] {
+                [
+                    Value::Int(version),
+                    Value::Bytes(wrapped_kek),
+                    Value::Int(created_at),
+                    Value::Text(state),
+                ] => Some(crate::KeyringRow {
+                    version: *version,
+                    wrapped_kek: wrapped_kek.clone(),
+                    created_at: *created_at,
+                    state: state.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn rows(&self, table: &str) -> impl Iterator<Item = &Vec<Value>> {
         self.tables
             .iter()

@@ -4,6 +4,9 @@
 
 use serde_json::{Value, json};
 
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
 use crate::support::{Sealbox, setup, start_in};
 
 const KEYS: usize = 3000;
@@ -105,4 +108,110 @@ fn rotate_is_refused_to_a_member_who_is_not_an_owner() {
     sb.cli_as(Some(&admin), &["operator", "rotate", "--status"], None)
         .fails_with("permission.denied");
     assert_eq!(status(&sb)["active_version"], 1, "nothing rotated");
+}
+
+/// Waits until the server's rotation is complete.
+fn wait_for_rotation(sb: &Sealbox) -> Value {
+    let mut last = status(sb);
+    for _ in 0..600 {
+        if last["remaining"] == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        last = status(sb);
+    }
+    last
+}
+
+/// The backup file with one byte of the keyring's wrapped key changed, its checksums recomputed
+/// (as anyone who knows the format, but not the root key, could).
+fn alter_the_keyring(file: &[u8]) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = String::new();
+    let mut section = String::new();
+    let mut table = String::new();
+    for line in std::str::from_utf8(file).unwrap().lines() {
+        let mut value: Value = serde_json::from_str(line).unwrap();
+        if let Some(name) = value["table"].as_str() {
+            table = name.to_owned();
+        } else if value.is_array() {
+            if table == "keyring" {
+                let mut bytes = b64.decode(value[1]["b64"].as_str().unwrap()).unwrap();
+                bytes[30] ^= 1;
+                value[1] = json!({ "b64": b64.encode(bytes) });
+            }
+            section.push_str(&format!("{value}\n"));
+            out.push_str(&format!("{value}\n"));
+            continue;
+        } else if value.get("end").is_some() {
+            value["sha256"] = json!(hex::encode(Sha256::digest(std::mem::take(&mut section))));
+        } else if value.get("sha256").is_some() {
+            value["sha256"] = json!(hex::encode(Sha256::digest(&out)));
+        }
+        out.push_str(&format!("{value}\n"));
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn a_backup_taken_before_a_rotation_restores_after_it_and_an_altered_keyring_is_refused_at_restore() {
+    let sb = setup();
+    sb.cli(
+        &["secret", "create", "API_KEY", "--type", "text"],
+        Some("before-rotation-Kq27"),
+    )
+    .ok();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("before.backup");
+    sb.cli(&["operator", "backup", "--out", file.to_str().unwrap()], None)
+        .ok();
+    sb.cli(&["operator", "rotate"], None).ok();
+    assert_eq!(wait_for_rotation(&sb)["remaining"], 0);
+    sb.cli(
+        &["secret", "update", "API_KEY", "--value-stdin"],
+        Some("after-rotation-Lw08"),
+    )
+    .ok();
+    let key = sb.data_dir().join("root.key");
+
+    // Restored after the rotation, with its root key: the backup carries the keyring it needs.
+    let target = tempfile::tempdir().unwrap();
+    let data = target.path().join("data");
+    let restore = |backup: &std::path::Path, into: &std::path::Path| {
+        sb.cli(
+            &[
+                "operator",
+                "restore",
+                backup.to_str().unwrap(),
+                "--data-dir",
+                into.to_str().unwrap(),
+                "--root-key-file",
+                key.to_str().unwrap(),
+            ],
+            None,
+        )
+    };
+    restore(&file, &data).ok();
+    std::fs::copy(&key, data.join("root.key")).unwrap();
+    let mut restored = start_in(target, &[]);
+    restored.bootstrap.token = sb.bootstrap.token.clone();
+    assert_eq!(
+        restored.cli(&["secret", "reveal", "API_KEY"], None).ok().trim_end(),
+        "before-rotation-Kq27"
+    );
+    assert_eq!(status(&restored)["active_version"], 1);
+
+    // A backup whose keyring does not open with the key is refused at restore, nothing written.
+    let altered = dir.path().join("altered.backup");
+    std::fs::write(&altered, alter_the_keyring(&std::fs::read(&file).unwrap())).unwrap();
+    let other = dir.path().join("other");
+    let refused = restore(&altered, &other);
+    assert_ne!(refused.status, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("the backup's keyring version 1 does not open with"),
+        "{refused:#?}"
+    );
+    assert!(!other.join("sealbox.db").exists(), "nothing restored");
 }

@@ -45,6 +45,37 @@ pub enum OperatorCommand {
         version up by themselves. Audited as server.rotate. --status only shows the progress \
         (done / total, rate, estimated time left) without rotating.")]
     Rotate(RotateArgs),
+    /// Replace the root key of a stopped server's database by rewrapping only its keyring.
+    #[command(long_about = "Replace the root key of a stopped server's database: --data-dir DIR \
+        (SQLite) or --database-url URL (PostgreSQL). Only the keyring is rewrapped with the new key \
+        (in one transaction), so it takes the same time whatever the number of secrets; values, \
+        tokens and the audit chain stay as they are. Give the current key (--root-key-file) and \
+        the new one (--new-root-key-file: 32 random bytes, base64, e.g. `openssl rand -base64 32`), \
+        then start every server on the database with the new key. Refused while values written \
+        before the keyring existed remain: run `sealbox operator rotate` to completion first.")]
+    Rekey(RekeyArgs),
+}
+
+#[derive(Args)]
+pub struct RekeyArgs {
+    /// The database in DIR/sealbox.db (SQLite).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "database_url",
+        required_unless_present = "database_url"
+    )]
+    data_dir: Option<PathBuf>,
+    /// The PostgreSQL database (postgres://...; SEALBOX_DATABASE_URL keeps a password out of
+    /// process listings).
+    #[arg(long, env = "SEALBOX_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// The current root key file.
+    #[arg(long, value_name = "PATH")]
+    root_key_file: PathBuf,
+    /// The new root key file.
+    #[arg(long, value_name = "PATH")]
+    new_root_key_file: PathBuf,
 }
 
 #[derive(Args)]
@@ -148,12 +179,21 @@ pub async fn run(ctx: &Ctx, cmd: OperatorCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        OperatorCommand::Rekey(args) => {
+            let target = target(args.data_dir, args.database_url)?;
+            let versions = ops::rekey(&target, &args.root_key_file, &args.new_root_key_file).await?;
+            if ctx.json {
+                output::json(&serde_json::json!({"keyring_versions": versions}))?;
+            } else {
+                outln!(
+                    "rekeyed: {versions} keyring versions now wrapped by {}; start the servers with it",
+                    args.new_root_key_file.display()
+                );
+            }
+            Ok(())
+        }
         OperatorCommand::Restore(args) => {
-            let target = match (args.data_dir, args.database_url) {
-                (Some(dir), _) => RestoreTarget::DataDir(dir),
-                (None, Some(url)) => RestoreTarget::DatabaseUrl(url),
-                (None, None) => return Err(UsageError("give --data-dir DIR or --database-url URL".into()).into()),
-            };
+            let target = target(args.data_dir, args.database_url)?;
             let checked = ops::restore(&args.file, &target, args.root_key_file.as_deref()).await?;
             if ctx.json {
                 output::json(&checked.to_json())?;
@@ -167,6 +207,15 @@ pub async fn run(ctx: &Ctx, cmd: OperatorCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// The database a restore or rekey works on.
+fn target(data_dir: Option<PathBuf>, database_url: Option<String>) -> anyhow::Result<RestoreTarget> {
+    match (data_dir, database_url) {
+        (Some(dir), _) => Ok(RestoreTarget::DataDir(dir)),
+        (None, Some(url)) => Ok(RestoreTarget::DatabaseUrl(url)),
+        (None, None) => Err(UsageError("give --data-dir DIR or --database-url URL".into()).into()),
     }
 }
 

@@ -19,6 +19,7 @@ mod members;
 mod operator;
 mod policies;
 pub mod principal;
+mod rekey;
 mod secrets;
 mod sys;
 pub mod template;
@@ -37,11 +38,14 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
 pub use operator::SERVER_WORKSPACE;
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
+pub use rekey::{RekeyError, rekey};
 pub use sys::MetricsScope;
 pub use tokens::TokenKind;
 pub use workspaces::BootstrapCredentials;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";
+/// The `meta` row that holds the original root key wrapped by the current one, after a rekey.
+const ROOT_KEY_ORIGIN: &str = "root_key_origin";
 
 /// The default number of hashing threads is the number of CPUs, but no more than this, so that
 /// hashing's memory (19 MiB each) stays small on a large machine.
@@ -143,8 +147,17 @@ impl Sealbox {
                 }
             }
         }
-        let token_hasher = root_key.token_hasher();
-        let chain_key = audit_chain_key(&root_key);
+        // After a rekey, token hashes and the audit chain stay keyed by the original root key.
+        let origin = match store.get_meta(ROOT_KEY_ORIGIN).await? {
+            Some(wrapped) => Some(sealbox_crypto::unwrap_origin(&root_key, &wrapped).map_err(OpenError::WrongRootKey)?),
+            None => None,
+        };
+        let identity = origin.as_ref().unwrap_or(&root_key);
+        let token_hasher = identity.token_hasher();
+        let chain_key = audit_chain_key(identity);
+        if origin.is_some() {
+            store.use_audit_chain_key(chain_key.clone());
+        }
         let hashing = hashing::PasswordHashing::start(config.password_hash_threads, config.password_hash_queue)
             .map_err(OpenError::Hashing)?;
         let root_key = Arc::new(root_key);

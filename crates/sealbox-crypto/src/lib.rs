@@ -36,6 +36,7 @@ const FORMAT: u8 = 0x01;
 const KEK_DEK_FORMAT: u8 = 0x02;
 const KEK_WRAP_LABEL: &[u8] = b"sealbox keyring wrap v1";
 const KEK_AAD: &[u8] = b"sealbox keyring kek";
+const ORIGIN_AAD: &[u8] = b"sealbox origin root key";
 const HEADER_LEN: usize = 5;
 const NONCE_LEN: usize = 12;
 const KEY_LEN: usize = 32;
@@ -325,6 +326,28 @@ fn open_dek(wrapper: DekWrapper<'_>, aad: &[u8], sealed: &Sealed) -> Result<Zero
         Ok(key) if version == expected => Ok(Zeroizing::new(key)),
         _ => Err(CryptoError::Decrypt),
     }
+}
+
+/// The root key a database was created with, wrapped by the root key that replaced it (a
+/// rekey): the token hashes and the audit chain stay keyed by the original key's subkeys, so a
+/// rekey changes neither.
+pub fn wrap_origin(root: &RootKey, origin: &RootKey) -> Result<Vec<u8>, CryptoError> {
+    // EXPOSE: the original key goes only into AES-GCM under the root key's keyring subkey.
+    gcm_seal(
+        &root.derive(KEK_WRAP_LABEL),
+        origin.version,
+        ORIGIN_AAD,
+        origin.key.expose_secret(),
+    )
+}
+
+/// Unwraps [`wrap_origin`]'s bytes; `WrongRootKey` when `root` did not wrap them.
+pub fn unwrap_origin(root: &RootKey, wrapped: &[u8]) -> Result<RootKey, CryptoError> {
+    let (version, plain) =
+        gcm_open(&root.derive(KEK_WRAP_LABEL), ORIGIN_AAD, wrapped).map_err(|_| CryptoError::WrongRootKey)?;
+    let bytes = Zeroizing::new(Key::try_from(plain.as_slice()).map_err(|_| CryptoError::WrongRootKey)?);
+    let key = SecretBox::init_with_mut(|k: &mut Key| *k = *bytes);
+    Ok(RootKey { version, key })
 }
 
 /// A keyring key-encryption key (256-bit) with its version. Zeroized on drop; deliberately no
@@ -820,6 +843,23 @@ mod tests {
         // EXPOSE: test only.
         let raw = kek.key.expose_secret();
         assert!(!wrapped.windows(KEY_LEN).any(|w| w == raw));
+    }
+
+    #[test]
+    fn a_wrapped_origin_key_opens_only_with_the_key_that_wrapped_it() {
+        let (origin, new) = (RootKey::generate(1), RootKey::generate(1));
+        let wrapped = wrap_origin(&new, &origin).unwrap();
+        let back = unwrap_origin(&new, &wrapped).unwrap();
+        assert_eq!(back.encode().expose_secret(), origin.encode().expose_secret());
+        assert_eq!(back.version(), 1);
+        assert!(matches!(
+            unwrap_origin(&origin, &wrapped),
+            Err(CryptoError::WrongRootKey)
+        ));
+        // Not interchangeable with a wrapped KEK (distinct associated data).
+        assert!(unwrap_kek(&new, 1, &wrapped).is_err());
+        let kek = wrap_kek(&new, &Kek::generate(1)).unwrap();
+        assert!(unwrap_origin(&new, &kek).is_err());
     }
 
     #[test]

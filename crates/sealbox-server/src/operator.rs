@@ -125,21 +125,41 @@ fn chain_key_for(backup: &Backup, path: &Path) -> anyhow::Result<AuditChainKey> 
 /// first, then every row in one transaction.
 pub async fn restore(file: &Path, target: &RestoreTarget, root_key_file: Option<&Path>) -> anyhow::Result<Checked> {
     let checked = check(file, root_key_file)?;
-    // A restore appends no audit event: it writes the stored hashes as they are, so the key the
-    // store would seal new events with is never used.
-    let unused = AuditChainKey::new([0; 32]);
-    let store: std::sync::Arc<dyn Store> = match target {
-        RestoreTarget::DataDir(dir) => {
-            std::sync::Arc::new(crate::boot::open_sqlite(dir, unused, Default::default()).await?)
-        }
-        RestoreTarget::DatabaseUrl(url) => {
-            std::sync::Arc::new(crate::boot::open_postgres(url, unused, Default::default()).await?)
-        }
-    };
+    let store = open_target(target).await?;
     // Answered once committed.
     store
         .restore(checked.backup.clone())
         .await
         .context("the restore was refused; nothing was restored")?;
     Ok(checked)
+}
+
+/// The target's store, for an offline operation that appends no audit event (a restore writes the
+/// stored hashes as they are; a rekey writes none), so the key it would seal events with is
+/// never used.
+async fn open_target(target: &RestoreTarget) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    let unused = AuditChainKey::new([0; 32]);
+    Ok(match target {
+        RestoreTarget::DataDir(dir) => {
+            std::sync::Arc::new(crate::boot::open_sqlite(dir, unused, Default::default()).await?)
+        }
+        RestoreTarget::DatabaseUrl(url) => {
+            std::sync::Arc::new(crate::boot::open_postgres(url, unused, Default::default()).await?)
+        }
+    })
+}
+
+/// Replaces the root key of the (stopped) database `target`: `current_key_file` must hold its
+/// key, `new_key_file` the new one (32 bytes, base64). Only the keyring is rewrapped, in one
+/// transaction. Returns how many keyring versions were rewrapped.
+pub async fn rekey(target: &RestoreTarget, current_key_file: &Path, new_key_file: &Path) -> anyhow::Result<usize> {
+    let read_key = |path: &Path| {
+        let encoded = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        RootKey::from_encoded(1, &encoded).with_context(|| format!("{} does not hold a valid root key", path.display()))
+    };
+    let (current, new) = (read_key(current_key_file)?, read_key(new_key_file)?);
+    let store = open_target(target).await?;
+    sealbox_core::rekey(&*store, &current, &new)
+        .await
+        .context("the rekey was refused; nothing was changed")
 }

@@ -12,8 +12,9 @@ use sealbox_metrics::{Metrics, PoolStatus, StoreOp, WorkspaceCounts};
 use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
     ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup, IdentityRow,
-    KeyVersionCounts, KeyringRow, MemberRow, PolicyRow, Result, Rewrapped, SecretFilter, SecretRow, SecretUpdate,
-    SecretVersionRow, StartupState, Store, StoreError, TokenRow, VersionMeta, WorkspaceRow, WrappedDekRow,
+    KeyVersionCounts, KeyringRow, MemberRow, PolicyRow, Rekey, Result, Rewrapped, SecretFilter, SecretRow,
+    SecretUpdate, SecretVersionRow, StartupState, Store, StoreError, TokenRow, VersionMeta, WorkspaceRow,
+    WrappedDekRow,
 };
 use crate::{
     actions, audit, backup, identities, keyring, login_attempts, members, meta, migrate, policies, secrets, startup,
@@ -32,7 +33,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn reader(&self) -> Self::Reader;
 
     /// The key write transactions seal audit events with.
-    fn chain_key(&self) -> &AuditChainKey;
+    fn chain_key(&self) -> AuditChainKey;
+    fn set_chain_key(&self, key: AuditChainKey);
 
     /// Where query times and audit writes are recorded.
     fn metrics(&self) -> &Metrics;
@@ -57,7 +59,7 @@ where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
-    let key = backend.chain_key().clone();
+    let key = backend.chain_key();
     let events = Arc::new(AtomicU64::new(0));
     let appended = events.clone();
     let started = Instant::now();
@@ -212,6 +214,18 @@ impl<B: Backend> Store for B {
 
     async fn store_rewrapped(&self, batch: Vec<Rewrapped>) -> Result<u64> {
         write(self, move |c| Box::pin(keyring::store_rewrapped(c, batch))).await
+    }
+
+    async fn rekey(&self, rekey: Rekey) -> Result<()> {
+        write(self, move |c| Box::pin(keyring::rekey(c, rekey))).await
+    }
+
+    fn use_audit_chain_key(&self, key: AuditChainKey) {
+        self.set_chain_key(key);
+    }
+
+    async fn root_wrapped_data_keys(&self) -> Result<u64> {
+        keyring::root_wrapped_data_keys(&mut read(self)).await
     }
 
     async fn create_workspace(

@@ -182,3 +182,71 @@ pub(crate) async fn store_rewrapped(c: &mut dyn Exec, batch: Vec<Rewrapped>) -> 
     }
     Ok(stored)
 }
+
+/// What a rekey writes, in one transaction: every keyring version rewrapped by the new root key
+/// (applied only over the bytes it was rewrapped from), the new key's check value, and the
+/// original root key wrapped by the new one.
+#[derive(Clone)]
+pub struct Rekey {
+    /// (version, old wrapped bytes, new wrapped bytes).
+    pub keyring: Vec<(i64, Vec<u8>, Vec<u8>)>,
+    pub check_key: String,
+    pub check_value: Vec<u8>,
+    pub origin_key: String,
+    pub origin: Vec<u8>,
+}
+
+impl std::fmt::Debug for Rekey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rekey")
+            .field("keyring_versions", &self.keyring.len())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) async fn rekey(c: &mut dyn Exec, rekey: Rekey) -> Result<()> {
+    for (version, old, new) in &rekey.keyring {
+        let changed = c
+            .execute(
+                "UPDATE keyring SET wrapped_kek = $1 WHERE version = $2 AND wrapped_kek = $3",
+                args![new, *version, old],
+            )
+            .await?;
+        if changed != 1 {
+            return Err(StoreError::Refused(format!(
+                "keyring version {version} changed during the rekey (is a server running on this database?); nothing was changed"
+            )));
+        }
+    }
+    let checked = c
+        .execute(
+            "UPDATE meta SET value = $1 WHERE key = $2",
+            args![&rekey.check_value, &rekey.check_key],
+        )
+        .await?;
+    if checked != 1 {
+        return Err(StoreError::Refused(format!(
+            "the database holds no {} to replace; nothing was changed",
+            rekey.check_key
+        )));
+    }
+    c.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        args![&rekey.origin_key, &rekey.origin],
+    )
+    .await?;
+    Ok(())
+}
+
+/// How many stored data keys are wrapped by the root key itself (format byte 0x01: written
+/// before the keyring and not rotated since).
+pub(crate) async fn root_wrapped_data_keys(c: &mut dyn Exec) -> Result<u64> {
+    let rows = fetch(
+        c,
+        "SELECT COUNT(*) AS n FROM secret_versions WHERE substr(wrapped_dek, 1, 1) = $1",
+        args![&[1u8][..]],
+        |r| r.get::<i64>("n"),
+    )
+    .await?;
+    Ok(rows.first().copied().unwrap_or(0).max(0) as u64)
+}

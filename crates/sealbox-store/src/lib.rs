@@ -59,7 +59,7 @@ pub use actions::{ActionRow, ActionUpdate};
 pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, GENESIS_HASH, chain_hash};
 pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
 pub use identities::IdentityRow;
-pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rewrapped, WrappedDekRow};
+pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rekey, Rewrapped, WrappedDekRow};
 pub use members::MemberRow;
 pub use migrate::schema_version;
 pub use policies::PolicyRow;
@@ -149,6 +149,14 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a batch of rewrapped data keys in one transaction; a row whose bytes are no longer
     /// the ones it was rewrapped from is skipped. Returns how many were stored.
     async fn store_rewrapped(&self, batch: Vec<Rewrapped>) -> Result<u64>;
+    /// Replaces the keyring's wrapping and the root key's check value in one transaction (see
+    /// [`Rekey`]); `Refused`, changing nothing, when a keyring row changed meanwhile.
+    async fn rekey(&self, rekey: Rekey) -> Result<()>;
+    /// How many data keys are still wrapped by the root key itself (format byte 0x01).
+    async fn root_wrapped_data_keys(&self) -> Result<u64>;
+    /// Seals audit events with `key` from now on: at start, when the database was rekeyed, the
+    /// chain stays keyed by the original root key's subkey.
+    fn use_audit_chain_key(&self, key: AuditChainKey);
     /// Whether this database may be bootstrapped and whether its audit chains are whole; see
     /// [`StartupState`].
     async fn startup_state(&self) -> Result<StartupState>;

@@ -22,7 +22,8 @@ const MIGRATION_LOCK: i64 = 0x0073_6561_6c62_6f78;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    chain_key: AuditChainKey,
+    /// Replaced once at start when the database was rekeyed (see `Store::use_audit_chain_key`).
+    chain_key: std::sync::Arc<std::sync::RwLock<AuditChainKey>>,
     metrics: Arc<Metrics>,
 }
 
@@ -68,7 +69,7 @@ impl PostgresStore {
             .await?;
         Ok(PostgresStore {
             pool,
-            chain_key,
+            chain_key: std::sync::Arc::new(std::sync::RwLock::new(chain_key)),
             metrics: options.metrics,
         })
     }
@@ -114,8 +115,18 @@ pub async fn create_isolated_schema(admin_url: &str) -> Result<String> {
 
 #[async_trait]
 impl Backend for PostgresStore {
-    fn chain_key(&self) -> &AuditChainKey {
-        &self.chain_key
+    fn chain_key(&self) -> AuditChainKey {
+        match self.chain_key.read() {
+            Ok(key) => key.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_chain_key(&self, key: AuditChainKey) {
+        match self.chain_key.write() {
+            Ok(mut held) => *held = key,
+            Err(poisoned) => *poisoned.into_inner() = key,
+        }
     }
 
     fn metrics(&self) -> &Metrics {

@@ -17,6 +17,7 @@ mod login;
 mod machines;
 mod operator;
 mod process;
+mod rekey;
 mod run;
 mod secrets;
 mod support;

@@ -215,3 +215,59 @@ async fn a_kek_version_added_by_another_replica_is_loaded_on_the_next_read() {
     assert_eq!(reveal(&a, &owner, "AFTER", None).await, json!("two"));
     assert_eq!(reveal(&a, &owner, "BEFORE", None).await, json!("one"));
 }
+
+#[tokio::test]
+async fn rekey_waits_for_values_wrapped_by_the_root_key_to_be_rotated_then_swaps_the_key() {
+    let db = db().await;
+    let core = db.open().await;
+    let creds = core.bootstrap("default", "owner@example.com").await.unwrap().unwrap();
+    let owner = core.authenticate(creds.token.expose_secret()).await.unwrap();
+    let ctx = RequestContext::default();
+    core.create_secret(&owner, &ctx, text("LEGACY", "old-format"))
+        .await
+        .unwrap();
+    drop(core);
+    make_pre_keyring(&db);
+    let core = db.open().await;
+    assert_eq!(db.store.root_wrapped_data_keys().await.unwrap(), 1);
+    let new_key = RootKey::generate(1);
+    let refused = sealbox_core::rekey(&*db.store, &db.key(), &new_key).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("run `sealbox operator rotate`"),
+        "{refused}"
+    );
+
+    core.rotate(&owner, &ctx).await.unwrap();
+    for _ in 0..200 {
+        if db.store.root_wrapped_data_keys().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        db.store.root_wrapped_data_keys().await.unwrap(),
+        0,
+        "the rotation moved it to the keyring"
+    );
+    drop(core);
+    assert!(
+        sealbox_core::rekey(&*db.store, &RootKey::generate(1), &new_key)
+            .await
+            .is_err(),
+        "wrong current key"
+    );
+    assert_eq!(sealbox_core::rekey(&*db.store, &db.key(), &new_key).await.unwrap(), 2);
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    assert!(
+        Sealbox::open(db.store.clone(), db.key(), clock.clone(), CoreConfig::default())
+            .await
+            .is_err(),
+        "the old key is refused"
+    );
+    let core = Sealbox::open(db.store.clone(), new_key, clock, CoreConfig::default())
+        .await
+        .unwrap();
+    let owner = core.authenticate(creds.token.expose_secret()).await.unwrap();
+    assert_eq!(reveal(&core, &owner, "LEGACY", None).await, json!("old-format"));
+    assert!(core.verify_audit(&owner).await.unwrap().ok);
+}

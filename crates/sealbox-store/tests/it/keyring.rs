@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use sealbox_store::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rewrapped, Store};
+use sealbox_store::{
+    KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rekey, Rewrapped, Store, StoreError,
+};
 
 use crate::fixtures::{secrets, workspace};
 
@@ -13,6 +15,7 @@ conformance!(
     a_new_version_becomes_active_and_retires_the_one_before,
     a_version_added_twice_is_stored_once,
     rewrapped_data_keys_are_stored_in_batches_unless_the_row_changed,
+    a_rekey_replaces_the_keyring_and_check_value_at_once_or_not_at_all,
 );
 
 fn row(version: i64, byte: u8) -> KeyringRow {
@@ -103,4 +106,45 @@ async fn rewrapped_data_keys_are_stored_in_batches_unless_the_row_changed(db: Db
     assert_eq!(s.key_version_counts(2).await.unwrap(), counts(3, 3));
     let (_, version) = s.secret_with_version(acme.id(), "A", None).await.unwrap().unwrap();
     assert_eq!(version.unwrap().wrapped_dek, vec![0xee; 40]);
+}
+
+async fn a_rekey_replaces_the_keyring_and_check_value_at_once_or_not_at_all(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    secrets(s, acme.id(), &["A", "B"]).await;
+    // The fixtures' wrapped keys start with 0xd1, not 0x01: none is wrapped by the root key.
+    assert_eq!(s.root_wrapped_data_keys().await.unwrap(), 0);
+    assert!(s.put_meta_if_absent("root_key_check:v1", b"old-check").await.unwrap());
+    for version in [1, 2] {
+        assert!(s.add_active_kek(row(version, version as u8)).await.unwrap());
+    }
+    let rekey = |old_byte: u8| Rekey {
+        keyring: vec![
+            (1, vec![1; 61], vec![0x91; 61]),
+            (2, vec![old_byte; 61], vec![0x92; 61]),
+        ],
+        check_key: "root_key_check:v1".into(),
+        check_value: b"new-check".to_vec(),
+        origin_key: "root_key_origin".into(),
+        origin: b"wrapped-origin".to_vec(),
+    };
+    // One keyring row is not what the rekey read: nothing changes.
+    let err = s.rekey(rekey(7)).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Refused(m) if m.contains("keyring version 2 changed")),
+        "{err:?}"
+    );
+    assert_eq!(s.keyring().await.unwrap()[0].wrapped_kek, vec![1; 61]);
+    assert_eq!(s.get_meta("root_key_check:v1").await.unwrap().unwrap(), b"old-check");
+    assert_eq!(s.get_meta("root_key_origin").await.unwrap(), None);
+
+    s.rekey(rekey(2)).await.unwrap();
+    let rows = s.keyring().await.unwrap();
+    assert_eq!(
+        (rows[0].wrapped_kek.clone(), rows[1].wrapped_kek.clone()),
+        (vec![0x91; 61], vec![0x92; 61])
+    );
+    assert_eq!(states(&rows), [(1, KEYRING_RETIRED), (2, KEYRING_ACTIVE)]);
+    assert_eq!(s.get_meta("root_key_check:v1").await.unwrap().unwrap(), b"new-check");
+    assert_eq!(s.get_meta("root_key_origin").await.unwrap().unwrap(), b"wrapped-origin");
 }

@@ -45,7 +45,7 @@ pub use workspaces::BootstrapCredentials;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";
 /// The `meta` row that holds the original root key wrapped by the current one, after a rekey.
-const ROOT_KEY_ORIGIN: &str = "root_key_origin";
+pub const ROOT_KEY_ORIGIN: &str = "root_key_origin";
 
 /// The default number of hashing threads is the number of CPUs, but no more than this, so that
 /// hashing's memory (19 MiB each) stays small on a large machine.

@@ -118,7 +118,20 @@ fn chain_key_for(backup: &Backup, path: &Path) -> anyhow::Result<AuditChainKey> 
             );
         }
     }
-    Ok(sealbox_core::audit_chain_key(&key))
+    // After a rekey the chain is keyed by the original root key, kept wrapped by this one.
+    match backup.meta(sealbox_core::ROOT_KEY_ORIGIN) {
+        Some(wrapped) => {
+            let origin = sealbox_crypto::unwrap_origin(&key, &wrapped).map_err(|_| {
+                anyhow::anyhow!(
+                    "the backup's original root key does not open with {}: it is not the root key this backup needs, \
+                     or the backup was altered",
+                    path.display()
+                )
+            })?;
+            Ok(sealbox_core::audit_chain_key(&origin))
+        }
+        None => Ok(sealbox_core::audit_chain_key(&key)),
+    }
 }
 
 /// Checks `file` (see [`check`]) and restores it into `target`, which must be empty: migrations

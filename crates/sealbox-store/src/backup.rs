@@ -291,6 +291,14 @@ impl Backup {
             .collect()
     }
 
+    /// The value of the backup's `meta` row `key`.
+    pub fn meta(&self, key: &str) -> Option<Vec<u8>> {
+        self.rows("meta").find_map(|row| match &row[..] {
+            [Value::Text(k), Value::Bytes(value)] if k == key => Some(value.clone()),
+            _ => None,
+        })
+    }
+
     /// The keyring rows the backup holds (each KEK wrapped by the backup's root key).
     pub fn keyring(&self) -> Vec<crate::KeyringRow> {
         self.rows("keyring")

@@ -128,5 +128,25 @@ fn a_rekeyed_database_serves_the_same_values_tokens_and_audit_chain_and_refuses_
     );
     let verified = again.cli(&["--json", "audit", "verify"], None).json();
     assert_eq!(verified["ok"], true, "{verified}");
+    // A backup of the rekeyed database verifies with the new key, keyed hashes included.
+    let file = keys.path().join("after.backup");
+    again
+        .cli(&["operator", "backup", "--out", file.to_str().unwrap()], None)
+        .ok();
+    let checked = again.cli(
+        &[
+            "operator",
+            "backup",
+            "verify",
+            file.to_str().unwrap(),
+            "--root-key-file",
+            c.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        checked.ok().contains("keyed hashes recomputed with the root key"),
+        "{checked:#?}"
+    );
     assert!(refused_start(&again.data_dir(), &b).contains("root key does not match this database"));
 }

@@ -56,9 +56,10 @@ pub enum OperatorCommand {
     Rekey(RekeyArgs),
 }
 
+/// The database an offline command works on.
 #[derive(Args)]
-pub struct RekeyArgs {
-    /// The database in DIR/sealbox.db (SQLite).
+pub struct DatabaseArgs {
+    /// The SQLite database in DIR/sealbox.db.
     #[arg(
         long,
         value_name = "DIR",
@@ -70,6 +71,22 @@ pub struct RekeyArgs {
     /// process listings).
     #[arg(long, env = "SEALBOX_DATABASE_URL", hide_env_values = true, value_name = "URL")]
     database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    fn target(self) -> anyhow::Result<RestoreTarget> {
+        match (self.data_dir, self.database_url) {
+            (Some(dir), _) => Ok(RestoreTarget::DataDir(dir)),
+            (None, Some(url)) => Ok(RestoreTarget::DatabaseUrl(url)),
+            (None, None) => Err(UsageError("give --data-dir DIR or --database-url URL".into()).into()),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct RekeyArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// The current root key file.
     #[arg(long, value_name = "PATH")]
     root_key_file: PathBuf,
@@ -111,18 +128,8 @@ enum BackupSubcommand {
 pub struct RestoreArgs {
     /// The backup file.
     file: PathBuf,
-    /// Restore into DIR/sealbox.db (SQLite).
-    #[arg(
-        long,
-        value_name = "DIR",
-        conflicts_with = "database_url",
-        required_unless_present = "database_url"
-    )]
-    data_dir: Option<PathBuf>,
-    /// Restore into this PostgreSQL database (postgres://...; SEALBOX_DATABASE_URL keeps a
-    /// password out of process listings).
-    #[arg(long, env = "SEALBOX_DATABASE_URL", hide_env_values = true, value_name = "URL")]
-    database_url: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// The backup's root key file: checked against the backup before anything is written.
     #[arg(long, value_name = "PATH")]
     root_key_file: Option<PathBuf>,
@@ -180,7 +187,7 @@ pub async fn run(ctx: &Ctx, cmd: OperatorCommand) -> anyhow::Result<()> {
             Ok(())
         }
         OperatorCommand::Rekey(args) => {
-            let target = target(args.data_dir, args.database_url)?;
+            let target = args.database.target()?;
             let versions = ops::rekey(&target, &args.root_key_file, &args.new_root_key_file).await?;
             if ctx.json {
                 output::json(&serde_json::json!({"keyring_versions": versions}))?;
@@ -193,7 +200,7 @@ pub async fn run(ctx: &Ctx, cmd: OperatorCommand) -> anyhow::Result<()> {
             Ok(())
         }
         OperatorCommand::Restore(args) => {
-            let target = target(args.data_dir, args.database_url)?;
+            let target = args.database.target()?;
             let checked = ops::restore(&args.file, &target, args.root_key_file.as_deref()).await?;
             if ctx.json {
                 output::json(&checked.to_json())?;
@@ -207,15 +214,6 @@ pub async fn run(ctx: &Ctx, cmd: OperatorCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-/// The database a restore or rekey works on.
-fn target(data_dir: Option<PathBuf>, database_url: Option<String>) -> anyhow::Result<RestoreTarget> {
-    match (data_dir, database_url) {
-        (Some(dir), _) => Ok(RestoreTarget::DataDir(dir)),
-        (None, Some(url)) => Ok(RestoreTarget::DatabaseUrl(url)),
-        (None, None) => Err(UsageError("give --data-dir DIR or --database-url URL".into()).into()),
     }
 }
 

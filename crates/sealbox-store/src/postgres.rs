@@ -23,7 +23,7 @@ const MIGRATION_LOCK: i64 = 0x0073_6561_6c62_6f78;
 pub struct PostgresStore {
     pool: PgPool,
     /// Replaced once at start when the database was rekeyed (see `Store::use_audit_chain_key`).
-    chain_key: std::sync::Arc<std::sync::RwLock<AuditChainKey>>,
+    chain_key: crate::audit::ChainKeyCell,
     metrics: Arc<Metrics>,
 }
 
@@ -69,7 +69,7 @@ impl PostgresStore {
             .await?;
         Ok(PostgresStore {
             pool,
-            chain_key: std::sync::Arc::new(std::sync::RwLock::new(chain_key)),
+            chain_key: crate::audit::ChainKeyCell::new(chain_key),
             metrics: options.metrics,
         })
     }
@@ -116,17 +116,11 @@ pub async fn create_isolated_schema(admin_url: &str) -> Result<String> {
 #[async_trait]
 impl Backend for PostgresStore {
     fn chain_key(&self) -> AuditChainKey {
-        match self.chain_key.read() {
-            Ok(key) => key.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.chain_key.get()
     }
 
     fn set_chain_key(&self, key: AuditChainKey) {
-        match self.chain_key.write() {
-            Ok(mut held) => *held = key,
-            Err(poisoned) => *poisoned.into_inner() = key,
-        }
+        self.chain_key.set(key);
     }
 
     fn metrics(&self) -> &Metrics {

@@ -42,7 +42,7 @@ pub struct SqliteStore {
     reads: Readers,
     writes: mpsc::Sender<Msg>,
     /// Replaced once at start when the database was rekeyed (see `Store::use_audit_chain_key`).
-    chain_key: std::sync::Arc<std::sync::RwLock<AuditChainKey>>,
+    chain_key: crate::audit::ChainKeyCell,
     metrics: Arc<Metrics>,
 }
 
@@ -115,7 +115,7 @@ impl SqliteStore {
             path: path.to_owned(),
             reads: Readers::new(readers),
             writes,
-            chain_key: std::sync::Arc::new(std::sync::RwLock::new(chain_key)),
+            chain_key: crate::audit::ChainKeyCell::new(chain_key),
             metrics: options.metrics,
         })
     }
@@ -277,17 +277,11 @@ impl Exec for Readers {
 #[async_trait]
 impl Backend for SqliteStore {
     fn chain_key(&self) -> AuditChainKey {
-        match self.chain_key.read() {
-            Ok(key) => key.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.chain_key.get()
     }
 
     fn set_chain_key(&self, key: AuditChainKey) {
-        match self.chain_key.write() {
-            Ok(mut held) => *held = key,
-            Err(poisoned) => *poisoned.into_inner() = key,
-        }
+        self.chain_key.set(key);
     }
 
     fn metrics(&self) -> &Metrics {

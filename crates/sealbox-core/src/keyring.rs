@@ -205,7 +205,7 @@ impl Inner {
         let target = self.active();
         let rows = self
             .store
-            .wrapped_deks_not_at(i64::from(target.version()), REWRAP_BATCH)
+            .wrapped_deks_below(i64::from(target.version()), REWRAP_BATCH)
             .await?;
         if rows.is_empty() {
             return Ok(0);

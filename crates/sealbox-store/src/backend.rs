@@ -204,8 +204,8 @@ impl<B: Backend> Store for B {
         write(self, move |c| Box::pin(keyring::add_active_kek(c, row))).await
     }
 
-    async fn wrapped_deks_not_at(&self, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>> {
-        keyring::wrapped_deks_not_at(&mut read(self), key_version, limit).await
+    async fn wrapped_deks_below(&self, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>> {
+        keyring::wrapped_deks_below(&mut read(self), key_version, limit).await
     }
 
     async fn key_version_counts(&self, key_version: i64) -> Result<KeyVersionCounts> {

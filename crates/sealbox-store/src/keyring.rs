@@ -124,12 +124,12 @@ pub struct KeyVersionCounts {
     pub at_version: u64,
 }
 
-pub(crate) async fn wrapped_deks_not_at(c: &mut dyn Exec, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>> {
+pub(crate) async fn wrapped_deks_below(c: &mut dyn Exec, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>> {
     fetch(
         c,
         "SELECT s.workspace_id, v.secret_id, v.version, v.ciphertext, v.wrapped_dek, v.key_version \
          FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
-         WHERE v.key_version <> $1 ORDER BY v.secret_id, v.version LIMIT $2",
+         WHERE v.key_version < $1 ORDER BY v.secret_id, v.version LIMIT $2",
         args![key_version, limit],
         |r| {
             Ok(WrappedDekRow {

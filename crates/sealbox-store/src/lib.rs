@@ -142,8 +142,10 @@ pub trait Store: Send + Sync + 'static {
     /// Adds `row` (state [`KEYRING_ACTIVE`]) and retires the previously active version, in one
     /// transaction; `false`, changing nothing, when the version exists already.
     async fn add_active_kek(&self, row: KeyringRow) -> Result<bool>;
-    /// Up to `limit` stored data keys whose key version is not `key_version`, in a stable order.
-    async fn wrapped_deks_not_at(&self, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>>;
+    /// Up to `limit` stored data keys whose key version is below `key_version` (the active one,
+    /// the newest: a range the `secret_versions_key_version` index answers at once when none is
+    /// left, as every process asks every few seconds), in a stable order.
+    async fn wrapped_deks_below(&self, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>>;
     /// How many data keys are stored, and how many have `key_version`.
     async fn key_version_counts(&self, key_version: i64) -> Result<KeyVersionCounts>;
     /// Stores a batch of rewrapped data keys in one transaction; a row whose bytes are no longer

@@ -80,7 +80,7 @@ async fn rewrapped_data_keys_are_stored_in_batches_unless_the_row_changed(db: Db
     let counts = |total, at_version| KeyVersionCounts { total, at_version };
     assert_eq!(s.key_version_counts(2).await.unwrap(), counts(3, 0));
     assert_eq!(s.key_version_counts(1).await.unwrap(), counts(3, 3));
-    let batch = s.wrapped_deks_not_at(2, 2).await.unwrap();
+    let batch = s.wrapped_deks_below(2, 2).await.unwrap();
     assert_eq!(batch.len(), 2, "at most the limit");
     assert!(batch.iter().all(|r| r.workspace_id == acme.id() && r.key_version == 1));
     let rewrapped = |r: &sealbox_store::WrappedDekRow, old: Vec<u8>| Rewrapped {
@@ -97,12 +97,12 @@ async fn rewrapped_data_keys_are_stored_in_batches_unless_the_row_changed(db: Db
         .unwrap();
     assert_eq!(stored, 1, "a row whose bytes changed meanwhile is left alone");
     assert_eq!(s.key_version_counts(2).await.unwrap(), counts(3, 1));
-    let rest = s.wrapped_deks_not_at(2, 200).await.unwrap();
+    let rest = s.wrapped_deks_below(2, 200).await.unwrap();
     assert_eq!(rest.len(), 2);
     assert!(!rest.iter().any(|r| r.secret_id == batch[0].secret_id));
     let all: Vec<_> = rest.iter().map(|r| rewrapped(r, r.wrapped_dek.clone())).collect();
     assert_eq!(s.store_rewrapped(all).await.unwrap(), 2);
-    assert!(s.wrapped_deks_not_at(2, 200).await.unwrap().is_empty());
+    assert!(s.wrapped_deks_below(2, 200).await.unwrap().is_empty());
     assert_eq!(s.key_version_counts(2).await.unwrap(), counts(3, 3));
     let (_, version) = s.secret_with_version(acme.id(), "A", None).await.unwrap().unwrap();
     assert_eq!(version.unwrap().wrapped_dek, vec![0xee; 40]);

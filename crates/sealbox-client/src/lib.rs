@@ -464,6 +464,17 @@ impl Client {
         Ok(body)
     }
 
+    /// Starts a key rotation: a new keyring version, active at once; stored data keys are
+    /// rewrapped in the background (owners of the server's first workspace only).
+    pub async fn rotate(&self) -> Result<sealbox_types::RotationStatus> {
+        self.send(self.request(Method::POST, &["sys", "rotate"])?).await
+    }
+
+    /// The keyring's active version and the rewrapping's progress.
+    pub async fn rotation_status(&self) -> Result<sealbox_types::RotationStatus> {
+        self.send(self.request(Method::GET, &["sys", "rotate"])?).await
+    }
+
     // ---- plumbing ----
 
     /// `{base}/v1/{segments}`, each segment percent-encoded as one path segment.

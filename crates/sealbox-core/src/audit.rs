@@ -261,6 +261,8 @@ pub enum AuditAction {
     ActionRun,
     /// An owner took a backup of the whole database.
     ServerBackup,
+    /// A new keyring version (key rotation).
+    ServerRotate,
 }
 
 impl AuditAction {
@@ -299,6 +301,7 @@ impl AuditAction {
             AuditAction::ActionDelete => "action.delete",
             AuditAction::ActionRun => "action.run",
             AuditAction::ServerBackup => "server.backup",
+            AuditAction::ServerRotate => "server.rotate",
         }
     }
 }
@@ -328,7 +331,7 @@ mod tests {
     use super::*;
 
     /// Every action (`as_str`'s match makes sure each has a name).
-    const ALL: [AuditAction; 32] = [
+    const ALL: [AuditAction; 33] = [
         AuditAction::WorkspaceCreate,
         AuditAction::AuthLogin,
         AuditAction::AuthLogout,
@@ -361,6 +364,7 @@ mod tests {
         AuditAction::ActionDelete,
         AuditAction::ActionRun,
         AuditAction::ServerBackup,
+        AuditAction::ServerRotate,
     ];
 
     #[test]

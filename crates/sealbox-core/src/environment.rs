@@ -53,7 +53,7 @@ impl Sealbox {
         }
         let mut values = BTreeMap::new();
         for (row, version) in &readable {
-            let value = kinds::stored_kind(&row.secret_type)?.whole_text(&self.open_value(row, version.clone())?);
+            let value = kinds::stored_kind(&row.secret_type)?.whole_text(&self.open_value(row, version.clone()).await?);
             values.insert(row.name.clone(), SecretString::from(value));
         }
         self.record_reads(p, ctx, &readable, "environment").await?;
@@ -96,7 +96,7 @@ impl Sealbox {
             };
             if !opened.contains_key(&r.name) {
                 let kind = kinds::stored_kind(&row.secret_type)?;
-                opened.insert(r.name.clone(), (kind, self.open_secret(row, version.clone())?));
+                opened.insert(r.name.clone(), (kind, self.open_secret(row, version.clone()).await?));
                 used.push((row.clone(), version.clone()));
             }
         }
@@ -138,24 +138,26 @@ impl Sealbox {
     /// A secret's value decoded as plain data, for a caller authorised to receive or use it that
     /// hands it on at once (a reveal's answer, an action's rendering); [`Sealbox::open_secret`]
     /// keeps it wrapped.
-    pub(crate) fn open_value(
+    pub(crate) async fn open_value(
         &self,
         row: &sealbox_store::SecretRow,
         version: sealbox_store::SecretVersionRow,
     ) -> CoreResult<serde_json::Value> {
         let kind = kinds::stored_kind(&row.secret_type)?;
-        let plaintext = self.open_sealed(row, version)?;
+        let plaintext = self.open_sealed(row, version).await?;
         // EXPOSE: decoded for a caller that was authorised to receive or use the value.
         kind.decode(plaintext.expose_secret())
     }
 
     /// A secret's value decoded and kept in a wrapper that wipes it on drop.
-    pub(crate) fn open_secret(
+    pub(crate) async fn open_secret(
         &self,
         row: &sealbox_store::SecretRow,
         version: sealbox_store::SecretVersionRow,
     ) -> CoreResult<SecretBox<OpenedValue>> {
-        Ok(SecretBox::new(Box::new(OpenedValue(self.open_value(row, version)?))))
+        Ok(SecretBox::new(Box::new(OpenedValue(
+            self.open_value(row, version).await?,
+        ))))
     }
 
     /// Audits the values handed out as one event (refused if it cannot be written), naming every

@@ -13,11 +13,13 @@ mod environment;
 pub mod error;
 mod hashing;
 mod identities;
+mod keyring;
 pub mod kinds;
 mod members;
 mod operator;
 mod policies;
 pub mod principal;
+mod rekey;
 mod secrets;
 mod sys;
 pub mod template;
@@ -36,11 +38,14 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
 pub use operator::SERVER_WORKSPACE;
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
+pub use rekey::{RekeyError, rekey};
 pub use sys::MetricsScope;
 pub use tokens::TokenKind;
 pub use workspaces::BootstrapCredentials;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";
+/// The `meta` row that holds the original root key wrapped by the current one, after a rekey.
+pub const ROOT_KEY_ORIGIN: &str = "root_key_origin";
 
 /// The default number of hashing threads is the number of CPUs, but no more than this, so that
 /// hashing's memory (19 MiB each) stays small on a large machine.
@@ -88,6 +93,8 @@ impl Default for CoreConfig {
 pub struct Sealbox {
     store: Arc<dyn Store>,
     root_key: Arc<RootKey>,
+    /// The KEKs the root key unwraps; new data keys are wrapped by the active one.
+    keyring: keyring::Keyring,
     token_hasher: TokenHasher,
     chain_key: AuditChainKey,
     clock: Arc<dyn Clock>,
@@ -114,6 +121,8 @@ pub enum OpenError {
     WrongRootKey(sealbox_crypto::CryptoError),
     #[error("cannot read the root-key check value: {0}")]
     Store(#[from] sealbox_store::StoreError),
+    #[error("the keyring cannot be used: {0}")]
+    Keyring(String),
     #[error("cannot start the password-hashing threads: {0}")]
     Hashing(String),
 }
@@ -138,13 +147,25 @@ impl Sealbox {
                 }
             }
         }
-        let token_hasher = root_key.token_hasher();
-        let chain_key = audit_chain_key(&root_key);
+        // After a rekey, token hashes and the audit chain stay keyed by the original root key.
+        let origin = match store.get_meta(ROOT_KEY_ORIGIN).await? {
+            Some(wrapped) => Some(sealbox_crypto::unwrap_origin(&root_key, &wrapped).map_err(OpenError::WrongRootKey)?),
+            None => None,
+        };
+        let identity = origin.as_ref().unwrap_or(&root_key);
+        let token_hasher = identity.token_hasher();
+        let chain_key = audit_chain_key(identity);
+        if origin.is_some() {
+            store.use_audit_chain_key(chain_key.clone());
+        }
         let hashing = hashing::PasswordHashing::start(config.password_hash_threads, config.password_hash_queue)
             .map_err(OpenError::Hashing)?;
+        let root_key = Arc::new(root_key);
+        let keyring = keyring::Keyring::open(store.clone(), root_key.clone(), clock.clone()).await?;
         Ok(Self {
             store,
-            root_key: Arc::new(root_key),
+            root_key,
+            keyring,
             token_hasher,
             chain_key,
             clock,

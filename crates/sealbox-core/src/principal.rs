@@ -230,6 +230,8 @@ pub enum Permission {
     RunActions,
     /// Take a backup of the whole database (owners; see `Sealbox::backup` for which workspace).
     BackupServer,
+    /// Rotate the keyring or read the rotation's progress (owners; like `BackupServer`).
+    RotateKeys,
     /// Read the server's metrics (`GET /v1/sys/metrics`).
     ReadMetrics,
 }
@@ -242,7 +244,7 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
     };
     let allowed = match (permission, role) {
         (ViewSecrets | RevealMasked | ViewActions | RunActions, _) => true,
-        (BackupServer, role) => role == Role::Owner,
+        (BackupServer | RotateKeys, role) => role == Role::Owner,
         (
             ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
             | ManageActions | ReadMetrics,
@@ -386,6 +388,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ManageActions => "define, change or delete actions",
         Permission::RunActions => "run actions",
         Permission::BackupServer => "take a backup of the server",
+        Permission::RotateKeys => "rotate the server's keys",
         Permission::ReadMetrics => "read the server's metrics",
     }
 }

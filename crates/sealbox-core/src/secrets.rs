@@ -320,7 +320,7 @@ impl Sealbox {
         }
         let version = requested.unwrap_or(row.row.current_version);
         let stored = stored.ok_or_else(|| no_such_version(&row.row, version))?;
-        let value = row.decode_value(&self.open_sealed(&row.row, stored)?)?;
+        let value = row.decode_value(&self.open_sealed(&row.row, stored).await?)?;
         let record = self.secret_audit(p, ctx, AuditAction::SecretReveal, &name, json!({ "version": version }));
         self.store.append_audit(record).await?;
         Ok(RevealResponse {
@@ -358,7 +358,7 @@ impl Sealbox {
         }
         let version = requested.unwrap_or(row.row.current_version);
         let stored = stored.ok_or_else(|| no_such_version(&row.row, version))?;
-        let value = row.decode_value(&self.open_sealed(&row.row, stored.clone())?)?;
+        let value = row.decode_value(&self.open_sealed(&row.row, stored.clone()).await?)?;
         let target = format!("secret:{name}");
         self.record_reads(p, ctx, &[(row.row.clone(), stored)], &target).await?;
         Ok(RevealResponse {
@@ -424,7 +424,7 @@ impl Sealbox {
     ) -> CoreResult<SecretVersionRow> {
         // EXPOSE: the plaintext goes straight into AES-GCM and is never copied elsewhere.
         let sealed = seal(
-            &self.root_key,
+            &self.keyring.active(),
             &row.workspace_id,
             &row.id,
             version,
@@ -444,11 +444,11 @@ impl Sealbox {
 
     /// Seals `value` for the version number the store assigns inside its write transaction.
     fn sealer(&self, row: &SecretRow, value: ValidatedValue) -> SealNewVersion {
-        let (root_key, workspace_id, secret_id) = (self.root_key.clone(), row.workspace_id.clone(), row.id.clone());
+        let (kek, workspace_id, secret_id) = (self.keyring.active(), row.workspace_id.clone(), row.id.clone());
         Box::new(move |version| {
             // EXPOSE: the plaintext goes straight into AES-GCM and is never copied elsewhere.
             seal(
-                &root_key,
+                &kek,
                 &workspace_id,
                 &secret_id,
                 version,
@@ -464,10 +464,16 @@ impl Sealbox {
             .secret_version(&row.id, version)
             .await?
             .ok_or_else(|| no_such_version(row, version))?;
-        self.open_sealed(row, stored)
+        self.open_sealed(row, stored).await
     }
 
-    pub(crate) fn open_sealed(&self, row: &SecretRow, stored: SecretVersionRow) -> CoreResult<crypto::SecretSlice<u8>> {
+    /// Opens a stored version with the key its data key is wrapped by: the root key (rows from
+    /// before the keyring) or a keyring version (reloaded from the database when unknown here).
+    pub(crate) async fn open_sealed(
+        &self,
+        row: &SecretRow,
+        stored: SecretVersionRow,
+    ) -> CoreResult<crypto::SecretSlice<u8>> {
         let sealed = Sealed {
             ciphertext: stored.ciphertext,
             wrapped_dek: stored.wrapped_dek,
@@ -478,8 +484,14 @@ impl Sealbox {
             secret_id: &row.id,
             version: stored.version.max(0) as u64,
         };
-        crypto::open(&self.root_key, &aad, &sealed)
-            .map_err(|_| CoreError::internal(format!("cannot open secret id {} version {}", row.id, stored.version)))
+        let opened = match crypto::wrapped_by(&sealed) {
+            Some(crypto::WrappedBy::RootKey) => crypto::open(&self.root_key, &aad, &sealed),
+            Some(crypto::WrappedBy::Kek(version)) => {
+                crypto::open_with_kek(&*self.keyring.kek(version).await?, &aad, &sealed)
+            }
+            None => Err(crypto::CryptoError::Decrypt),
+        };
+        opened.map_err(|_| CoreError::internal(format!("cannot open secret id {} version {}", row.id, stored.version)))
     }
 
     pub(crate) fn secret_audit(
@@ -528,7 +540,7 @@ impl Sealbox {
 }
 
 fn seal(
-    root_key: &crypto::RootKey,
+    kek: &crypto::Kek,
     workspace_id: &str,
     secret_id: &str,
     version: i64,
@@ -539,7 +551,7 @@ fn seal(
         secret_id,
         version: version.max(0) as u64,
     };
-    let sealed = crypto::seal(root_key, &aad, plaintext)?;
+    let sealed = crypto::seal_with_kek(kek, &aad, plaintext)?;
     Ok(SealedValue {
         ciphertext: sealed.ciphertext,
         wrapped_dek: sealed.wrapped_dek,
@@ -679,7 +691,7 @@ impl Sealbox {
                 Some((secret, Some(version))) => {
                     let row = secret.row;
                     let unchanged = if may_compare_value(p, secret.visibility, name.as_str()) {
-                        let current = self.open_sealed(&row, version)?;
+                        let current = self.open_sealed(&row, version).await?;
                         // EXPOSE: compared in memory with the imported value, never returned.
                         current.expose_secret() == validated.plaintext.expose_secret()
                     } else {

@@ -26,6 +26,9 @@ impl Sealbox {
             MetricsScope::Operator => None,
         };
         let counts = self.store.workspace_counts(workspace).await?;
+        let rotation = self.keyring.status().await?;
+        self.metrics
+            .key_rotation(rotation.active_version, rotation.done, rotation.remaining);
         self.metrics
             .encode(self.store.pool_status(), &counts)
             .map_err(CoreError::internal)

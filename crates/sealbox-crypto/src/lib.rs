@@ -6,6 +6,12 @@
 //! by the encoded [`Aad`] are the GCM associated data. The root key is only ever an HMAC key:
 //! the DEK-wrapping, check-value and token-hashing keys are derived from it by HMAC-SHA256 with
 //! distinct labels.
+//!
+//! Key hierarchy: the root key wraps a keyring of versioned key-encryption keys ([`Kek`]); new
+//! DEKs are wrapped by a KEK, and such a wrapped DEK starts with the format byte `0x02` instead
+//! of `0x01`, its key version being the KEK's. A wrapped DEK with format `0x01` (every row
+//! written before the keyring existed) is wrapped by the root key's DEK-wrapping subkey and keeps
+//! opening with [`open`]; [`wrapped_by`] tells the two apart.
 
 use std::fmt;
 
@@ -29,6 +35,11 @@ pub mod passphrase;
 pub mod shamir;
 
 const FORMAT: u8 = 0x01;
+/// The format byte of a DEK wrapped by a keyring KEK (values and root-wrapped DEKs use `FORMAT`).
+const KEK_DEK_FORMAT: u8 = 0x02;
+const KEK_WRAP_LABEL: &[u8] = b"sealbox keyring wrap v1";
+const KEK_AAD: &[u8] = b"sealbox keyring kek";
+const ORIGIN_AAD: &[u8] = b"sealbox origin root key";
 const HEADER_LEN: usize = 5;
 const NONCE_LEN: usize = 12;
 const KEY_LEN: usize = 32;
@@ -184,53 +195,208 @@ impl fmt::Debug for Sealed {
 /// Envelope encryption: a fresh random DEK per call; the value under the DEK and the DEK under
 /// the root key's wrapping subkey, both AES-256-GCM with the same AAD.
 pub fn seal(root: &RootKey, aad: &Aad<'_>, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
-    let aad = aad.encode();
-    let mut dek = Zeroizing::new(Key::default());
-    OsRng.fill_bytes(&mut *dek);
-    Ok(Sealed {
-        ciphertext: gcm_seal(&dek, root.version, &aad, plaintext)?,
-        wrapped_dek: wrap_dek(root, &aad, &dek)?,
-        key_version: root.version,
-    })
+    seal_under(DekWrapper::Root(root), aad, plaintext)
+}
+
+/// Like [`seal`], the DEK wrapped by a keyring KEK (format byte `0x02`, key version the KEK's).
+pub fn seal_with_kek(kek: &Kek, aad: &Aad<'_>, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+    seal_under(DekWrapper::Kek(kek), aad, plaintext)
 }
 
 /// `Decrypt` if `root.version() != sealed.key_version`, on any tampering, or a wrong AAD.
 pub fn open(root: &RootKey, aad: &Aad<'_>, sealed: &Sealed) -> Result<SecretSlice<u8>, CryptoError> {
-    let aad = aad.encode();
-    let dek = open_dek(root, &aad, sealed)?;
-    let (_, mut plain) = gcm_open(&dek, &aad, &sealed.ciphertext)?;
-    Ok(SecretSlice::from(std::mem::take(&mut *plain)))
+    open_under(DekWrapper::Root(root), aad, sealed)
+}
+
+/// Opens a value whose DEK is wrapped by `kek`; `Decrypt` for a DEK wrapped by anything else.
+pub fn open_with_kek(kek: &Kek, aad: &Aad<'_>, sealed: &Sealed) -> Result<SecretSlice<u8>, CryptoError> {
+    open_under(DekWrapper::Kek(kek), aad, sealed)
 }
 
 /// Re-wraps the DEK under another root key without touching the value ciphertext.
 pub fn rewrap(from: &RootKey, to: &RootKey, aad: &Aad<'_>, sealed: &Sealed) -> Result<Sealed, CryptoError> {
+    rewrap_under(DekWrapper::Root(from), DekWrapper::Root(to), aad, sealed)
+}
+
+/// Re-wraps the DEK (wrapped by the root key or by an older KEK) under `to`, without touching
+/// the value ciphertext: what a keyring rotation does to every stored version.
+pub fn rewrap_to_kek(from: DekWrapper<'_>, to: &Kek, aad: &Aad<'_>, sealed: &Sealed) -> Result<Sealed, CryptoError> {
+    rewrap_dek(from, DekWrapper::Kek(to), aad, sealed)
+}
+
+/// Re-wraps the DEK from any wrapper to any other, without touching the value ciphertext.
+pub fn rewrap_dek(
+    from: DekWrapper<'_>,
+    to: DekWrapper<'_>,
+    aad: &Aad<'_>,
+    sealed: &Sealed,
+) -> Result<Sealed, CryptoError> {
+    rewrap_under(from, to, aad, sealed)
+}
+
+/// What wrapped a stored DEK, read from its header; `None` for bytes in no known format.
+pub fn wrapped_by(sealed: &Sealed) -> Option<WrappedBy> {
+    let (header, _) = sealed.wrapped_dek.split_first_chunk::<HEADER_LEN>()?;
+    let [format, version @ ..] = *header;
+    match format {
+        FORMAT => Some(WrappedBy::RootKey),
+        KEK_DEK_FORMAT => Some(WrappedBy::Kek(u32::from_be_bytes(version))),
+        _ => None,
+    }
+}
+
+/// The key a stored DEK is wrapped by: see [`wrapped_by`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrappedBy {
+    /// The old format (`0x01`): wrapped directly by the root key.
+    RootKey,
+    /// Wrapped by the keyring KEK of this version.
+    Kek(u32),
+}
+
+/// The key that wraps (or unwraps) a DEK.
+#[derive(Clone, Copy)]
+pub enum DekWrapper<'a> {
+    Root(&'a RootKey),
+    Kek(&'a Kek),
+}
+
+impl DekWrapper<'_> {
+    /// The format byte, key version and AES key of this wrapper.
+    fn parts(&self) -> (u8, u32, Zeroizing<Key>) {
+        match self {
+            DekWrapper::Root(root) => (FORMAT, root.version, root.derive(WRAP_LABEL)),
+            // EXPOSE: the KEK is copied only into a Zeroizing buffer used as the AES key.
+            DekWrapper::Kek(kek) => (KEK_DEK_FORMAT, kek.version, Zeroizing::new(*kek.key.expose_secret())),
+        }
+    }
+}
+
+fn seal_under(wrapper: DekWrapper<'_>, aad: &Aad<'_>, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+    let aad = aad.encode();
+    let (_, version, _) = wrapper.parts();
+    let mut dek = Zeroizing::new(Key::default());
+    OsRng.fill_bytes(&mut *dek);
+    Ok(Sealed {
+        ciphertext: gcm_seal(&dek, version, &aad, plaintext)?,
+        wrapped_dek: wrap_dek(wrapper, &aad, &dek)?,
+        key_version: version,
+    })
+}
+
+fn open_under(wrapper: DekWrapper<'_>, aad: &Aad<'_>, sealed: &Sealed) -> Result<SecretSlice<u8>, CryptoError> {
+    let aad = aad.encode();
+    let dek = open_dek(wrapper, &aad, sealed)?;
+    let (_, mut plain) = gcm_open(&dek, &aad, &sealed.ciphertext)?;
+    Ok(SecretSlice::from(std::mem::take(&mut *plain)))
+}
+
+fn rewrap_under(
+    from: DekWrapper<'_>,
+    to: DekWrapper<'_>,
+    aad: &Aad<'_>,
+    sealed: &Sealed,
+) -> Result<Sealed, CryptoError> {
     let aad = aad.encode();
     let dek = open_dek(from, &aad, sealed)?;
     Ok(Sealed {
         ciphertext: sealed.ciphertext.clone(),
         wrapped_dek: wrap_dek(to, &aad, &dek)?,
-        key_version: to.version,
+        key_version: to.parts().1,
     })
 }
 
-fn wrap_dek(root: &RootKey, aad: &[u8], dek: &Key) -> Result<Vec<u8>, CryptoError> {
-    gcm_seal(&root.derive(WRAP_LABEL), root.version, aad, dek)
+fn wrap_dek(wrapper: DekWrapper<'_>, aad: &[u8], dek: &Key) -> Result<Vec<u8>, CryptoError> {
+    let (format, version, key) = wrapper.parts();
+    gcm_seal_format(format, &key, version, aad, dek)
 }
 
-fn open_dek(root: &RootKey, aad: &[u8], sealed: &Sealed) -> Result<Zeroizing<Key>, CryptoError> {
-    if sealed.key_version != root.version {
+fn open_dek(wrapper: DekWrapper<'_>, aad: &[u8], sealed: &Sealed) -> Result<Zeroizing<Key>, CryptoError> {
+    let (format, expected, key) = wrapper.parts();
+    if sealed.key_version != expected {
         return Err(CryptoError::Decrypt);
     }
-    let (version, dek) = gcm_open(&root.derive(WRAP_LABEL), aad, &sealed.wrapped_dek)?;
+    let (version, dek) = gcm_open_format(format, &key, aad, &sealed.wrapped_dek)?;
     match Key::try_from(dek.as_slice()) {
-        Ok(key) if version == root.version => Ok(Zeroizing::new(key)),
+        Ok(key) if version == expected => Ok(Zeroizing::new(key)),
         _ => Err(CryptoError::Decrypt),
     }
 }
 
+/// The root key a database was created with, wrapped by the root key that replaced it (a
+/// rekey): the token hashes and the audit chain stay keyed by the original key's subkeys, so a
+/// rekey changes neither.
+pub fn wrap_origin(root: &RootKey, origin: &RootKey) -> Result<Vec<u8>, CryptoError> {
+    // EXPOSE: the original key goes only into AES-GCM under the root key's keyring subkey.
+    gcm_seal(
+        &root.derive(KEK_WRAP_LABEL),
+        origin.version,
+        ORIGIN_AAD,
+        origin.key.expose_secret(),
+    )
+}
+
+/// Unwraps [`wrap_origin`]'s bytes; `WrongRootKey` when `root` did not wrap them.
+pub fn unwrap_origin(root: &RootKey, wrapped: &[u8]) -> Result<RootKey, CryptoError> {
+    let (version, plain) =
+        gcm_open(&root.derive(KEK_WRAP_LABEL), ORIGIN_AAD, wrapped).map_err(|_| CryptoError::WrongRootKey)?;
+    let bytes = Zeroizing::new(Key::try_from(plain.as_slice()).map_err(|_| CryptoError::WrongRootKey)?);
+    let key = SecretBox::init_with_mut(|k: &mut Key| *k = *bytes);
+    Ok(RootKey { version, key })
+}
+
+/// A keyring key-encryption key (256-bit) with its version. Zeroized on drop; deliberately no
+/// `Debug`. Stored only wrapped by the root key ([`wrap_kek`]).
+pub struct Kek {
+    version: u32,
+    key: SecretBox<Key>,
+}
+
+impl Kek {
+    pub fn generate(version: u32) -> Kek {
+        let key = SecretBox::init_with_mut(|k: &mut Key| OsRng.fill_bytes(k));
+        Kek { version, key }
+    }
+
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+}
+
+/// The KEK wrapped by the root key's keyring subkey, bound to its version: the bytes the
+/// `keyring` table stores.
+pub fn wrap_kek(root: &RootKey, kek: &Kek) -> Result<Vec<u8>, CryptoError> {
+    // EXPOSE: the KEK goes only into AES-GCM under the root key's keyring subkey.
+    gcm_seal(
+        &root.derive(KEK_WRAP_LABEL),
+        kek.version,
+        KEK_AAD,
+        kek.key.expose_secret(),
+    )
+}
+
+/// Unwraps a stored KEK of `version`; `WrongRootKey` when `root` did not wrap it (or the bytes
+/// were altered or moved to another version).
+pub fn unwrap_kek(root: &RootKey, version: u32, wrapped: &[u8]) -> Result<Kek, CryptoError> {
+    let (stored_version, plain) =
+        gcm_open(&root.derive(KEK_WRAP_LABEL), KEK_AAD, wrapped).map_err(|_| CryptoError::WrongRootKey)?;
+    match Key::try_from(plain.as_slice()) {
+        Ok(bytes) if stored_version == version => {
+            let bytes = Zeroizing::new(bytes);
+            let key = SecretBox::init_with_mut(|k: &mut Key| *k = *bytes);
+            Ok(Kek { version, key })
+        }
+        _ => Err(CryptoError::WrongRootKey),
+    }
+}
+
 fn gcm_seal(key: &Key, version: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    gcm_seal_format(FORMAT, key, version, aad, plaintext)
+}
+
+fn gcm_seal_format(format: u8, key: &Key, version: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-    let mut out = vec![FORMAT];
+    let mut out = vec![format];
     out.extend_from_slice(&version.to_be_bytes());
     let ad = [out.as_slice(), aad].concat();
     let payload = Payload {
@@ -248,10 +414,19 @@ fn gcm_seal(key: &Key, version: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec
 
 /// Returns the header's key version and the plaintext; every failure is `Decrypt`.
 fn gcm_open(key: &Key, aad: &[u8], data: &[u8]) -> Result<(u32, Zeroizing<Vec<u8>>), CryptoError> {
+    gcm_open_format(FORMAT, key, aad, data)
+}
+
+fn gcm_open_format(
+    expected_format: u8,
+    key: &Key,
+    aad: &[u8],
+    data: &[u8],
+) -> Result<(u32, Zeroizing<Vec<u8>>), CryptoError> {
     let (header, rest) = data.split_first_chunk::<HEADER_LEN>().ok_or(CryptoError::Decrypt)?;
     let (nonce, body) = rest.split_first_chunk::<NONCE_LEN>().ok_or(CryptoError::Decrypt)?;
     let [format, version @ ..] = *header;
-    if format != FORMAT {
+    if format != expected_format {
         return Err(CryptoError::Decrypt);
     }
     let ad = [header.as_slice(), aad].concat();
@@ -572,6 +747,114 @@ mod tests {
         assert!(!opens(&old, &AAD, &r));
         assert!(!opens(&old, &AAD, &Sealed { key_version: 1, ..r }));
         assert!(rewrap(&new, &old, &AAD, &s).is_err());
+    }
+
+    fn opens_with_kek(kek: &Kek, aad: &Aad<'_>, sealed: &Sealed) -> bool {
+        open_with_kek(kek, aad, sealed).is_ok_and(|p| p.expose_secret() == b"hunter2")
+    }
+
+    #[test]
+    fn kek_seal_round_trip_and_refusals() {
+        let (root, kek) = (RootKey::generate(1), Kek::generate(1));
+        let s = seal_with_kek(&kek, &AAD, b"hunter2").unwrap();
+        assert_eq!(s.key_version, 1);
+        assert_eq!(s.wrapped_dek[0], KEK_DEK_FORMAT);
+        assert_eq!(wrapped_by(&s), Some(WrappedBy::Kek(1)));
+        assert!(opens_with_kek(&kek, &AAD, &s));
+        // Same version number, other key; the root key of the same version; another AAD.
+        assert!(!opens_with_kek(&Kek::generate(1), &AAD, &s));
+        assert!(!opens(&root, &AAD, &s));
+        assert!(!opens_with_kek(
+            &kek,
+            &Aad {
+                secret_id: "other",
+                ..AAD
+            },
+            &s
+        ));
+        for i in 0..s.wrapped_dek.len() * 8 {
+            let mut t = s.clone();
+            t.wrapped_dek[i / 8] ^= 1 << (i % 8);
+            assert!(!opens_with_kek(&kek, &AAD, &t), "wrapped_dek bit {i}");
+        }
+        // A root-wrapped DEK (the format of rows written before the keyring) is told apart and
+        // does not open under a KEK.
+        let old = sealed(&root);
+        assert_eq!(wrapped_by(&old), Some(WrappedBy::RootKey));
+        assert!(!opens_with_kek(&kek, &AAD, &old));
+        assert_eq!(
+            wrapped_by(&Sealed {
+                wrapped_dek: vec![9; 40],
+                ..old.clone()
+            }),
+            None
+        );
+        assert_eq!(
+            wrapped_by(&Sealed {
+                wrapped_dek: vec![2, 0],
+                ..old
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn rewrap_to_kek_from_root_and_from_older_kek() {
+        let (root, k1, k2) = (RootKey::generate(1), Kek::generate(1), Kek::generate(2));
+        let old = sealed(&root);
+        let r1 = rewrap_to_kek(DekWrapper::Root(&root), &k1, &AAD, &old).unwrap();
+        assert_eq!(r1.ciphertext, old.ciphertext);
+        assert_eq!(wrapped_by(&r1), Some(WrappedBy::Kek(1)));
+        assert!(opens_with_kek(&k1, &AAD, &r1));
+        let r2 = rewrap_to_kek(DekWrapper::Kek(&k1), &k2, &AAD, &r1).unwrap();
+        assert_eq!((r2.key_version, wrapped_by(&r2)), (2, Some(WrappedBy::Kek(2))));
+        assert!(opens_with_kek(&k2, &AAD, &r2));
+        assert!(!opens_with_kek(&k1, &AAD, &r2));
+        assert!(rewrap_to_kek(DekWrapper::Kek(&k2), &k1, &AAD, &r1).is_err());
+    }
+
+    #[test]
+    fn wrapped_kek_unwraps_only_with_its_root_key_and_version() {
+        let (root, kek) = (RootKey::generate(1), Kek::generate(3));
+        let wrapped = wrap_kek(&root, &kek).unwrap();
+        let back = unwrap_kek(&root, 3, &wrapped).unwrap();
+        assert_eq!(back.version(), 3);
+        let s = seal_with_kek(&kek, &AAD, b"hunter2").unwrap();
+        assert!(opens_with_kek(&back, &AAD, &s));
+        assert!(matches!(
+            unwrap_kek(&RootKey::generate(1), 3, &wrapped),
+            Err(CryptoError::WrongRootKey)
+        ));
+        assert!(matches!(unwrap_kek(&root, 4, &wrapped), Err(CryptoError::WrongRootKey)));
+        for i in 0..wrapped.len() * 8 {
+            let mut t = wrapped.clone();
+            t[i / 8] ^= 1 << (i % 8);
+            assert!(unwrap_kek(&root, 3, &t).is_err(), "bit {i}");
+        }
+        for len in 0..wrapped.len() {
+            assert!(unwrap_kek(&root, 3, &wrapped[..len]).is_err(), "len {len}");
+        }
+        // The wrapped KEK holds the key in no readable form.
+        // EXPOSE: test only.
+        let raw = kek.key.expose_secret();
+        assert!(!wrapped.windows(KEY_LEN).any(|w| w == raw));
+    }
+
+    #[test]
+    fn a_wrapped_origin_key_opens_only_with_the_key_that_wrapped_it() {
+        let (origin, new) = (RootKey::generate(1), RootKey::generate(1));
+        let wrapped = wrap_origin(&new, &origin).unwrap();
+        let back = unwrap_origin(&new, &wrapped).unwrap();
+        assert_eq!(back.encode().expose_secret(), origin.encode().expose_secret());
+        assert_eq!(back.version(), 1);
+        assert!(matches!(
+            unwrap_origin(&origin, &wrapped),
+            Err(CryptoError::WrongRootKey)
+        ));
+        // Not interchangeable with a wrapped KEK (distinct associated data).
+        assert!(unwrap_kek(&new, 1, &wrapped).is_err());
+        let kek = wrap_kek(&new, &Kek::generate(1)).unwrap();
+        assert!(unwrap_origin(&new, &kek).is_err());
     }
 
     #[test]

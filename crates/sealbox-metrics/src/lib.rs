@@ -126,6 +126,8 @@ pub struct Metrics {
     store_connections: Family<StateLabels, Gauge>,
     store_connections_max: Gauge,
     store_write_queue: Gauge,
+    keyring_active_version: Gauge,
+    key_rotation_data_keys: Family<StateLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -226,6 +228,18 @@ impl Metrics {
             "Writes waiting for SQLite's writer thread (0 on PostgreSQL)",
             store_write_queue.clone(),
         );
+        let keyring_active_version = Gauge::default();
+        registry.register(
+            "keyring_active_version",
+            "The keyring version new data keys are wrapped with",
+            keyring_active_version.clone(),
+        );
+        let key_rotation_data_keys = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "key_rotation_data_keys",
+            "Stored data keys by state: done (wrapped by the active keyring version), remaining (still to rewrap)",
+            key_rotation_data_keys.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -241,6 +255,18 @@ impl Metrics {
             store_connections,
             store_connections_max,
             store_write_queue,
+            keyring_active_version,
+            key_rotation_data_keys,
+        }
+    }
+
+    /// The keyring's active version and how many data keys are (not yet) wrapped by it.
+    pub fn key_rotation(&self, active_version: u32, done: u64, remaining: u64) {
+        self.keyring_active_version.set(i64::from(active_version));
+        for (state, n) in [("done", done), ("remaining", remaining)] {
+            self.key_rotation_data_keys
+                .get_or_create(&StateLabels { state })
+                .set(gauge(n));
         }
     }
 

@@ -103,28 +103,76 @@ fn chain_key_for(backup: &Backup, path: &Path) -> anyhow::Result<AuditChainKey> 
             path.display()
         )
     })?;
-    Ok(sealbox_core::audit_chain_key(&key))
+    // The data keys are wrapped by the keyring: every version of it must open with this key, or
+    // the restored values could not be read.
+    for row in backup.keyring() {
+        let unwraps = u32::try_from(row.version)
+            .ok()
+            .is_some_and(|version| sealbox_crypto::unwrap_kek(&key, version, &row.wrapped_kek).is_ok());
+        if !unwraps {
+            anyhow::bail!(
+                "the backup's keyring version {} does not open with {}: it is not the root key this backup needs, \
+                 or the backup was altered",
+                row.version,
+                path.display()
+            );
+        }
+    }
+    // After a rekey the chain is keyed by the original root key, kept wrapped by this one.
+    match backup.meta(sealbox_core::ROOT_KEY_ORIGIN) {
+        Some(wrapped) => {
+            let origin = sealbox_crypto::unwrap_origin(&key, &wrapped).map_err(|_| {
+                anyhow::anyhow!(
+                    "the backup's original root key does not open with {}: it is not the root key this backup needs, \
+                     or the backup was altered",
+                    path.display()
+                )
+            })?;
+            Ok(sealbox_core::audit_chain_key(&origin))
+        }
+        None => Ok(sealbox_core::audit_chain_key(&key)),
+    }
 }
 
 /// Checks `file` (see [`check`]) and restores it into `target`, which must be empty: migrations
 /// first, then every row in one transaction.
 pub async fn restore(file: &Path, target: &RestoreTarget, root_key_file: Option<&Path>) -> anyhow::Result<Checked> {
     let checked = check(file, root_key_file)?;
-    // A restore appends no audit event: it writes the stored hashes as they are, so the key the
-    // store would seal new events with is never used.
-    let unused = AuditChainKey::new([0; 32]);
-    let store: std::sync::Arc<dyn Store> = match target {
-        RestoreTarget::DataDir(dir) => {
-            std::sync::Arc::new(crate::boot::open_sqlite(dir, unused, Default::default()).await?)
-        }
-        RestoreTarget::DatabaseUrl(url) => {
-            std::sync::Arc::new(crate::boot::open_postgres(url, unused, Default::default()).await?)
-        }
-    };
+    let store = open_target(target).await?;
     // Answered once committed.
     store
         .restore(checked.backup.clone())
         .await
         .context("the restore was refused; nothing was restored")?;
     Ok(checked)
+}
+
+/// The target's store, for an offline operation that appends no audit event (a restore writes the
+/// stored hashes as they are; a rekey writes none), so the key it would seal events with is
+/// never used.
+async fn open_target(target: &RestoreTarget) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    let unused = AuditChainKey::new([0; 32]);
+    Ok(match target {
+        RestoreTarget::DataDir(dir) => {
+            std::sync::Arc::new(crate::boot::open_sqlite(dir, unused, Default::default()).await?)
+        }
+        RestoreTarget::DatabaseUrl(url) => {
+            std::sync::Arc::new(crate::boot::open_postgres(url, unused, Default::default()).await?)
+        }
+    })
+}
+
+/// Replaces the root key of the (stopped) database `target`: `current_key_file` must hold its
+/// key, `new_key_file` the new one (32 bytes, base64). Only the keyring is rewrapped, in one
+/// transaction. Returns how many keyring versions were rewrapped.
+pub async fn rekey(target: &RestoreTarget, current_key_file: &Path, new_key_file: &Path) -> anyhow::Result<usize> {
+    let read_key = |path: &Path| {
+        let encoded = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        RootKey::from_encoded(1, &encoded).with_context(|| format!("{} does not hold a valid root key", path.display()))
+    };
+    let (current, new) = (read_key(current_key_file)?, read_key(new_key_file)?);
+    let store = open_target(target).await?;
+    sealbox_core::rekey(&*store, &current, &new)
+        .await
+        .context("the rekey was refused; nothing was changed")
 }

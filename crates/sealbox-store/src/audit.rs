@@ -12,6 +12,7 @@ use crate::db::{Arg, Columns, Exec, args, audit_error, fetch};
 use crate::secrets::touch_secrets_used;
 use crate::{Result, StoreError};
 
+pub(crate) use chain::ChainKeyCell;
 pub use chain::{AuditChainKey, GENESIS_HASH, chain_hash};
 
 /// An audit event as the caller describes it. The store adds the sequence number and hashes.

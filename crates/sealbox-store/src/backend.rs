@@ -12,12 +12,13 @@ use sealbox_metrics::{Metrics, PoolStatus, StoreOp, WorkspaceCounts};
 use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
     ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup, IdentityRow,
-    MemberRow, PolicyRow, Result, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store,
-    StoreError, TokenRow, VersionMeta, WorkspaceRow,
+    KeyVersionCounts, KeyringRow, MemberRow, PolicyRow, Rekey, Result, Rewrapped, SecretFilter, SecretRow,
+    SecretUpdate, SecretVersionRow, StartupState, Store, StoreError, TokenRow, VersionMeta, WorkspaceRow,
+    WrappedDekRow,
 };
 use crate::{
-    actions, audit, backup, identities, login_attempts, members, meta, migrate, policies, secrets, startup, tokens,
-    workspaces,
+    actions, audit, backup, identities, keyring, login_attempts, members, meta, migrate, policies, secrets, startup,
+    tokens, workspaces,
 };
 
 /// A unit of work run inside a write transaction.
@@ -32,7 +33,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn reader(&self) -> Self::Reader;
 
     /// The key write transactions seal audit events with.
-    fn chain_key(&self) -> &AuditChainKey;
+    fn chain_key(&self) -> AuditChainKey;
+    fn set_chain_key(&self, key: AuditChainKey);
 
     /// Where query times and audit writes are recorded.
     fn metrics(&self) -> &Metrics;
@@ -57,7 +59,7 @@ where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
-    let key = backend.chain_key().clone();
+    let key = backend.chain_key();
     let events = Arc::new(AtomicU64::new(0));
     let appended = events.clone();
     let started = Instant::now();
@@ -192,6 +194,38 @@ impl<B: Backend> Store for B {
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool> {
         let (key, value) = (key.to_owned(), value.to_owned());
         write(self, move |c| Box::pin(meta::put_meta_if_absent(c, key, value))).await
+    }
+
+    async fn keyring(&self) -> Result<Vec<KeyringRow>> {
+        keyring::keyring(&mut read(self)).await
+    }
+
+    async fn add_active_kek(&self, row: KeyringRow) -> Result<bool> {
+        write(self, move |c| Box::pin(keyring::add_active_kek(c, row))).await
+    }
+
+    async fn wrapped_deks_below(&self, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>> {
+        keyring::wrapped_deks_below(&mut read(self), key_version, limit).await
+    }
+
+    async fn key_version_counts(&self, key_version: i64) -> Result<KeyVersionCounts> {
+        keyring::key_version_counts(&mut read(self), key_version).await
+    }
+
+    async fn store_rewrapped(&self, batch: Vec<Rewrapped>) -> Result<u64> {
+        write(self, move |c| Box::pin(keyring::store_rewrapped(c, batch))).await
+    }
+
+    async fn rekey(&self, rekey: Rekey) -> Result<()> {
+        write(self, move |c| Box::pin(keyring::rekey(c, rekey))).await
+    }
+
+    fn use_audit_chain_key(&self, key: AuditChainKey) {
+        self.set_chain_key(key);
+    }
+
+    async fn root_wrapped_data_keys(&self) -> Result<u64> {
+        keyring::root_wrapped_data_keys(&mut read(self)).await
     }
 
     async fn create_workspace(

@@ -15,6 +15,9 @@
 //!    section's row lines, each with its newline;
 //! 3. the trailer `{"sha256": "<hex>"}`: the SHA-256 of every byte before that line.
 //!
+//! The `keyring` section comes last; a file written before the keyring existed has none and
+//! restores with an empty keyring (its data keys are all wrapped by the root key).
+//!
 //! Not backed up: `schema_migrations` (a restore applies this build's migrations first),
 //! `login_attempts` (sign-in rate-limit bookkeeping) and the `bootstrap_pending` mark.
 
@@ -205,7 +208,21 @@ const TABLES: &[Table] = &[
         ],
         order_by: "workspace_id, seq",
     },
+    Table {
+        name: "keyring",
+        columns: &[
+            ("version", Int),
+            ("wrapped_kek", Bytes),
+            ("created_at", Int),
+            ("state", Text),
+        ],
+        order_by: "version",
+    },
 ];
+
+/// Tables added to the end of [`TABLES`] after files of format version 1 were first written: a
+/// file taken before holds no section for them and reads as holding none of their rows.
+const ADDED_LATER: &[&str] = &["keyring"];
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,6 +286,34 @@ impl Backup {
         self.rows("workspaces")
             .filter_map(|row| match row.get(1) {
                 Some(Value::Text(name)) => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The value of the backup's `meta` row `key`.
+    pub fn meta(&self, key: &str) -> Option<Vec<u8>> {
+        self.rows("meta").find_map(|row| match &row[..] {
+            [Value::Text(k), Value::Bytes(value)] if k == key => Some(value.clone()),
+            _ => None,
+        })
+    }
+
+    /// The keyring rows the backup holds (each KEK wrapped by the backup's root key).
+    pub fn keyring(&self) -> Vec<crate::KeyringRow> {
+        self.rows("keyring")
+            .filter_map(|row| match &row[..] {
+                [
+                    Value::Int(version),
+                    Value::Bytes(wrapped_kek),
+                    Value::Int(created_at),
+                    Value::Text(state),
+                ] => Some(crate::KeyringRow {
+                    version: *version,
+                    wrapped_kek: wrapped_kek.clone(),
+                    created_at: *created_at,
+                    state: state.clone(),
+                }),
                 _ => None,
             })
             .collect()
@@ -339,9 +384,20 @@ impl Backup {
         }
         let header = parse_header(&header)?;
         let mut tables = Vec::new();
+        let mut trailer_line = None;
         for table in TABLES {
-            let (n, line, _) = next(&format!("the {} section", table.name))?;
+            if trailer_line.is_some() {
+                tables.push((table, Vec::new()));
+                continue;
+            }
+            let (n, line, line_start) = next(&format!("the {} section", table.name))?;
             let start = parse_json(n, line)?;
+            if ADDED_LATER.contains(&table.name) && start.get("table").is_none() {
+                // A file from before this table existed: this line is the trailer.
+                trailer_line = Some((n, line, line_start));
+                tables.push((table, Vec::new()));
+                continue;
+            }
             if start["table"].as_str() != Some(table.name) {
                 return Err(format_error(&format!(
                     "line {n}: expected the start of the {} section",
@@ -386,7 +442,10 @@ impl Backup {
             }
             tables.push((table, rows));
         }
-        let (n, line, start) = next("the trailer")?;
+        let (n, line, start) = match trailer_line {
+            Some(found) => found,
+            None => next("the trailer")?,
+        };
         let trailer = parse_json(n, line)?;
         let sum = hex::encode(Sha256::digest(&bytes[..start]));
         if trailer["sha256"].as_str() != Some(sum.as_str()) {

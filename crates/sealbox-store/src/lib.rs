@@ -40,6 +40,7 @@ mod backend;
 mod backup;
 mod db;
 mod identities;
+mod keyring;
 mod login_attempts;
 mod members;
 mod meta;
@@ -58,6 +59,7 @@ pub use actions::{ActionRow, ActionUpdate};
 pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, GENESIS_HASH, chain_hash};
 pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
 pub use identities::IdentityRow;
+pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rekey, Rewrapped, WrappedDekRow};
 pub use members::MemberRow;
 pub use migrate::schema_version;
 pub use policies::PolicyRow;
@@ -133,6 +135,30 @@ pub trait Store: Send + Sync + 'static {
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Stores `value` under `key` unless the key exists; returns whether it was stored.
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool>;
+
+    // ---- keyring (key-encryption keys wrapped by the root key) ----
+    /// Every keyring version, oldest first.
+    async fn keyring(&self) -> Result<Vec<KeyringRow>>;
+    /// Adds `row` (state [`KEYRING_ACTIVE`]) and retires the previously active version, in one
+    /// transaction; `false`, changing nothing, when the version exists already.
+    async fn add_active_kek(&self, row: KeyringRow) -> Result<bool>;
+    /// Up to `limit` stored data keys whose key version is below `key_version` (the active one,
+    /// the newest: a range the `secret_versions_key_version` index answers at once when none is
+    /// left, as every process asks every few seconds), in a stable order.
+    async fn wrapped_deks_below(&self, key_version: i64, limit: i64) -> Result<Vec<WrappedDekRow>>;
+    /// How many data keys are stored, and how many have `key_version`.
+    async fn key_version_counts(&self, key_version: i64) -> Result<KeyVersionCounts>;
+    /// Stores a batch of rewrapped data keys in one transaction; a row whose bytes are no longer
+    /// the ones it was rewrapped from is skipped. Returns how many were stored.
+    async fn store_rewrapped(&self, batch: Vec<Rewrapped>) -> Result<u64>;
+    /// Replaces the keyring's wrapping and the root key's check value in one transaction (see
+    /// [`Rekey`]); `Refused`, changing nothing, when a keyring row changed meanwhile.
+    async fn rekey(&self, rekey: Rekey) -> Result<()>;
+    /// How many data keys are still wrapped by the root key itself (format byte 0x01).
+    async fn root_wrapped_data_keys(&self) -> Result<u64>;
+    /// Seals audit events with `key` from now on: at start, when the database was rekeyed, the
+    /// chain stays keyed by the original root key's subkey.
+    fn use_audit_chain_key(&self, key: AuditChainKey);
     /// Whether this database may be bootstrapped and whether its audit chains are whole; see
     /// [`StartupState`].
     async fn startup_state(&self) -> Result<StartupState>;

@@ -42,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_token_prefix.sql"),
         postgres: include_str!("../migrations/postgres/0006_token_prefix.sql"),
     },
+    Migration {
+        name: "0007_keyring",
+        sqlite: include_str!("../migrations/sqlite/0007_keyring.sql"),
+        postgres: include_str!("../migrations/postgres/0007_keyring.sql"),
+    },
 ];
 
 /// The `meta` key present from the creation of a database until its first workspace exists: only

@@ -22,7 +22,8 @@ const MIGRATION_LOCK: i64 = 0x0073_6561_6c62_6f78;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    chain_key: AuditChainKey,
+    /// Replaced once at start when the database was rekeyed (see `Store::use_audit_chain_key`).
+    chain_key: crate::audit::ChainKeyCell,
     metrics: Arc<Metrics>,
 }
 
@@ -68,7 +69,7 @@ impl PostgresStore {
             .await?;
         Ok(PostgresStore {
             pool,
-            chain_key,
+            chain_key: crate::audit::ChainKeyCell::new(chain_key),
             metrics: options.metrics,
         })
     }
@@ -114,8 +115,12 @@ pub async fn create_isolated_schema(admin_url: &str) -> Result<String> {
 
 #[async_trait]
 impl Backend for PostgresStore {
-    fn chain_key(&self) -> &AuditChainKey {
-        &self.chain_key
+    fn chain_key(&self) -> AuditChainKey {
+        self.chain_key.get()
+    }
+
+    fn set_chain_key(&self, key: AuditChainKey) {
+        self.chain_key.set(key);
     }
 
     fn metrics(&self) -> &Metrics {

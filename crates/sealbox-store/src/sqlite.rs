@@ -41,7 +41,8 @@ pub struct SqliteStore {
     path: PathBuf,
     reads: Readers,
     writes: mpsc::Sender<Msg>,
-    chain_key: AuditChainKey,
+    /// Replaced once at start when the database was rekeyed (see `Store::use_audit_chain_key`).
+    chain_key: crate::audit::ChainKeyCell,
     metrics: Arc<Metrics>,
 }
 
@@ -114,7 +115,7 @@ impl SqliteStore {
             path: path.to_owned(),
             reads: Readers::new(readers),
             writes,
-            chain_key,
+            chain_key: crate::audit::ChainKeyCell::new(chain_key),
             metrics: options.metrics,
         })
     }
@@ -275,8 +276,12 @@ impl Exec for Readers {
 
 #[async_trait]
 impl Backend for SqliteStore {
-    fn chain_key(&self) -> &AuditChainKey {
-        &self.chain_key
+    fn chain_key(&self) -> AuditChainKey {
+        self.chain_key.get()
+    }
+
+    fn set_chain_key(&self, key: AuditChainKey) {
+        self.chain_key.set(key);
     }
 
     fn metrics(&self) -> &Metrics {

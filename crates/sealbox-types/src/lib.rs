@@ -496,6 +496,26 @@ pub struct Health {
     pub version: String,
 }
 
+/// `POST /v1/sys/rotate` and `GET /v1/sys/rotate`: the keyring's active version and how far the
+/// data keys are from being all wrapped by it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RotationStatus {
+    /// The keyring version new data keys are wrapped with.
+    pub active_version: u32,
+    /// Stored data keys (one per secret version).
+    pub total: u64,
+    /// Data keys wrapped by the active version.
+    pub done: u64,
+    /// Data keys still to rewrap (`total - done`); 0 when the rotation is complete.
+    pub remaining: u64,
+    /// Data keys rewrapped per second by this server since its rewrapping started (0 when idle).
+    pub rate_per_second: f64,
+    /// Seconds left at that rate; absent when nothing remains or the rate is not known yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<u64>,
+}
+
 /// `GET /v1/sys/ready` when the server can serve requests: each check is `ok`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

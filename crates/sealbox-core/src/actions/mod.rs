@@ -247,7 +247,7 @@ impl Sealbox {
         let mut opened = BTreeMap::new();
         for (secret, live) in rows {
             if let Some((secret_row, version)) = live {
-                let value = self.open_value(&secret_row.row, version.clone())?;
+                let value = self.open_value(&secret_row.row, version.clone()).await?;
                 opened.insert(
                     secret.to_owned(),
                     Opened {

@@ -1,8 +1,11 @@
-//! `/v1/sys/backup`: a backup of the whole database, for the server's operators.
+//! `/v1/sys/backup` and `/v1/sys/rotate`: a backup of the whole database and key rotation, for
+//! the server's operators.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use sealbox_types::RotationStatus;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -11,7 +14,9 @@ use crate::error::ApiResult;
 use crate::extract::{Auth, Ctx};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(backup))
+    OpenApiRouter::new()
+        .routes(routes!(backup))
+        .routes(routes!(rotate, rotation_status))
 }
 
 /// The backup file (JSON lines, ciphertext only; see README "Backup, restore and moving to
@@ -22,4 +27,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub(crate) async fn backup(State(s): State<AppState>, Auth(p): Auth, Ctx(ctx): Ctx) -> ApiResult<impl IntoResponse> {
     let file = s.core.backup(&p, &ctx).await?;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], file))
+}
+
+/// Adds a keyring version that wraps every new data key at once; the stored data keys are
+/// rewrapped to it in the background while the server serves (progress at `GET`). Owners of the
+/// server's first workspace only; audited as `server.rotate`.
+#[utoipa::path(post, path = "/v1/sys/rotate", tag = "sys",
+    responses((status = 200, body = RotationStatus), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn rotate(State(s): State<AppState>, Auth(p): Auth, Ctx(ctx): Ctx) -> ApiResult<Json<RotationStatus>> {
+    Ok(Json(s.core.rotate(&p, &ctx).await?))
+}
+
+/// The keyring's active version and the rewrapping's progress (done / total, rate, time left).
+/// Owners of the server's first workspace only.
+#[utoipa::path(get, path = "/v1/sys/rotate", tag = "sys",
+    responses((status = 200, body = RotationStatus), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn rotation_status(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<RotationStatus>> {
+    Ok(Json(s.core.rotation_status(&p, &ctx).await?))
 }

@@ -17,6 +17,7 @@ mod panel;
 mod postgres;
 mod readiness;
 mod roles;
+mod rotation;
 mod secrets;
 mod startup;
 mod storage;

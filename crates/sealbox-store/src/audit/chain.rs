@@ -21,6 +21,31 @@ impl AuditChainKey {
     }
 }
 
+/// The chain key a store seals events with, shared by its clones and replaced at most once, at
+/// start, when the database was rekeyed (see `Store::use_audit_chain_key`).
+#[derive(Clone)]
+pub(crate) struct ChainKeyCell(Arc<std::sync::RwLock<AuditChainKey>>);
+
+impl ChainKeyCell {
+    pub(crate) fn new(key: AuditChainKey) -> Self {
+        Self(Arc::new(std::sync::RwLock::new(key)))
+    }
+
+    pub(crate) fn get(&self) -> AuditChainKey {
+        match self.0.read() {
+            Ok(key) => key.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn set(&self, key: AuditChainKey) {
+        match self.0.write() {
+            Ok(mut held) => *held = key,
+            Err(poisoned) => *poisoned.into_inner() = key,
+        }
+    }
+}
+
 impl std::fmt::Debug for AuditChainKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AuditChainKey([redacted])")

@@ -20,7 +20,39 @@ conformance!(
     a_target_holding_data_is_refused,
     a_tampered_backup_is_refused,
     a_backup_under_write_load_holds_every_acknowledged_write,
+    a_file_from_before_the_keyring_restores_with_an_empty_keyring,
 );
+
+/// A backup file written before the keyring table existed (no `keyring` section, the trailer
+/// right after `audit_events`) still parses, verifies and restores.
+async fn a_file_from_before_the_keyring_restores_with_an_empty_keyring(db: Db) {
+    let s = &*db.store;
+    fill(s).await;
+    let text = String::from_utf8(s.backup(7).await.unwrap().to_bytes()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let keyring_start = lines
+        .iter()
+        .position(|l| l.starts_with(r#"{"table":"keyring""#) || l.contains(r#""table":"keyring""#))
+        .expect("a keyring section");
+    let trailer = lines[lines.len() - 1];
+    let old_format = lines[..keyring_start].join("\n") + "\n" + trailer + "\n";
+    let old_file = reseal(&old_format);
+    let parsed = Backup::parse(&old_file).unwrap();
+    let counts: std::collections::BTreeMap<_, _> = parsed.counts().into_iter().collect();
+    assert_eq!((counts["keyring"], counts["secret_versions"]), (0, 3));
+    // Cutting the keyring section out without resealing is still caught by the checksum.
+    assert!(matches!(
+        Backup::parse(old_format.as_bytes()),
+        Err(BackupError::Checksum(_))
+    ));
+    for (target, pg, _dir) in empty_targets().await {
+        target.restore(parsed.clone()).await.unwrap();
+        assert!(target.keyring().await.unwrap().is_empty());
+        if let Some((admin, url)) = pg {
+            drop_schema(&admin, &url).await;
+        }
+    }
+}
 
 /// Fills `s` with one of everything: members, identities with variables and tokens, policies,
 /// actions, secrets with several versions, one in the trash.
@@ -65,7 +97,19 @@ async fn fill(s: &dyn Store) -> String {
     .await
     .unwrap();
     workspace(s, "globex").await;
+    for version in [1, 2] {
+        assert!(s.add_active_kek(kek_row(version)).await.unwrap());
+    }
     ws
+}
+
+fn kek_row(version: i64) -> sealbox_store::KeyringRow {
+    sealbox_store::KeyringRow {
+        version,
+        wrapped_kek: vec![version as u8; 61],
+        created_at: 5_000 + version,
+        state: sealbox_store::KEYRING_ACTIVE.into(),
+    }
 }
 
 /// Fresh, empty targets: SQLite, and PostgreSQL when configured. Each with what to clean up.
@@ -95,6 +139,7 @@ async fn a_restore_holds_every_row_as_it_was_backed_up(db: Db) {
     assert_eq!(counts["workspaces"], 2);
     assert_eq!(counts["secret_versions"], 3);
     assert_eq!(counts["identity_env"], 1);
+    assert_eq!(counts["keyring"], 2, "the backup carries the keyring");
     let mut names = backup.workspaces();
     names.sort();
     assert_eq!(names, ["acme", "globex"]);

@@ -34,6 +34,7 @@ mod audit;
 mod backup;
 mod fail_closed;
 mod identities;
+mod keyring;
 mod login_attempts;
 mod members;
 mod postgres_only;

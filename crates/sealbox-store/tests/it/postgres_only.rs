@@ -67,7 +67,8 @@ async fn servers_migrate_one_schema_concurrently() {
             "0003_identities",
             "0004_actions",
             "0005_login_attempts",
-            "0006_token_prefix"
+            "0006_token_prefix",
+            "0007_keyring"
         ]
     );
     conn.close().await.unwrap();

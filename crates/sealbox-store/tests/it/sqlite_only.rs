@@ -145,7 +145,8 @@ async fn reopening_does_not_migrate_again() {
             "0003_identities",
             "0004_actions",
             "0005_login_attempts",
-            "0006_token_prefix"
+            "0006_token_prefix",
+            "0007_keyring"
         ]
     );
     assert_eq!(reopened.kind(), "sqlite");

@@ -190,6 +190,25 @@ impl Api {
     }
 }
 
+/// Two servers (replicas) sharing one PostgreSQL database and root key, or `None` when no
+/// PostgreSQL is configured (the test then returns; under `CI=true` `postgres_url` fails instead).
+pub async fn two_replicas_on_postgres() -> Option<(TestServer, TestServer)> {
+    let url = sealbox_testkit::postgres_url().await?;
+    let first = TestServer::start_with(sealbox_testkit::Options {
+        database_url: Some(url.clone()),
+        ..sealbox_testkit::Options::default()
+    })
+    .await;
+    // The second replica shares the database and the root key, not the data directory.
+    let second = TestServer::start_with(sealbox_testkit::Options {
+        database_url: Some(url),
+        root_key_file: Some(first.data_dir().join("root.key")),
+        ..sealbox_testkit::Options::default()
+    })
+    .await;
+    Some((first, second))
+}
+
 pub async fn setup() -> (TestServer, Api) {
     logs::capture();
     let server = TestServer::start().await;

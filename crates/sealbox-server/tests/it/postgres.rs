@@ -7,19 +7,9 @@ use crate::Api;
 
 #[tokio::test]
 async fn two_servers_on_one_postgres_serve_the_same_data_at_once() {
-    let Some(url) = postgres_url().await else { return };
-    let first = TestServer::start_with(Options {
-        database_url: Some(url.clone()),
-        ..Options::default()
-    })
-    .await;
-    // The second replica shares the database and the root key, not the data directory.
-    let second = TestServer::start_with(Options {
-        database_url: Some(url),
-        root_key_file: Some(first.data_dir().join("root.key")),
-        ..Options::default()
-    })
-    .await;
+    let Some((first, second)) = crate::two_replicas_on_postgres().await else {
+        return;
+    };
     let (a, b) = (Api::new(&first), Api::new(&second));
     let token = &first.owner_token;
 
@@ -238,18 +228,9 @@ async fn nul_characters_are_refused_before_they_reach_postgres() {
 /// address, sent at once half to each replica, check no more than 5 passwords in all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_the_sign_in_limit() {
-    let Some(url) = postgres_url().await else { return };
-    let first = TestServer::start_with(Options {
-        database_url: Some(url.clone()),
-        ..Options::default()
-    })
-    .await;
-    let second = TestServer::start_with(Options {
-        database_url: Some(url),
-        root_key_file: Some(first.data_dir().join("root.key")),
-        ..Options::default()
-    })
-    .await;
+    let Some((first, second)) = crate::two_replicas_on_postgres().await else {
+        return;
+    };
     let replicas = [
         Api::from_address(&first, "127.0.0.6"),
         Api::from_address(&second, "127.0.0.6"),

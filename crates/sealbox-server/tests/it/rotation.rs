@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
-use sealbox_testkit::{Options, TestServer, postgres_url};
 use serde_json::{Value, json};
 
 use crate::{Api, setup};
@@ -206,18 +205,9 @@ async fn only_owners_of_the_first_workspace_may_rotate_and_a_refusal_is_audited(
 
 #[tokio::test]
 async fn replicas_on_one_postgres_pick_up_a_rotation_without_a_restart() {
-    let Some(url) = postgres_url().await else { return };
-    let first = TestServer::start_with(Options {
-        database_url: Some(url.clone()),
-        ..Options::default()
-    })
-    .await;
-    let second = TestServer::start_with(Options {
-        database_url: Some(url),
-        root_key_file: Some(first.data_dir().join("root.key")),
-        ..Options::default()
-    })
-    .await;
+    let Some((first, second)) = crate::two_replicas_on_postgres().await else {
+        return;
+    };
     let (a, b) = (Arc::new(Api::new(&first)), Api::new(&second));
     let token = first.owner_token.clone();
     b.create_text(&token, "BEFORE", "written-by-b-under-v1").await;

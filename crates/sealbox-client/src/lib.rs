@@ -475,6 +475,29 @@ impl Client {
         self.send(self.request(Method::GET, &["sys", "rotate"])?).await
     }
 
+    /// Whether the server is sealed, its key source and (Shamir) the shares it holds. No token.
+    pub async fn seal_status(&self) -> Result<sealbox_types::SealStatus> {
+        let url = self.url(&["sys", "seal-status"])?;
+        self.send(self.http.get(url)).await
+    }
+
+    /// Sets up a new database's passphrase or Shamir key source; the shares come back this once.
+    pub async fn init(&self, body: &sealbox_types::InitRequest) -> Result<sealbox_types::InitResponse> {
+        let url = self.url(&["sys", "init"])?;
+        self.send(self.http.post(url).json(body)).await
+    }
+
+    /// One unseal step: a share, the passphrase, or nothing (a source that unseals by itself).
+    pub async fn unseal(&self, body: &sealbox_types::UnsealRequest) -> Result<sealbox_types::SealStatus> {
+        let url = self.url(&["sys", "unseal"])?;
+        self.send(self.http.post(url).json(body)).await
+    }
+
+    /// Seals the server: it drops every key (owners of the server's first workspace only).
+    pub async fn seal(&self) -> Result<()> {
+        self.send_empty(self.request(Method::POST, &["sys", "seal"])?).await
+    }
+
     // ---- plumbing ----
 
     /// `{base}/v1/{segments}`, each segment percent-encoded as one path segment.

@@ -263,6 +263,12 @@ pub enum AuditAction {
     ServerBackup,
     /// A new keyring version (key rotation).
     ServerRotate,
+    /// An owner sealed the running server.
+    ServerSeal,
+    /// An unseal attempt (recorded once the server is unsealed; refused attempts too).
+    ServerUnseal,
+    /// A passphrase or Shamir key source was set up on a new database.
+    ServerInit,
 }
 
 impl AuditAction {
@@ -302,6 +308,9 @@ impl AuditAction {
             AuditAction::ActionRun => "action.run",
             AuditAction::ServerBackup => "server.backup",
             AuditAction::ServerRotate => "server.rotate",
+            AuditAction::ServerSeal => "server.seal",
+            AuditAction::ServerUnseal => "server.unseal",
+            AuditAction::ServerInit => "server.init",
         }
     }
 }
@@ -331,7 +340,7 @@ mod tests {
     use super::*;
 
     /// Every action (`as_str`'s match makes sure each has a name).
-    const ALL: [AuditAction; 33] = [
+    const ALL: [AuditAction; 36] = [
         AuditAction::WorkspaceCreate,
         AuditAction::AuthLogin,
         AuditAction::AuthLogout,
@@ -365,6 +374,9 @@ mod tests {
         AuditAction::ActionRun,
         AuditAction::ServerBackup,
         AuditAction::ServerRotate,
+        AuditAction::ServerSeal,
+        AuditAction::ServerUnseal,
+        AuditAction::ServerInit,
     ];
 
     #[test]

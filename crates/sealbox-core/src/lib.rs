@@ -36,7 +36,7 @@ use sealbox_store::{AuditChainKey, Store};
 pub use audit::{AuditAction, Outcome, audit_chain_key};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
-pub use operator::SERVER_WORKSPACE;
+pub use operator::{SERVER_WORKSPACE, SealedEvent, SealedOutcome};
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
 pub use rekey::{RekeyError, rekey};
 pub use sys::MetricsScope;
@@ -44,6 +44,10 @@ pub use tokens::TokenKind;
 pub use workspaces::BootstrapCredentials;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";
+/// The meta key of the key source's record (which source, and what it needs to give the root
+/// key back: a salt, a threshold, a wrapped key); absent for a root key file. Written by the
+/// server's `seal` module and by [`rekey`].
+pub const SEAL_CONFIG: &str = "seal";
 /// The `meta` row that holds the original root key wrapped by the current one, after a rekey.
 pub const ROOT_KEY_ORIGIN: &str = "root_key_origin";
 
@@ -155,9 +159,8 @@ impl Sealbox {
         let identity = origin.as_ref().unwrap_or(&root_key);
         let token_hasher = identity.token_hasher();
         let chain_key = audit_chain_key(identity);
-        if origin.is_some() {
-            store.use_audit_chain_key(chain_key.clone());
-        }
+        // A store opened while the server was sealed has no chain key until now.
+        store.use_audit_chain_key(chain_key.clone());
         let hashing = hashing::PasswordHashing::start(config.password_hash_threads, config.password_hash_queue)
             .map_err(OpenError::Hashing)?;
         let root_key = Arc::new(root_key);

@@ -232,6 +232,8 @@ pub enum Permission {
     BackupServer,
     /// Rotate the keyring or read the rotation's progress (owners; like `BackupServer`).
     RotateKeys,
+    /// Seal the running server (owners; like `BackupServer`).
+    SealServer,
     /// Read the server's metrics (`GET /v1/sys/metrics`).
     ReadMetrics,
 }
@@ -244,7 +246,7 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
     };
     let allowed = match (permission, role) {
         (ViewSecrets | RevealMasked | ViewActions | RunActions, _) => true,
-        (BackupServer | RotateKeys, role) => role == Role::Owner,
+        (BackupServer | RotateKeys | SealServer, role) => role == Role::Owner,
         (
             ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
             | ManageActions | ReadMetrics,
@@ -389,6 +391,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::RunActions => "run actions",
         Permission::BackupServer => "take a backup of the server",
         Permission::RotateKeys => "rotate the server's keys",
+        Permission::SealServer => "seal the server",
         Permission::ReadMetrics => "read the server's metrics",
     }
 }

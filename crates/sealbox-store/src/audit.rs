@@ -124,7 +124,11 @@ async fn insert_event(c: &mut dyn Exec, head: &mut Head, record: &AuditRecord) -
     let seq = head.seq + 1;
     let key = c
         .chain_key()
-        .ok_or_else(|| StoreError::Audit("audit events are only appended in a write transaction".into()))?
+        .ok_or_else(|| {
+            StoreError::Audit(
+                "no audit chain key: events are appended only in a write transaction of an unsealed server".into(),
+            )
+        })?
         .clone();
     let hash = chain_hash(&key, &head.hash, seq, record);
     let r = record;

@@ -33,8 +33,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn reader(&self) -> Self::Reader;
 
     /// The key write transactions seal audit events with.
-    fn chain_key(&self) -> AuditChainKey;
-    fn set_chain_key(&self, key: AuditChainKey);
+    fn chain_key(&self) -> Option<AuditChainKey>;
+    fn set_chain_key(&self, key: Option<AuditChainKey>);
 
     /// Where query times and audit writes are recorded.
     fn metrics(&self) -> &Metrics;
@@ -68,7 +68,7 @@ where
             Box::pin(async move {
                 let mut keyed = Keyed {
                     inner: c,
-                    key: &key,
+                    key: key.as_ref(),
                     events: &appended,
                 };
                 job(&mut keyed).await
@@ -221,7 +221,11 @@ impl<B: Backend> Store for B {
     }
 
     fn use_audit_chain_key(&self, key: AuditChainKey) {
-        self.set_chain_key(key);
+        self.set_chain_key(Some(key));
+    }
+
+    fn forget_audit_chain_key(&self) {
+        self.set_chain_key(None);
     }
 
     async fn root_wrapped_data_keys(&self) -> Result<u64> {

@@ -156,9 +156,13 @@ pub trait Store: Send + Sync + 'static {
     async fn rekey(&self, rekey: Rekey) -> Result<()>;
     /// How many data keys are still wrapped by the root key itself (format byte 0x01).
     async fn root_wrapped_data_keys(&self) -> Result<u64>;
-    /// Seals audit events with `key` from now on: at start, when the database was rekeyed, the
-    /// chain stays keyed by the original root key's subkey.
+    /// Seals audit events with `key` from now on: at unseal (a store opened sealed has no key),
+    /// and at start when the database was rekeyed (the chain stays keyed by the original root
+    /// key's subkey).
     fn use_audit_chain_key(&self, key: AuditChainKey);
+    /// Drops the chain key (the server is sealed): no event can be appended until the next
+    /// [`Store::use_audit_chain_key`].
+    fn forget_audit_chain_key(&self);
     /// Whether this database may be bootstrapped and whether its audit chains are whole; see
     /// [`StartupState`].
     async fn startup_state(&self) -> Result<StartupState>;

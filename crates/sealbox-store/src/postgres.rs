@@ -39,15 +39,20 @@ impl PostgresStore {
     /// several processes at once. `chain_key` seals the audit chain (derived from the root key by
     /// the caller).
     pub async fn connect(url: &str, chain_key: AuditChainKey) -> Result<PostgresStore> {
-        Self::connect_with(url, chain_key, StoreOptions::default()).await
+        Self::connect_with(url, Some(chain_key), StoreOptions::default()).await
     }
 
     /// [`PostgresStore::connect`] with `options`: a query waits at most `options.timeout` for a
     /// connection (sqlx's `acquire_timeout`, which covers connecting and checking a pooled
     /// connection), and PostgreSQL cancels a statement that runs longer (`statement_timeout`).
     /// Either way the call fails with `StoreError::Unavailable`, so requests fail fast while the
-    /// database is down, and work again once it is back (the pool reconnects).
-    pub async fn connect_with(url: &str, chain_key: AuditChainKey, options: StoreOptions) -> Result<PostgresStore> {
+    /// database is down, and work again once it is back (the pool reconnects). `chain_key` is
+    /// `None` while the server is sealed (see [`SqliteStore::open_with`]).
+    pub async fn connect_with(
+        url: &str,
+        chain_key: Option<AuditChainKey>,
+        options: StoreOptions,
+    ) -> Result<PostgresStore> {
         let connect = PgConnectOptions::from_str(url)?;
         let unreachable =
             || StoreError::Unavailable(format!("no connection within {} s", options.timeout.as_secs_f32()));
@@ -115,11 +120,11 @@ pub async fn create_isolated_schema(admin_url: &str) -> Result<String> {
 
 #[async_trait]
 impl Backend for PostgresStore {
-    fn chain_key(&self) -> AuditChainKey {
+    fn chain_key(&self) -> Option<AuditChainKey> {
         self.chain_key.get()
     }
 
-    fn set_chain_key(&self, key: AuditChainKey) {
+    fn set_chain_key(&self, key: Option<AuditChainKey>) {
         self.chain_key.set(key);
     }
 

@@ -22,6 +22,8 @@ pub struct TestServer {
     /// The first owner's personal access token.
     pub owner_token: String,
     pub state: AppState,
+    /// The server's seal state (`sealbox_server::serve` another listener with it).
+    pub sealing: sealbox_server::Sealing,
     pub config: Config,
     data_dir: Option<tempfile::TempDir>,
     prepared: Prepared,
@@ -43,6 +45,8 @@ pub struct Options {
     pub allow_private_destinations: bool,
     /// `--extra-ca-file`: a test CA that actions trust (for local TLS peers).
     pub extra_ca_file: Option<PathBuf>,
+    /// `--insecure-http`: a proxy in front terminates TLS (the panel's cookies are `Secure`).
+    pub insecure_http: bool,
 }
 
 impl TestServer {
@@ -68,6 +72,7 @@ impl TestServer {
         config.root_key_file = options.root_key_file;
         config.allow_private_destinations = options.allow_private_destinations;
         config.extra_ca_file = options.extra_ca_file;
+        config.insecure_http = options.insecure_http;
         let prepared = sealbox_server::prepare(&config).await.expect("server prepares");
         let creds = match &prepared.bootstrap {
             Some(c) => {
@@ -83,8 +88,8 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
-        let state = prepared.state.clone();
-        let task = tokio::spawn(sealbox_server::serve(listener, state.clone(), async {
+        let state = prepared.state().expect("the server is unsealed");
+        let task = tokio::spawn(sealbox_server::serve(listener, prepared.sealing.clone(), async {
             let _ = rx.await;
         }));
         TestServer {
@@ -93,6 +98,7 @@ impl TestServer {
             owner_password: creds.1,
             owner_token: creds.2,
             state,
+            sealing: prepared.sealing.clone(),
             config,
             data_dir,
             prepared,

@@ -53,6 +53,21 @@ pub const STORE_UNAVAILABLE: &str = "store.unavailable";
 /// The database lacks migrations this server needs (`GET /v1/sys/ready` only).
 pub const STORE_SCHEMA_OUTDATED: &str = "store.schema_outdated";
 
+/// The server is sealed: it holds no key until `sealbox operator unseal` (503).
+pub const SERVER_SEALED: &str = "server.sealed";
+/// The passphrase or the Shamir shares given do not make this server's root key.
+pub const SEAL_WRONG_KEY: &str = "seal.wrong_key";
+/// A share, passphrase or init request that cannot be used as given (the message says why).
+pub const SEAL_INPUT_INVALID: &str = "seal.input_invalid";
+/// `init` on a database that already has its key, or for a source that needs none.
+pub const SEAL_ALREADY_INITIALIZED: &str = "seal.already_initialized";
+/// `unseal` before `init` set up the passphrase or Shamir source.
+pub const SEAL_NOT_INITIALIZED: &str = "seal.not_initialized";
+/// Too many unseal attempts; wait `Retry-After` seconds.
+pub const SEAL_RATE_LIMITED: &str = "seal.rate_limited";
+/// The key source could not be reached (AWS KMS, PKCS#11); the server retries by itself.
+pub const SEAL_SOURCE_UNAVAILABLE: &str = "seal.source_unavailable";
+
 pub const INTERNAL: &str = "internal";
 pub const UNAVAILABLE: &str = "unavailable";
 

@@ -492,8 +492,97 @@ pub struct AuditVerifyResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Health {
+    /// `ok`, or `sealed` while the server waits to be unsealed (it answers, but serves nothing).
     pub status: String,
     pub version: String,
+    pub sealed: bool,
+}
+
+/// `GET /v1/sys/seal-status`, and the answer of `POST /v1/sys/init` and `POST /v1/sys/unseal`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SealStatus {
+    pub sealed: bool,
+    /// The key source (`--seal`): `file`, `passphrase`, `shamir`, `awskms` or `pkcs11`.
+    pub seal: String,
+    /// False until `sealbox operator init` set up a passphrase or Shamir source on a new database.
+    pub initialized: bool,
+    /// Shamir: shares given so far towards `threshold` (0 otherwise).
+    pub progress: u8,
+    /// Shamir: shares needed to unseal (0 otherwise).
+    pub threshold: u8,
+    /// Why an automatic source (file, AWS KMS, PKCS#11) has not unsealed the server yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `POST /v1/sys/init`: set up a new database's passphrase or Shamir key source.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InitRequest {
+    /// `--seal shamir`: how many shares to make (2 to 255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_shares: Option<u8>,
+    /// `--seal shamir`: how many of them unseal (2 to `key_shares`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_threshold: Option<u8>,
+    /// `--seal passphrase`: the passphrase the root key is derived from (at least 12 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+}
+
+impl std::fmt::Debug for InitRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitRequest")
+            .field("key_shares", &self.key_shares)
+            .field("key_threshold", &self.key_threshold)
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// The answer to `POST /v1/sys/init`. The shares are shown this once and kept nowhere.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InitResponse {
+    /// `--seal shamir`: the key shares, one per holder; empty for a passphrase.
+    pub shares: Vec<String>,
+    pub status: SealStatus,
+}
+
+impl std::fmt::Debug for InitResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitResponse")
+            .field("shares", &self.shares.len())
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+/// `POST /v1/sys/unseal`: one Shamir share, or the passphrase; nothing for a source that
+/// unseals by itself (file, AWS KMS, PKCS#11: it is asked again).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UnsealRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+    /// Forget the shares given so far.
+    #[serde(default)]
+    pub reset: bool,
+}
+
+impl std::fmt::Debug for UnsealRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnsealRequest")
+            .field("share", &self.share.as_ref().map(|_| "[redacted]"))
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "[redacted]"))
+            .field("reset", &self.reset)
+            .finish()
+    }
 }
 
 /// `POST /v1/sys/rotate` and `GET /v1/sys/rotate`: the keyring's active version and how far the

@@ -184,14 +184,14 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_expires_and_sign_out_revoke
 
 #[tokio::test]
 async fn the_cookie_is_secure_under_tls_or_behind_a_tls_proxy() {
-    let (server, api) = setup().await;
-    let mut state = server.state.clone();
-    state.panel.secure_cookies = true;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(sealbox_server::serve(listener, state, std::future::pending()));
+    // --insecure-http: a proxy in front terminates TLS.
+    let server = sealbox_testkit::TestServer::start_with(sealbox_testkit::Options {
+        insecure_http: true,
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(&server);
     let mut b = Browser::new(&api);
-    b.url = url;
     let reply = b.sign_in(&server.owner_email, &server.owner_password).await;
     let cookie = reply
         .set_cookies()

@@ -410,7 +410,8 @@ impl AwsKms {
             .await
             .map_err(|e| self.transport(op, &e))?;
         let status = response.status().as_u16();
-        let body = Zeroizing::new(response.bytes().await.map_err(|e| self.transport(op, &e))?.to_vec());
+        // `Vec::from` takes the buffer over when it can, so the one wiped is the one received.
+        let body = Zeroizing::new(Vec::from(response.bytes().await.map_err(|e| self.transport(op, &e))?));
         if (200..300).contains(&status) {
             return Ok(body);
         }
@@ -429,8 +430,9 @@ impl AwsKms {
         ))
     }
 
+    /// A 2xx answer that is not KMS's: a wrong endpoint, which retrying does not mend.
     fn garbled(&self, op: Op) -> ProtectorError {
-        ProtectorError::Unavailable(format!(
+        ProtectorError::Refused(format!(
             "AWS KMS at {} gave an answer to {} that is not KMS's: check --kms-endpoint",
             self.endpoint.as_str(),
             op.name()

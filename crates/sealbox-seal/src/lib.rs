@@ -56,6 +56,19 @@ fn shorten(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
+    /// The server holds protectors in shared state and awaits them on any thread.
+    #[allow(dead_code)]
+    fn protectors_and_their_futures_are_send_and_sync(kms: &AwsKms, hsm: &Pkcs11) {
+        fn shared<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        shared(kms);
+        shared(hsm);
+        send(kms.wrap(b""));
+        send(kms.unwrap(b""));
+        send(hsm.wrap(b""));
+        send(hsm.unwrap(b""));
+    }
+
     #[test]
     fn only_unavailable_is_transient() {
         assert!(ProtectorError::Unavailable("x".into()).is_transient());

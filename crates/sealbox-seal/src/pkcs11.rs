@@ -124,12 +124,25 @@ fn context_for(lib: &Path) -> Result<Context, ProtectorError> {
     Ok(context)
 }
 
-/// The PKCS#11 return value's name (`CKR_PIN_INCORRECT`-like text), never anything else.
+/// The PKCS#11 return value's name as the standard spells it (`CKR_PIN_INCORRECT`) and the
+/// function that returned it, never anything else.
 fn ck_text(error: &CkError) -> String {
     match error {
-        CkError::Pkcs11(rv, function) => format!("{function:?}: {rv:?}"),
+        CkError::Pkcs11(rv, function) => format!("C_{function:?}: {}", ckr_name(*rv)),
         other => shorten(&other.to_string(), 200),
     }
+}
+
+/// `RvError::PinIncorrect` → `CKR_PIN_INCORRECT`.
+fn ckr_name(rv: RvError) -> String {
+    let mut name = String::from("CKR");
+    for c in format!("{rv:?}").chars() {
+        if c.is_ascii_uppercase() {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
 }
 
 impl Pkcs11 {
@@ -339,7 +352,7 @@ impl Inner {
                 ));
             }
         };
-        let name = format!("CKR {rv:?}");
+        let name = ckr_name(rv);
         match rv {
             RvError::SlotIdInvalid => self.no_slot(),
             RvError::TokenNotPresent
@@ -350,12 +363,13 @@ impl Inner {
             | RvError::SessionCount
             | RvError::TokenNotRecognized
             | RvError::FunctionCanceled
+            | RvError::SessionHandleInvalid
+            | RvError::SessionClosed
             | RvError::CryptokiNotInitialized => ProtectorError::Unavailable(format!(
                 "the token in slot {slot} is not available ({name}): check that the HSM is connected; retrying"
             )),
             RvError::PinIncorrect | RvError::PinInvalid | RvError::PinLenRange => ProtectorError::Refused(format!(
-                "the token in slot {slot} refused the PIN ({name}): give the user PIN of that token \
-                 (SEALBOX_PKCS11_PIN or the PIN file)"
+                "the token in slot {slot} refused the PIN ({name}): give sealbox the user PIN of that token"
             )),
             RvError::PinLocked => ProtectorError::Refused(format!(
                 "the user PIN of the token in slot {slot} is locked after too many wrong PINs ({name}): the token's \
@@ -418,5 +432,17 @@ impl Step {
             Step::Encrypt => "encrypt",
             Step::Decrypt => "decrypt",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_values_are_named_as_the_standard_spells_them() {
+        assert_eq!(ckr_name(RvError::PinIncorrect), "CKR_PIN_INCORRECT");
+        assert_eq!(ckr_name(RvError::SlotIdInvalid), "CKR_SLOT_ID_INVALID");
+        assert_eq!(ckr_name(RvError::GeneralError), "CKR_GENERAL_ERROR");
     }
 }

@@ -3,7 +3,7 @@
 //! The key is a 256-bit AES secret key (`CKK_AES`) found by its label (`CKA_LABEL`) in one slot,
 //! used after logging in as the user with the PIN. Wrap encrypts the root key inside the token
 //! with `CKM_AES_GCM` (a random 12-byte IV from the operating system, a 128-bit tag, the AAD
-//! [`AAD`]); the blob is `FORMAT_GCM || IV || ciphertext || tag`. Unwrap decrypts inside the
+//! `sealbox root key`); the blob is `FORMAT_GCM || IV || ciphertext || tag`. Unwrap decrypts inside the
 //! token. The key never leaves it.
 //!
 //! PKCS#11 calls block, so each runs on tokio's blocking pool. A library is loaded and initialised
@@ -33,7 +33,7 @@ const FORMAT_GCM: u8 = 0x01;
 const IV_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 /// Authenticated with every blob, so a GCM ciphertext the token made for something else is refused.
-pub const AAD: &[u8] = b"sealbox root key";
+const AAD: &[u8] = b"sealbox root key";
 
 /// `--seal pkcs11`: which library, slot and key, and the user PIN.
 pub struct Pkcs11Config {

@@ -37,6 +37,9 @@ pub struct SoftHsm {
     pub token_label: &'static str,
     /// The user PIN; letters, so that no number in a message can contain it by chance.
     pub user_pin: &'static str,
+    /// The `softhsm2.conf` this process's `SOFTHSM2_CONF` names (children inherit the variable;
+    /// a test that clears a child's environment passes it on).
+    pub conf: PathBuf,
     _dir: tempfile::TempDir,
     _context: Pkcs11,
 }
@@ -153,6 +156,7 @@ impl SoftHsm {
             slot: slot.id(),
             token_label,
             user_pin,
+            conf,
             _dir: dir,
             _context: context,
         })

@@ -61,7 +61,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     /// Print a shell completion script, e.g. `sealbox completion bash > /etc/bash_completion.d/sealbox`.
     Completion {
         /// The shell to complete in.
@@ -364,7 +364,7 @@ fn json_requested() -> bool {
 /// Runs the command; `token_source` is set as soon as the token is known, for the failure report.
 async fn run(cli: Cli, addr: &str, token_source: &mut credentials::TokenSource) -> anyhow::Result<()> {
     match cli.command {
-        Command::Server(args) => return server::run(args).await,
+        Command::Server(args) => return server::run(*args).await,
         Command::Completion { shell } => {
             // Into memory first: clap_complete panics when a write fails (`... | head`).
             let mut script = Vec::new();

@@ -60,7 +60,7 @@ pub enum OperatorCommand {
         --key-threshold M: the new shares are printed once). Then start every server on the \
         database with the new source. Refused while values written before the keyring existed \
         remain: run `sealbox operator rotate` to completion first.")]
-    Rekey(RekeyArgs),
+    Rekey(Box<RekeyArgs>),
     /// Set up a new database's passphrase or Shamir key source (`--seal passphrase|shamir`).
     #[command(long_about = "Set up the key source of a server started on a new database with \
         --seal shamir or --seal passphrase. Shamir: --key-shares N --key-threshold M makes a \
@@ -144,7 +144,7 @@ impl DatabaseArgs {
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("current").required(true).args(["root_key_file", "passphrase_file", "share_file"])))]
+#[command(group(clap::ArgGroup::new("current").required(true).args(["root_key_file", "passphrase_file", "share_file", "seal"])))]
 pub struct RekeyArgs {
     #[command(flatten)]
     database: DatabaseArgs,
@@ -158,9 +158,16 @@ pub struct RekeyArgs {
     /// (--seal shamir).
     #[arg(long, value_name = "PATH")]
     share_file: Option<PathBuf>,
-    /// The key source to move to: file, passphrase or shamir.
+    /// A database sealed by a key protector: --seal awskms or --seal pkcs11, with the same
+    /// --kms-* / --pkcs11-* settings as the server.
+    #[arg(long, value_name = "SOURCE")]
+    seal: Option<sealbox_server::SealKind>,
+    /// The key source to move to: file, passphrase, shamir, awskms or pkcs11 (awskms and pkcs11
+    /// take the --kms-* / --pkcs11-* settings).
     #[arg(long, value_name = "SOURCE", default_value = "file")]
     new_seal: sealbox_server::SealKind,
+    #[command(flatten)]
+    protector: crate::server::ProtectorArgs,
     /// --new-seal file: the new root key file.
     #[arg(long, value_name = "PATH")]
     new_root_key_file: Option<PathBuf>,
@@ -187,6 +194,18 @@ impl RekeyArgs {
                 false,
             )?));
         }
+        if let Some(seal) = self.seal {
+            if !matches!(
+                seal,
+                sealbox_server::SealKind::AwsKms | sealbox_server::SealKind::Pkcs11
+            ) {
+                return Err(UsageError(format!(
+                    "--seal {seal}: give the current key with --root-key-file, --passphrase-file or --share-file"
+                ))
+                .into());
+            }
+            return Ok(ops::CurrentKey::Protected(Box::new(self.protector_config(seal))));
+        }
         let path = self
             .share_file
             .as_deref()
@@ -201,6 +220,22 @@ impl RekeyArgs {
             .map(|line| SecretString::from(line.to_owned()))
             .collect();
         Ok(ops::CurrentKey::Shares(shares))
+    }
+
+    /// The settings a key protector is made from.
+    fn protector_config(&self, seal: sealbox_server::SealKind) -> sealbox_server::Config {
+        let p = self.protector.clone();
+        sealbox_server::Config {
+            seal,
+            kms_key_id: p.kms_key_id,
+            kms_endpoint: p.kms_endpoint,
+            kms_region: p.kms_region,
+            pkcs11_lib: p.pkcs11_lib,
+            pkcs11_slot: p.pkcs11_slot,
+            pkcs11_key_label: p.pkcs11_key_label,
+            pkcs11_pin_file: p.pkcs11_pin_file,
+            ..sealbox_server::Config::with_data_dir(".")
+        }
     }
 
     fn new_source(&self) -> anyhow::Result<ops::NewSource> {
@@ -232,6 +267,14 @@ impl RekeyArgs {
                     (Some(shares), Some(threshold)) => Ok(ops::NewSource::Shamir { shares, threshold }),
                     _ => Err(UsageError("--new-seal shamir: give --key-shares N and --key-threshold M".into()).into()),
                 }
+            }
+            SealKind::AwsKms | SealKind::Pkcs11 => {
+                if self.key_shares.is_some() || self.new_passphrase_file.is_some() || self.new_root_key_file.is_some() {
+                    return Err(misplaced("--key-shares / --new-passphrase-file / --new-root-key-file").into());
+                }
+                Ok(ops::NewSource::Protected(Box::new(
+                    self.protector_config(self.new_seal),
+                )))
             }
         }
     }

@@ -35,6 +35,8 @@ pub struct ServerArgs {
         value_parser = clap::builder::PossibleValuesParser::new(sealbox_server::SealKind::NAMES)
             .try_map(|name: String| name.parse::<sealbox_server::SealKind>()))]
     seal: sealbox_server::SealKind,
+    #[command(flatten)]
+    protector: ProtectorArgs,
     /// Allow plain HTTP on a non-loopback address.
     #[arg(long, env = "SEALBOX_INSECURE_HTTP", value_parser = BoolishValueParser::new())]
     insecure_http: bool,
@@ -92,6 +94,35 @@ pub struct ServerArgs {
     audit_file: Option<PathBuf>,
 }
 
+/// The settings of the key protectors (`--seal awskms`, `--seal pkcs11`), shared by `sealbox
+/// server` and `sealbox operator rekey`.
+#[derive(clap::Args, Clone, Default)]
+pub struct ProtectorArgs {
+    /// --seal awskms: the KMS key that wraps the root key (key id, ARN or alias/NAME).
+    /// Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+    #[arg(long, env = "SEALBOX_KMS_KEY_ID", value_name = "ID")]
+    pub kms_key_id: Option<String>,
+    /// --seal awskms: another KMS endpoint (a VPC endpoint); https, or http to this machine only.
+    #[arg(long, env = "SEALBOX_KMS_ENDPOINT", value_name = "URL")]
+    pub kms_endpoint: Option<String>,
+    /// --seal awskms: the region; else the key ARN's, else AWS_REGION or AWS_DEFAULT_REGION.
+    #[arg(long, env = "SEALBOX_KMS_REGION", value_name = "REGION")]
+    pub kms_region: Option<String>,
+    /// --seal pkcs11: the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long, env = "SEALBOX_PKCS11_LIB", value_name = "PATH")]
+    pub pkcs11_lib: Option<PathBuf>,
+    /// --seal pkcs11: the token's slot number.
+    #[arg(long, env = "SEALBOX_PKCS11_SLOT", value_name = "N")]
+    pub pkcs11_slot: Option<u64>,
+    /// --seal pkcs11: the label of the AES-256 key in the token that wraps the root key.
+    #[arg(long, env = "SEALBOX_PKCS11_KEY_LABEL", value_name = "LABEL")]
+    pub pkcs11_key_label: Option<String>,
+    /// --seal pkcs11: a file holding the user PIN (SEALBOX_PKCS11_PIN takes precedence; never
+    /// a flag's value).
+    #[arg(long, env = "SEALBOX_PKCS11_PIN_FILE", value_name = "PATH")]
+    pub pkcs11_pin_file: Option<PathBuf>,
+}
+
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let config = sealbox_server::Config {
         listen: args.listen,
@@ -100,6 +131,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         database_timeout_secs: args.database_timeout_secs,
         root_key_file: args.root_key_file,
         seal: args.seal,
+        kms_key_id: args.protector.kms_key_id,
+        kms_endpoint: args.protector.kms_endpoint,
+        kms_region: args.protector.kms_region,
+        pkcs11_lib: args.protector.pkcs11_lib,
+        pkcs11_slot: args.protector.pkcs11_slot,
+        pkcs11_key_label: args.protector.pkcs11_key_label,
+        pkcs11_pin_file: args.protector.pkcs11_pin_file,
         insecure_http: args.insecure_http,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,

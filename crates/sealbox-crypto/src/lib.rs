@@ -88,6 +88,21 @@ impl RootKey {
         }
     }
 
+    /// A root key from its 32 bytes, as a key protector (AWS KMS, a PKCS#11 HSM) gave them back.
+    pub fn from_bytes(version: u32, bytes: &[u8]) -> Result<RootKey, CryptoError> {
+        if bytes.len() != KEY_LEN {
+            return Err(CryptoError::InvalidKey("expected 32 bytes"));
+        }
+        let key = SecretBox::init_with_mut(|k: &mut Key| k.copy_from_slice(bytes));
+        Ok(RootKey { version, key })
+    }
+
+    /// The key's 32 bytes, only to hand them to a key protector that wraps them (AWS KMS, a
+    /// PKCS#11 HSM); [`RootKey::from_bytes`] takes them back.
+    pub fn expose_bytes(&self) -> &[u8] {
+        self.key.expose_secret()
+    }
+
     /// The form [`RootKey::from_encoded`] reads (for the key file).
     pub fn encode(&self) -> SecretString {
         // EXPOSE: encoded straight into a SecretString, which is zeroized on drop.

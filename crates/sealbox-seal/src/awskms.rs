@@ -230,6 +230,11 @@ impl AwsKms {
         })
     }
 
+    /// The key id as configured (an id, ARN or alias).
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
     /// "AWS KMS key arn:aws:kms:... in eu-west-1" (the ARN once known, else the id as given).
     pub fn describe(&self) -> String {
         let key = self.arn.get().unwrap_or(&self.key_id);

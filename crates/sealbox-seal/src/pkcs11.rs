@@ -167,6 +167,11 @@ impl Pkcs11 {
         })
     }
 
+    /// The label of the AES key in the token.
+    pub fn key_label(&self) -> &str {
+        &self.inner.key_label
+    }
+
     /// "PKCS#11 key sealbox-root in slot 1234 of /usr/lib/softhsm/libsofthsm2.so", for messages.
     pub fn describe(&self) -> String {
         let inner = &self.inner;

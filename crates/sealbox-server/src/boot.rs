@@ -12,7 +12,9 @@ use sealbox_core::{BootstrapCredentials, Sealbox, SystemClock};
 use sealbox_crypto::ExposeSecret;
 use sealbox_store::{AuditChainKey, PostgresStore, SqliteStore, StartupState, Store, StoreOptions};
 
-use crate::seal::{KeyOrigin, LoadedKey, ROOT_KEY_ENV, ROOT_KEY_VERSION, SealRecord};
+use sealbox_seal::ProtectorError;
+
+use crate::seal::{KeyOrigin, KeySource, LoadedKey, ROOT_KEY_ENV, ROOT_KEY_VERSION, SealRecord};
 use crate::sealing::{Bootstrapped, Sealing};
 use crate::{AppState, Config};
 
@@ -71,7 +73,8 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let record = SealRecord::read(&*store).await?;
     let has_key = Sealbox::root_key_recorded(&*store, ROOT_KEY_VERSION).await?;
     crate::seal::check_kind(config.seal, record.as_ref(), has_key)?;
-    let sealing = Sealing::new(config.clone(), store, metrics, Arc::new(dispatcher), record);
+    let source = KeySource::from_config(config)?;
+    let sealing = Sealing::new(config.clone(), source, store, metrics, Arc::new(dispatcher), record);
     let bootstrapped = if config.seal.needs_person() {
         tracing::warn!(
             source = config.seal.as_str(),
@@ -84,7 +87,18 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         );
         None
     } else {
-        sealing.unseal_automatically().await?
+        match sealing.unseal_automatically().await {
+            Ok(bootstrapped) => bootstrapped,
+            // KMS or the HSM could not be reached: serve sealed and keep trying.
+            Err(e)
+                if e.downcast_ref::<ProtectorError>()
+                    .is_some_and(ProtectorError::is_transient) =>
+            {
+                sealing.retry_unseal_in_background(&e);
+                None
+            }
+            Err(e) => return Err(e),
+        }
     };
     let (bootstrap, bootstrap_file) = match bootstrapped {
         Some(b) => (Some(b.credentials), Some(b.path)),

@@ -60,6 +60,16 @@ pub struct Config {
     pub root_key_file: Option<PathBuf>,
     /// Where the root key comes from (`--seal`); `file` reads `root_key_file` or the variable.
     pub seal: SealKind,
+    /// `--seal awskms`: the KMS key (id, ARN or `alias/NAME`), another endpoint, the region.
+    pub kms_key_id: Option<String>,
+    pub kms_endpoint: Option<String>,
+    pub kms_region: Option<String>,
+    /// `--seal pkcs11`: the module, the slot, the AES key's label, and a file holding the user
+    /// PIN (`SEALBOX_PKCS11_PIN` takes precedence).
+    pub pkcs11_lib: Option<PathBuf>,
+    pub pkcs11_slot: Option<u64>,
+    pub pkcs11_key_label: Option<String>,
+    pub pkcs11_pin_file: Option<PathBuf>,
     pub insecure_http: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -92,6 +102,13 @@ impl std::fmt::Debug for Config {
             .field("database_timeout_secs", &self.database_timeout_secs)
             .field("root_key_file", &self.root_key_file)
             .field("seal", &self.seal)
+            .field("kms_key_id", &self.kms_key_id)
+            .field("kms_endpoint", &self.kms_endpoint)
+            .field("kms_region", &self.kms_region)
+            .field("pkcs11_lib", &self.pkcs11_lib)
+            .field("pkcs11_slot", &self.pkcs11_slot)
+            .field("pkcs11_key_label", &self.pkcs11_key_label)
+            .field("pkcs11_pin_file", &self.pkcs11_pin_file)
             .field("insecure_http", &self.insecure_http)
             .field("tls", &self.tls_cert.is_some())
             .field("allow_private_destinations", &self.allow_private_destinations)
@@ -114,6 +131,13 @@ impl Config {
             database_timeout_secs: 5,
             root_key_file: None,
             seal: SealKind::File,
+            kms_key_id: None,
+            kms_endpoint: None,
+            kms_region: None,
+            pkcs11_lib: None,
+            pkcs11_slot: None,
+            pkcs11_key_label: None,
+            pkcs11_pin_file: None,
             insecure_http: false,
             tls_cert: None,
             tls_key: None,

@@ -9,7 +9,7 @@ use sealbox_crypto::passphrase::PassphraseKdf;
 use sealbox_crypto::{ExposeSecret, RootKey, SecretString, shamir};
 use sealbox_store::{AuditChainKey, Backup, ChainCheck, Store};
 
-use crate::seal::{ROOT_KEY_VERSION, SealKind, SealRecord};
+use crate::seal::{KeySource, ROOT_KEY_VERSION, SealKind, SealRecord};
 
 /// Where a restore writes.
 pub enum RestoreTarget {
@@ -171,6 +171,8 @@ pub enum CurrentKey {
     Passphrase(SecretString),
     /// `--seal shamir`: at least the threshold of key shares.
     Shares(Vec<SecretString>),
+    /// `--seal awskms|pkcs11`: the protector's settings (`seal`, `kms_*` or `pkcs11_*`).
+    Protected(Box<crate::Config>),
 }
 
 /// The key source a rekey moves the database to.
@@ -181,6 +183,8 @@ pub enum NewSource {
     Passphrase(SecretString),
     /// A new random root key split into `shares`, of which `threshold` unseal.
     Shamir { shares: u8, threshold: u8 },
+    /// A new random root key wrapped by AWS KMS or a PKCS#11 HSM (`seal`, `kms_*`, `pkcs11_*`).
+    Protected(Box<crate::Config>),
 }
 
 /// What a rekey did.
@@ -198,7 +202,10 @@ pub struct Rekeyed {
 pub async fn rekey(target: &RestoreTarget, current: CurrentKey, new: NewSource) -> anyhow::Result<Rekeyed> {
     let store = open_target(target).await?;
     let record = SealRecord::read(&*store).await?;
-    let current = current_key(record.as_ref(), current)?;
+    let current = match current {
+        CurrentKey::Protected(config) => protected_current_key(record.as_ref(), &config).await?,
+        given => current_key(record.as_ref(), given)?,
+    };
     let (new_key, new_record, seal, shares) = match new {
         NewSource::File(path) => (read_key_file(&path)?, None, SealKind::File, Vec::new()),
         NewSource::Passphrase(passphrase) => {
@@ -228,6 +235,18 @@ pub async fn rekey(target: &RestoreTarget, current: CurrentKey, new: NewSource) 
                 SealKind::Shamir,
                 split.iter().map(shamir::Share::encode).collect(),
             )
+        }
+        NewSource::Protected(config) => {
+            let source = KeySource::from_config(&config)?;
+            let protector = source
+                .protector()
+                .ok_or_else(|| anyhow::anyhow!("--new-seal {}: not a key protector", config.seal))?;
+            let key = RootKey::generate(ROOT_KEY_VERSION);
+            let blob = protector
+                .wrap(&key)
+                .await
+                .with_context(|| format!("cannot wrap the new root key with {}", protector.describe()))?;
+            (key, Some(protector.record(&blob)), config.seal, Vec::new())
         }
     };
     let versions = sealbox_core::rekey(&*store, &current, &new_key, new_record.map(|r| r.to_bytes()))
@@ -265,6 +284,8 @@ fn current_key(record: Option<&SealRecord>, given: CurrentKey) -> anyhow::Result
                 SealKind::File => "--root-key-file",
                 SealKind::Passphrase => "--passphrase-file",
                 SealKind::Shamir => "--share-file",
+                SealKind::AwsKms => "--seal awskms and its --kms-* settings",
+                SealKind::Pkcs11 => "--seal pkcs11 and its --pkcs11-* settings",
             };
             anyhow::bail!("this database is sealed with --seal {sealed_with}: give its current key with {needs}");
         }
@@ -273,6 +294,39 @@ fn current_key(record: Option<&SealRecord>, given: CurrentKey) -> anyhow::Result
         anyhow::bail!("the current key given is not this database's (--seal {sealed_with}); nothing was changed");
     }
     Ok(key)
+}
+
+/// The current root key of a database sealed by AWS KMS or an HSM, unwrapped with `config`'s.
+async fn protected_current_key(record: Option<&SealRecord>, config: &crate::Config) -> anyhow::Result<RootKey> {
+    let sealed_with = record.map_or(SealKind::File, SealRecord::kind);
+    if sealed_with != config.seal {
+        anyhow::bail!(
+            "this database is sealed with --seal {sealed_with}, not --seal {}",
+            config.seal
+        );
+    }
+    let blob = record
+        .and_then(SealRecord::wrapped_root_key)
+        .ok_or_else(|| anyhow::anyhow!("the database's key source record holds no wrapped root key"))?;
+    // The key the database names, unless another is given.
+    let mut config = config.clone();
+    match record {
+        Some(SealRecord::Awskms { key_id, .. }) if config.kms_key_id.is_none() => {
+            config.kms_key_id = Some(key_id.clone())
+        }
+        Some(SealRecord::Pkcs11 { key_label, .. }) if config.pkcs11_key_label.is_none() => {
+            config.pkcs11_key_label = Some(key_label.clone());
+        }
+        _ => {}
+    }
+    let source = KeySource::from_config(&config)?;
+    let protector = source
+        .protector()
+        .ok_or_else(|| anyhow::anyhow!("--seal {}: not a key protector", config.seal))?;
+    protector
+        .unwrap(&blob)
+        .await
+        .with_context(|| format!("cannot unwrap the current root key with {}", protector.describe()))
 }
 
 fn read_key_file(path: &Path) -> anyhow::Result<RootKey> {

@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sealbox_crypto::passphrase::PassphraseKdf;
 use sealbox_crypto::{RootKey, SecretString};
+use sealbox_seal::{AwsKms, AwsKmsConfig, Pkcs11, Pkcs11Config, ProtectorError};
 use sealbox_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -34,17 +35,23 @@ pub enum SealKind {
     Passphrase,
     /// Split into shares by `sealbox operator init`; a threshold of them unseals.
     Shamir,
+    /// Random, wrapped by an AWS KMS key; the server unseals itself at start.
+    AwsKms,
+    /// Random, wrapped inside a PKCS#11 HSM; the server unseals itself at start.
+    Pkcs11,
 }
 
 impl SealKind {
     /// Every value of `--seal`, as written on the command line.
-    pub const NAMES: &[&str] = &["file", "passphrase", "shamir"];
+    pub const NAMES: &[&str] = &["file", "passphrase", "shamir", "awskms", "pkcs11"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::File => "file",
             Self::Passphrase => "passphrase",
             Self::Shamir => "shamir",
+            Self::AwsKms => "awskms",
+            Self::Pkcs11 => "pkcs11",
         }
     }
 
@@ -68,6 +75,8 @@ impl std::str::FromStr for SealKind {
             "file" => Ok(Self::File),
             "passphrase" => Ok(Self::Passphrase),
             "shamir" => Ok(Self::Shamir),
+            "awskms" => Ok(Self::AwsKms),
+            "pkcs11" => Ok(Self::Pkcs11),
             other => Err(format!("--seal {other:?}: expected one of {}", Self::NAMES.join(", "))),
         }
     }
@@ -89,6 +98,16 @@ pub(crate) enum SealRecord {
         threshold: u8,
         check: String,
     },
+    /// The root key as AWS KMS encrypted it (base64), and the key that did.
+    Awskms {
+        key_id: String,
+        wrapped_root_key: String,
+    },
+    /// The root key as the HSM encrypted it (base64), and the key's label.
+    Pkcs11 {
+        key_label: String,
+        wrapped_root_key: String,
+    },
 }
 
 impl SealRecord {
@@ -96,6 +115,8 @@ impl SealRecord {
         match self {
             Self::Passphrase { .. } => SealKind::Passphrase,
             Self::Shamir { .. } => SealKind::Shamir,
+            Self::Awskms { .. } => SealKind::AwsKms,
+            Self::Pkcs11 { .. } => SealKind::Pkcs11,
         }
     }
 
@@ -116,12 +137,15 @@ impl SealRecord {
         }
     }
 
-    /// Whether `key` is the one this record was made for.
+    /// Whether `key` is the one this record was made for. A wrapped key needs no check value:
+    /// its protector authenticates it (and the database's check value is verified at open).
     pub(crate) fn matches(&self, key: &RootKey) -> bool {
-        let (Self::Passphrase { check, .. } | Self::Shamir { check, .. }) = self;
-        STANDARD
-            .decode(check)
-            .is_ok_and(|check: Vec<u8>| key.verify_check_value(&check).is_ok())
+        match self {
+            Self::Passphrase { check, .. } | Self::Shamir { check, .. } => STANDARD
+                .decode(check)
+                .is_ok_and(|check: Vec<u8>| key.verify_check_value(&check).is_ok()),
+            Self::Awskms { .. } | Self::Pkcs11 { .. } => true,
+        }
     }
 
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
@@ -171,17 +195,57 @@ pub(crate) enum KeySource {
     },
     Passphrase,
     Shamir,
+    AwsKms(Box<AwsKms>),
+    Pkcs11(Box<Pkcs11>),
+}
+
+/// A key protector: an outside service that wraps and unwraps the root key.
+pub(crate) enum Protector<'a> {
+    AwsKms(&'a AwsKms),
+    Pkcs11(&'a Pkcs11),
 }
 
 impl KeySource {
-    pub(crate) fn from_config(config: &Config) -> Self {
-        match config.seal {
+    /// The source `config` names, with its settings checked (a PKCS#11 library is loaded here).
+    pub(crate) fn from_config(config: &Config) -> anyhow::Result<Self> {
+        Ok(match config.seal {
             SealKind::File => Self::File {
                 path: root_key_path(config),
             },
             SealKind::Passphrase => Self::Passphrase,
             SealKind::Shamir => Self::Shamir,
-        }
+            SealKind::AwsKms => {
+                let key_id = config
+                    .kms_key_id
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("--seal awskms: give --kms-key-id (a key id, ARN or alias/NAME)"))?;
+                let kms = AwsKms::new(AwsKmsConfig {
+                    key_id,
+                    endpoint: config.kms_endpoint.clone(),
+                    region: config.kms_region.clone(),
+                })
+                .context("--seal awskms")?;
+                Self::AwsKms(Box::new(kms))
+            }
+            SealKind::Pkcs11 => {
+                let missing = |flag: &str| anyhow::anyhow!("--seal pkcs11: give {flag}");
+                let lib = config.pkcs11_lib.clone().ok_or_else(|| missing("--pkcs11-lib PATH"))?;
+                let slot = config.pkcs11_slot.ok_or_else(|| missing("--pkcs11-slot N"))?;
+                let key_label = config
+                    .pkcs11_key_label
+                    .clone()
+                    .ok_or_else(|| missing("--pkcs11-key-label LABEL"))?;
+                let pin = pkcs11_pin(config)?;
+                let hsm = Pkcs11::new(Pkcs11Config {
+                    lib,
+                    slot,
+                    key_label,
+                    pin,
+                })
+                .context("--seal pkcs11")?;
+                Self::Pkcs11(Box::new(hsm))
+            }
+        })
     }
 
     pub(crate) fn kind(&self) -> SealKind {
@@ -189,6 +253,83 @@ impl KeySource {
             Self::File { .. } => SealKind::File,
             Self::Passphrase => SealKind::Passphrase,
             Self::Shamir => SealKind::Shamir,
+            Self::AwsKms(_) => SealKind::AwsKms,
+            Self::Pkcs11(_) => SealKind::Pkcs11,
+        }
+    }
+
+    pub(crate) fn protector(&self) -> Option<Protector<'_>> {
+        match self {
+            Self::AwsKms(kms) => Some(Protector::AwsKms(kms)),
+            Self::Pkcs11(hsm) => Some(Protector::Pkcs11(hsm)),
+            _ => None,
+        }
+    }
+}
+
+/// The user PIN of `--seal pkcs11`: `SEALBOX_PKCS11_PIN`, else `--pkcs11-pin-file`.
+fn pkcs11_pin(config: &Config) -> anyhow::Result<SecretString> {
+    if let Ok(pin) = std::env::var(PKCS11_PIN_ENV) {
+        return Ok(SecretString::from(pin));
+    }
+    let path = config.pkcs11_pin_file.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("--seal pkcs11: give the user PIN in {PKCS11_PIN_ENV} or a file named by --pkcs11-pin-file")
+    })?;
+    let pin =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read --pkcs11-pin-file {}", path.display()))?;
+    Ok(SecretString::from(pin.trim_end_matches(['\n', '\r']).to_owned()))
+}
+
+/// The variable holding the PKCS#11 user PIN.
+pub(crate) const PKCS11_PIN_ENV: &str = "SEALBOX_PKCS11_PIN";
+
+impl Protector<'_> {
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::AwsKms(kms) => kms.describe(),
+            Self::Pkcs11(hsm) => hsm.describe(),
+        }
+    }
+
+    pub(crate) async fn wrap(&self, key: &RootKey) -> Result<Vec<u8>, ProtectorError> {
+        match self {
+            Self::AwsKms(kms) => kms.wrap(key.expose_bytes()).await,
+            Self::Pkcs11(hsm) => hsm.wrap(key.expose_bytes()).await,
+        }
+    }
+
+    pub(crate) async fn unwrap(&self, blob: &[u8]) -> Result<RootKey, ProtectorError> {
+        let bytes = match self {
+            Self::AwsKms(kms) => kms.unwrap(blob).await?,
+            Self::Pkcs11(hsm) => hsm.unwrap(blob).await?,
+        };
+        RootKey::from_bytes(ROOT_KEY_VERSION, &bytes)
+            .map_err(|_| ProtectorError::Refused("the key it gave back is not a root key".into()))
+    }
+
+    /// The record of the root key wrapped into `blob`.
+    pub(crate) fn record(&self, blob: &[u8]) -> SealRecord {
+        match self {
+            Self::AwsKms(kms) => SealRecord::Awskms {
+                key_id: kms.key_id().to_owned(),
+                wrapped_root_key: STANDARD.encode(blob),
+            },
+            Self::Pkcs11(hsm) => SealRecord::Pkcs11 {
+                key_label: hsm.key_label().to_owned(),
+                wrapped_root_key: STANDARD.encode(blob),
+            },
+        }
+    }
+}
+
+impl SealRecord {
+    /// The wrapped root key of a protected source.
+    pub(crate) fn wrapped_root_key(&self) -> Option<Vec<u8>> {
+        match self {
+            Self::Awskms { wrapped_root_key, .. } | Self::Pkcs11 { wrapped_root_key, .. } => {
+                STANDARD.decode(wrapped_root_key).ok()
+            }
+            _ => None,
         }
     }
 }
@@ -272,7 +413,10 @@ mod tests {
             assert_eq!(kind.as_str(), *name);
         }
         let err = "vault".parse::<SealKind>().unwrap_err();
-        assert_eq!(err, "--seal \"vault\": expected one of file, passphrase, shamir");
+        assert_eq!(
+            err,
+            "--seal \"vault\": expected one of file, passphrase, shamir, awskms, pkcs11"
+        );
     }
 
     #[test]

@@ -29,7 +29,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
-use crate::seal::{KeySource, ROOT_KEY_VERSION, SealKind, SealRecord};
+use anyhow::Context;
+
+use crate::seal::{KeySource, Protector, ROOT_KEY_VERSION, SealKind, SealRecord};
 use crate::{AppState, Config};
 
 /// Unseal attempts one client address may make per window, and all clients together.
@@ -98,6 +100,7 @@ pub struct Bootstrapped {
 impl Sealing {
     pub(crate) fn new(
         config: Config,
+        source: KeySource,
         store: Arc<dyn Store>,
         metrics: Arc<sealbox_metrics::Metrics>,
         dispatcher: Arc<dyn sealbox_core::actions::Dispatcher>,
@@ -105,7 +108,7 @@ impl Sealing {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                source: KeySource::from_config(&config),
+                source,
                 config,
                 store,
                 metrics,
@@ -237,18 +240,111 @@ impl Sealing {
         }
     }
 
-    /// For an automatic source: asks it for the key and unseals. Called at start and by
-    /// `sealbox operator unseal` after an owner sealed the server.
+    /// For a source that needs no person: asks it for the key and unseals. Called at start,
+    /// by the retries after a source that was unavailable, and by `sealbox operator unseal`
+    /// after an owner sealed the server. A [`ProtectorError`] inside the error says whether
+    /// retrying may help.
     pub(crate) async fn unseal_automatically(&self) -> anyhow::Result<Option<Bootstrapped>> {
+        if self.inner.source.kind().needs_person() {
+            return Ok(None);
+        }
+        let (key, origin) = self.automatic_key().await?;
+        self.unseal_with_key(key, &origin, Vec::new(), 0).await
+    }
+
+    /// The root key from a source that needs no person, and where it came from.
+    async fn automatic_key(&self) -> anyhow::Result<(RootKey, String)> {
+        let store = &*self.inner.store;
         match &self.inner.source {
             KeySource::File { path } => {
                 let key = crate::seal::load_file_key(path)?;
+                crate::boot::write_generated_key(store, &key).await?;
                 let origin = key.describe_origin();
-                crate::boot::write_generated_key(&*self.inner.store, &key).await?;
-                self.unseal_with_key(key.key, &origin, Vec::new(), 0).await
+                Ok((key.key, origin))
             }
-            KeySource::Passphrase | KeySource::Shamir => Ok(None),
+            KeySource::Passphrase | KeySource::Shamir => {
+                anyhow::bail!(
+                    "--seal {} needs a person: `sealbox operator unseal`",
+                    self.inner.source.kind()
+                )
+            }
+            source => {
+                let protector = source
+                    .protector()
+                    .ok_or_else(|| anyhow::anyhow!("no key protector for --seal {}", source.kind()))?;
+                let key = self.protected_key(&protector).await?;
+                Ok((key, protector.describe()))
+            }
         }
+    }
+
+    /// The root key that `protector` wrapped into the database's record; on a new database a
+    /// new key, wrapped and recorded (when another replica recorded one first, theirs).
+    async fn protected_key(&self, protector: &Protector<'_>) -> anyhow::Result<RootKey> {
+        let describe = || protector.describe();
+        if self.record().await?.is_none() {
+            let key = RootKey::generate(ROOT_KEY_VERSION);
+            let blob = protector
+                .wrap(&key)
+                .await
+                .with_context(|| format!("cannot wrap a new root key with {}", describe()))?;
+            let record = protector.record(&blob);
+            let stored = self
+                .inner
+                .store
+                .put_meta_if_absent(sealbox_core::SEAL_CONFIG, &record.to_bytes())
+                .await
+                .context("cannot record the wrapped root key")?;
+            if stored {
+                write(&self.inner.record, |held| *held = Some(record));
+                tracing::info!(protector = %describe(), "created a new root key, wrapped by the key protector");
+                return Ok(key);
+            }
+            // Another replica recorded its key at the same moment: use theirs.
+            write(&self.inner.record, |held| *held = None);
+        }
+        let record = self
+            .record()
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the database lost its key source record"))?;
+        let blob = record
+            .wrapped_root_key()
+            .ok_or_else(|| anyhow::anyhow!("the database's key source record holds no wrapped root key"))?;
+        let key = protector
+            .unwrap(&blob)
+            .await
+            .with_context(|| format!("cannot unwrap the root key with {}", describe()))?;
+        Ok(key)
+    }
+
+    /// After an automatic source was unavailable: retries with a growing pause (1 s to 30 s)
+    /// until the server is unsealed, noting each failure for `seal-status`.
+    pub(crate) fn retry_unseal_in_background(&self, first_error: &anyhow::Error) {
+        self.note_auto_error(first_error);
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut pause = Duration::from_secs(1);
+            loop {
+                tokio::time::sleep(pause).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let sealing = Sealing { inner };
+                if !sealing.is_sealed() {
+                    return;
+                }
+                let _one_at_a_time = sealing.inner.unsealing.lock().await;
+                match sealing.unseal_automatically().await {
+                    Ok(_) => return,
+                    Err(e) => sealing.note_auto_error(&e),
+                }
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        });
+    }
+
+    fn note_auto_error(&self, e: &anyhow::Error) {
+        let message = format!("{e:#}");
+        tracing::error!(error = %message, "the key source did not give the root key; retrying");
+        lock(&self.inner.auto_error, |held| *held = Some(message));
     }
 
     /// The outer router: the routes that answer sealed or not, and the application's router
@@ -482,7 +578,9 @@ pub(crate) async fn init(
             let record = SealRecord::passphrase(&key, &kdf);
             (key, record, Vec::new())
         }
-        SealKind::File => return Err(invalid("--seal file needs no init")),
+        SealKind::File | SealKind::AwsKms | SealKind::Pkcs11 => {
+            return Err(invalid(format!("--seal {kind} needs no init")));
+        }
     };
     drop(key);
     let stored = sealing
@@ -577,34 +675,19 @@ impl Sealing {
             unsealing.shares = None;
             return Ok(Step::Reset);
         }
-        if kind == SealKind::File {
+        if !kind.needs_person() {
             if request.share.is_some() || request.passphrase.is_some() {
-                return Err(invalid(
-                    "--seal file takes no share or passphrase: send an empty request",
-                ));
+                return Err(invalid(format!(
+                    "--seal {kind} takes no share or passphrase: send an empty request, the server asks its source"
+                )));
             }
-            let loaded = crate::seal::load_file_key(match &self.inner.source {
-                KeySource::File { path } => path,
-                _ => return Err(invalid("no key file")),
-            })
-            .map_err(|e| ApiError {
+            let (key, _) = self.automatic_key().await.map_err(|e| ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: codes::SEAL_SOURCE_UNAVAILABLE,
                 message: format!("{e:#}"),
                 retry_after_seconds: None,
             })?;
-            if loaded.new_file_contents.is_some() {
-                return Err(ApiError {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    code: codes::SEAL_SOURCE_UNAVAILABLE,
-                    message: format!(
-                        "the {} is missing: put it back, then unseal again",
-                        loaded.describe_origin()
-                    ),
-                    retry_after_seconds: None,
-                });
-            }
-            return Ok(Step::Key(loaded.key));
+            return Ok(Step::Key(key));
         }
         let record = self.record().await.map_err(internal)?.ok_or_else(|| {
             conflict(
@@ -613,6 +696,7 @@ impl Sealing {
             )
         })?;
         match record {
+            SealRecord::Awskms { .. } | SealRecord::Pkcs11 { .. } => Err(invalid("this source unseals by itself")),
             SealRecord::Passphrase { kdf, .. } => {
                 if request.share.is_some() {
                     return Err(invalid("--seal passphrase takes the passphrase, not a share"));

@@ -13,6 +13,7 @@ mod deploy;
 mod dotenv;
 mod failures;
 mod key_rotation;
+mod key_sources;
 mod login;
 mod machines;
 mod operator;

@@ -47,7 +47,13 @@ def test_whoami_health_and_login(server: Server) -> None:
     owner = server.client()
     me = owner.whoami()
     assert me == sealbox.WhoAmI(workspace="default", kind="member", name=server.owner_email, role="owner")
-    assert owner.health().status == "ok"
+    assert owner.health() == sealbox.Health(status="ok", version=owner.health().version, sealed=False)
+    status = owner.seal_status()
+    assert (status.sealed, status.seal, status.initialized) == (False, "file", True)
+    # An unsealed server answers an unseal with its status.
+    assert owner.unseal().sealed is False
+    before = owner.rotation_status().active_version
+    assert owner.rotate().active_version == before + 1 == owner.rotation_status().active_version
     assert owner.ready() == sealbox.Readiness(status="ready", database="ok", migrations="ok", keys="ok")
     fresh = sealbox.Client(addr=server.addr)
     session = fresh.login(server.owner_email, server.owner_password)

@@ -23,6 +23,8 @@ from .models import (
     Environment,
     Health,
     Readiness,
+    RotationStatus,
+    SealStatus,
     Identity,
     ImportResult,
     Member,
@@ -133,6 +135,32 @@ class Client:
         """Readiness: the database answers, migrations are applied, keys are loaded. While the
         database is down the server answers 503 `store.unavailable`, raised as an error."""
         return Readiness.from_wire(self._request("GET", ["sys", "ready"], auth=False))
+
+    def seal_status(self) -> SealStatus:
+        """Whether the server is sealed, its key source and (Shamir) the shares it holds."""
+        return SealStatus.from_wire(self._request("GET", ["sys", "seal-status"], auth=False))
+
+    def unseal(self, share: Optional[str] = None, passphrase: Optional[str] = None) -> SealStatus:
+        """One unseal step: a Shamir share, the passphrase, or neither for a source that unseals
+        by itself. A wrong set of shares or passphrase raises `seal.wrong_key`."""
+        body: Dict[str, Any] = {}
+        if share is not None:
+            body["share"] = share
+        if passphrase is not None:
+            body["passphrase"] = passphrase
+        return SealStatus.from_wire(self._request("POST", ["sys", "unseal"], body=body, auth=False))
+
+    def seal(self) -> None:
+        """Seals the server: it drops every key (owners of the server's first workspace)."""
+        self._request("POST", ["sys", "seal"])
+
+    def rotate(self) -> RotationStatus:
+        """A new keyring version, active at once; stored data keys are rewrapped in the
+        background (owners of the server's first workspace)."""
+        return RotationStatus.from_wire(self._request("POST", ["sys", "rotate"]))
+
+    def rotation_status(self) -> RotationStatus:
+        return RotationStatus.from_wire(self._request("GET", ["sys", "rotate"]))
 
     def login(self, email: str, password: str, workspace: Optional[str] = None) -> Session:
         """Signs in and keeps the session token in this client (it is not returned)."""

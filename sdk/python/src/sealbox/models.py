@@ -106,11 +106,46 @@ class WhoAmI:
 
 @dataclass(frozen=True)
 class Health:
+    """``status`` is ``ok``, or ``sealed`` while the server waits to be unsealed."""
+
     status: str
     version: str
+    sealed: bool = False
 
     @classmethod
     def from_wire(cls, data: Dict[str, Any]) -> "Health":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
+class SealStatus:
+    """`GET /v1/sys/seal-status`: sealed or not, the key source, and (Shamir) the progress."""
+
+    sealed: bool
+    seal: str
+    initialized: bool
+    progress: int
+    threshold: int
+    error: Optional[str] = None
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "SealStatus":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
+class RotationStatus:
+    """The keyring's active version and the data keys' progress towards it."""
+
+    active_version: int
+    total: int
+    done: int
+    remaining: int
+    rate_per_second: float
+    eta_seconds: Optional[int] = None
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "RotationStatus":
         return _from_wire(cls, data)
 
 

@@ -87,6 +87,20 @@ async fn assert_sealed(s: &Sealed, token: Option<&str>) {
         .expect(200);
 }
 
+/// None of `values` is in the SQLite database's files (the database and its WAL).
+#[track_caller]
+fn assert_not_in_database(data_dir: &Path, values: &[&str]) {
+    for file in ["sealbox.db", "sealbox.db-wal"] {
+        let bytes = std::fs::read(data_dir.join(file)).unwrap_or_default();
+        for value in values {
+            assert!(
+                !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+                "{value:?} is in {file}"
+            );
+        }
+    }
+}
+
 fn bootstrap_token(data_dir: &Path) -> String {
     let text = std::fs::read_to_string(data_dir.join("bootstrap.json")).unwrap();
     let json: Value = serde_json::from_str(&text).unwrap();
@@ -238,6 +252,7 @@ async fn a_shamir_server_starts_sealed_unseals_share_by_share_and_an_owner_can_s
         .chain([other_share.as_str()])
         .collect();
     logs::assert_clean(&share_refs);
+    assert_not_in_database(&data, &share_refs);
     s.stop().await;
 }
 
@@ -291,6 +306,7 @@ async fn a_passphrase_server_refuses_a_wrong_passphrase_and_stays_sealed_across_
     assert!(!audit_text.contains(passphrase) && !audit_text.contains("not the passphrase at all"));
     logs::assert_clean(&[passphrase, "not the passphrase at all"]);
     s.stop().await;
+    assert_not_in_database(&data, &[passphrase, "not the passphrase at all"]);
 
     // Started with another source than the database's: refused, both named.
     let err = Sealed::start(&data, SealKind::Shamir).await.err().unwrap().to_string();

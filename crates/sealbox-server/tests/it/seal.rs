@@ -19,9 +19,14 @@ struct Sealed {
 
 impl Sealed {
     async fn start(data_dir: &Path, seal: SealKind) -> anyhow::Result<Sealed> {
+        Self::start_on(data_dir, seal, None).await
+    }
+
+    async fn start_on(data_dir: &Path, seal: SealKind, database_url: Option<String>) -> anyhow::Result<Sealed> {
         logs::capture();
         let mut config = Config::with_data_dir(data_dir);
         config.seal = seal;
+        config.database_url = database_url;
         let prepared = sealbox_server::prepare(&config).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -368,4 +373,66 @@ async fn a_file_database_started_with_shamir_is_refused_and_unseal_attempts_are_
     let limited = replies.iter().find(|r| r.code() == "seal.rate_limited").unwrap();
     assert!(limited.message().contains("try again in"), "{}", limited.message());
     s.stop().await;
+}
+
+#[tokio::test]
+async fn each_replica_on_one_postgres_is_unsealed_on_its_own_with_the_same_shares() {
+    let Some(url) = sealbox_testkit::postgres_url().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = Sealed::start_on(&dir.path().join("a"), SealKind::Shamir, Some(url.clone()))
+        .await
+        .unwrap();
+    let b = Sealed::start_on(&dir.path().join("b"), SealKind::Shamir, Some(url))
+        .await
+        .unwrap();
+    let init = a
+        .api
+        .send(
+            Method::POST,
+            "/v1/sys/init",
+            None,
+            Some(json!({"key_shares": 3, "key_threshold": 2})),
+        )
+        .await
+        .expect(200);
+    let shares: Vec<String> = serde_json::from_value(init["shares"].clone()).unwrap();
+    // B learns of the init from the database; it cannot be initialised a second time.
+    assert_eq!(b.status().await["initialized"], true);
+    b.api
+        .send(
+            Method::POST,
+            "/v1/sys/init",
+            None,
+            Some(json!({"key_shares": 3, "key_threshold": 2})),
+        )
+        .await
+        .expect_error(409, "seal.already_initialized");
+    for share in &shares[..2] {
+        a.unseal(json!({"share": share})).await.expect(200);
+    }
+    let owner = bootstrap_token(&dir.path().join("a"));
+    a.api.create_text(&owner, "REPLICATED", "replicated-value").await;
+    // A is unsealed, B is not: each replica needs its own unseal.
+    assert_sealed(&b, Some(&owner)).await;
+    for share in &shares[1..] {
+        b.unseal(json!({"share": share})).await.expect(200);
+    }
+    assert_eq!(
+        b.api.reveal(&owner, "REPLICATED").await.expect(200)["value"],
+        "replicated-value"
+    );
+    // Sealing B leaves A serving.
+    b.api
+        .send(Method::POST, "/v1/sys/seal", Some(&owner), None)
+        .await
+        .expect(204);
+    assert_sealed(&b, Some(&owner)).await;
+    assert_eq!(
+        a.api.reveal(&owner, "REPLICATED").await.expect(200)["value"],
+        "replicated-value"
+    );
+    a.stop().await;
+    b.stop().await;
 }

@@ -189,6 +189,33 @@ impl Sealbox {
                 ));
             }
         }
+        // Events committed but not sealed yet (PostgreSQL seals them shortly after their change):
+        // listing the chain above sealed every one that was waiting, so what is left is new, or
+        // was not written by Sealbox (its MAC does not match), or no server is sealing.
+        let now = self.now();
+        for pending in self.store.pending_audit(p.workspace_id()).await? {
+            if sealbox_store::pending_mac(&self.chain_key, &pending.record) != pending.mac {
+                return Ok(broken(
+                    checked,
+                    last_seq + 1,
+                    format!(
+                        "an unsealed event (pending {}) was inserted or altered outside Sealbox",
+                        pending.id
+                    ),
+                ));
+            }
+            if now - pending.record.at > UNSEALED_FOR_MS {
+                return Ok(broken(
+                    checked,
+                    last_seq + 1,
+                    format!(
+                        "an event (pending {}) has waited more than {} s to be sealed into the chain",
+                        pending.id,
+                        UNSEALED_FOR_MS / 1000
+                    ),
+                ));
+            }
+        }
         Ok(AuditVerifyResponse {
             ok: true,
             events_checked: checked,
@@ -197,6 +224,11 @@ impl Sealbox {
         })
     }
 }
+
+/// How long an event may wait, committed but not sealed into its chain, before `verify` reports
+/// it: a chainer seals events within milliseconds of their commit, and `verify` itself seals the
+/// ones waiting before it checks.
+const UNSEALED_FOR_MS: i64 = 60_000;
 
 fn audit_event(row: sealbox_store::AuditEventRow) -> AuditEvent {
     let r = row.record;

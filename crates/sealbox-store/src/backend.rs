@@ -12,8 +12,8 @@ use sealbox_metrics::{Metrics, PoolStatus, StoreOp, WorkspaceCounts};
 use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
     ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup, IdentityRow,
-    KeyVersionCounts, KeyringRow, MemberRow, PolicyRow, Rekey, Result, Rewrapped, SecretFilter, SecretRow,
-    SecretUpdate, SecretVersionRow, StartupState, Store, StoreError, TokenRow, VersionMeta, WorkspaceRow,
+    KeyVersionCounts, KeyringRow, MemberRow, PendingAuditRow, PolicyRow, Rekey, Result, Rewrapped, SecretFilter,
+    SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, StoreError, TokenRow, VersionMeta, WorkspaceRow,
     WrappedDekRow,
 };
 use crate::{
@@ -45,6 +45,41 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Runs `job` in a write transaction and answers once the transaction is committed
     /// (or with the job's error, and nothing of it written).
     async fn write<T: Send + 'static>(&self, job: Job<T>) -> Result<T>;
+
+    /// Called after a write transaction that appended audit events committed.
+    fn audit_appended(&self) {}
+
+    /// Seals the events waiting in `audit_pending` (of one workspace, or all) into their chains
+    /// now, in write transactions; takes no lock when none is waiting (on SQLite, where each
+    /// event is chained in its change's transaction, only a restored PostgreSQL backup leaves any).
+    async fn seal_audit(&self, workspace_id: Option<&str>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let waiting = match workspace_id {
+            Some(id) => audit::has_pending(&mut read(self), id).await?,
+            None => !audit::pending_workspaces(&mut read(self)).await?.is_empty(),
+        };
+        if !waiting {
+            return Ok(());
+        }
+        loop {
+            let workspace_id = workspace_id.map(str::to_owned);
+            let more = write(self, move |c| {
+                Box::pin(async move {
+                    let key = c
+                        .chain_key()
+                        .cloned()
+                        .ok_or_else(|| StoreError::Audit("no chain key in a write transaction".into()))?;
+                    audit::seal_some(c, &key, workspace_id.as_deref()).await
+                })
+            })
+            .await?;
+            if !more {
+                return Ok(());
+            }
+        }
+    }
 
     /// Runs `job` in one read-only transaction that sees one snapshot of the database while
     /// writes go on.
@@ -80,7 +115,10 @@ where
     metrics.store_query(StoreOp::Write, elapsed, failure_reason(&result));
     let events = events.load(Ordering::Relaxed);
     match &result {
-        Ok(_) if events > 0 => metrics.audit_write(events, true, elapsed),
+        Ok(_) if events > 0 => {
+            metrics.audit_write(events, true, elapsed);
+            backend.audit_appended();
+        }
         Ok(_) => {}
         // The events appended were rolled back; an audit failure before any was appended is one.
         Err(e) => {
@@ -174,6 +212,8 @@ impl<B: Backend> Store for B {
     }
 
     async fn backup(&self, created_at: i64) -> Result<Backup> {
+        // Events still pending are backed up as they are; sealing them first keeps that rare.
+        self.seal_audit(None).await?;
         self.read_snapshot(Box::new(move |c: &mut dyn Exec| {
             Box::pin(backup::snapshot(c, B::KIND, created_at))
         }))
@@ -564,31 +604,38 @@ impl<B: Backend> Store for B {
         .await
     }
 
-    async fn append_read(&self, audit: AuditRecord, used: &[String], at: i64, by: &str) -> Result<i64> {
+    async fn append_read(&self, audit: AuditRecord, used: &[String], at: i64, by: &str) -> Result<()> {
         let (used, by) = (used.to_vec(), by.to_owned());
         write(self, move |c| Box::pin(audit::append_read(c, audit, used, at, by))).await
     }
 
-    async fn append_audit(&self, audit: AuditRecord) -> Result<i64> {
+    async fn append_audit(&self, audit: AuditRecord) -> Result<()> {
         write(self, move |c| Box::pin(audit::append_audit(c, audit))).await
     }
 
-    async fn append_audits(&self, records: Vec<AuditRecord>) -> Result<Vec<i64>> {
+    async fn append_audits(&self, records: Vec<AuditRecord>) -> Result<()> {
         if records.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         write(self, move |c| Box::pin(audit::append_audits(c, records))).await
     }
 
     async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>> {
+        self.seal_audit(Some(workspace_id)).await?;
         audit::list_audit(&mut read(self), workspace_id, filter).await
     }
 
     async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>> {
+        self.seal_audit(Some(workspace_id)).await?;
         audit::audit_head(&mut read(self), workspace_id).await
     }
 
     async fn audit_heads(&self) -> Result<Vec<AuditHeadRow>> {
+        self.seal_audit(None).await?;
         audit::audit_heads(&mut self.reader()).await
+    }
+
+    async fn pending_audit(&self, workspace_id: &str) -> Result<Vec<PendingAuditRow>> {
+        audit::list_pending(&mut read(self), workspace_id).await
     }
 }

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{Arg, Columns, Exec, Row};
 use crate::migrate::{BOOTSTRAP_PENDING, applied, schema_version};
-use crate::{AuditChainKey, AuditRecord, GENESIS_HASH, Result, StoreError, chain_hash};
+use crate::{AuditChainKey, AuditRecord, GENESIS_HASH, Result, StoreError, chain_hash, pending_mac};
 
 /// The version of the file format this build writes and reads.
 pub const BACKUP_FORMAT_VERSION: u64 = 1;
@@ -218,11 +218,31 @@ const TABLES: &[Table] = &[
         ],
         order_by: "version",
     },
+    // Events committed but not sealed into their chain yet when the snapshot was taken (written
+    // by PostgreSQL's changes; see `audit.rs`): restored as they are, and sealed by the restored
+    // database's first server.
+    Table {
+        name: "audit_pending",
+        columns: &[
+            ("id", Int),
+            ("workspace_id", Text),
+            ("at", Int),
+            ("actor", Text),
+            ("action", Text),
+            ("target", Text),
+            ("outcome", Text),
+            ("request_id", Text),
+            ("client_addr", Text),
+            ("detail", Text),
+            ("mac", Bytes),
+        ],
+        order_by: "id",
+    },
 ];
 
 /// Tables added to the end of [`TABLES`] after files of format version 1 were first written: a
 /// file taken before holds no section for them and reads as holding none of their rows.
-const ADDED_LATER: &[&str] = &["keyring"];
+const ADDED_LATER: &[&str] = &["keyring", "audit_pending"];
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -505,6 +525,23 @@ impl Backup {
             tails.insert(record.workspace_id.clone(), (seq, hash));
             events += 1;
         }
+        for row in self.rows("audit_pending") {
+            let (id, record, mac) =
+                pending_row(row).ok_or_else(|| BackupError::Chain("an unsealed audit event is malformed".into()))?;
+            let name = heads
+                .get(&record.workspace_id)
+                .map(|(_, _, name)| name.clone())
+                .ok_or_else(|| {
+                    BackupError::Chain(format!("unsealed event {id} belongs to no workspace in the backup"))
+                })?;
+            if let Some(key) = key
+                && pending_mac(key, &record) != mac
+            {
+                return Err(BackupError::Chain(format!(
+                    "workspace {name:?}: unsealed event {id} was changed or inserted (its MAC does not match its content)"
+                )));
+            }
+        }
         for (id, (seq, hash, name)) in &heads {
             let (last_seq, last_hash) = tails.get(id).cloned().unwrap_or((0, GENESIS_HASH.to_vec()));
             let head_matches = *seq == last_seq && (*seq == 0 || hash.as_ref() == Some(&last_hash));
@@ -600,6 +637,33 @@ fn from_json(json: Json, kind: Kind) -> Option<Value> {
             .as_str()
             .and_then(|b| STANDARD.decode(b).ok())
             .map(Value::Bytes),
+        _ => None,
+    }
+}
+
+/// A row of `audit_pending` as `(id, record, mac)`.
+fn pending_row(row: &[Value]) -> Option<(i64, AuditRecord, Vec<u8>)> {
+    let text = |i: usize| match row.get(i) {
+        Some(Value::Text(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let int = |i: usize| match row.get(i) {
+        Some(Value::Int(v)) => Some(*v),
+        _ => None,
+    };
+    let record = AuditRecord {
+        workspace_id: text(1)?,
+        at: int(2)?,
+        actor: text(3)?,
+        action: text(4)?,
+        target: text(5)?,
+        outcome: text(6)?,
+        request_id: text(7)?,
+        client_addr: text(8)?,
+        detail: text(9)?,
+    };
+    match row.get(10) {
+        Some(Value::Bytes(mac)) => Some((int(0)?, record, mac.clone())),
         _ => None,
     }
 }
@@ -745,6 +809,9 @@ pub(crate) async fn restore(c: &mut dyn Exec, backup: &Backup) -> Result<()> {
                 .collect();
             c.execute(&sql, &args).await?;
         }
+    }
+    if let Some(sql) = c.dialect().after_restore() {
+        c.execute_script(sql).await?;
     }
     Ok(())
 }

@@ -22,9 +22,10 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
-    /// Appended to the `SELECT` of a workspace's audit chain head to hold it until commit.
-    /// PostgreSQL: `NO KEY UPDATE` serializes the chain's writers like `FOR UPDATE` but, as only
-    /// non-key columns change, does not block foreign-key checks against the workspace row.
+    /// Appended to a `SELECT` to hold its rows until commit (a workspace's audit chain head while
+    /// the chainer seals, a secret's current version while it is updated, a workspace's owners).
+    /// PostgreSQL: `NO KEY UPDATE` serializes writers like `FOR UPDATE` but, as only non-key
+    /// columns change, does not block foreign-key checks against the row.
     /// SQLite needs no row lock: one writer connection runs every write under `BEGIN IMMEDIATE`.
     pub(crate) fn for_update(self) -> &'static str {
         match self {
@@ -43,6 +44,33 @@ impl Dialect {
 
     /// A subquery that yields, one row each, the strings of the JSON array bound as `$n`: a list
     /// of any length in one prepared statement.
+    /// Run after a restore wrote rows with their own ids: PostgreSQL's `audit_pending` id
+    /// sequence continues after the highest restored id.
+    pub(crate) fn after_restore(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(
+                "SELECT setval(pg_get_serial_sequence('audit_pending', 'id'), \
+                 COALESCE((SELECT max(id) FROM audit_pending), 0) + 1, false)",
+            ),
+        }
+    }
+
+    /// A subquery of the integers in the JSON array `$n`.
+    pub(crate) fn json_ints(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("SELECT value FROM json_each(${n})"),
+            Dialect::Postgres => format!("SELECT json_array_elements_text(${n}::json)::bigint"),
+        }
+    }
+
+    /// Whether audited changes leave their event pending for a chainer to seal after commit
+    /// (PostgreSQL: many connections, many replicas, and no lock across a commit), instead of
+    /// chaining it in their own transaction under the workspace's head (SQLite: one writer).
+    pub(crate) fn defers_audit_chain(self) -> bool {
+        matches!(self, Dialect::Postgres)
+    }
+
     pub(crate) fn json_strings(self, n: usize) -> String {
         match self {
             Dialect::Sqlite => format!("SELECT value FROM json_each(${n})"),

@@ -56,7 +56,10 @@ mod workspaces;
 use async_trait::async_trait;
 
 pub use actions::{ActionRow, ActionUpdate};
-pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, GENESIS_HASH, chain_hash};
+pub use audit::{
+    AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, GENESIS_HASH, PendingAuditRow, chain_hash,
+    pending_mac,
+};
 pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
 pub use identities::IdentityRow;
 pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rekey, Rewrapped, WrappedDekRow};
@@ -360,17 +363,21 @@ pub trait Store: Send + Sync + 'static {
     // ---- audit ----
     /// Appends the event of a read of secrets' values and records, in the same transaction, that
     /// `used` (secret ids) were read or used by `by` at `at`: both or neither.
-    async fn append_read(&self, audit: AuditRecord, used: &[String], at: i64, by: &str) -> Result<i64>;
-    /// Appends an event that stands alone (a reveal, a failed login); returns its sequence number.
-    async fn append_audit(&self, audit: AuditRecord) -> Result<i64>;
-    /// Appends several events that stand alone in one transaction, all or none, in the order
-    /// given; returns their sequence numbers in that order.
-    async fn append_audits(&self, records: Vec<AuditRecord>) -> Result<Vec<i64>>;
-    /// Events matching the filter, oldest first.
+    async fn append_read(&self, audit: AuditRecord, used: &[String], at: i64, by: &str) -> Result<()>;
+    /// Appends an event that stands alone (a reveal, a failed login).
+    async fn append_audit(&self, audit: AuditRecord) -> Result<()>;
+    /// Appends several events that stand alone in one transaction, all or none, in the order given.
+    async fn append_audits(&self, records: Vec<AuditRecord>) -> Result<()>;
+    /// Events matching the filter, oldest first. On PostgreSQL the workspace's pending events
+    /// are sealed into its chain first, so every event committed before the call is listed.
     async fn list_audit(&self, workspace_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEventRow>>;
     /// The last event's sequence number and hash as recorded in the workspace's chain head.
     async fn audit_head(&self, workspace_id: &str) -> Result<Option<(i64, Vec<u8>)>>;
     /// Every workspace's chain head (its last event's sequence number), by workspace id: what a
     /// follower of the whole log (the audit file) compares with what it has written.
     async fn audit_heads(&self) -> Result<Vec<AuditHeadRow>>;
+    /// The workspace's events not sealed into its chain yet, oldest first (PostgreSQL seals
+    /// events shortly after their change commits; a row left here long, or whose MAC does not
+    /// match, is what `sealbox audit verify` reports).
+    async fn pending_audit(&self, workspace_id: &str) -> Result<Vec<PendingAuditRow>>;
 }

@@ -109,6 +109,16 @@ async fn check_owner_kept(c: &mut dyn Exec, workspace_id: &str, member_id: &str,
     }
 }
 
+/// Holds the workspace's row until the transaction ends, so that two changes of its owners never
+/// both see the other owner (on SQLite the one writer serialises them already).
+async fn lock_owners(c: &mut dyn Exec, workspace_id: &str) -> Result<()> {
+    let sql = format!("SELECT id FROM workspaces WHERE id = $1{}", c.dialect().for_update());
+    if c.fetch_all(&sql, args![workspace_id]).await?.is_empty() {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 pub(crate) async fn set_member_role(
     c: &mut dyn Exec,
     workspace_id: String,
@@ -117,6 +127,7 @@ pub(crate) async fn set_member_role(
     audit: AuditRecord,
 ) -> Result<()> {
     let head = lock_head(c, &workspace_id, &audit).await?;
+    lock_owners(c, &workspace_id).await?;
     check_owner_kept(c, &workspace_id, &member_id, Some(&role)).await?;
     c.execute(
         "UPDATE members SET role = $1 WHERE id = $2 AND workspace_id = $3",
@@ -134,6 +145,7 @@ pub(crate) async fn delete_member(
     audit: AuditRecord,
 ) -> Result<()> {
     let head = lock_head(c, &workspace_id, &audit).await?;
+    lock_owners(c, &workspace_id).await?;
     check_owner_kept(c, &workspace_id, &member_id, None).await?;
     // The foreign key cascades too; deleting the tokens explicitly does not depend on it.
     c.execute("DELETE FROM tokens WHERE member_id = $1", args![&member_id])

@@ -1,6 +1,11 @@
 //! The PostgreSQL store. Several server processes may share one database: every write is one
-//! transaction, and audited writes first lock their workspace's row (`SELECT ... FOR NO KEY UPDATE`),
-//! so replicas append to a workspace's audit chain one at a time. No state is kept in process.
+//! transaction, and an audited write inserts its event into `audit_pending` (with a keyed MAC)
+//! without locking anything shared, so audited writes of one workspace commit in parallel, on
+//! every replica. A chainer task per process seals pending events into their workspace's chain:
+//! woken after each commit that appended events (and every second, for what another replica
+//! left), it locks a workspace's chain head (`SELECT ... FOR NO KEY UPDATE`) for one short
+//! transaction that seals everything pending there, so chainers on several replicas take turns.
+//! No other state is kept in process.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,6 +21,9 @@ use crate::db::{Columns, Exec, args};
 use crate::{AuditChainKey, Result, StoreError, StoreOptions, migrate};
 
 const POOL_SIZE: u32 = 16;
+/// How often the chainer looks for pending events without being woken (another replica's, or
+/// ones left by a process that stopped before sealing them).
+const CHAINER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 /// The `pg_advisory_lock` key held while migrating ("sealbox" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0073_6561_6c62_6f78;
 
@@ -25,6 +33,8 @@ pub struct PostgresStore {
     /// Replaced once at start when the database was rekeyed (see `Store::use_audit_chain_key`).
     chain_key: crate::audit::ChainKeyCell,
     metrics: Arc<Metrics>,
+    /// Wakes this process's chainer; when the chainer holds the last reference, it stops.
+    chainer: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -72,17 +82,58 @@ impl PostgresStore {
             .acquire_timeout(options.timeout)
             .connect_with(connect.options([("statement_timeout", statement_timeout.as_str())]))
             .await?;
-        Ok(PostgresStore {
+        let store = PostgresStore {
             pool,
             chain_key: crate::audit::ChainKeyCell::new(chain_key),
             metrics: options.metrics,
-        })
+            chainer: Arc::new(tokio::sync::Notify::new()),
+        };
+        tokio::spawn(run_chainer(
+            store.pool.clone(),
+            store.chain_key.clone(),
+            store.chainer.clone(),
+        ));
+        Ok(store)
     }
 
     /// Closes the pool's connections.
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The chainer: seals pending audit events whenever woken, and every [`CHAINER_TICK`], until the
+/// store it belongs to is dropped or closed.
+async fn run_chainer(pool: PgPool, key: crate::audit::ChainKeyCell, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        if Arc::strong_count(&wake) == 1 || pool.is_closed() {
+            return;
+        }
+        // While the server is sealed there is no key: pending events wait for the unseal.
+        if let Some(key) = key.get()
+            && let Err(e) = seal_all(&pool, &key).await
+            && !pool.is_closed()
+        {
+            tracing::warn!(error = %e, "postgres: sealing pending audit events failed; retrying");
+        }
+        let _ = tokio::time::timeout(CHAINER_TICK, wake.notified()).await;
+    }
+}
+
+/// Seals every workspace's pending audit events, a batch per transaction, until none is left.
+/// Looks first without a transaction, so an idle chainer holds no lock.
+async fn seal_all(pool: &PgPool, key: &AuditChainKey) -> Result<()> {
+    for workspace_id in crate::audit::pending_workspaces(&mut pool.clone()).await? {
+        loop {
+            let mut tx = pool.begin().await?;
+            let more = crate::audit::seal_some(&mut *tx, key, Some(&workspace_id)).await?;
+            tx.commit().await?;
+            if !more {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn migrate_locked(conn: &mut PgConnection) -> Result<()> {
@@ -130,6 +181,10 @@ impl Backend for PostgresStore {
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    fn audit_appended(&self) {
+        self.chainer.notify_one();
     }
 
     fn pool_status(&self) -> PoolStatus {

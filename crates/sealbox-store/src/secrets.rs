@@ -308,12 +308,14 @@ pub(crate) async fn list_versions(c: &mut dyn Exec, secret_id: &str) -> Result<V
 pub(crate) async fn update_secret(c: &mut dyn Exec, update: SecretUpdate, mut audit: AuditRecord) -> Result<SecretRow> {
     let u = update;
     let head = lock_head(c, &u.workspace_id, &audit).await?;
-    let current: i64 = fetch_optional(
-        c,
-        "SELECT current_version FROM secrets WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
-        args![&u.secret_id, &u.workspace_id],
-        |r| r.get("current_version"),
-    )
+    // Locked until commit, so concurrent updates of one secret take version numbers in turn.
+    let sql = format!(
+        "SELECT current_version FROM secrets WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL{}",
+        c.dialect().for_update()
+    );
+    let current: i64 = fetch_optional(c, &sql, args![&u.secret_id, &u.workspace_id], |r| {
+        r.get("current_version")
+    })
     .await?
     .ok_or(StoreError::NotFound)?;
     if u.expected_current_version.is_some_and(|expected| expected != current) {

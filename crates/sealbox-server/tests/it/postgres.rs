@@ -255,3 +255,107 @@ async fn replicas_share_the_sign_in_limit() {
     let refused = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!((checked, refused), (5, 25), "{statuses:?}");
 }
+
+/// Issue 13: audited writes and reads through two replicas at once all land, once each, in the
+/// workspace's one chain, which verifies; and `verify` (through either replica) reports an event
+/// edited, inserted or removed behind the servers' backs, and an unsealed event forged in
+/// `audit_pending` by someone without the chain key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_on_two_replicas_keep_a_tamper_evident_chain() {
+    let Some((first, second)) = crate::two_replicas_on_postgres().await else {
+        return;
+    };
+    let url = first.config.database_url.clone().unwrap();
+    let token = first.owner_token.clone();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let api = Api::new(if i % 2 == 0 { &first } else { &second });
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            api.create_text(&token, &format!("T{i}"), "v").await;
+            api.reveal(&token, &format!("T{i}")).await.expect(200);
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let (a, b) = (Api::new(&first), Api::new(&second));
+    let verify = |api: &Api| {
+        let (api, token) = (api.clone(), token.clone());
+        async move { api.get("/v1/audit/verify", &token).await.expect(200) }
+    };
+    for api in [&a, &b] {
+        let verified = verify(api).await;
+        assert_eq!(verified["ok"], true, "{verified}");
+    }
+    let events = b.audit(&token).await;
+    for i in 0..40 {
+        for action in ["secret.create", "secret.reveal"] {
+            let found = events
+                .iter()
+                .filter(|e| e["action"] == action && e["target"] == format!("secret:T{i}"))
+                .count();
+            assert_eq!(found, 1, "{action} of T{i}");
+        }
+    }
+
+    let db = sqlx::PgPool::connect(&url).await.unwrap();
+    let (ws, seq): (String, i64) = sqlx::query_as(
+        "SELECT workspace_id, seq FROM audit_events WHERE target = 'secret:T5' AND action = 'secret.create'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let sql = |text: &'static str| {
+        let (db, ws) = (db.clone(), ws.clone());
+        async move {
+            sqlx::query(text).bind(&ws).bind(seq).execute(&db).await.unwrap();
+        }
+    };
+    let refused = |verified: serde_json::Value, problem: &str| {
+        assert_eq!(verified["ok"], false, "{verified}");
+        assert!(verified["problem"].as_str().unwrap().contains(problem), "{verified}");
+    };
+
+    // Edited: the actor of one event.
+    sql("CREATE TABLE edited AS SELECT * FROM audit_events WHERE workspace_id = $1 AND seq = $2").await;
+    sql("UPDATE audit_events SET actor = 'member:nobody@example.com' WHERE workspace_id = $1 AND seq = $2").await;
+    let verified = verify(&a).await;
+    refused(verified.clone(), "was altered after it was written");
+    assert_eq!(verified["first_bad_seq"], seq);
+    sql("UPDATE audit_events e SET actor = o.actor FROM edited o WHERE e.workspace_id = $1 AND e.seq = $2").await;
+    assert_eq!(verify(&b).await["ok"], true);
+
+    // Removed: one event in the middle.
+    sql("CREATE TABLE removed AS SELECT * FROM audit_events WHERE workspace_id = $1 AND seq = $2").await;
+    sql("DELETE FROM audit_events WHERE workspace_id = $1 AND seq = $2").await;
+    let verified = verify(&b).await;
+    refused(verified.clone(), &format!("event {seq} is missing"));
+    sqlx::query("INSERT INTO audit_events SELECT * FROM removed")
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(verify(&a).await["ok"], true);
+
+    // Inserted: a copy of an event after the last one, with the head moved to it.
+    sql("INSERT INTO audit_events SELECT workspace_id, (SELECT max(seq) + 1 FROM audit_events WHERE workspace_id = $1), \
+         at, actor, action, target, outcome, request_id, client_addr, detail, \
+         (SELECT hash FROM audit_events WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1), hash \
+         FROM audit_events WHERE workspace_id = $1 AND seq = $2")
+    .await;
+    sql("UPDATE workspaces SET audit_seq = audit_seq + 1 WHERE id = $1 AND $2 > 0").await;
+    refused(verify(&a).await, "was altered after it was written");
+    sql("DELETE FROM audit_events WHERE workspace_id = $1 AND seq = (SELECT audit_seq FROM workspaces WHERE id = $1) AND $2 > 0")
+        .await;
+    sql("UPDATE workspaces SET audit_seq = audit_seq - 1 WHERE id = $1 AND $2 > 0").await;
+    assert_eq!(verify(&b).await["ok"], true);
+
+    // Inserted where changes leave their events for the chainer, without the key's MAC.
+    sql("INSERT INTO audit_pending (workspace_id, at, actor, action, target, outcome, request_id, client_addr, detail, mac) \
+         SELECT workspace_id, at, actor, action, target, outcome, request_id, client_addr, detail, '\\x00' \
+         FROM audit_events WHERE workspace_id = $1 AND seq = $2")
+    .await;
+    refused(verify(&b).await, "inserted or altered outside Sealbox");
+    refused(verify(&a).await, "inserted or altered outside Sealbox");
+    db.close().await;
+}

@@ -60,12 +60,32 @@ pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
 /// `HMAC-SHA256(key, prev_hash || seq || each field, length-prefixed)`.
 pub fn chain_hash(key: &AuditChainKey, prev_hash: &[u8], seq: i64, record: &AuditRecord) -> Vec<u8> {
-    // A 32-byte key is always a valid HMAC key; the fallback is never taken.
-    let mut hasher = <Hmac<Sha256> as Mac>::new_from_slice(key.0.as_slice())
-        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    let mut hasher = hmac(key);
     hasher.update(b"sealbox-audit-v1");
     hasher.update(prev_hash);
     hasher.update(&seq.to_be_bytes());
+    hash_record(&mut hasher, record);
+    hasher.finalize().into_bytes().to_vec()
+}
+
+/// The MAC of an event waiting to be sealed into its chain (a row of `audit_pending`):
+/// `HMAC-SHA256(key, each field, length-prefixed)` under its own label, so it can never pass for
+/// a chain hash. The chainer seals only events whose MAC matches: one inserted or edited by
+/// someone who can write to the database but does not hold the key is left out, and reported.
+pub fn pending_mac(key: &AuditChainKey, record: &AuditRecord) -> Vec<u8> {
+    let mut hasher = hmac(key);
+    hasher.update(b"sealbox-audit-pending-v1");
+    hash_record(&mut hasher, record);
+    hasher.finalize().into_bytes().to_vec()
+}
+
+fn hmac(key: &AuditChainKey) -> Hmac<Sha256> {
+    // A 32-byte key is always a valid HMAC key; the fallback is never taken.
+    <Hmac<Sha256> as Mac>::new_from_slice(key.0.as_slice())
+        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()))
+}
+
+fn hash_record(hasher: &mut Hmac<Sha256>, record: &AuditRecord) {
     hasher.update(&record.at.to_be_bytes());
     for field in [
         &record.workspace_id,
@@ -80,7 +100,6 @@ pub fn chain_hash(key: &AuditChainKey, prev_hash: &[u8], seq: i64, record: &Audi
         hasher.update(&(field.len() as u64).to_be_bytes());
         hasher.update(field.as_bytes());
     }
-    hasher.finalize().into_bytes().to_vec()
 }
 
 #[cfg(test)]
@@ -121,5 +140,17 @@ mod tests {
         shifted.actor = "member:a@example.coms".into();
         shifted.action = "ecret.create".into();
         assert_ne!(base, chain_hash(&GENESIS_HASH, 1, &shifted));
+    }
+
+    #[test]
+    fn a_pending_mac_is_keyed_covers_every_field_and_is_no_chain_hash() {
+        let key = AuditChainKey::new([7; 32]);
+        let mac = pending_mac(&key, &record());
+        assert_eq!(mac, pending_mac(&key, &record()));
+        assert_ne!(mac, pending_mac(&AuditChainKey::new([8; 32]), &record()), "keyed");
+        let mut edited = record();
+        edited.detail = "{\"x\":1}".into();
+        assert_ne!(mac, pending_mac(&key, &edited));
+        assert_ne!(mac, chain_hash(&key, &[], 0, &record()));
     }
 }

@@ -30,7 +30,8 @@ async fn a_read_of_several_secrets_is_one_event_found_by_each_secret(db: Db) {
         detail: r#"{"secrets":{"A":1,"B":4}}"#.into(),
         ..audit(ws, "secret.read", "environment")
     };
-    let seq = s.append_read(read, &used, 9_000, "identity:bot").await.unwrap();
+    s.append_read(read, &used, 9_000, "identity:bot").await.unwrap();
+    let seq = head_seq(s, ws).await;
     // An event whose detail has a `secrets` field of another shape (an action run's list of names)
     // never matches, nor breaks the query.
     s.append_audit(AuditRecord {
@@ -53,7 +54,8 @@ async fn a_read_of_several_secrets_is_one_event_found_by_each_secret(db: Db) {
                 .collect::<Vec<_>>()
         }
     };
-    let revealed = s.append_audit(audit(ws, "secret.reveal", "secret:A")).await.unwrap();
+    s.append_audit(audit(ws, "secret.reveal", "secret:A")).await.unwrap();
+    let revealed = head_seq(s, ws).await;
     assert_eq!(
         found("A").await,
         [("secret.read".to_owned(), seq), ("secret.reveal".to_owned(), revealed)],
@@ -162,7 +164,8 @@ async fn every_change_appends_one_event(db: Db) {
     appends_one!(ev("policy.delete"), |e| s.delete_policy(ws, &read.id, e));
     appends_one!(ev("identity.delete"), |e| s.delete_identity(ws, &worker.id, e));
     let before = head_seq(s, ws).await;
-    assert_eq!(s.append_audit(ev("secret.reveal")).await.unwrap(), before + 1);
+    s.append_audit(ev("secret.reveal")).await.unwrap();
+    assert_eq!(head_seq(s, ws).await, before + 1);
     expected.push(ev("secret.reveal"));
     appends_one!(ev("auth.login"), |e| s
         .insert_token(token(ws, &acme.owner.id, "session", 5_000), e));
@@ -170,7 +173,8 @@ async fn every_change_appends_one_event(db: Db) {
     s.touch_token(&personal.id, 6_000).await.unwrap();
     let reads = vec![ev("secret.read"), ev("secret.read")];
     let before = head_seq(s, ws).await;
-    assert_eq!(s.append_audits(reads.clone()).await.unwrap(), [before + 1, before + 2]);
+    s.append_audits(reads.clone()).await.unwrap();
+    assert_eq!(head_seq(s, ws).await, before + 2);
     expected.extend(reads);
 
     // The store names the version it assigned in an update's event.
@@ -199,7 +203,8 @@ async fn chains_are_per_workspace(db: Db) {
     let a = workspace(s, "a").await;
     let b = workspace(s, "b").await;
     for i in 0..5 {
-        assert_eq!(s.append_audit(audit(a.id(), "login", "x")).await.unwrap(), 2 + i);
+        s.append_audit(audit(a.id(), "login", "x")).await.unwrap();
+        assert_eq!(head_seq(s, a.id()).await, 2 + i);
         if i % 2 == 0 {
             s.append_audit(audit(b.id(), "login", "x")).await.unwrap();
         }
@@ -235,10 +240,8 @@ async fn one_chain_across_store_instances(db: Db) {
     let acme = workspace(&*db.store, "acme").await;
     for i in 0..10 {
         let server = if i % 2 == 0 { &db.store } else { &second };
-        assert_eq!(
-            server.append_audit(audit(acme.id(), "login", "x")).await.unwrap(),
-            i + 2
-        );
+        server.append_audit(audit(acme.id(), "login", "x")).await.unwrap();
+        assert_eq!(head_seq(&**server, acme.id()).await, i + 2);
     }
     assert_eq!(verify_chain(&*second, acme.id()).await.len(), 11);
 }
@@ -379,7 +382,7 @@ async fn append_audits_in_order(db: Db) {
     let s = &*db.store;
     let a = workspace(s, "a").await;
     let b = workspace(s, "b").await;
-    assert_eq!(s.append_audits(Vec::new()).await.unwrap(), Vec::<i64>::new());
+    s.append_audits(Vec::new()).await.unwrap();
     assert_eq!(head_seq(s, a.id()).await, 1);
 
     // Events of two workspaces, interleaved: each chain goes on in the order given.
@@ -389,9 +392,11 @@ async fn append_audits_in_order(db: Db) {
             audit(ws, "secret.read", &format!("secret:S{i}"))
         })
         .collect();
-    assert_eq!(s.append_audits(records.clone()).await.unwrap(), [2, 2, 3, 4, 3, 5]);
+    s.append_audits(records.clone()).await.unwrap();
+    assert_eq!((head_seq(s, a.id()).await, head_seq(s, b.id()).await), (5, 3));
     // ...and the single-event path continues them.
-    assert_eq!(s.append_audit(audit(a.id(), "login", "x")).await.unwrap(), 6);
+    s.append_audit(audit(a.id(), "login", "x")).await.unwrap();
+    assert_eq!(head_seq(s, a.id()).await, 6);
 
     let stored_a = verify_chain(s, a.id()).await;
     let stored_b = verify_chain(s, b.id()).await;
@@ -445,11 +450,9 @@ async fn append_audits_is_all_or_nothing(db: Db) {
     assert_eq!(verify_chain(s, ws).await.len() as i64, seq);
 
     // The chain goes on from where it was.
-    assert_eq!(
-        s.append_audits(vec![audit(ws, "secret.read", "secret:A")])
-            .await
-            .unwrap(),
-        [seq + 1]
-    );
+    s.append_audits(vec![audit(ws, "secret.read", "secret:A")])
+        .await
+        .unwrap();
+    assert_eq!(head_seq(s, ws).await, seq + 1);
     verify_chain(s, ws).await;
 }

@@ -52,10 +52,8 @@ async fn changes_are_refused_when_audit_fails(db: Db) {
 
     // Back online, the chain goes on from where it was.
     db.set_audit_offline(false).await;
-    assert_eq!(
-        s.append_audit(audit(ws, "secret.reveal", "EXISTING")).await.unwrap(),
-        seq + 1
-    );
+    s.append_audit(audit(ws, "secret.reveal", "EXISTING")).await.unwrap();
+    assert_eq!(head_seq(s, ws).await, seq + 1);
     verify_chain(s, ws).await;
 }
 

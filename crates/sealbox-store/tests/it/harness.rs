@@ -36,7 +36,8 @@ impl Db {
         }
     }
 
-    /// Makes inserts into `audit_events` of events with this action fail, behind the store's back.
+    /// Makes inserts of events with this action fail, behind the store's back (into
+    /// `audit_events` on SQLite, `audit_pending` on PostgreSQL).
     pub async fn refuse_audit_action(&self, action: &str) {
         // `action` comes from the test itself, not from outside.
         let sql = match &self.at {
@@ -47,7 +48,7 @@ impl Db {
             Location::Postgres { .. } => format!(
                 "CREATE FUNCTION audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ \
                  BEGIN RAISE EXCEPTION 'audit refused'; END $$; \
-                 CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_events \
+                 CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_pending \
                  FOR EACH ROW WHEN (NEW.action = '{action}') EXECUTE FUNCTION audit_refuse();"
             ),
         };
@@ -68,7 +69,9 @@ impl Db {
         }
     }
 
-    /// Makes every insert into `audit_events` fail (or work again), behind the store's back.
+    /// Makes every insert of an event by a change fail (or work again), behind the store's back:
+    /// into `audit_events` on SQLite, into `audit_pending` on PostgreSQL (where changes leave
+    /// their events for the chainer).
     pub async fn set_audit_offline(&self, offline: bool) {
         let sql = match (&self.at, offline) {
             (Location::Sqlite { .. }, true) => {
@@ -78,10 +81,10 @@ impl Db {
             (Location::Postgres { .. }, true) => {
                 "CREATE FUNCTION audit_offline() RETURNS trigger LANGUAGE plpgsql AS $$ \
                  BEGIN RAISE EXCEPTION 'audit offline'; END $$; \
-                 CREATE TRIGGER audit_offline BEFORE INSERT ON audit_events \
+                 CREATE TRIGGER audit_offline BEFORE INSERT ON audit_pending \
                  FOR EACH ROW EXECUTE FUNCTION audit_offline();"
             }
-            (Location::Postgres { .. }, false) => "DROP TRIGGER audit_offline ON audit_events",
+            (Location::Postgres { .. }, false) => "DROP TRIGGER audit_offline ON audit_pending",
         };
         self.run_sql(sql).await;
     }

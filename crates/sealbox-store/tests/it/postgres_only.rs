@@ -32,15 +32,60 @@ async fn two_servers_append_one_gapless_chain() {
             }));
         }
     }
-    let mut seqs = Vec::new();
     for task in tasks {
-        seqs.push(task.await.unwrap().unwrap());
+        task.await.unwrap().unwrap();
     }
-    seqs.sort_unstable();
-    assert_eq!(seqs, (2..=101).collect::<Vec<_>>());
     for server in &servers {
-        assert_eq!(verify_chain(&**server, acme.id()).await.len(), 101);
+        let events = verify_chain(&**server, acme.id()).await;
+        assert_eq!(events.len(), 101);
+        let mut targets: Vec<String> = events[1..].iter().map(|e| e.record.target.clone()).collect();
+        targets.sort();
+        let mut expected: Vec<String> = (0..100).map(|i| format!("secret:{}", i % 50)).collect();
+        expected.sort();
+        assert_eq!(targets, expected, "each acknowledged event once");
     }
+    drop_schema(&admin_url, &url).await;
+}
+
+/// Issue 13: an audited change does not wait for the workspace's chain head. A session holds the
+/// workspace row as a chainer (or, before, every audited change) does until its commit: changes
+/// still commit, and their events join the chain once it lets go.
+#[tokio::test]
+async fn audited_changes_do_not_wait_for_the_chain_head() {
+    let Some(admin_url) = postgres_admin_url() else { return };
+    let url = isolated_schema(&admin_url).await;
+    let store = PostgresStore::connect(&url, crate::fixtures::chain_key())
+        .await
+        .unwrap();
+    let acme = workspace(&store, "acme").await;
+    let ws = acme.id();
+    let mut holder = PgConnection::connect_with(&PgConnectOptions::from_str(&url).unwrap())
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(ws)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let changes = async {
+        store
+            .append_audit(audit(ws, "secret.reveal", "secret:A"))
+            .await
+            .unwrap();
+        let (row, first) = crate::fixtures::secret(ws, "B", "text");
+        store
+            .insert_secret(row, first, audit(ws, "secret.create", "secret:B"))
+            .await
+            .unwrap();
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(3), changes)
+        .await
+        .expect("audited changes waited for the lock on the workspace's chain head");
+    sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    let events = verify_chain(&store, ws).await;
+    let targets: Vec<&str> = events.iter().map(|e| e.record.target.as_str()).collect();
+    assert_eq!(targets[1..], ["secret:A", "secret:B"]);
     drop_schema(&admin_url, &url).await;
 }
 
@@ -68,7 +113,8 @@ async fn servers_migrate_one_schema_concurrently() {
             "0004_actions",
             "0005_login_attempts",
             "0006_token_prefix",
-            "0007_keyring"
+            "0007_keyring",
+            "0008_audit_pending"
         ]
     );
     conn.close().await.unwrap();

@@ -158,7 +158,7 @@ async fn postgres_emptied_database_is_refused() {
 }
 
 /// Deletes every row a first start and a secret leave, children first.
-const EMPTY_THE_DATABASE: &str = "DELETE FROM audit_events; DELETE FROM secret_versions; DELETE FROM secrets; \
+const EMPTY_THE_DATABASE: &str = "DELETE FROM audit_pending; DELETE FROM audit_events; DELETE FROM secret_versions; DELETE FROM secrets; \
     DELETE FROM tokens; DELETE FROM members; DELETE FROM workspaces;";
 
 /// The configuration of a server that bootstrapped a fresh PostgreSQL schema and stopped, the

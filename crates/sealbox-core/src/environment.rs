@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::audit::{AuditAction, Outcome};
 use crate::error::{CoreError, CoreResult};
-use crate::principal::{Actor, Permission, Principal, RequestContext, authorize, identity_may};
+use crate::principal::{Actor, Permission, Principal, RequestContext, authorize, identity_may, readable_tag_sets};
 use crate::validate;
 use crate::{Sealbox, kinds, parse_map};
 
@@ -201,15 +201,17 @@ impl Sealbox {
         Ok(())
     }
 
-    /// The live secrets (with their current version) whose values the caller may receive.
+    /// The live secrets (with their current version) whose values the caller may receive. For an
+    /// identity the store reads only the secrets carrying a readable policy's tags (through its
+    /// tag index), so the cost follows the answer, not the workspace; each is still checked here.
     async fn readable_secrets(
         &self,
         p: &Principal,
     ) -> CoreResult<Vec<(sealbox_store::SecretRow, sealbox_store::SecretVersionRow)>> {
-        let all = self.store.live_secrets_with_current_version(p.workspace_id()).await?;
         match p.actor() {
             Actor::Member(_) => {
                 authorize(p, Permission::RevealMasked)?;
+                let all = self.store.live_secrets_with_current_version(p.workspace_id()).await?;
                 Ok(all
                     .into_iter()
                     .filter(|(row, _)| row.visibility == Visibility::Masked.as_str())
@@ -217,8 +219,13 @@ impl Sealbox {
             }
             Actor::Identity(identity) => {
                 let policies = self.policies_of(p.workspace_id()).await?;
+                let candidates = match readable_tag_sets(identity, &policies) {
+                    Some(sets) if sets.is_empty() => Vec::new(),
+                    Some(sets) => self.store.live_secrets_tagged(p.workspace_id(), &sets).await?,
+                    None => self.store.live_secrets_with_current_version(p.workspace_id()).await?,
+                };
                 let mut out = Vec::new();
-                for (row, version) in all {
+                for (row, version) in candidates {
                     let tags = parse_map(&row.tags)?;
                     if identity_may(identity, &policies, &tags, PolicyAccess::Read) {
                         out.push((row, version));

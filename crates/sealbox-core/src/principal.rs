@@ -160,6 +160,24 @@ pub fn identity_may(
     })
 }
 
+/// The secret tag sets of the policies that let `identity` read: a secret it may read carries
+/// every tag of at least one of them (the store selects by them; [`identity_may`] still decides).
+/// `None` when one of those policies covers every secret (it names no secret tag).
+pub fn readable_tag_sets(identity: &IdentityActor, policies: &[Policy]) -> Option<Vec<Vec<(String, String)>>> {
+    let mut sets = Vec::new();
+    for policy in policies {
+        let reads = policy.allow.contains(&sealbox_types::PolicyAccess::Read);
+        if !reads || !policy.applies_to(identity) {
+            continue;
+        }
+        if policy.secret_tags.is_empty() {
+            return None;
+        }
+        sets.push(policy.secret_tags.clone().into_iter().collect());
+    }
+    Some(sets)
+}
+
 /// Which secrets a caller may list and see the details of (never the values): every one for a
 /// member; for an identity, those some policy lets it `use` or `read`.
 pub enum SecretScope {

@@ -577,6 +577,14 @@ impl<B: Backend> Store for B {
         secrets::live_secrets_with_current_version(&mut read(self), workspace_id).await
     }
 
+    async fn live_secrets_tagged(
+        &self,
+        workspace_id: &str,
+        any_of: &[Vec<(String, String)>],
+    ) -> Result<Vec<(SecretRow, SecretVersionRow)>> {
+        secrets::live_secrets_tagged(&mut read(self), workspace_id, any_of).await
+    }
+
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>> {
         secrets::trashed_before(&mut read(self), before).await
     }

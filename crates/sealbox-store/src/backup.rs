@@ -810,9 +810,7 @@ pub(crate) async fn restore(c: &mut dyn Exec, backup: &Backup) -> Result<()> {
             c.execute(&sql, &args).await?;
         }
     }
-    if let Some(sql) = c.dialect().after_restore() {
-        c.execute_script(sql).await?;
-    }
+    c.execute_script(c.dialect().after_restore()).await?;
     Ok(())
 }
 

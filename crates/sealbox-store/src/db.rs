@@ -44,15 +44,30 @@ impl Dialect {
 
     /// A subquery that yields, one row each, the strings of the JSON array bound as `$n`: a list
     /// of any length in one prepared statement.
-    /// Run after a restore wrote rows with their own ids: PostgreSQL's `audit_pending` id
-    /// sequence continues after the highest restored id.
-    pub(crate) fn after_restore(self) -> Option<&'static str> {
+    /// Run after a restore wrote every row: the tag index (derived, not backed up) is rebuilt,
+    /// and PostgreSQL's `audit_pending` id sequence continues after the highest restored id.
+    pub(crate) fn after_restore(self) -> &'static str {
         match self {
-            Dialect::Sqlite => None,
-            Dialect::Postgres => Some(
-                "SELECT setval(pg_get_serial_sequence('audit_pending', 'id'), \
-                 COALESCE((SELECT max(id) FROM audit_pending), 0) + 1, false)",
-            ),
+            Dialect::Sqlite => {
+                "INSERT INTO secret_tags (secret_id, workspace_id, key, value) \
+                 SELECT s.id, s.workspace_id, t.key, t.value FROM secrets s, json_each(s.tags) t \
+                 WHERE json_valid(s.tags) AND json_type(s.tags) = 'object' AND t.type = 'text'"
+            }
+            Dialect::Postgres => {
+                "INSERT INTO secret_tags (secret_id, workspace_id, key, value) \
+                 SELECT s.id, s.workspace_id, t.key, t.value FROM secrets s, \
+                 json_each_text(CASE WHEN json_typeof(s.tags::json) = 'object' THEN s.tags::json ELSE '{}' END) t; \
+                 SELECT setval(pg_get_serial_sequence('audit_pending', 'id'), \
+                 COALESCE((SELECT max(id) FROM audit_pending), 0) + 1, false)"
+            }
+        }
+    }
+
+    /// A table of `key, value` (text) from the JSON object `$n`.
+    pub(crate) fn json_object_entries(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_each(${n})"),
+            Dialect::Postgres => format!("json_each_text(${n}::json)"),
         }
     }
 

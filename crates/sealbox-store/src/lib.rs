@@ -67,7 +67,10 @@ pub use members::MemberRow;
 pub use migrate::schema_version;
 pub use policies::PolicyRow;
 pub use postgres::{PostgresStore, create_isolated_schema};
-pub use secrets::{SealNewVersion, SealedValue, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, VersionMeta};
+pub use secrets::{
+    LAST_USED_PRECISION_MS, SealNewVersion, SealedValue, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow,
+    VersionMeta,
+};
 pub use sqlite::SqliteStore;
 pub use startup::{BrokenChain, StartupState};
 pub use tokens::TokenRow;
@@ -345,6 +348,15 @@ pub trait Store: Send + Sync + 'static {
     /// in one query.
     async fn live_secrets_with_current_version(&self, workspace_id: &str)
     -> Result<Vec<(SecretRow, SecretVersionRow)>>;
+    /// The live secrets of the workspace, with their current version, that carry every tag of at
+    /// least one of the sets `any_of` (a set without tags: every live secret), by name, read
+    /// through the tag index: what an identity's policies may cover, whatever else the workspace
+    /// holds.
+    async fn live_secrets_tagged(
+        &self,
+        workspace_id: &str,
+        any_of: &[Vec<(String, String)>],
+    ) -> Result<Vec<(SecretRow, SecretVersionRow)>>;
     /// Trashed secrets of every workspace deleted before `before`, for the retention sweep.
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>>;
 

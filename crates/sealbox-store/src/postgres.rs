@@ -96,8 +96,11 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Closes the pool's connections.
+    /// Seals what is pending (any replica would later), then closes the pool's connections.
     pub async fn close(&self) {
+        if let Err(e) = seal_all(&self.pool, &self.chain_key.get()).await {
+            tracing::warn!(error = %e, "postgres: sealing pending audit events before closing failed");
+        }
         self.pool.close().await;
     }
 }

@@ -226,6 +226,7 @@ pub(crate) async fn insert_secret(
     )
     .await
     .map_err(duplicate_as("secret_name"))?;
+    index_tags(c, &s.id, &s.workspace_id, &s.tags).await?;
     insert_version_row(c, &first_version).await?;
     append(c, head, &audit).await?;
     Ok(())
@@ -263,6 +264,68 @@ pub(crate) async fn live_secrets_with_current_version(
         Ok((secret(&r.prefixed("s_"))?, secret_version_row(&r.prefixed("v_"))?))
     })
     .await
+}
+
+/// Writes the tag index rows of a secret whose tags are `tags`: a JSON object's text-valued
+/// entries (core writes tags as such; anything else is opaque and indexes nothing).
+async fn index_tags(c: &mut dyn Exec, secret_id: &str, workspace_id: &str, tags: &str) -> Result<()> {
+    let Ok(serde_json::Value::Object(mut entries)) = serde_json::from_str::<serde_json::Value>(tags) else {
+        return Ok(());
+    };
+    entries.retain(|_, value| value.is_string());
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let tags = serde_json::Value::Object(entries).to_string();
+    let sql = format!(
+        "INSERT INTO secret_tags (secret_id, workspace_id, key, value) SELECT $1, $2, key, value FROM {}",
+        c.dialect().json_object_entries(3)
+    );
+    c.execute(&sql, args![secret_id, workspace_id, &tags]).await?;
+    Ok(())
+}
+
+/// The live secrets of the workspace, with their current version, that carry every tag of at
+/// least one of `any_of` (an empty set: every live secret), by name. Each set is one query that
+/// starts from the tag index, so the cost follows the secrets returned.
+pub(crate) async fn live_secrets_tagged(
+    c: &mut dyn Exec,
+    workspace_id: &str,
+    any_of: &[Vec<(String, String)>],
+) -> Result<Vec<(SecretRow, SecretVersionRow)>> {
+    if any_of.iter().any(Vec::is_empty) {
+        return live_secrets_with_current_version(c, workspace_id).await;
+    }
+    let mut found: std::collections::BTreeMap<String, (SecretRow, SecretVersionRow)> = Default::default();
+    for set in any_of {
+        let Some(((key, value), rest)) = set.split_first() else {
+            continue;
+        };
+        let mut params = vec![Arg::from(workspace_id), Arg::from(key), Arg::from(value)];
+        let mut sql = format!(
+            "SELECT {}, {} FROM secret_tags t JOIN secrets s ON s.id = t.secret_id JOIN secret_versions v \
+             ON v.secret_id = s.id AND v.version = s.current_version \
+             WHERE t.workspace_id = $1 AND t.key = $2 AND t.value = $3 AND s.deleted_at IS NULL",
+            aliased("s", SECRET),
+            aliased("v", VERSION)
+        );
+        for (key, value) in rest {
+            params.push(key.into());
+            params.push(value.into());
+            let (k, v) = (params.len() - 1, params.len());
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM secret_tags o WHERE o.secret_id = s.id AND o.key = ${k} AND o.value = ${v})"
+            ));
+        }
+        let rows = fetch(c, &sql, &params, |r| {
+            Ok((secret(&r.prefixed("s_"))?, secret_version_row(&r.prefixed("v_"))?))
+        })
+        .await?;
+        for (row, version) in rows {
+            found.insert(row.name.clone(), (row, version));
+        }
+    }
+    Ok(found.into_values().collect())
 }
 
 pub(crate) async fn list_secrets(
@@ -357,6 +420,11 @@ pub(crate) async fn update_secret(c: &mut dyn Exec, update: SecretUpdate, mut au
         ],
     )
     .await?;
+    if let Some(tags) = &u.tags {
+        c.execute("DELETE FROM secret_tags WHERE secret_id = $1", args![&u.secret_id])
+            .await?;
+        index_tags(c, &u.secret_id, &u.workspace_id, tags).await?;
+    }
     append(c, head, &audit).await?;
     let sql = format!("SELECT {SECRET} FROM secrets WHERE id = $1");
     fetch_optional(c, &sql, args![&u.secret_id], secret)
@@ -404,6 +472,8 @@ pub(crate) async fn purge_secret(
     // The foreign key cascades too; deleting the versions explicitly does not depend on it.
     c.execute("DELETE FROM secret_versions WHERE secret_id = $1", args![&secret_id])
         .await?;
+    c.execute("DELETE FROM secret_tags WHERE secret_id = $1", args![&secret_id])
+        .await?;
     append(c, head, &audit).await?;
     Ok(())
 }
@@ -415,13 +485,20 @@ pub(crate) async fn trashed_before(c: &mut dyn Exec, before: i64) -> Result<Vec<
     fetch(c, &sql, args![before], secret).await
 }
 
-/// One statement for any number of secrets: the ids travel as one JSON array.
+/// How stale `last_used_at` may be: a use is written only when the stored one is older than
+/// this or by someone else, so an identity that reads its environment in a loop writes its
+/// secrets' rows once a minute, not on every read.
+pub const LAST_USED_PRECISION_MS: i64 = 60_000;
+
+/// One statement for any number of secrets: the ids travel as one JSON array. Rows whose use is
+/// already recorded, by `by`, less than [`LAST_USED_PRECISION_MS`] before `at` are left alone.
 pub(crate) async fn touch_secrets_used(c: &mut dyn Exec, secret_ids: Vec<String>, at: i64, by: String) -> Result<()> {
     let ids = serde_json::to_string(&secret_ids).map_err(|e| StoreError::Database(e.to_string()))?;
     let sql = format!(
-        "UPDATE secrets SET last_used_at = $1, last_used_by = $2 WHERE id IN ({})",
+        "UPDATE secrets SET last_used_at = $1, last_used_by = $2 WHERE id IN ({}) \
+         AND (last_used_at IS NULL OR last_used_at <= $1 - $4 OR last_used_by IS NULL OR last_used_by <> $2)",
         c.dialect().json_strings(3)
     );
-    c.execute(&sql, args![at, &by, &ids]).await?;
+    c.execute(&sql, args![at, &by, &ids, LAST_USED_PRECISION_MS]).await?;
     Ok(())
 }

@@ -194,6 +194,8 @@ pub struct SecretDetails {
     pub created_by: String,
     pub updated_at: String,
     pub updated_by: String,
+    /// When an identity or an action last read or used the value, to the minute: a use by the
+    /// same reader within a minute of the recorded one is not recorded again.
     pub last_used_at: Option<String>,
     pub last_used_by: Option<String>,
     /// Set while the secret is in the trash.

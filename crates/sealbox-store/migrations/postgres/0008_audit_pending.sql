@@ -1,4 +1,4 @@
--- Audit events not yet sealed into their workspace's chain (issue 13). Keep in step with
+-- Audit events not yet sealed into their workspace's chain, and a tag index (issue 13). Keep in step with
 -- ../sqlite/0008_audit_pending.sql (same tables, columns and indexes).
 -- On PostgreSQL an audited change inserts its event here, in its own transaction, without
 -- locking the workspace's chain head, so changes of one workspace commit in parallel, on every
@@ -20,3 +20,19 @@ CREATE TABLE audit_pending (
     detail TEXT NOT NULL,
     mac BYTEA NOT NULL
 );
+
+-- Each secret's tags, one row per tag, kept by the store in step with `secrets.tags` (issue 13):
+-- an identity's environment selects the secrets its policies cover by tag through this index,
+-- so its cost follows what it returns, not the size of the workspace. Derived data: backups
+-- leave it out and a restore rebuilds it.
+CREATE TABLE secret_tags (
+    secret_id TEXT NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
+    workspace_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (secret_id, key)
+);
+CREATE INDEX secret_tags_lookup ON secret_tags (workspace_id, key, value, secret_id);
+INSERT INTO secret_tags (secret_id, workspace_id, key, value)
+    SELECT s.id, s.workspace_id, t.key, t.value
+    FROM secrets s, json_each_text(CASE WHEN json_typeof(s.tags::json) = 'object' THEN s.tags::json ELSE '{}' END) t;

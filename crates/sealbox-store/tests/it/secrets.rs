@@ -1,4 +1,4 @@
-use sealbox_store::{SecretFilter, StoreError};
+use sealbox_store::{LAST_USED_PRECISION_MS, SecretFilter, SecretUpdate, StoreError};
 
 use crate::fixtures::{audit, head_seq, secret, secrets, update, version, workspace};
 use crate::harness::Db;
@@ -14,6 +14,8 @@ conformance!(
     secret_with_version,
     live_secrets_with_current_version,
     append_read_records_use,
+    use_is_recorded_to_the_minute,
+    live_secrets_tagged_reads_only_what_the_tags_select,
 );
 
 fn names(rows: &[sealbox_store::SecretRow]) -> Vec<&str> {
@@ -519,4 +521,147 @@ async fn append_read_records_use(db: Db) {
     );
     assert_eq!(s.secret_by_name(other.id(), "D").await.unwrap(), Some(theirs));
     assert_eq!(head_seq(s, acme.id()).await, seq + 2, "each read is one event");
+}
+
+/// Issue 13: an identity reading its environment in a loop does not write its secrets' rows on
+/// every read: a use is recorded when the stored one is a minute old, or by someone else.
+async fn use_is_recorded_to_the_minute(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let rows = secrets(s, acme.id(), &["A"]).await;
+    let ids = vec![rows[0].id.clone()];
+    let read = || audit(acme.id(), "secret.read", "environment");
+    let last_used = || async {
+        let row = s.secret_by_name(acme.id(), "A").await.unwrap().unwrap();
+        (row.last_used_at, row.last_used_by)
+    };
+    let bot = || Some("identity:bot".to_owned());
+    s.append_read(read(), &ids, 100_000, "identity:bot").await.unwrap();
+    assert_eq!(last_used().await, (Some(100_000), bot()));
+    s.append_read(read(), &ids, 100_000 + LAST_USED_PRECISION_MS - 1, "identity:bot")
+        .await
+        .unwrap();
+    assert_eq!(
+        last_used().await,
+        (Some(100_000), bot()),
+        "within the minute: not written again"
+    );
+    s.append_read(read(), &ids, 130_000, "identity:other").await.unwrap();
+    assert_eq!(
+        last_used().await,
+        (Some(130_000), Some("identity:other".to_owned())),
+        "another reader is recorded at once"
+    );
+    s.append_read(read(), &ids, 130_000 + LAST_USED_PRECISION_MS, "identity:other")
+        .await
+        .unwrap();
+    assert_eq!(
+        last_used().await,
+        (
+            Some(130_000 + LAST_USED_PRECISION_MS),
+            Some("identity:other".to_owned())
+        )
+    );
+}
+
+/// Issue 13: the environment's read goes through the tag index: every live secret carrying all
+/// tags of one of the sets, none other (another workspace's, a trashed one, one whose tags
+/// changed), and an empty set selects every live secret.
+async fn live_secrets_tagged_reads_only_what_the_tags_select(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let other = workspace(s, "other").await;
+    let ws = acme.id();
+    let tagged = |name: &str, tags: &str, in_ws: &str| {
+        let (mut row, first) = secret(in_ws, name, "text");
+        row.tags = tags.into();
+        (row, first)
+    };
+    for (name, tags, in_ws) in [
+        ("PAY_DB", r#"{"team":"payments","env":"prod"}"#, ws),
+        ("PAY_TEST", r#"{"team":"payments","env":"test"}"#, ws),
+        ("OPS", r#"{"team":"ops"}"#, ws),
+        ("UNTAGGED", "{}", ws),
+        ("THEIRS", r#"{"team":"payments","env":"prod"}"#, other.id()),
+        ("GONE", r#"{"team":"payments","env":"prod"}"#, ws),
+    ] {
+        let (row, first) = tagged(name, tags, in_ws);
+        s.insert_secret(row, first, audit(in_ws, "secret.create", name))
+            .await
+            .unwrap();
+    }
+    let gone = s.secret_by_name(ws, "GONE").await.unwrap().unwrap();
+    s.set_secret_trashed(
+        ws,
+        &gone.id,
+        Some((2_000, "member:x".into())),
+        audit(ws, "secret.delete", "GONE"),
+    )
+    .await
+    .unwrap();
+    let set = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let found = |sets: Vec<Vec<(String, String)>>| async move {
+        let rows = s.live_secrets_tagged(ws, &sets).await.unwrap();
+        for (row, version) in &rows {
+            assert_eq!(
+                (version.secret_id.as_str(), version.version),
+                (row.id.as_str(), row.current_version)
+            );
+        }
+        rows.into_iter().map(|(row, _)| row.name).collect::<Vec<_>>()
+    };
+    assert_eq!(found(vec![set(&[("team", "payments")])]).await, ["PAY_DB", "PAY_TEST"]);
+    assert_eq!(
+        found(vec![set(&[("team", "payments"), ("env", "prod")])]).await,
+        ["PAY_DB"]
+    );
+    assert_eq!(
+        found(vec![
+            set(&[("env", "prod")]),
+            set(&[("team", "ops")]),
+            set(&[("team", "payments")])
+        ])
+        .await,
+        ["OPS", "PAY_DB", "PAY_TEST"],
+        "a union, each secret once, by name"
+    );
+    assert_eq!(found(vec![set(&[("team", "nobody")])]).await, Vec::<String>::new());
+    assert_eq!(found(vec![]).await, Vec::<String>::new());
+    assert_eq!(found(vec![set(&[])]).await, ["OPS", "PAY_DB", "PAY_TEST", "UNTAGGED"]);
+
+    // Retagged: the index follows.
+    let ops = s.secret_by_name(ws, "OPS").await.unwrap().unwrap();
+    s.update_secret(
+        SecretUpdate {
+            tags: Some(r#"{"team":"payments","env":"prod"}"#.into()),
+            ..update(&ops, 1, "retagged", false)
+        },
+        audit(ws, "secret.update", "OPS"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(found(vec![set(&[("env", "prod")])]).await, ["OPS", "PAY_DB"]);
+    assert_eq!(found(vec![set(&[("team", "ops")])]).await, Vec::<String>::new());
+    // Restored from the trash it is found again; purged it is gone.
+    s.set_secret_trashed(ws, &gone.id, None, audit(ws, "secret.restore", "GONE"))
+        .await
+        .unwrap();
+    assert_eq!(found(vec![set(&[("env", "prod")])]).await, ["GONE", "OPS", "PAY_DB"]);
+    s.set_secret_trashed(
+        ws,
+        &gone.id,
+        Some((3_000, "member:x".into())),
+        audit(ws, "secret.delete", "GONE"),
+    )
+    .await
+    .unwrap();
+    s.purge_secret(ws, &gone.id, audit(ws, "secret.purge", "GONE"))
+        .await
+        .unwrap();
+    assert_eq!(found(vec![set(&[("env", "prod")])]).await, ["OPS", "PAY_DB"]);
 }

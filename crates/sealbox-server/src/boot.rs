@@ -31,6 +31,7 @@ pub struct Prepared {
     /// Where those credentials were written (mode 0600).
     pub bootstrap_file: Option<PathBuf>,
     sqlite: Option<Arc<SqliteStore>>,
+    postgres: Option<Arc<PostgresStore>>,
 }
 
 impl Prepared {
@@ -39,10 +40,14 @@ impl Prepared {
         self.sealing.state()
     }
 
-    /// Lets queued writes finish; call after the server stopped.
+    /// Lets queued writes finish (SQLite) or chains the pending audit events (PostgreSQL); call
+    /// after the server stopped, before sealing it.
     pub async fn close(&self) {
         if let Some(sqlite) = &self.sqlite {
             sqlite.close().await;
+        }
+        if let Some(postgres) = &self.postgres {
+            postgres.close().await;
         }
     }
 }
@@ -60,11 +65,14 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         metrics: metrics.clone(),
     };
     // Opened without the audit chain's key: it derives from the root key, given at unseal.
-    let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
-        Some(url) => (Arc::new(open_postgres(url, None, options).await?), None),
+    let (store, sqlite, postgres): (Arc<dyn Store>, _, _) = match &config.database_url {
+        Some(url) => {
+            let postgres = Arc::new(open_postgres(url, None, options).await?);
+            (postgres.clone() as Arc<dyn Store>, None, Some(postgres))
+        }
         None => {
             let sqlite = Arc::new(open_sqlite(&config.data_dir, None, options).await?);
-            (sqlite.clone() as Arc<dyn Store>, Some(sqlite))
+            (sqlite.clone() as Arc<dyn Store>, Some(sqlite), None)
         }
     };
     // Before anything is written: a database that lost rows is refused, never bootstrapped again.
@@ -109,6 +117,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         bootstrap,
         bootstrap_file,
         sqlite,
+        postgres,
     })
 }
 

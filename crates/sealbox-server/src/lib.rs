@@ -366,14 +366,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await?
         }
     }
-    sealing.seal();
     if let Some(metrics_server) = metrics_server {
         metrics_server.abort();
     }
     if let Some(audit_file) = audit_file {
         audit_file.finish().await;
     }
+    // Before sealing: closing chains PostgreSQL's pending audit events, with the chain key.
     prepared.close().await;
+    sealing.seal();
     tracing::info!("sealbox stopped");
     Ok(())
 }

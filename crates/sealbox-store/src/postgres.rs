@@ -96,9 +96,12 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Seals what is pending (any replica would later), then closes the pool's connections.
+    /// Seals what is pending (any replica would later; a sealed server has no key and leaves
+    /// it), then closes the pool's connections.
     pub async fn close(&self) {
-        if let Err(e) = seal_all(&self.pool, &self.chain_key.get()).await {
+        if let Some(key) = self.chain_key.get()
+            && let Err(e) = seal_all(&self.pool, &key).await
+        {
             tracing::warn!(error = %e, "postgres: sealing pending audit events before closing failed");
         }
         self.pool.close().await;

@@ -48,8 +48,8 @@ impl Sealed {
     async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap().unwrap();
-        self.prepared.sealing.seal();
         self.prepared.close().await;
+        self.prepared.sealing.seal();
     }
 
     async fn unseal(&self, body: Value) -> crate::Reply {

@@ -263,6 +263,13 @@ pub enum AuditAction {
     ServerBackup,
     /// A new keyring version (key rotation).
     ServerRotate,
+    /// The workspace's token lifetimes changed.
+    WorkspaceSettingsUpdate,
+    /// An identity was given a trust in a JWT issuer.
+    IdentityFederate,
+    IdentityFederationRemove,
+    /// A platform's JWT exchanged for an identity token (or refused).
+    AuthJwtExchange,
 }
 
 impl AuditAction {
@@ -302,6 +309,10 @@ impl AuditAction {
             AuditAction::ActionRun => "action.run",
             AuditAction::ServerBackup => "server.backup",
             AuditAction::ServerRotate => "server.rotate",
+            AuditAction::WorkspaceSettingsUpdate => "workspace.settings_update",
+            AuditAction::IdentityFederate => "identity.federate",
+            AuditAction::IdentityFederationRemove => "identity.federation_remove",
+            AuditAction::AuthJwtExchange => "auth.jwt_exchange",
         }
     }
 }
@@ -331,7 +342,7 @@ mod tests {
     use super::*;
 
     /// Every action (`as_str`'s match makes sure each has a name).
-    const ALL: [AuditAction; 33] = [
+    const ALL: [AuditAction; 37] = [
         AuditAction::WorkspaceCreate,
         AuditAction::AuthLogin,
         AuditAction::AuthLogout,
@@ -365,6 +376,10 @@ mod tests {
         AuditAction::ActionRun,
         AuditAction::ServerBackup,
         AuditAction::ServerRotate,
+        AuditAction::WorkspaceSettingsUpdate,
+        AuditAction::IdentityFederate,
+        AuditAction::IdentityFederationRemove,
+        AuditAction::AuthJwtExchange,
     ];
 
     #[test]

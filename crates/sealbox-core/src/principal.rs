@@ -234,6 +234,10 @@ pub enum Permission {
     RotateKeys,
     /// Read the server's metrics (`GET /v1/sys/metrics`).
     ReadMetrics,
+    /// Read the workspace's settings (token lifetimes).
+    ViewWorkspaceSettings,
+    /// Change the workspace's settings (token lifetimes).
+    ManageWorkspaceSettings,
 }
 
 pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
@@ -243,16 +247,30 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
         Actor::Identity(_) => return Err(identities_may_not()),
     };
     let allowed = match (permission, role) {
-        (ViewSecrets | RevealMasked | ViewActions | RunActions, _) => true,
+        (ViewSecrets | RevealMasked | ViewActions | RunActions | ViewWorkspaceSettings, _) => true,
         (BackupServer | RotateKeys, role) => role == Role::Owner,
         (
-            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
-            | ManageActions | ReadMetrics,
+            ManageSecrets
+            | ManageMembers
+            | ReadAudit
+            | ManageOwnTokens
+            | CreateWorkspace
+            | ManageMachineAccess
+            | ManageActions
+            | ReadMetrics
+            | ManageWorkspaceSettings,
             Role::Owner | Role::Admin,
         ) => true,
         (
-            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
-            | ManageActions | ReadMetrics,
+            ManageSecrets
+            | ManageMembers
+            | ReadAudit
+            | ManageOwnTokens
+            | CreateWorkspace
+            | ManageMachineAccess
+            | ManageActions
+            | ReadMetrics
+            | ManageWorkspaceSettings,
             Role::Editor,
         ) => false,
     };
@@ -390,6 +408,8 @@ fn describe(permission: Permission) -> &'static str {
         Permission::BackupServer => "take a backup of the server",
         Permission::RotateKeys => "rotate the server's keys",
         Permission::ReadMetrics => "read the server's metrics",
+        Permission::ViewWorkspaceSettings => "read the workspace's settings",
+        Permission::ManageWorkspaceSettings => "change the workspace's settings",
     }
 }
 
@@ -427,6 +447,8 @@ mod tests {
             (ViewActions, true, true, true),
             (ManageActions, true, true, false),
             (RunActions, true, true, true),
+            (ViewWorkspaceSettings, true, true, true),
+            (ManageWorkspaceSettings, true, true, false),
         ] {
             assert_eq!(authorize(&as_role(Role::Owner), perm).is_ok(), owner, "{perm:?}");
             assert_eq!(authorize(&as_role(Role::Admin), perm).is_ok(), admin, "{perm:?}");

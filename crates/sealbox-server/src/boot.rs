@@ -44,6 +44,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     create_private_dir(&config.data_dir)?;
     // The senders first: a bad --extra-ca-file stops the start before anything is opened.
     let dispatcher = crate::dispatch::OutboundDispatcher::from_config(config, Arc::new(SystemClock))?;
+    let issuer_keys = crate::jwks::HttpsIssuerKeys::from_config(config)?;
     // The key comes first: the store seals the audit chain with a key derived from it.
     let key = KeySource::from_config(config).load_at_start()?;
     let chain_key = sealbox_core::audit_chain_key(&key.key);
@@ -78,11 +79,17 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     }
     let core_config = CoreConfig {
         trash_retention_ms: i64::from(config.trash_retention_days) * 24 * 60 * 60 * 1000,
+        jwks_cache_ttl_ms: i64::try_from(config.jwks_cache_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        jwks_refetch_interval_ms: i64::try_from(config.jwks_refetch_interval_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
         ..CoreConfig::default()
     };
     let origin = key.describe_origin();
     let core = match Sealbox::open(store, key.key, Arc::new(SystemClock), core_config).await {
-        Ok(core) => core.with_dispatcher(Arc::new(dispatcher)).with_metrics(metrics),
+        Ok(core) => core
+            .with_dispatcher(Arc::new(dispatcher))
+            .with_issuer_keys(Arc::new(issuer_keys))
+            .with_metrics(metrics),
         Err(OpenError::WrongRootKey(e)) => anyhow::bail!("{e} ({origin})"),
         Err(e) => return Err(e.into()),
     };

@@ -14,7 +14,7 @@
 //! # Layout
 //!
 //! Both implementations run the same queries, written once with `$n` parameters, one module per
-//! table group (`workspaces`, `members`, `tokens`, `identities`, `policies`, `actions`,
+//! table group (`workspaces`, `members`, `tokens`, `identities`, `federations`, `policies`, `actions`,
 //! `secrets`, `audit`, `login_attempts`, `meta`), each with its row models, over a small
 //! connection abstraction (`db.rs`). Write queries take owned arguments (SQLite runs them on its
 //! writer thread) inside a transaction the backend opens (`backend.rs`); the implementations
@@ -39,6 +39,7 @@ mod audit;
 mod backend;
 mod backup;
 mod db;
+mod federations;
 mod identities;
 mod keyring;
 mod login_attempts;
@@ -58,6 +59,7 @@ use async_trait::async_trait;
 pub use actions::{ActionRow, ActionUpdate};
 pub use audit::{AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, GENESIS_HASH, chain_hash};
 pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
+pub use federations::{FederationRow, TokenSettingsRow};
 pub use identities::IdentityRow;
 pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rekey, Rewrapped, WrappedDekRow};
 pub use members::MemberRow;
@@ -261,6 +263,26 @@ pub trait Store: Send + Sync + 'static {
     async fn update_action(&self, update: ActionUpdate, audit: AuditRecord) -> Result<()>;
     /// `NotFound` unless the action is in the workspace.
     async fn delete_action(&self, workspace_id: &str, action_id: &str, audit: AuditRecord) -> Result<()>;
+
+    // ---- token lifetimes ----
+    /// The workspace's token lifetimes; `None` when never set (no default, no maximum).
+    async fn token_settings(&self, workspace_id: &str) -> Result<Option<TokenSettingsRow>>;
+    /// Stores the workspace's token lifetimes (replacing what was there).
+    async fn set_token_settings(&self, row: TokenSettingsRow, audit: AuditRecord) -> Result<()>;
+
+    // ---- federation (JWT issuers identities trust) ----
+    /// `NotFound` unless the identity is in the row's workspace.
+    async fn insert_federation(&self, row: FederationRow, audit: AuditRecord) -> Result<()>;
+    /// The identity's trusts, oldest first.
+    async fn list_federations(&self, workspace_id: &str, identity_id: &str) -> Result<Vec<FederationRow>>;
+    /// `NotFound` unless the trust is the identity's, in the workspace.
+    async fn delete_federation(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        id: &str,
+        audit: AuditRecord,
+    ) -> Result<()>;
 
     // ---- tokens ----
     /// A token acts as a member or as an identity (of its workspace, else `NotFound`), not both.

@@ -1,7 +1,8 @@
 //! Dev-only: the real local peers the actions tests run against, on 127.0.0.1 and a free port:
 //! a private CA ([`Pki`]), aiosmtpd ([`Smtp`], with or without STARTTLS) and moto in server mode
 //! ([`Moto`], SQS and IAM), the last two started as Python subprocesses ([`start_peer`]) that are
-//! killed when dropped. The Python comes from `SEALBOX_TEST_PYTHON` (default `python3`); when it
+//! killed when dropped, and a local OpenID Connect issuer ([`OidcIssuer`], `oidc.rs`: discovery
+//! document and JWKS over HTTPS, rotating RS256/ES256 keys, tokens minted with any claims). The Python comes from `SEALBOX_TEST_PYTHON` (default `python3`); when it
 //! cannot import a peer's module the test is skipped, or fails under `CI=true` ([`python_with`]).
 //! Used by the `tests/it` suites of sealbox-actions and sealbox-server; depends on no sealbox crate.
 
@@ -17,6 +18,9 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use serde_json::{Value, json};
+
+mod oidc;
+pub use oidc::{OidcIssuer, SigningKey, now as unix_now};
 
 /// A private CA and server certificates signed by it.
 pub struct Pki {

@@ -36,6 +36,8 @@ from .models import (  # noqa: E402
     CreatedToken,
     EmailResult,
     Environment,
+    ExchangedToken,
+    Federation,
     Health,
     Readiness,
     HttpResult,
@@ -50,6 +52,7 @@ from .models import (  # noqa: E402
     SqsResult,
     TokenInfo,
     WhoAmI,
+    WorkspaceSettings,
 )
 from .client import Client, Context  # noqa: E402
 
@@ -68,6 +71,8 @@ __all__ = [
     "DestinationFailed",
     "EmailResult",
     "Environment",
+    "ExchangedToken",
+    "Federation",
     "Forbidden",
     "Health",
     "Readiness",
@@ -90,4 +95,5 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "WhoAmI",
+    "WorkspaceSettings",
 ]

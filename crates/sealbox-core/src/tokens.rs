@@ -231,12 +231,14 @@ impl Sealbox {
 }
 
 /// What a token is for: a member's personal access token, a member's sign-in session (the only
-/// kind the panel's cookie takes), or an identity's token. Stored as [`TokenKind::as_str`].
+/// kind the panel's cookie takes), an identity's token, or an identity's token exchanged for a
+/// platform's JWT (short-lived; deleted a day after it expired). Stored as [`TokenKind::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     Personal,
     Session,
     Identity,
+    Federated,
 }
 
 impl TokenKind {
@@ -245,13 +247,19 @@ impl TokenKind {
             TokenKind::Personal => "personal",
             TokenKind::Session => "session",
             TokenKind::Identity => "identity",
+            TokenKind::Federated => "federated",
         }
     }
 
     pub(crate) fn parse(stored: &str) -> Option<Self> {
-        [TokenKind::Personal, TokenKind::Session, TokenKind::Identity]
-            .into_iter()
-            .find(|kind| kind.as_str() == stored)
+        [
+            TokenKind::Personal,
+            TokenKind::Session,
+            TokenKind::Identity,
+            TokenKind::Federated,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == stored)
     }
 }
 
@@ -335,7 +343,12 @@ mod tests {
 
     #[test]
     fn token_kinds_read_back_what_is_stored() {
-        for kind in [TokenKind::Personal, TokenKind::Session, TokenKind::Identity] {
+        for kind in [
+            TokenKind::Personal,
+            TokenKind::Session,
+            TokenKind::Identity,
+            TokenKind::Federated,
+        ] {
             assert_eq!(TokenKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(TokenKind::parse("Session"), None);

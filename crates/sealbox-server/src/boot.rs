@@ -311,5 +311,10 @@ pub async fn sweep_trash_forever(core: Arc<Sealbox>) {
             Ok(n) => tracing::info!(purged = n, "trash retention: purged expired secrets"),
             Err(e) => tracing::warn!(error = %e, "trash retention sweep failed"),
         }
+        match core.sweep_expired_exchanged_tokens().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "deleted exchanged (JWT) tokens expired over a day ago"),
+            Err(e) => tracing::warn!(error = %e, "sweep of expired exchanged tokens failed"),
+        }
     }
 }

@@ -493,6 +493,11 @@ impl<B: Backend> Store for B {
         write(self, move |c| Box::pin(tokens::touch_token(c, token_id, at))).await
     }
 
+    async fn delete_expired_tokens(&self, kind: &str, before: i64) -> Result<u64> {
+        let kind = kind.to_owned();
+        write(self, move |c| Box::pin(tokens::delete_expired_tokens(c, kind, before))).await
+    }
+
     async fn insert_secret(
         &self,
         secret: SecretRow,

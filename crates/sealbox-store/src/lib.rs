@@ -319,6 +319,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Records use; cheap and not audited.
     async fn touch_token(&self, token_id: &str, at: i64) -> Result<()>;
+    /// Deletes the tokens of `kind` that expired before `before` (bookkeeping of short-lived
+    /// exchanged tokens, not audited); returns how many.
+    async fn delete_expired_tokens(&self, kind: &str, before: i64) -> Result<u64>;
 
     // ---- secrets ----
     /// Inserts the secret with its first version. `Duplicate("secret_name")` when the name is taken

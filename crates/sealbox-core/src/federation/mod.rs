@@ -347,7 +347,7 @@ impl Sealbox {
         let (token, row) = self.new_token(
             &ws.id,
             TokenOwner::Identity(&ident.id),
-            TokenKind::Identity,
+            TokenKind::Federated,
             "federated",
             Some(expires_at),
         );
@@ -374,6 +374,17 @@ impl Sealbox {
             workspace: ws.name.clone(),
             identity: ident.name.clone(),
         })
+    }
+
+    /// Deletes exchanged tokens that expired more than a day ago: one is made per exchange (a CI
+    /// job, a pod start), so they would pile up. Bookkeeping, not audited (each was audited when
+    /// exchanged, and an expired token is refused anyway). Returns how many went.
+    pub async fn sweep_expired_exchanged_tokens(&self) -> CoreResult<u64> {
+        const KEPT_AFTER_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
+        Ok(self
+            .store
+            .delete_expired_tokens(TokenKind::Federated.as_str(), self.now() - KEPT_AFTER_EXPIRY_MS)
+            .await?)
     }
 
     async fn audit_refused_exchange(

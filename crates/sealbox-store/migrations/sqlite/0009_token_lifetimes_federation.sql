@@ -29,3 +29,6 @@ CREATE TABLE identity_federations (
     created_by TEXT NOT NULL
 ) STRICT;
 CREATE INDEX identity_federations_identity ON identity_federations (identity_id, created_at);
+
+-- Exchanged tokens (kind `federated`, one per exchange) are deleted a day after they expire.
+CREATE INDEX tokens_expiry ON tokens (kind, expires_at) WHERE expires_at IS NOT NULL;

@@ -2,12 +2,13 @@
 
 use sealbox_store::{FederationRow, StoreError, TokenSettingsRow};
 
-use crate::fixtures::{audit, head_seq, id, stored_identity, workspace};
+use crate::fixtures::{audit, head_seq, id, identity_token, stored_identity, workspace};
 use crate::harness::Db;
 
 conformance!(
     token_settings_are_set_and_replaced_with_their_event,
-    trusts_belong_to_an_identity_of_the_workspace
+    trusts_belong_to_an_identity_of_the_workspace,
+    expired_exchanged_tokens_are_deleted
 );
 
 pub fn trust(workspace_id: &str, identity_id: &str, issuer: &str, created_at: i64) -> FederationRow {
@@ -115,7 +116,7 @@ async fn trusts_belong_to_an_identity_of_the_workspace(db: Db) {
     .unwrap();
     assert_eq!(
         s.list_federations(acme.id(), &worker.id).await.unwrap(),
-        [newer.clone()]
+        std::slice::from_ref(&newer)
     );
     // In the backup; and gone with the identity.
     let backup = s.backup(9_000).await.unwrap();
@@ -125,4 +126,38 @@ async fn trusts_belong_to_an_identity_of_the_workspace(db: Db) {
         .await
         .unwrap();
     assert!(s.list_federations(acme.id(), &worker.id).await.unwrap().is_empty());
+}
+
+async fn expired_exchanged_tokens_are_deleted(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let worker = stored_identity(s, acme.id(), "worker").await;
+    let exchanged = |expires_at| sealbox_store::TokenRow {
+        kind: "federated".into(),
+        expires_at: Some(expires_at),
+        ..identity_token(acme.id(), &worker.id, 1_000)
+    };
+    let (old, recent) = (exchanged(5_000), exchanged(50_000));
+    let lasting = sealbox_store::TokenRow {
+        expires_at: Some(5_000),
+        ..identity_token(acme.id(), &worker.id, 1_000)
+    };
+    for t in [&old, &recent, &lasting] {
+        s.insert_token(t.clone(), audit(acme.id(), "auth.jwt_exchange", "i"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.delete_expired_tokens("federated", 10_000).await.unwrap(), 1);
+    let left: Vec<String> = s
+        .list_identity_tokens(acme.id(), &worker.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(left.len(), 2);
+    assert!(
+        left.contains(&recent.id) && left.contains(&lasting.id),
+        "only the old exchanged one went"
+    );
 }

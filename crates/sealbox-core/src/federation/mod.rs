@@ -259,7 +259,8 @@ impl Sealbox {
         let Some(ws) = self.workspace_for_audit(workspace).await? else {
             return Ok(None);
         };
-        if identity.is_empty() || identity.len() > 128 {
+        // A name no identity can have is not looked up (nor sent to the database).
+        if validate::object_name(codes::IDENTITY_NAME_INVALID, "identity", identity).is_err() {
             return Ok(None);
         }
         Ok(self
@@ -401,7 +402,7 @@ impl Sealbox {
             return Ok(());
         }
         let shorten = |s: Option<String>| s.map(|s| s.chars().take(200).collect::<String>());
-        let target = if identity.is_empty() || identity.len() > 128 || identity.chars().any(char::is_control) {
+        let target = if validate::object_name(codes::IDENTITY_NAME_INVALID, "identity", identity).is_err() {
             "identity:(invalid)".to_owned()
         } else {
             format!("identity:{identity}")

@@ -300,6 +300,11 @@ async fn bad_jwts_are_refused_each_with_its_code_and_the_jwt_is_never_repeated()
     exchange(&s, "no-such-workspace", "payments-worker", &good)
         .await
         .expect_error(401, "auth.jwt_issuer_untrusted");
+    for odd in ["pay\u{0}ments", "../payments-worker", &"x".repeat(300)] {
+        exchange(&s, "default", odd, &good)
+            .await
+            .expect_error(401, "auth.jwt_issuer_untrusted");
+    }
     // Bad bodies: 4xx, never 5xx.
     for body in [
         json!({}),

@@ -1,6 +1,6 @@
 //! [`OidcIssuer`]: a local OpenID Connect issuer for the JWT federation tests: its discovery document
 //! (`/.well-known/openid-configuration`) and JWKS (`/jwks`) over HTTPS on 127.0.0.1 with a
-//! certificate of the test CA, an RS256 and an ES256 signing key it can rotate (new `kid`s, the
+//! certificate of the test CA, RS256, ES256 and EdDSA signing keys it can rotate (new `kid`s, the
 //! old keys gone from the JWKS), and tokens minted with any header and claims. It counts the
 //! requests for its JWKS, so a test can see how often the server fetched the keys.
 
@@ -43,9 +43,17 @@ impl SigningKey {
                 let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
                 (EncodingKey::from_ec_der(&key.serialize_der()), key.public_key_pem())
             }
-            other => panic!("the test issuer signs with RS256 or ES256, not {other:?}"),
+            Algorithm::EdDSA => {
+                let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+                (EncodingKey::from_ed_der(&key.serialize_der()), key.public_key_pem())
+            }
+            other => panic!("the test issuer signs with RS256, ES256 or EdDSA, not {other:?}"),
         };
-        let mut jwk = Jwk::from_encoding_key(&encoding, alg).unwrap();
+        let mut jwk = match alg {
+            // jsonwebtoken derives an Ed25519 JWK only from a PKCS#8 v1 key; ring writes v2.
+            Algorithm::EdDSA => ed_jwk(&public_pem),
+            _ => Jwk::from_encoding_key(&encoding, alg).unwrap(),
+        };
         jwk.common.key_id = Some(kid.to_owned());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         SigningKey {
@@ -82,7 +90,7 @@ pub struct OidcIssuer {
 }
 
 impl OidcIssuer {
-    /// Starts on 127.0.0.1 with a certificate of `pki` and one RS256 and one ES256 key.
+    /// Starts on 127.0.0.1 with a certificate of `pki` and one RS256, one ES256 and one EdDSA key.
     pub fn start(pki: &Pki) -> OidcIssuer {
         let cert = pki.server(&["127.0.0.1", "localhost"]);
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
@@ -129,11 +137,12 @@ impl OidcIssuer {
         let keys = vec![
             SigningKey::generate(Algorithm::RS256, &format!("rsa-{generation}")),
             SigningKey::generate(Algorithm::ES256, &format!("ec-{generation}")),
+            SigningKey::generate(Algorithm::EdDSA, &format!("ed-{generation}")),
         ];
         *self.state.keys.lock().unwrap() = keys;
     }
 
-    /// The current key for `alg` (RS256 or ES256).
+    /// The current key for `alg` (RS256, ES256 or EdDSA).
     pub fn key(&self, alg: Algorithm) -> SigningKey {
         self.state
             .keys
@@ -184,6 +193,16 @@ impl Drop for OidcIssuer {
     }
 }
 
+/// An Ed25519 public key (PEM, SubjectPublicKeyInfo) as an OKP JWK.
+fn ed_jwk(public_pem: &str) -> Jwk {
+    let der = rustls::pki_types::SubjectPublicKeyInfoDer::from_pem_slice(public_pem.as_bytes()).unwrap();
+    // The SPKI of an Ed25519 key is a 12-byte header and the 32-byte key.
+    let raw = &der.as_ref()[der.as_ref().len() - 32..];
+    use base64::Engine as _;
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    serde_json::from_value(json!({"kty": "OKP", "crv": "Ed25519", "x": x})).unwrap()
+}
+
 /// Seconds since the epoch.
 pub fn now() -> i64 {
     #[allow(clippy::disallowed_methods)]
@@ -218,7 +237,7 @@ fn serve(stream: TcpStream, state: &State, config: Arc<rustls::ServerConfig>) {
                 "jwks_uri": format!("{}/jwks", state.url),
                 "response_types_supported": ["id_token"],
                 "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+                "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
             })
             .to_string(),
         ),

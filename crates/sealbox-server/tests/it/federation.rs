@@ -103,7 +103,7 @@ async fn a_trusted_jwt_becomes_a_short_lived_identity_token_under_the_identitys_
         .expect(201);
 
     let mut jwts = Vec::new();
-    for alg in [Algorithm::RS256, Algorithm::ES256] {
+    for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
         let jwt = s.issuer.mint(alg, &claims(&s));
         let reply = exchange(&s, "default", "payments-worker", &jwt).await.expect(200);
         let token = reply["token"].as_str().unwrap().to_owned();
@@ -130,7 +130,7 @@ async fn a_trusted_jwt_becomes_a_short_lived_identity_token_under_the_identitys_
         .await
         .expect(200);
     let listed = tokens["tokens"].as_array().unwrap();
-    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.len(), 3);
     assert!(
         listed
             .iter()
@@ -141,7 +141,7 @@ async fn a_trusted_jwt_becomes_a_short_lived_identity_token_under_the_identitys_
 
     let events = s.api.audit(owner).await;
     let exchanges: Vec<&Value> = events.iter().filter(|e| e["action"] == "auth.jwt_exchange").collect();
-    assert_eq!(exchanges.len(), 2, "{events:#?}");
+    assert_eq!(exchanges.len(), 3, "{events:#?}");
     for e in exchanges {
         assert_eq!(e["outcome"], "success");
         assert_eq!(e["actor"], "identity:payments-worker");

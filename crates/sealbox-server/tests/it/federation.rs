@@ -643,3 +643,58 @@ async fn workspace_token_lifetimes_bound_personal_and_identity_tokens() {
         "{list}"
     );
 }
+
+/// The same on PostgreSQL: settings, a trust, an exchange and its audit, through the real server.
+#[tokio::test]
+async fn an_exchange_on_postgresql() {
+    let Some(url) = sealbox_testkit::postgres_url().await else {
+        return;
+    };
+    let server = TestServer::start_with(Options {
+        database_url: Some(url),
+        ..Options::default()
+    })
+    .await;
+    let api = Api::new(&server);
+    let owner = &server.owner_token;
+    api.patch("/v1/workspace/settings", owner, json!({"max_token_ttl_seconds": 600}))
+        .await
+        .expect(200);
+    api.post("/v1/identities", owner, json!({"name": "k8s-worker"}))
+        .await
+        .expect(201);
+    let key = sealbox_test_peers::SigningKey::generate(Algorithm::ES256, "cluster-key");
+    let jwks = json!({"keys": [key.jwk]}).to_string();
+    api.post(
+        "/v1/identities/k8s-worker/federations",
+        owner,
+        json!({"issuer": "https://kubernetes.default.svc", "audience": "sealbox", "static_keys": jwks}),
+    )
+    .await
+    .expect(201);
+    let now = unix_now();
+    let jwt = key.sign(&json!({"iss": "https://kubernetes.default.svc", "aud": "sealbox",
+        "sub": "system:serviceaccount:payments:worker", "iat": now, "exp": now + 600}));
+    let reply = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/auth/jwt",
+            None,
+            Some(json!({"workspace": "default", "identity": "k8s-worker", "jwt": jwt})),
+        )
+        .await
+        .expect(200);
+    let me = api
+        .get("/v1/auth/whoami", reply["token"].as_str().unwrap())
+        .await
+        .expect(200);
+    assert_eq!(me["name"], "k8s-worker");
+    let events = api.audit(owner).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "auth.jwt_exchange" && e["outcome"] == "success")
+    );
+    let verified = api.get("/v1/audit/verify", owner).await.expect(200);
+    assert_eq!(verified["ok"], true, "{verified}");
+}

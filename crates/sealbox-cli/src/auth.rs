@@ -15,8 +15,16 @@ use crate::{Ctx, stdin_is_terminal};
 
 #[derive(Args)]
 pub struct LoginArgs {
+    /// Sign in with this e-mail and a password.
     #[arg(long)]
-    email: String,
+    email: Option<String>,
+    /// Instead of a password: exchange this platform JWT (a file; `-` for stdin) for a
+    /// short-lived token of --identity, kept like a session.
+    #[arg(long, env = "SEALBOX_JWT_FILE", value_name = "PATH")]
+    jwt_file: Option<std::path::PathBuf>,
+    /// With --jwt-file: the identity whose trust takes the JWT.
+    #[arg(long, env = "SEALBOX_IDENTITY", value_name = "NAME")]
+    identity: Option<String>,
     /// The workspace to sign in to (the server's `default` when absent).
     #[arg(long, env = "SEALBOX_WORKSPACE")]
     workspace: Option<String>,
@@ -30,9 +38,114 @@ pub struct LoginArgs {
 pub enum WorkspaceCommand {
     /// Create a workspace with you as its owner; prints a token for it once.
     Create { name: String },
+    /// Show or change the workspace's settings: the default and maximum lifetime of personal
+    /// access tokens and identity tokens (exchanged ones included).
+    #[command(long_about = "Show the workspace's settings, or change them (owners and admins): \
+        --default-token-ttl is the lifetime of a personal access token or identity token created \
+        without --ttl; --max-token-ttl the longest lifetime one may be given: asking for more, or \
+        for no expiry, is then refused, and a JWT exchange gives at most that. Lifetimes such as \
+        90d, 12h or 1y (60s to 10y), or `none` to remove one. Tokens that exist keep their expiry.")]
+    Settings {
+        /// The longest lifetime a token may be given, e.g. 90d, or `none`.
+        #[arg(long, value_name = "TTL|none")]
+        max_token_ttl: Option<String>,
+        /// The lifetime of a token created without --ttl, e.g. 30d, or `none`.
+        #[arg(long, value_name = "TTL|none")]
+        default_token_ttl: Option<String>,
+    },
 }
 
-pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
+/// `--max-token-ttl` / `--default-token-ttl`: a lifetime, or `none` (removed).
+fn setting_ttl(flag: &str, raw: Option<String>) -> anyhow::Result<Option<Option<u64>>> {
+    match raw.as_deref() {
+        None => Ok(None),
+        Some("none") => Ok(Some(None)),
+        Some(ttl) => Ok(Some(Some(input::parse_ttl_flag(flag, ttl)?))),
+    }
+}
+
+/// A lifetime in seconds as `90d`, `12h`, `15m` or `Ns`.
+fn human_ttl(seconds: u64) -> String {
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// `sealbox login --jwt-file`: the exchanged token kept like a session.
+async fn login_with_jwt(ctx: &Ctx, args: LoginArgs, path: &std::path::Path) -> anyhow::Result<()> {
+    let store = if args.no_store {
+        None
+    } else {
+        Some(CredentialStore::locate_or_explain()?)
+    };
+    let exchanged =
+        crate::jwt::exchange(&ctx.client, path, args.identity.as_deref(), args.workspace.as_deref()).await?;
+    let label = format!("identity:{}", exchanged.identity);
+    let Some(store) = store else {
+        if ctx.json {
+            return output::json(&exchanged);
+        }
+        eprintln!(
+            "exchanged the JWT for a token of identity {} in workspace {}; it expires at {}",
+            exchanged.identity, exchanged.workspace, exchanged.expires_at
+        );
+        outln!("export SEALBOX_TOKEN={}", exchanged.token);
+        return Ok(());
+    };
+    let stored = StoredSession {
+        token: SecretString::from(exchanged.token),
+        email: label,
+        workspace: exchanged.workspace.clone(),
+        expires_at: exchanged.expires_at.clone(),
+    };
+    store.put(&ctx.server, &stored)?;
+    let file = store.file();
+    if ctx.json {
+        return output::json(&json!({
+            "server": ctx.server.as_str(),
+            "identity": exchanged.identity,
+            "workspace": exchanged.workspace,
+            "expires_at": exchanged.expires_at,
+            "stored_in": file,
+        }));
+    }
+    outln!(
+        "signed in to {} as identity {} in workspace {} (from the JWT); the token expires at {}",
+        ctx.server.as_str(),
+        exchanged.identity,
+        exchanged.workspace,
+        exchanged.expires_at
+    );
+    outln!("the token is stored in {} for this server", file.display());
+    if matches!(ctx.token_source, TokenSource::Env) {
+        eprintln!("note: SEALBOX_TOKEN is set and wins over the stored token; unset it to use this session");
+    }
+    Ok(())
+}
+
+/// What a password sign-in needs.
+struct PasswordLogin {
+    email: String,
+    workspace: Option<String>,
+    no_store: bool,
+}
+
+pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> anyhow::Result<()> {
+    let email = match (args.email.take(), args.jwt_file.take()) {
+        (Some(email), _) => email,
+        (None, Some(path)) => return login_with_jwt(ctx, args, &path).await,
+        (None, None) => crate::usage!(
+            "give --email (sign in with a password) or --jwt-file PATH --identity NAME (exchange a platform's JWT)"
+        ),
+    };
+    let args = PasswordLogin {
+        email,
+        workspace: args.workspace,
+        no_store: args.no_store,
+    };
     let password = if stdin_is_terminal() {
         let typed = rpassword::prompt_password(format!("password for {}: ", args.email))
             .context("cannot read the password from the terminal")?;
@@ -233,6 +346,46 @@ pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
 
 pub async fn workspace(ctx: &Ctx, cmd: WorkspaceCommand) -> anyhow::Result<()> {
     match cmd {
+        WorkspaceCommand::Settings {
+            max_token_ttl,
+            default_token_ttl,
+        } => {
+            let body = sealbox_types::UpdateWorkspaceSettingsRequest {
+                max_token_ttl_seconds: setting_ttl("--max-token-ttl", max_token_ttl)?,
+                default_token_ttl_seconds: setting_ttl("--default-token-ttl", default_token_ttl)?,
+            };
+            let settings = if body.max_token_ttl_seconds.is_none() && body.default_token_ttl_seconds.is_none() {
+                ctx.client.workspace_settings().await?
+            } else {
+                ctx.client.update_workspace_settings(&body).await?
+            };
+            if ctx.json {
+                return output::json(&settings);
+            }
+            let shown = |s: Option<u64>, none: &str| s.map_or_else(|| none.to_owned(), human_ttl);
+            output::fields(&[
+                ("workspace", settings.workspace.clone()),
+                (
+                    "default token ttl",
+                    shown(
+                        settings.default_token_ttl_seconds,
+                        "none (tokens never expire unless given --ttl)",
+                    ),
+                ),
+                (
+                    "max token ttl",
+                    shown(settings.max_token_ttl_seconds, "none (any lifetime, or no expiry)"),
+                ),
+                (
+                    "updated",
+                    match (&settings.updated_at, &settings.updated_by) {
+                        (Some(at), Some(by)) => format!("{at} by {by}"),
+                        _ => "never".to_owned(),
+                    },
+                ),
+            ])?;
+            Ok(())
+        }
         WorkspaceCommand::Create { name } => {
             let created = ctx.client.create_workspace(&CreateWorkspaceRequest { name }).await?;
             if ctx.json {

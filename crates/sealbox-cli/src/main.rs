@@ -14,6 +14,7 @@ mod environment;
 mod failure;
 mod identities;
 mod input;
+mod jwt;
 mod members;
 mod operator;
 mod outfile;
@@ -191,6 +192,8 @@ enum Command {
         /// Pass the program's output through without masking values.
         #[arg(long)]
         no_redact: bool,
+        #[command(flatten)]
+        jwt: jwt::JwtArgs,
         /// The program and its arguments, after `--`.
         #[arg(required = true, allow_hyphen_values = true, value_name = "CMD")]
         command: Vec<String>,
@@ -410,8 +413,25 @@ async fn run_client(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
             only,
             preserve_env,
             no_redact,
+            jwt,
             command,
         } => {
+            // With a JWT, the exchanged token is the one used.
+            let exchanged;
+            let ctx = match &jwt.jwt_file {
+                Some(path) => {
+                    let token =
+                        jwt::exchange(&ctx.client, path, jwt.identity.as_deref(), jwt.workspace.as_deref()).await?;
+                    exchanged = Ctx {
+                        client: ctx.client.with_token(Some(secrecy::SecretString::from(token.token)))?,
+                        server: ctx.server.clone(),
+                        token_source: credentials::TokenSource::None,
+                        json: ctx.json,
+                    };
+                    &exchanged
+                }
+                None => ctx,
+            };
             let code = run::run(
                 ctx,
                 run::RunArgs {

@@ -81,9 +81,19 @@ pub struct ServerArgs {
     #[arg(long, env = "SEALBOX_ACTION_MAX_RESPONSE_BYTES", default_value_t = 1_048_576, value_name = "BYTES",
         value_parser = clap::value_parser!(u64).range(1..=268_435_456))]
     action_max_response_bytes: u64,
-    /// PEM certificates that actions trust besides the public roots (SMTP and HTTPS), e.g. a private CA.
+    /// PEM certificates that actions (SMTP and HTTPS) and fetches of JWT issuers' keys trust
+    /// besides the public roots, e.g. a private CA.
     #[arg(long, env = "SEALBOX_EXTRA_CA_FILE", value_name = "PATH")]
     extra_ca_file: Option<PathBuf>,
+    /// How long a JWT issuer's keys (its JWKS), once fetched, are used before they are fetched again.
+    #[arg(long, env = "SEALBOX_JWKS_CACHE_SECS", default_value_t = 600, value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    jwks_cache_secs: u64,
+    /// The least time between two fetches of one JWT issuer's keys: a token whose key id is not
+    /// among the cached keys fetches them again, at most this often.
+    #[arg(long, env = "SEALBOX_JWKS_REFETCH_INTERVAL_SECS", default_value_t = 30, value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    jwks_refetch_interval_secs: u64,
     /// Also serve GET /v1/sys/metrics WITHOUT a token, with every workspace's gauges, on this
     /// address (e.g. 127.0.0.1:9270 for a local Prometheus); keep it off untrusted networks.
     #[arg(long, env = "SEALBOX_METRICS_LISTEN", value_name = "ADDR:PORT")]
@@ -149,6 +159,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         action_timeout_secs: args.action_timeout_secs,
         action_max_response_bytes: usize::try_from(args.action_max_response_bytes)?,
         extra_ca_file: args.extra_ca_file,
+        jwks_cache_secs: args.jwks_cache_secs,
+        jwks_refetch_interval_secs: args.jwks_refetch_interval_secs,
         metrics_listen: args.metrics_listen,
         audit_file: args.audit_file,
     };

@@ -22,12 +22,14 @@ use serde::de::DeserializeOwned;
 
 pub use sealbox_types as types;
 use sealbox_types::{
-    AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateIdentityRequest, CreatePolicyRequest,
-    CreateSecretRequest, CreateTokenRequest, CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken,
-    EnvironmentResponse, ErrorBody, Health, IdentityInfo, IdentityList, LoginRequest, LoginResponse, MemberInfo,
+    AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateFederationRequest,
+    CreateIdentityRequest, CreatePolicyRequest, CreateSecretRequest, CreateTokenRequest, CreateWorkspaceRequest,
+    CreateWorkspaceResponse, CreatedToken, EnvironmentResponse, ErrorBody, FederationInfo, FederationList, Health,
+    IdentityInfo, IdentityList, JwtExchangeRequest, JwtExchangeResponse, LoginRequest, LoginResponse, MemberInfo,
     MemberList, PolicyInfo, PolicyList, Readiness, RenderRequest, RenderResponse, RevealRequest, RevealResponse,
     RevokeTokenRequest, Role, RollbackRequest, SecretDetails, SecretList, SecretVersionList, SetEnvRequest,
-    SetRoleRequest, TokenList, UpdateIdentityRequest, UpdateSecretRequest, WhoAmI,
+    SetRoleRequest, TokenList, UpdateIdentityRequest, UpdateSecretRequest, UpdateWorkspaceSettingsRequest, WhoAmI,
+    WorkspaceSettings,
 };
 pub use sealbox_types::{AuditQuery, SecretListQuery};
 
@@ -169,6 +171,23 @@ impl Client {
 
     pub async fn create_workspace(&self, body: &CreateWorkspaceRequest) -> Result<CreateWorkspaceResponse> {
         self.send(self.request(Method::POST, &["workspaces"])?.json(body)).await
+    }
+
+    /// Exchanges a platform's JWT for a short-lived identity token (`with_token` takes it). Sends
+    /// no token.
+    pub async fn exchange_jwt(&self, body: &JwtExchangeRequest) -> Result<JwtExchangeResponse> {
+        let url = self.url(&["auth", "jwt"])?;
+        self.send(self.http.post(url).json(body)).await
+    }
+
+    /// The caller's workspace's settings (token lifetimes).
+    pub async fn workspace_settings(&self) -> Result<WorkspaceSettings> {
+        self.send(self.request(Method::GET, &["workspace", "settings"])?).await
+    }
+
+    pub async fn update_workspace_settings(&self, body: &UpdateWorkspaceSettingsRequest) -> Result<WorkspaceSettings> {
+        self.send(self.request(Method::PATCH, &["workspace", "settings"])?.json(body))
+            .await
     }
 
     // ---- secrets ----
@@ -357,6 +376,25 @@ impl Client {
                 .json(&body),
         )
         .await
+    }
+
+    /// The JWT issuers the identity trusts.
+    pub async fn list_federations(&self, name: &str) -> Result<FederationList> {
+        self.send(self.request(Method::GET, &["identities", name, "federations"])?)
+            .await
+    }
+
+    pub async fn create_federation(&self, name: &str, body: &CreateFederationRequest) -> Result<FederationInfo> {
+        self.send(
+            self.request(Method::POST, &["identities", name, "federations"])?
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn delete_federation(&self, name: &str, id: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &["identities", name, "federations", id])?)
+            .await
     }
 
     // ---- policies ----

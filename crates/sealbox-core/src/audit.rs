@@ -301,6 +301,13 @@ pub enum AuditAction {
     ServerUnseal,
     /// A passphrase or Shamir key source was set up on a new database.
     ServerInit,
+    /// The workspace's token lifetimes changed.
+    WorkspaceSettingsUpdate,
+    /// An identity was given a trust in a JWT issuer.
+    IdentityFederate,
+    IdentityFederationRemove,
+    /// A platform's JWT exchanged for an identity token (or refused).
+    AuthJwtExchange,
 }
 
 impl AuditAction {
@@ -343,6 +350,10 @@ impl AuditAction {
             AuditAction::ServerSeal => "server.seal",
             AuditAction::ServerUnseal => "server.unseal",
             AuditAction::ServerInit => "server.init",
+            AuditAction::WorkspaceSettingsUpdate => "workspace.settings_update",
+            AuditAction::IdentityFederate => "identity.federate",
+            AuditAction::IdentityFederationRemove => "identity.federation_remove",
+            AuditAction::AuthJwtExchange => "auth.jwt_exchange",
         }
     }
 }
@@ -372,7 +383,7 @@ mod tests {
     use super::*;
 
     /// Every action (`as_str`'s match makes sure each has a name).
-    const ALL: [AuditAction; 36] = [
+    const ALL: [AuditAction; 40] = [
         AuditAction::WorkspaceCreate,
         AuditAction::AuthLogin,
         AuditAction::AuthLogout,
@@ -409,6 +420,10 @@ mod tests {
         AuditAction::ServerSeal,
         AuditAction::ServerUnseal,
         AuditAction::ServerInit,
+        AuditAction::WorkspaceSettingsUpdate,
+        AuditAction::IdentityFederate,
+        AuditAction::IdentityFederationRemove,
+        AuditAction::AuthJwtExchange,
     ];
 
     #[test]

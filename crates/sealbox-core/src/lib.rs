@@ -11,6 +11,7 @@ mod auth;
 pub mod clock;
 mod environment;
 pub mod error;
+pub mod federation;
 mod hashing;
 mod identities;
 mod keyring;
@@ -21,6 +22,7 @@ mod policies;
 pub mod principal;
 mod rekey;
 mod secrets;
+mod settings;
 mod sys;
 pub mod template;
 mod tokens;
@@ -74,6 +76,11 @@ pub struct CoreConfig {
     pub password_hash_threads: usize,
     /// Argon2 operations that may wait for a thread; beyond them, `auth.busy`.
     pub password_hash_queue: usize,
+    /// How long an issuer's fetched keys (JWKS) are used before they are fetched again.
+    pub jwks_cache_ttl_ms: i64,
+    /// The least time between two fetches of one issuer's keys: a token with an unknown `kid`
+    /// fetches again only this long after the last fetch.
+    pub jwks_refetch_interval_ms: i64,
 }
 
 impl Default for CoreConfig {
@@ -89,6 +96,8 @@ impl Default for CoreConfig {
                 .map_or(1, std::num::NonZero::get)
                 .min(MAX_PASSWORD_HASH_THREADS),
             password_hash_queue: 64,
+            jwks_cache_ttl_ms: 10 * 60 * 1000,
+            jwks_refetch_interval_ms: 30 * 1000,
         }
     }
 }
@@ -109,6 +118,11 @@ pub struct Sealbox {
     dispatcher: Option<Arc<dyn actions::Dispatcher>>,
     /// Where sign-ins, rate-limit refusals and action runs are counted.
     metrics: Arc<sealbox_metrics::Metrics>,
+    /// Fetches JWT issuers' keys; `None` until [`Sealbox::with_issuer_keys`] (then only trusts
+    /// with static keys can exchange).
+    issuer_keys: Option<Arc<dyn federation::IssuerKeys>>,
+    key_cache: federation::KeyCache,
+    jwt_refusals: federation::RefusalBudget,
 }
 
 impl std::fmt::Debug for Sealbox {
@@ -165,6 +179,7 @@ impl Sealbox {
             .map_err(OpenError::Hashing)?;
         let root_key = Arc::new(root_key);
         let keyring = keyring::Keyring::open(store.clone(), root_key.clone(), clock.clone()).await?;
+        let key_cache = federation::KeyCache::new(config.jwks_cache_ttl_ms, config.jwks_refetch_interval_ms);
         Ok(Self {
             store,
             root_key,
@@ -176,12 +191,21 @@ impl Sealbox {
             hashing,
             dispatcher: None,
             metrics: Default::default(),
+            issuer_keys: None,
+            key_cache,
+            jwt_refusals: Default::default(),
         })
     }
 
     /// Gives the application its way to send actions (the server's outbound senders).
     pub fn with_dispatcher(mut self, dispatcher: Arc<dyn actions::Dispatcher>) -> Self {
         self.dispatcher = Some(dispatcher);
+        self
+    }
+
+    /// Gives the application its way to fetch JWT issuers' keys (the server's HTTPS client).
+    pub fn with_issuer_keys(mut self, issuer_keys: Arc<dyn federation::IssuerKeys>) -> Self {
+        self.issuer_keys = Some(issuer_keys);
         self
     }
 

@@ -59,6 +59,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     create_private_dir(&config.data_dir)?;
     // The senders first: a bad --extra-ca-file stops the start before anything is opened.
     let dispatcher = crate::dispatch::OutboundDispatcher::from_config(config, Arc::new(SystemClock))?;
+    let issuer_keys = crate::jwks::HttpsIssuerKeys::from_config(config)?;
     let metrics = Arc::new(sealbox_metrics::Metrics::new());
     let options = StoreOptions {
         timeout: Duration::from_secs(config.database_timeout_secs.max(1)),
@@ -82,7 +83,15 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let has_key = Sealbox::root_key_recorded(&*store, ROOT_KEY_VERSION).await?;
     crate::seal::check_kind(config.seal, record.as_ref(), has_key)?;
     let source = KeySource::from_config(config)?;
-    let sealing = Sealing::new(config.clone(), source, store, metrics, Arc::new(dispatcher), record);
+    let sealing = Sealing::new(
+        config.clone(),
+        source,
+        store,
+        metrics,
+        Arc::new(dispatcher),
+        Arc::new(issuer_keys),
+        record,
+    );
     let bootstrapped = if config.seal.needs_person() {
         tracing::warn!(
             source = config.seal.as_str(),
@@ -342,6 +351,11 @@ pub async fn sweep_trash_forever(core: Arc<Sealbox>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "trash retention: purged expired secrets"),
             Err(e) => tracing::warn!(error = %e, "trash retention sweep failed"),
+        }
+        match core.sweep_expired_exchanged_tokens().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "deleted exchanged (JWT) tokens expired over a day ago"),
+            Err(e) => tracing::warn!(error = %e, "sweep of expired exchanged tokens failed"),
         }
     }
 }

@@ -11,6 +11,7 @@ mod boot;
 mod dispatch;
 mod error;
 mod extract;
+mod jwks;
 mod openapi;
 pub mod operator;
 mod panel;
@@ -84,8 +85,13 @@ pub struct Config {
     pub action_timeout_secs: u64,
     /// Largest response an HTTP action accepts.
     pub action_max_response_bytes: usize,
-    /// PEM certificates actions trust besides the public roots.
+    /// PEM certificates actions and JWT issuers' key fetches trust besides the public roots.
     pub extra_ca_file: Option<PathBuf>,
+    /// How long a JWT issuer's fetched keys are used before they are fetched again.
+    pub jwks_cache_secs: u64,
+    /// The least time between two fetches of one issuer's keys (a token with an unknown `kid`
+    /// fetches again only after it).
+    pub jwks_refetch_interval_secs: u64,
     /// Where to serve `GET /v1/sys/metrics` without a token (every workspace's gauges); only the
     /// token-protected route on the main listener when absent.
     pub metrics_listen: Option<String>,
@@ -115,6 +121,8 @@ impl std::fmt::Debug for Config {
             .field("action_timeout_secs", &self.action_timeout_secs)
             .field("action_max_response_bytes", &self.action_max_response_bytes)
             .field("extra_ca_file", &self.extra_ca_file)
+            .field("jwks_cache_secs", &self.jwks_cache_secs)
+            .field("jwks_refetch_interval_secs", &self.jwks_refetch_interval_secs)
             .field("metrics_listen", &self.metrics_listen)
             .field("audit_file", &self.audit_file)
             .finish_non_exhaustive()
@@ -149,6 +157,8 @@ impl Config {
             action_timeout_secs: 10,
             action_max_response_bytes: 1024 * 1024,
             extra_ca_file: None,
+            jwks_cache_secs: 600,
+            jwks_refetch_interval_secs: 30,
             metrics_listen: None,
             audit_file: None,
         }

@@ -67,6 +67,8 @@ struct Inner {
     store: Arc<dyn Store>,
     metrics: Arc<sealbox_metrics::Metrics>,
     dispatcher: Arc<dyn sealbox_core::actions::Dispatcher>,
+    /// Fetches JWT issuers' keys for federated identities.
+    issuer_keys: Arc<dyn sealbox_core::federation::IssuerKeys>,
     /// The database's key source record, once `init` (or this start) knows it.
     record: RwLock<Option<SealRecord>>,
     current: RwLock<Option<Unsealed>>,
@@ -104,6 +106,7 @@ impl Sealing {
         store: Arc<dyn Store>,
         metrics: Arc<sealbox_metrics::Metrics>,
         dispatcher: Arc<dyn sealbox_core::actions::Dispatcher>,
+        issuer_keys: Arc<dyn sealbox_core::federation::IssuerKeys>,
         record: Option<SealRecord>,
     ) -> Self {
         Self {
@@ -113,6 +116,7 @@ impl Sealing {
                 store,
                 metrics,
                 dispatcher,
+                issuer_keys,
                 record: RwLock::new(record),
                 current: RwLock::new(None),
                 unsealing: tokio::sync::Mutex::new(Unsealing::default()),
@@ -181,11 +185,15 @@ impl Sealing {
         let inner = &self.inner;
         let core_config = CoreConfig {
             trash_retention_ms: i64::from(inner.config.trash_retention_days) * 24 * 60 * 60 * 1000,
+            jwks_cache_ttl_ms: i64::try_from(inner.config.jwks_cache_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            jwks_refetch_interval_ms: i64::try_from(inner.config.jwks_refetch_interval_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
             ..CoreConfig::default()
         };
         let core = match Sealbox::open(inner.store.clone(), key, Arc::new(SystemClock), core_config).await {
             Ok(core) => core
                 .with_dispatcher(inner.dispatcher.clone())
+                .with_issuer_keys(inner.issuer_keys.clone())
                 .with_metrics(inner.metrics.clone()),
             Err(OpenError::WrongRootKey(e)) => anyhow::bail!("{e} ({origin})"),
             Err(e) => return Err(e.into()),

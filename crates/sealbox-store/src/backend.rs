@@ -11,14 +11,14 @@ use sealbox_metrics::{Metrics, PoolStatus, StoreOp, WorkspaceCounts};
 
 use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
-    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup, IdentityRow,
-    KeyVersionCounts, KeyringRow, MemberRow, PendingAuditRow, PolicyRow, Rekey, Result, Rewrapped, SecretFilter,
-    SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, StoreError, TokenRow, VersionMeta, WorkspaceRow,
-    WrappedDekRow,
+    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup,
+    FederationRow, IdentityRow, KeyVersionCounts, KeyringRow, MemberRow, PendingAuditRow, PolicyRow, Rekey, Result,
+    Rewrapped, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, StoreError, TokenRow,
+    TokenSettingsRow, VersionMeta, WorkspaceRow, WrappedDekRow,
 };
 use crate::{
-    actions, audit, backup, identities, keyring, login_attempts, members, meta, migrate, policies, secrets, startup,
-    tokens, workspaces,
+    actions, audit, backup, federations, identities, keyring, login_attempts, members, meta, migrate, policies,
+    secrets, startup, tokens, workspaces,
 };
 
 /// A unit of work run inside a write transaction.
@@ -440,6 +440,36 @@ impl<B: Backend> Store for B {
         .await
     }
 
+    async fn token_settings(&self, workspace_id: &str) -> Result<Option<TokenSettingsRow>> {
+        federations::token_settings(&mut read(self), workspace_id).await
+    }
+
+    async fn set_token_settings(&self, row: TokenSettingsRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(federations::set_token_settings(c, row, audit))).await
+    }
+
+    async fn insert_federation(&self, row: FederationRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(federations::insert_federation(c, row, audit))).await
+    }
+
+    async fn list_federations(&self, workspace_id: &str, identity_id: &str) -> Result<Vec<FederationRow>> {
+        federations::list_federations(&mut read(self), workspace_id, identity_id).await
+    }
+
+    async fn delete_federation(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        id: &str,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let (workspace_id, identity_id, id) = (workspace_id.to_owned(), identity_id.to_owned(), id.to_owned());
+        write(self, move |c| {
+            Box::pin(federations::delete_federation(c, workspace_id, identity_id, id, audit))
+        })
+        .await
+    }
+
     async fn insert_token(&self, token: TokenRow, audit: AuditRecord) -> Result<()> {
         write(self, move |c| Box::pin(tokens::insert_token(c, token, audit))).await
     }
@@ -505,6 +535,11 @@ impl<B: Backend> Store for B {
     async fn touch_token(&self, token_id: &str, at: i64) -> Result<()> {
         let token_id = token_id.to_owned();
         write(self, move |c| Box::pin(tokens::touch_token(c, token_id, at))).await
+    }
+
+    async fn delete_expired_tokens(&self, kind: &str, before: i64) -> Result<u64> {
+        let kind = kind.to_owned();
+        write(self, move |c| Box::pin(tokens::delete_expired_tokens(c, kind, before))).await
     }
 
     async fn insert_secret(

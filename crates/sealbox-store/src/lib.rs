@@ -14,7 +14,7 @@
 //! # Layout
 //!
 //! Both implementations run the same queries, written once with `$n` parameters, one module per
-//! table group (`workspaces`, `members`, `tokens`, `identities`, `policies`, `actions`,
+//! table group (`workspaces`, `members`, `tokens`, `identities`, `federations`, `policies`, `actions`,
 //! `secrets`, `audit`, `login_attempts`, `meta`), each with its row models, over a small
 //! connection abstraction (`db.rs`). Write queries take owned arguments (SQLite runs them on its
 //! writer thread) inside a transaction the backend opens (`backend.rs`); the implementations
@@ -39,6 +39,7 @@ mod audit;
 mod backend;
 mod backup;
 mod db;
+mod federations;
 mod identities;
 mod keyring;
 mod login_attempts;
@@ -61,6 +62,7 @@ pub use audit::{
     pending_mac,
 };
 pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
+pub use federations::{FederationRow, TokenSettingsRow};
 pub use identities::IdentityRow;
 pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rekey, Rewrapped, WrappedDekRow};
 pub use members::MemberRow;
@@ -272,6 +274,26 @@ pub trait Store: Send + Sync + 'static {
     /// `NotFound` unless the action is in the workspace.
     async fn delete_action(&self, workspace_id: &str, action_id: &str, audit: AuditRecord) -> Result<()>;
 
+    // ---- token lifetimes ----
+    /// The workspace's token lifetimes; `None` when never set (no default, no maximum).
+    async fn token_settings(&self, workspace_id: &str) -> Result<Option<TokenSettingsRow>>;
+    /// Stores the workspace's token lifetimes (replacing what was there).
+    async fn set_token_settings(&self, row: TokenSettingsRow, audit: AuditRecord) -> Result<()>;
+
+    // ---- federation (JWT issuers identities trust) ----
+    /// `NotFound` unless the identity is in the row's workspace.
+    async fn insert_federation(&self, row: FederationRow, audit: AuditRecord) -> Result<()>;
+    /// The identity's trusts, oldest first.
+    async fn list_federations(&self, workspace_id: &str, identity_id: &str) -> Result<Vec<FederationRow>>;
+    /// `NotFound` unless the trust is the identity's, in the workspace.
+    async fn delete_federation(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        id: &str,
+        audit: AuditRecord,
+    ) -> Result<()>;
+
     // ---- tokens ----
     /// A token acts as a member or as an identity (of its workspace, else `NotFound`), not both.
     async fn insert_token(&self, token: TokenRow, audit: AuditRecord) -> Result<()>;
@@ -307,6 +329,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Records use; cheap and not audited.
     async fn touch_token(&self, token_id: &str, at: i64) -> Result<()>;
+    /// Deletes the tokens of `kind` that expired before `before` (bookkeeping of short-lived
+    /// exchanged tokens, not audited); returns how many.
+    async fn delete_expired_tokens(&self, kind: &str, before: i64) -> Result<u64>;
 
     // ---- secrets ----
     /// Inserts the secret with its first version. `Duplicate("secret_name")` when the name is taken

@@ -1,10 +1,12 @@
 //! Dev-only: the real local peers the actions tests run against, on 127.0.0.1 and a free port:
 //! a private CA ([`Pki`]), aiosmtpd ([`Smtp`], with or without STARTTLS) and moto in server mode
 //! ([`Moto`], SQS, KMS and IAM), the last two started as Python subprocesses ([`start_peer`]) that are
-//! killed when dropped; and a SoftHSM2 token ([`SoftHsm`], one per test process) for PKCS#11. The Python comes from `SEALBOX_TEST_PYTHON` (default `python3`); when it
-//! cannot import a peer's module the test is skipped, or fails under `CI=true` ([`python_with`]).
-//! Used by the `tests/it` suites of sealbox-actions, sealbox-seal and sealbox-server; depends on no
-//! sealbox crate.
+//! killed when dropped; a SoftHSM2 token ([`SoftHsm`], one per test process) for PKCS#11; and a
+//! local OpenID Connect issuer ([`OidcIssuer`], `oidc.rs`, in process: discovery document and JWKS
+//! over HTTPS, rotating RS256/ES256/EdDSA keys, tokens minted with any claims). The Python comes
+//! from `SEALBOX_TEST_PYTHON` (default `python3`); when it cannot import a peer's module the test
+//! is skipped, or fails under `CI=true` ([`python_with`]). Used by the `tests/it` suites of
+//! sealbox-actions, sealbox-seal, sealbox-server and sealbox-cli; depends on no sealbox crate.
 
 // Test support: a failed unwrap is a failed test.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
@@ -21,6 +23,8 @@ use serde_json::{Value, json};
 
 mod softhsm;
 pub use softhsm::{SOFTHSM_AES128_KEY, SOFTHSM_KEYS, SoftHsm};
+mod oidc;
+pub use oidc::{OidcIssuer, SigningKey, now as unix_now};
 
 /// A private CA and server certificates signed by it.
 pub struct Pki {

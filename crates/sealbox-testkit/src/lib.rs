@@ -43,10 +43,12 @@ pub struct Options {
     pub root_key_file: Option<PathBuf>,
     /// `--allow-private-destinations`: actions may reach 127.0.0.1 (the tests' local peers).
     pub allow_private_destinations: bool,
-    /// `--extra-ca-file`: a test CA that actions trust (for local TLS peers).
+    /// `--extra-ca-file`: a test CA that actions and JWT issuers' key fetches trust (local TLS peers).
     pub extra_ca_file: Option<PathBuf>,
     /// `--insecure-http`: a proxy in front terminates TLS (the panel's cookies are `Secure`).
     pub insecure_http: bool,
+    /// `--jwks-refetch-interval-secs`; the server's default when absent.
+    pub jwks_refetch_interval_secs: Option<u64>,
 }
 
 impl TestServer {
@@ -73,6 +75,9 @@ impl TestServer {
         config.allow_private_destinations = options.allow_private_destinations;
         config.extra_ca_file = options.extra_ca_file;
         config.insecure_http = options.insecure_http;
+        if let Some(secs) = options.jwks_refetch_interval_secs {
+            config.jwks_refetch_interval_secs = secs;
+        }
         let prepared = sealbox_server::prepare(&config).await.expect("server prepares");
         let creds = match &prepared.bootstrap {
             Some(c) => {

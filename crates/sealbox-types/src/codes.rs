@@ -39,6 +39,40 @@ pub const MEMBER_LAST_OWNER: &str = "member.last_owner";
 pub const TOKEN_NOT_FOUND: &str = "token.not_found";
 pub const TOKEN_NAME_INVALID: &str = "token.name_invalid";
 pub const TOKEN_TTL_INVALID: &str = "token.ttl_invalid";
+/// The lifetime asked for (or no expiry) is above the workspace's maximum token lifetime.
+pub const TOKEN_TTL_ABOVE_MAXIMUM: &str = "token.ttl_above_maximum";
+
+/// `PATCH /v1/workspace/settings`: a lifetime out of range, or a default above the maximum.
+pub const WORKSPACE_SETTINGS_INVALID: &str = "workspace.settings_invalid";
+
+/// A trust (`POST /v1/identities/{name}/federations`) is invalid: issuer, audience, a claim, the
+/// lifetime or the static keys; the message says which.
+pub const FEDERATION_INVALID: &str = "federation.invalid";
+pub const FEDERATION_NOT_FOUND: &str = "federation.not_found";
+
+/// `POST /v1/auth/jwt` refusals. The JWT is never repeated in a message, a log line or the audit.
+/// Not a JWT (three base64url parts, a JSON header and claims).
+pub const AUTH_JWT_MALFORMED: &str = "auth.jwt_malformed";
+/// The header's `alg` is not RS256, ES256 or EdDSA (`none` and HMAC algorithms are refused).
+pub const AUTH_JWT_ALGORITHM: &str = "auth.jwt_algorithm";
+/// The identity has no trust for the token's issuer (or no such identity or workspace).
+pub const AUTH_JWT_ISSUER_UNTRUSTED: &str = "auth.jwt_issuer_untrusted";
+/// The issuer has no key with the token's `kid` (even after fetching its keys again).
+pub const AUTH_JWT_UNKNOWN_KEY: &str = "auth.jwt_unknown_key";
+/// The key with the token's `kid` is not of the type its `alg` needs (e.g. an EC key for RS256).
+pub const AUTH_JWT_KEY_TYPE: &str = "auth.jwt_key_type";
+/// The signature does not verify with the issuer's key.
+pub const AUTH_JWT_SIGNATURE: &str = "auth.jwt_signature";
+/// `exp` is missing or past (beyond the clock skew).
+pub const AUTH_JWT_EXPIRED: &str = "auth.jwt_expired";
+/// `nbf` or `iat` is in the future (beyond the clock skew).
+pub const AUTH_JWT_NOT_YET_VALID: &str = "auth.jwt_not_yet_valid";
+/// `aud` does not hold the trust's audience.
+pub const AUTH_JWT_AUDIENCE: &str = "auth.jwt_audience";
+/// A claim the trust requires is missing, not a string, or does not match.
+pub const AUTH_JWT_CLAIMS: &str = "auth.jwt_claims";
+/// The issuer's keys could not be fetched (discovery document or JWKS); 424.
+pub const AUTH_JWT_KEYS_UNAVAILABLE: &str = "auth.jwt_keys_unavailable";
 
 pub const WORKSPACE_NAME_INVALID: &str = "workspace.name_invalid";
 pub const WORKSPACE_EXISTS: &str = "workspace.exists";

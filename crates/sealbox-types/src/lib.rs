@@ -383,6 +383,137 @@ pub struct TokenInfo {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
+    /// `active`, `expiring` (within 7 days) or `expired`, as of the answer.
+    #[serde(default)]
+    pub state: TokenState,
+}
+
+/// Where a token stands in its lifetime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenState {
+    #[default]
+    Active,
+    /// Expires within 7 days.
+    Expiring,
+    Expired,
+}
+
+impl TokenState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenState::Active => "active",
+            TokenState::Expiring => "expiring",
+            TokenState::Expired => "expired",
+        }
+    }
+}
+
+/// `GET /v1/workspace/settings`: the caller's workspace's token lifetimes, in seconds, for
+/// personal access tokens and identity tokens (exchanged ones included). `null`: no default (a
+/// token never expires unless asked to) / no maximum.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WorkspaceSettings {
+    pub workspace: String,
+    pub default_token_ttl_seconds: Option<u64>,
+    pub max_token_ttl_seconds: Option<u64>,
+    /// When and by whom they were last changed; `null` when never.
+    pub updated_at: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+/// `PATCH /v1/workspace/settings`: a field left out stays as it is; `null` removes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkspaceSettingsRequest {
+    /// Lifetime of a token created without one (60 s to 10 years, at most the maximum).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
+    pub default_token_ttl_seconds: Option<Option<u64>>,
+    /// The longest lifetime a token may be given (60 s to 10 years); no expiry is then refused.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
+    pub max_token_ttl_seconds: Option<Option<u64>>,
+}
+
+/// A field that is present (`Some`), with its value or `null` (`Some(None)`); absent is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
+}
+
+/// `POST /v1/identities/{name}/federations`: the identity trusts JWTs of `issuer` for `audience`
+/// whose claims match.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateFederationRequest {
+    /// The issuer (`iss`) exactly as its tokens carry it, e.g.
+    /// `https://token.actions.githubusercontent.com`. Without `static_keys`, an `https` URL whose
+    /// `/.well-known/openid-configuration` names its JWKS.
+    pub issuer: String,
+    /// The audience (`aud`) the tokens must carry.
+    pub audience: String,
+    /// Claims the token must carry as strings: each value exact, or a glob where `*` matches any
+    /// run of characters (`repo:acme/*:ref:refs/heads/main`).
+    #[serde(default)]
+    pub claims: BTreeMap<String, String>,
+    /// Lifetime of an exchanged token (60 s to 10 years; one hour when absent), never above the
+    /// workspace's maximum.
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+    /// The issuer's public keys, a JWKS (JSON) or PEM public keys, for an issuer the server cannot
+    /// reach; its discovery document is then never fetched.
+    #[serde(default)]
+    pub static_keys: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FederationInfo {
+    pub id: String,
+    pub identity: String,
+    pub issuer: String,
+    pub audience: String,
+    pub claims: BTreeMap<String, String>,
+    /// Lifetime of an exchanged token in seconds, as the trust asks (an exchange caps it at the
+    /// workspace's maximum).
+    pub ttl_seconds: u64,
+    /// `discovery` (fetched from the issuer) or `static` (given with the trust).
+    pub keys: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FederationList {
+    pub federations: Vec<FederationInfo>,
+}
+
+/// `POST /v1/auth/jwt`: exchange a platform's JWT for a short-lived token of `identity`. No
+/// `Debug`: it holds the JWT.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JwtExchangeRequest {
+    pub workspace: String,
+    pub identity: String,
+    /// The platform's token (a JWS in compact form).
+    pub jwt: String,
+}
+
+/// The exchanged token, shown this once. No `Debug`: it holds the token.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JwtExchangeResponse {
+    /// An identity token (`sbx_...`); send it as `Authorization: Bearer ...`.
+    pub token: String,
+    pub expires_at: String,
+    pub workspace: String,
+    pub identity: String,
 }
 
 /// Revokes a token by its value (`POST /v1/tokens/revoke`), e.g. one that leaked: the token goes

@@ -12,6 +12,7 @@ mod config;
 mod deploy;
 mod dotenv;
 mod failures;
+mod federation;
 mod key_rotation;
 mod key_sources;
 mod login;

@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use sealbox_types::{CreateWorkspaceRequest, CreateWorkspaceResponse, LoginRequest, LoginResponse, WhoAmI};
+use sealbox_types::{
+    CreateWorkspaceRequest, CreateWorkspaceResponse, JwtExchangeRequest, JwtExchangeResponse, LoginRequest,
+    LoginResponse, WhoAmI,
+};
 use secrecy::SecretString;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,6 +18,7 @@ use crate::extract::{ApiJson, Auth, Ctx};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
+        .routes(routes!(exchange_jwt))
         .routes(routes!(logout))
         .routes(routes!(whoami))
         .routes(routes!(create_workspace))
@@ -34,6 +38,25 @@ pub(crate) async fn login(
         s.core
             .login(&ctx, &req.email, password, req.workspace.as_deref())
             .await?,
+    ))
+}
+
+/// Exchanges a platform's JWT (GitHub Actions, GitLab CI, a Kubernetes service account ...) for
+/// a short-lived token of an identity that trusts its issuer (`/v1/identities/{name}/federations`).
+/// Sends no token. The JWT is never logged, audited or repeated in an error.
+#[utoipa::path(post, path = "/v1/auth/jwt", tag = "auth", request_body = JwtExchangeRequest, security(()),
+    responses((status = 200, body = JwtExchangeResponse),
+        (status = 401, description = "`auth.jwt_*`: the token was refused; the code says why", body = sealbox_types::ErrorBody),
+        (status = 424, description = "`auth.jwt_keys_unavailable`: the issuer's keys could not be fetched", body = sealbox_types::ErrorBody),
+        (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn exchange_jwt(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(req): ApiJson<JwtExchangeRequest>,
+) -> ApiResult<Json<JwtExchangeResponse>> {
+    let jwt = SecretString::from(req.jwt);
+    Ok(Json(
+        s.core.exchange_jwt(&ctx, &req.workspace, &req.identity, jwt).await?,
     ))
 }
 

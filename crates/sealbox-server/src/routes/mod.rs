@@ -18,6 +18,7 @@ pub mod members;
 pub mod operator;
 pub mod policies;
 pub mod secrets;
+pub mod settings;
 pub mod sys;
 pub mod tokens;
 pub mod trash;
@@ -28,6 +29,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(sys::router())
         .merge(operator::router())
         .merge(auth::router())
+        .merge(settings::router())
         .merge(members::router())
         .merge(tokens::router())
         .merge(audit::router())

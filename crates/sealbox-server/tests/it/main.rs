@@ -8,6 +8,7 @@ mod actions;
 mod actions_peers;
 mod backup;
 mod bad_input;
+mod federation;
 mod kinds;
 mod login_limits;
 mod logs;

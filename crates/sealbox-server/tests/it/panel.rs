@@ -1325,3 +1325,25 @@ async fn database_and_ssh_key_secrets_through_the_derived_forms() {
         "the private key is never in the page"
     );
 }
+
+/// Issue 14: an identity's page marks tokens that expire within 7 days.
+#[tokio::test]
+async fn an_identitys_page_marks_tokens_that_expire_soon() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post("/v1/identities", owner, serde_json::json!({"name": "bot"}))
+        .await
+        .expect(201);
+    for (name, ttl) in [("short", 86_400), ("long", 90 * 86_400)] {
+        api.post(
+            "/v1/identities/bot/tokens",
+            owner,
+            serde_json::json!({"name": name, "expires_in_seconds": ttl}),
+        )
+        .await
+        .expect(201);
+    }
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let page = Browser::with_session(&api, &session).get("/identities/bot").await;
+    assert_eq!(page.body.matches("(expires soon)").count(), 1, "{}", page.body);
+}

@@ -33,6 +33,7 @@ mod actions;
 mod audit;
 mod backup;
 mod fail_closed;
+mod federations;
 mod identities;
 mod keyring;
 mod login_attempts;

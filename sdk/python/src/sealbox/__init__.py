@@ -36,6 +36,8 @@ from .models import (  # noqa: E402
     CreatedToken,
     EmailResult,
     Environment,
+    ExchangedToken,
+    Federation,
     Health,
     Readiness,
     RotationStatus,
@@ -52,6 +54,7 @@ from .models import (  # noqa: E402
     SqsResult,
     TokenInfo,
     WhoAmI,
+    WorkspaceSettings,
 )
 from .client import Client, Context  # noqa: E402
 
@@ -70,6 +73,8 @@ __all__ = [
     "DestinationFailed",
     "EmailResult",
     "Environment",
+    "ExchangedToken",
+    "Federation",
     "Forbidden",
     "Health",
     "Readiness",
@@ -94,4 +99,5 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "WhoAmI",
+    "WorkspaceSettings",
 ]

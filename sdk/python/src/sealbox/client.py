@@ -21,6 +21,8 @@ from .models import (
     AuditVerification,
     CreatedToken,
     Environment,
+    ExchangedToken,
+    Federation,
     Health,
     Readiness,
     RotationStatus,
@@ -34,6 +36,7 @@ from .models import (
     Session,
     TokenInfo,
     WhoAmI,
+    WorkspaceSettings,
 )
 
 DEFAULT_ADDR = "http://127.0.0.1:8270"
@@ -52,6 +55,10 @@ def _value_to_str(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+#: A parameter left out (as opposed to ``None``, which removes a setting).
+_UNCHANGED: Any = object()
 
 
 class Client:
@@ -174,6 +181,39 @@ class Client:
         self.__token = token
         self.workspace = data["workspace"]
         return Session(workspace=data["workspace"], role=data["role"], expires_at=data["expires_at"])
+
+    def exchange_jwt(self, jwt: str, identity: str, workspace: Optional[str] = None) -> ExchangedToken:
+        """Exchanges a platform's JWT (GitHub Actions, GitLab CI, a Kubernetes service account ...)
+        for a short-lived token of ``identity``, which must trust its issuer, and keeps that token
+        in this client (it is not returned). ``workspace`` defaults to the client's, else
+        ``default``. The JWT is never kept, logged or put in an exception."""
+        ws = workspace if workspace is not None else (self.workspace or "default")
+        body = {"workspace": ws, "identity": identity, "jwt": jwt}
+        data = self._request("POST", ["auth", "jwt"], body=body, auth=False)
+        token = data["token"]
+        _check_token(token)
+        self.__token = token
+        self.workspace = data["workspace"]
+        self._context = None
+        return ExchangedToken(workspace=data["workspace"], identity=data["identity"], expires_at=data["expires_at"])
+
+    def workspace_settings(self) -> WorkspaceSettings:
+        """The workspace's token lifetimes (any member)."""
+        return WorkspaceSettings.from_wire(self._request("GET", ["workspace", "settings"]))
+
+    def update_workspace_settings(
+        self,
+        default_token_ttl_seconds: Any = _UNCHANGED,
+        max_token_ttl_seconds: Any = _UNCHANGED,
+    ) -> WorkspaceSettings:
+        """Changes the workspace's token lifetimes (owners and admins): a lifetime in seconds, or
+        ``None`` to remove it; one not given stays as it is."""
+        body: Dict[str, Any] = {}
+        if default_token_ttl_seconds is not _UNCHANGED:
+            body["default_token_ttl_seconds"] = default_token_ttl_seconds
+        if max_token_ttl_seconds is not _UNCHANGED:
+            body["max_token_ttl_seconds"] = max_token_ttl_seconds
+        return WorkspaceSettings.from_wire(self._request("PATCH", ["workspace", "settings"], body=body))
 
     def logout(self) -> None:
         """Revokes the calling token and forgets it."""
@@ -451,6 +491,32 @@ class Identities:
             self._c._request("POST", ["identities", name, "tokens", "revoke"], body={"token": token})
         else:
             self._c._request("DELETE", ["identities", name, "tokens", token])
+
+    def federate(
+        self,
+        name: str,
+        issuer: str,
+        audience: str,
+        claims: Optional[Mapping[str, str]] = None,
+        ttl_seconds: Optional[int] = None,
+        static_keys: Optional[str] = None,
+    ) -> Federation:
+        """Lets the identity trust JWTs of ``issuer`` for ``audience`` whose claims match
+        ``claims`` (exact, or ``*`` globs); ``static_keys`` (a JWKS or PEM public keys) for an
+        issuer the server cannot reach."""
+        body: Dict[str, Any] = {"issuer": issuer, "audience": audience, "claims": dict(claims or {})}
+        if ttl_seconds is not None:
+            body["ttl_seconds"] = ttl_seconds
+        if static_keys is not None:
+            body["static_keys"] = static_keys
+        return Federation.from_wire(self._c._request("POST", ["identities", name, "federations"], body=body))
+
+    def federations(self, name: str) -> List[Federation]:
+        data = self._c._request("GET", ["identities", name, "federations"])
+        return [Federation.from_wire(f) for f in data.get("federations", [])]
+
+    def remove_federation(self, name: str, federation_id: str) -> None:
+        self._c._request("DELETE", ["identities", name, "federations", federation_id])
 
 
 class Policies:

@@ -173,6 +173,50 @@ class Session:
 
 
 @dataclass(frozen=True)
+class ExchangedToken:
+    """What ``Client.exchange_jwt`` got: an identity's short-lived token, kept inside the client
+    (it is not returned)."""
+
+    workspace: str
+    identity: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """The workspace's token lifetimes in seconds (``None``: no default / no maximum)."""
+
+    workspace: str
+    default_token_ttl_seconds: Optional[int] = None
+    max_token_ttl_seconds: Optional[int] = None
+    updated_at: Optional[str] = None
+    updated_by: Optional[str] = None
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "WorkspaceSettings":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
+class Federation:
+    """A trust of an identity in a JWT issuer. ``keys`` is ``discovery`` or ``static``."""
+
+    id: str
+    identity: str
+    issuer: str
+    audience: str
+    claims: Dict[str, str] = field(default_factory=dict)
+    ttl_seconds: int = 3600
+    keys: str = "discovery"
+    created_at: str = ""
+    created_by: str = ""
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "Federation":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
 class Member:
     email: str
     role: str
@@ -201,6 +245,8 @@ class TokenInfo:
     expires_at: Optional[str] = None
     last_used_at: Optional[str] = None
     prefix: Optional[str] = None
+    #: ``active``, ``expiring`` (within 7 days) or ``expired``.
+    state: str = "active"
 
     @classmethod
     def from_wire(cls, data: Dict[str, Any]) -> "TokenInfo":

@@ -21,6 +21,7 @@ mod policies;
 pub mod principal;
 mod rekey;
 mod secrets;
+mod sso;
 mod sys;
 pub mod template;
 mod tokens;
@@ -39,6 +40,7 @@ pub use error::{CoreError, CoreResult, ErrorClass};
 pub use operator::SERVER_WORKSPACE;
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
 pub use rekey::{RekeyError, rekey};
+pub use sso::{CliHandoff, SSO_START_TTL_MS, SsoBegun, SsoClaims, SsoPending, SsoProviderRefusal, SsoSignedIn};
 pub use sys::MetricsScope;
 pub use tokens::TokenKind;
 pub use workspaces::BootstrapCredentials;
@@ -70,6 +72,12 @@ pub struct CoreConfig {
     pub password_hash_threads: usize,
     /// Argon2 operations that may wait for a thread; beyond them, `auth.busy`.
     pub password_hash_queue: usize,
+    /// The server verifies single sign-on (OpenID Connect); without it, `sso.not_configured`,
+    /// and password sign-in cannot be turned off.
+    pub sso_enabled: bool,
+    /// Break glass: owners may sign in with a password even where a workspace turned passwords
+    /// off (`sealbox server --password-break-glass`), for when the identity provider is down.
+    pub password_break_glass: bool,
 }
 
 impl Default for CoreConfig {
@@ -85,6 +93,8 @@ impl Default for CoreConfig {
                 .map_or(1, std::num::NonZero::get)
                 .min(MAX_PASSWORD_HASH_THREADS),
             password_hash_queue: 64,
+            sso_enabled: false,
+            password_break_glass: false,
         }
     }
 }

@@ -44,6 +44,19 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     create_private_dir(&config.data_dir)?;
     // The senders first: a bad --extra-ca-file stops the start before anything is opened.
     let dispatcher = crate::dispatch::OutboundDispatcher::from_config(config, Arc::new(SystemClock))?;
+    // Likewise bad single sign-on settings (the provider itself is asked only when needed).
+    let oidc = match &config.oidc {
+        Some(oidc) => Some(Arc::new(crate::Oidc::new(
+            oidc.clone(),
+            config.extra_ca_file.as_deref(),
+        )?)),
+        None => None,
+    };
+    if config.password_break_glass {
+        tracing::warn!(
+            "--password-break-glass: owners may sign in with a password even where a workspace turned passwords off"
+        );
+    }
     // The key comes first: the store seals the audit chain with a key derived from it.
     let key = KeySource::from_config(config).load_at_start()?;
     let chain_key = sealbox_core::audit_chain_key(&key.key);
@@ -78,6 +91,8 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     }
     let core_config = CoreConfig {
         trash_retention_ms: i64::from(config.trash_retention_days) * 24 * 60 * 60 * 1000,
+        sso_enabled: oidc.is_some(),
+        password_break_glass: config.password_break_glass,
         ..CoreConfig::default()
     };
     let origin = key.describe_origin();
@@ -129,6 +144,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
                 // Under TLS, or behind a proxy that terminates it (--insecure-http says so).
                 secure_cookies: config.tls_cert.is_some() || config.insecure_http,
             },
+            oidc,
         },
         bootstrap,
         bootstrap_file,

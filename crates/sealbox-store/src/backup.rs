@@ -15,11 +15,13 @@
 //!    section's row lines, each with its newline;
 //! 3. the trailer `{"sha256": "<hex>"}`: the SHA-256 of every byte before that line.
 //!
-//! The `keyring` section comes last; a file written before the keyring existed has none and
-//! restores with an empty keyring (its data keys are all wrapped by the root key).
+//! The `keyring` and `sso_settings` sections come last; a file written before they existed has
+//! none and restores with an empty keyring (its data keys are all wrapped by the root key) and
+//! every workspace on the default sign-in settings.
 //!
 //! Not backed up: `schema_migrations` (a restore applies this build's migrations first),
-//! `login_attempts` (sign-in rate-limit bookkeeping) and the `bootstrap_pending` mark.
+//! `login_attempts` (sign-in rate-limit bookkeeping), `sso_logins` (single sign-ons in progress,
+//! minutes long) and the `bootstrap_pending` mark.
 
 use std::collections::BTreeMap;
 
@@ -218,11 +220,22 @@ const TABLES: &[Table] = &[
         ],
         order_by: "version",
     },
+    Table {
+        name: "sso_settings",
+        columns: &[
+            ("workspace_id", Text),
+            ("password_sign_in", Int),
+            ("create_members", OptText),
+            ("group_roles", Text),
+            ("updated_at", Int),
+        ],
+        order_by: "workspace_id",
+    },
 ];
 
 /// Tables added to the end of [`TABLES`] after files of format version 1 were first written: a
 /// file taken before holds no section for them and reads as holding none of their rows.
-const ADDED_LATER: &[&str] = &["keyring"];
+const ADDED_LATER: &[&str] = &["keyring", "sso_settings"];
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]

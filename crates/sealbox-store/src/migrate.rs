@@ -47,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_keyring.sql"),
         postgres: include_str!("../migrations/postgres/0007_keyring.sql"),
     },
+    Migration {
+        name: "0010_sso",
+        sqlite: include_str!("../migrations/sqlite/0010_sso.sql"),
+        postgres: include_str!("../migrations/postgres/0010_sso.sql"),
+    },
 ];
 
 /// The `meta` key present from the creation of a database until its first workspace exists: only

@@ -43,6 +43,10 @@ pub struct Options {
     pub allow_private_destinations: bool,
     /// `--extra-ca-file`: a test CA that actions trust (for local TLS peers).
     pub extra_ca_file: Option<PathBuf>,
+    /// `--oidc-*`: single sign-on; an empty `redirect_url` becomes this server's `/sso/callback`.
+    pub oidc: Option<sealbox_server::OidcConfig>,
+    /// `--password-break-glass`.
+    pub password_break_glass: bool,
 }
 
 impl TestServer {
@@ -68,6 +72,16 @@ impl TestServer {
         config.root_key_file = options.root_key_file;
         config.allow_private_destinations = options.allow_private_destinations;
         config.extra_ca_file = options.extra_ca_file;
+        config.password_break_glass = options.password_break_glass;
+        // Bound first: single sign-on's redirect address names the port.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        config.oidc = options.oidc.map(|mut oidc| {
+            if oidc.redirect_url.is_empty() {
+                oidc.redirect_url = format!("{url}/sso/callback");
+            }
+            oidc
+        });
         let prepared = sealbox_server::prepare(&config).await.expect("server prepares");
         let creds = match &prepared.bootstrap {
             Some(c) => {
@@ -80,8 +94,6 @@ impl TestServer {
             }
             None => read_bootstrap_file(&path).unwrap_or_default(),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let state = prepared.state.clone();
         let task = tokio::spawn(sealbox_server::serve(listener, state.clone(), async {

@@ -19,6 +19,7 @@ mod readiness;
 mod roles;
 mod rotation;
 mod secrets;
+mod sso;
 mod startup;
 mod storage;
 mod tokens;

@@ -68,7 +68,8 @@ async fn servers_migrate_one_schema_concurrently() {
             "0004_actions",
             "0005_login_attempts",
             "0006_token_prefix",
-            "0007_keyring"
+            "0007_keyring",
+            "0010_sso"
         ]
     );
     conn.close().await.unwrap();

@@ -146,7 +146,8 @@ async fn reopening_does_not_migrate_again() {
             "0004_actions",
             "0005_login_attempts",
             "0006_token_prefix",
-            "0007_keyring"
+            "0007_keyring",
+            "0010_sso"
         ]
     );
     assert_eq!(reopened.kind(), "sqlite");

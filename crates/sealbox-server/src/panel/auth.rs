@@ -254,14 +254,17 @@ async fn login(State(s): State<AppState>, req: Request) -> PanelResult {
             Ok(response)
         }
         // A refusal the person can act on is shown on the form: a wrong password, too many
-        // attempts, or a server too busy to check the password now.
+        // attempts, a server too busy to check the password now, or a workspace that signs in
+        // with single sign-on only.
         Err(e)
             if matches!(e.class, ErrorClass::Unauthenticated | ErrorClass::RateLimited)
-                || e.code == codes::AUTH_BUSY =>
+                || e.code == codes::AUTH_BUSY
+                || e.code == codes::AUTH_PASSWORD_SIGN_IN_OFF =>
         {
             let status = match e.code {
                 codes::AUTH_RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
                 codes::AUTH_BUSY => StatusCode::SERVICE_UNAVAILABLE,
+                codes::AUTH_PASSWORD_SIGN_IN_OFF => StatusCode::FORBIDDEN,
                 _ => StatusCode::UNAUTHORIZED,
             };
             let mut response = login_form(&s, status, email, workspace, Some(e.message), None)?;

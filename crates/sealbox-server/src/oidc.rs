@@ -323,3 +323,57 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(issuer: &str) -> OidcConfig {
+        OidcConfig {
+            issuer: issuer.into(),
+            client_id: "sealbox".into(),
+            client_secret: SecretString::from("very-secret-client-value".to_owned()),
+            redirect_url: "https://sealbox.example.com/sso/callback".into(),
+            groups_claim: "groups".into(),
+            scopes: vec!["email".into()],
+        }
+    }
+
+    #[test]
+    fn the_client_secret_never_shows_in_debug() {
+        let shown = format!("{:?}", config("https://id.example.com"));
+        assert!(!shown.contains("very-secret-client-value"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+        let oidc = Oidc::new(config("https://id.example.com"), None).unwrap();
+        assert!(!format!("{oidc:?}").contains("very-secret-client-value"));
+    }
+
+    #[test]
+    fn plain_http_issuers_are_taken_only_on_loopback() {
+        for ok in [
+            "https://id.example.com",
+            "http://127.0.0.1:5556",
+            "http://[::1]:5556/dex",
+            "http://localhost:8080",
+        ] {
+            assert!(Oidc::new(config(ok), None).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://id.example.com",
+            "ftp://127.0.0.1",
+            "not a url",
+            "http://10.0.0.1",
+        ] {
+            let e = Oidc::new(config(bad), None).unwrap_err().to_string();
+            assert!(e.contains("--oidc-issuer"), "{bad}: {e}");
+        }
+        let mut wrong = config("https://id.example.com");
+        wrong.redirect_url = "https://sealbox.example.com/elsewhere".into();
+        assert!(
+            Oidc::new(wrong, None)
+                .unwrap_err()
+                .to_string()
+                .contains("/sso/callback")
+        );
+    }
+}

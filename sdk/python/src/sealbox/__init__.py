@@ -48,6 +48,7 @@ from .models import (  # noqa: E402
     SecretVersions,
     Session,
     SqsResult,
+    SsoSettings,
     TokenInfo,
     WhoAmI,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "ServerError",
     "Session",
     "SqsResult",
+    "SsoSettings",
     "TokenInfo",
     "TransportError",
     "Unauthorized",

@@ -21,5 +21,6 @@ mod rekey;
 mod run;
 mod seal;
 mod secrets;
+mod sso;
 mod support;
 mod usage;

@@ -431,7 +431,7 @@ impl LoginAttempt {
 /// address by its /64 (a single host or site usually holds a whole /64, so counting single
 /// addresses would let one client take as many turns as it likes), an IPv4-mapped IPv6 address
 /// as the IPv4 address, and anything unparsable as given.
-fn client_limit_key(addr: &str) -> String {
+pub(crate) fn client_limit_key(addr: &str) -> String {
     match addr.parse::<IpAddr>() {
         Ok(IpAddr::V4(v4)) => v4.to_string(),
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {

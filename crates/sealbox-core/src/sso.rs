@@ -36,6 +36,8 @@ const SIGNED_IN: &str = "signed_in";
 /// The actor of what single sign-on does by itself (creating a member, mapping a group to a role).
 const SSO_ACTOR: &str = "system:sso";
 const MAX_GROUP_ROLES: usize = 100;
+/// Single sign-ons one client address may begin per sign-in window (see [`Sealbox::sso_begin`]).
+const SSO_BEGINS_PER_CLIENT: i64 = 60;
 const MAX_GROUP_CHARS: usize = 256;
 
 /// Where `sealbox login --sso` waits for the browser, and the challenge of its verifier.
@@ -96,9 +98,31 @@ impl Sealbox {
     /// Starts a sign-in to `workspace` (`default` when absent). Refused when the server has no
     /// single sign-on, for a workspace that does not exist, and for a `cli` redirect that is not
     /// a loopback address.
-    pub async fn sso_begin(&self, workspace: Option<&str>, cli: Option<CliHandoff>) -> CoreResult<SsoBegun> {
+    pub async fn sso_begin(
+        &self,
+        ctx: &RequestContext,
+        workspace: Option<&str>,
+        cli: Option<CliHandoff>,
+    ) -> CoreResult<SsoBegun> {
         if !self.config.sso_enabled {
             return Err(not_configured());
+        }
+        // Each begin stores a row before anyone signed in: at most SSO_BEGINS_PER_CLIENT per
+        // client address and sign-in window, so nobody can fill the table.
+        let now = self.now();
+        let window = self.config.login_window_ms;
+        let window_start = now - now.rem_euclid(window);
+        let key = format!("sso_begin:{}", crate::auth::client_limit_key(&ctx.client_addr));
+        let counts = self.store.count_login_attempt(&[key], window_start).await?;
+        if counts.first().is_some_and(|n| *n > SSO_BEGINS_PER_CLIENT) {
+            self.metrics.rate_limited("sso_begin_client");
+            let wait = u64::try_from((window_start + window - now).max(1_000) / 1000).unwrap_or(1);
+            return Err(CoreError::new(
+                ErrorClass::RateLimited,
+                codes::AUTH_RATE_LIMITED,
+                "too many single sign-ons begun from your address; finish one, or try again later",
+            )
+            .with_retry_after(wait));
         }
         let name = validate::workspace_name(workspace.unwrap_or("default"))?;
         let ws =
@@ -111,7 +135,6 @@ impl Sealbox {
         let state = crypto::generate_url_token();
         // EXPOSE: the state is hashed and derived from here; only the browser keeps it.
         let state_text = state.expose_secret();
-        let now = self.now();
         let row = SsoLoginRow {
             id: self.sso_id("state", state_text),
             workspace_id: ws.id,

@@ -44,7 +44,9 @@ async fn start(State(s): State<AppState>, req: Request) -> PanelResult {
     let Some(oidc) = s.oidc.clone() else {
         return Err(not_configured());
     };
-    let query = Fields::query(req.uri().query());
+    let (parts, _) = req.into_parts();
+    let ctx = request_context(&parts);
+    let query = Fields::query(parts.uri.query());
     let workspace = query.opt("workspace").unwrap_or("default").to_owned();
     let cli = match (query.opt("cli_redirect"), query.opt("cli_challenge")) {
         (None, None) => None,
@@ -53,7 +55,7 @@ async fn start(State(s): State<AppState>, req: Request) -> PanelResult {
             challenge: challenge.unwrap_or_default().to_owned(),
         }),
     };
-    let begun = match s.core.sso_begin(Some(&workspace), cli).await {
+    let begun = match s.core.sso_begin(&ctx, Some(&workspace), cli).await {
         Ok(begun) => begun,
         Err(e) => return sign_in_page(&s, &workspace, e),
     };

@@ -759,3 +759,30 @@ async fn terminal_code(server: &TestServer, loopback: &str, verifier: &sealbox_c
         .1
         .into_owned()
 }
+
+#[tokio::test]
+async fn one_address_cannot_fill_the_table_with_sign_ins_begun() {
+    let issuer = Issuer::start().await;
+    let server = server_with(&issuer, Options::default()).await;
+    let mut browser = Browser::new();
+    for i in 0..60 {
+        let step = browser.get(&format!("{}/sso/start", server.url)).await;
+        assert_eq!(step.status, StatusCode::SEE_OTHER, "begin {i}: {}", step.body);
+    }
+    let refused = browser.get(&format!("{}/sso/start", server.url)).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.body);
+    assert!(
+        refused.body.contains("too many single sign-ons begun"),
+        "{}",
+        refused.body
+    );
+    // Another address is not affected.
+    let mut elsewhere = Browser::new();
+    elsewhere.http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let step = elsewhere.get(&format!("{}/sso/start", server.url)).await;
+    assert_eq!(step.status, StatusCode::SEE_OTHER);
+}

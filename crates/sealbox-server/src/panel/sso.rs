@@ -64,7 +64,7 @@ async fn start(State(s): State<AppState>, req: Request) -> PanelResult {
         Err(detail) => {
             tracing::warn!(detail = %detail, "single sign-on: the identity provider cannot be reached");
             return Err(PanelError::page(
-                StatusCode::BAD_GATEWAY,
+                StatusCode::FAILED_DEPENDENCY,
                 "the identity provider cannot be reached at the moment; try again shortly, or sign in with a password",
             ));
         }

@@ -80,8 +80,19 @@ struct Issuer {
 
 impl Issuer {
     async fn start() -> Issuer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        Self::start_with(None).await
+    }
+
+    /// Over HTTPS with a certificate from `pki` (a private CA the server must be told about).
+    async fn start_tls(pki: &sealbox_test_peers::Pki) -> Issuer {
+        Self::start_with(Some(pki.server(&["127.0.0.1"]))).await
+    }
+
+    async fn start_with(tls: Option<sealbox_test_peers::ServerCert>) -> Issuer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let key = |pem: &str| CoreRsaPrivateSigningKey::from_pem(pem, Some(JsonWebKeyId::new(KID.into()))).unwrap();
         let state = Arc::new(IssuerState {
             url: url.clone(),
@@ -97,7 +108,22 @@ impl Issuer {
             .route("/authorize", get(authorize))
             .route("/token", post(token))
             .with_state(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        match tls {
+            None => {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                tokio::spawn(async move { axum::serve(listener, app).await });
+            }
+            Some(cert) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+                    cert.cert_pem.into_bytes(),
+                    cert.key_pem.into_bytes(),
+                )
+                .await
+                .unwrap();
+                tokio::spawn(axum_server::from_tcp_rustls(listener, config).serve(app.into_make_service()));
+            }
+        }
         Issuer { url, state }
     }
 
@@ -785,4 +811,45 @@ async fn one_address_cannot_fill_the_table_with_sign_ins_begun() {
         .unwrap();
     let step = elsewhere.get(&format!("{}/sso/start", server.url)).await;
     assert_eq!(step.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_https_issuer_of_a_private_ca_is_trusted_through_extra_ca_file_only() {
+    let pki = sealbox_test_peers::Pki::new();
+    let issuer = Issuer::start_tls(&pki).await;
+    assert!(issuer.url.starts_with("https://"));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+
+    // Without the CA the provider cannot be reached: the sign-in page says so, nothing starts.
+    let untrusting = server_with(&issuer, Options::default()).await;
+    let mut browser = Browser::new();
+    let step = browser.get(&format!("{}/sso/start", untrusting.url)).await;
+    assert_eq!(step.status, StatusCode::FAILED_DEPENDENCY, "{}", step.body);
+    assert!(
+        step.body.contains("identity provider cannot be reached"),
+        "{}",
+        step.body
+    );
+
+    let server = server_with(
+        &issuer,
+        Options {
+            extra_ca_file: Some(ca_file),
+            ..Options::default()
+        },
+    )
+    .await;
+    issuer.plan(Plan::for_email(&server.owner_email));
+    // The browser trusts the CA too (it visits the provider's pages).
+    let mut browser = Browser::new();
+    browser.http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let callback = browser.through_provider(&server, "").await;
+    assert_eq!(browser.get(&callback).await.status, StatusCode::OK);
+    assert!(browser.session().is_some());
 }

@@ -353,7 +353,11 @@ async fn a_member_signs_in_with_sso_and_the_session_works_once() {
     let issuer = Issuer::start().await;
     let server = server_with(&issuer, Options::default()).await;
     let api = Api::new(&server);
-    issuer.plan(Plan::for_email(&server.owner_email.to_uppercase()));
+    // Some providers (Amazon Cognito) send "true" as a string; it counts as verified.
+    issuer.plan(Plan {
+        email_verified: json!("true"),
+        ..Plan::for_email(&server.owner_email.to_uppercase())
+    });
 
     let mut browser = Browser::new();
     let callback = browser.through_provider(&server, "workspace=default").await;
@@ -496,6 +500,14 @@ async fn bad_id_tokens_and_unverified_emails_are_refused_and_audited() {
             },
             "sso.email_unverified",
         ),
+        (
+            "string false verified",
+            Plan {
+                email_verified: json!("false"),
+                ..Plan::for_email(&owner)
+            },
+            "sso.email_unverified",
+        ),
     ];
     for (what, plan, _code) in cases.iter().cloned() {
         issuer.plan(plan);
@@ -525,6 +537,7 @@ async fn bad_id_tokens_and_unverified_emails_are_refused_and_audited() {
             "id_token_invalid",
             "id_token_invalid",
             "id_token_invalid",
+            "email_unverified",
             "email_unverified",
             "email_unverified"
         ]

@@ -467,6 +467,13 @@ impl Sealbox {
                      and sign in with it first",
                 ));
             }
+            if !on && !self.signed_in_with_sso(p).await? {
+                return Err(CoreError::invalid(
+                    codes::SSO_SETTINGS_INVALID,
+                    "password_sign_in: sign in to this workspace with single sign-on once first (\"Sign in with \
+                     SSO\" or `sealbox login --sso`), so it is known to work before passwords are turned off",
+                ));
+            }
             row.password_sign_in = on;
             changed.insert("password_sign_in".into(), json!(on));
         }
@@ -494,6 +501,20 @@ impl Sealbox {
         );
         self.store.put_sso_settings(row.clone(), record).await?;
         self.settings_view(&row)
+    }
+
+    /// Whether the caller ever signed in to this workspace with single sign-on (its audit log
+    /// holds an `auth.sso_login` success by them: a refusal's actor is `anonymous`).
+    async fn signed_in_with_sso(&self, p: &Principal) -> CoreResult<bool> {
+        let filter = sealbox_store::AuditFilter {
+            actor: Some(p.label()),
+            action: Some(AuditAction::AuthSsoLogin.as_str().to_owned()),
+            newest_first: true,
+            limit: 1,
+            ..sealbox_store::AuditFilter::default()
+        };
+        let events = self.store.list_audit(p.workspace_id(), &filter).await?;
+        Ok(events.iter().any(|e| e.record.outcome == Outcome::Success.as_str()))
     }
 
     fn settings_view(&self, row: &SsoSettingsRow) -> CoreResult<SsoSettings> {

@@ -633,6 +633,18 @@ async fn password_sign_in_turned_off_leaves_owners_a_break_glass_path() {
         .as_str()
         .unwrap()
         .to_owned();
+    // Not before the owner signed in with SSO once: it must be known to work.
+    api.patch(
+        "/v1/workspace/sso",
+        &server.owner_token,
+        json!({"password_sign_in": false}),
+    )
+    .await
+    .expect_error(400, "sso.settings_invalid");
+    issuer.plan(Plan::for_email(&server.owner_email));
+    let mut browser = Browser::new();
+    let callback = browser.through_provider(&server, "").await;
+    assert_eq!(browser.get(&callback).await.status, StatusCode::OK);
     // Only owners turn it off.
     api.patch("/v1/workspace/sso", &admin_token, json!({"password_sign_in": false}))
         .await

@@ -399,9 +399,41 @@ async fn a_member_signs_in_with_sso_and_the_session_works_once() {
         1,
         "the code went to the provider once"
     );
+    // The used code slipped into another browser's own fresh sign-in: the provider refuses it
+    // (used, and bound to the other sign-in's PKCE challenge).
+    let used_code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let mut other = Browser::new();
+    let fresh = url::Url::parse(&other.through_provider(&server, "").await).unwrap();
+    let mut swapped = fresh.clone();
+    swapped
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(fresh.query_pairs().map(|(k, v)| {
+            (
+                k.clone().into_owned(),
+                if k == "code" { used_code.clone() } else { v.into_owned() },
+            )
+        }));
+    let refused = other.get(swapped.as_str()).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert!(
+        refused.body.contains("did not verify") || refused.body.contains("refused"),
+        "{}",
+        refused.body
+    );
+    assert!(other.session().is_none());
+    assert_eq!(issuer.state.redeemed.lock().unwrap().len(), 2);
 
     let events = audit(&api, &server, "auth.sso_login").await;
-    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["outcome"], json!("failure"));
+    assert_eq!(events[1]["detail"]["reason"], json!("code_exchange_failed"));
     let e = &events[0];
     assert_eq!(e["outcome"], json!("success"));
     assert_eq!(e["actor"], json!(format!("member:{}", server.owner_email)));

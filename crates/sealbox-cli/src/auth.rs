@@ -4,27 +4,38 @@
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use sealbox_client::ClientError;
-use sealbox_types::{CreateWorkspaceRequest, LoginRequest, WhoAmI};
+use sealbox_types::{
+    CreateMembers, CreateWorkspaceRequest, LoginRequest, LoginResponse, Role, UpdateSsoSettingsRequest, WhoAmI,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::credentials::{CredentialStore, StoredSession, TokenSource};
 use crate::input;
 use crate::output::{self, outln};
+use crate::sso;
 use crate::{Ctx, stdin_is_terminal};
 
 #[derive(Args)]
 pub struct LoginArgs {
     /// Sign in with this e-mail and a password.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sso")]
     email: Option<String>,
     /// Instead of a password: exchange this platform JWT (a file; `-` for stdin) for a
-    /// short-lived token of --identity, kept like a session.
+    /// short-lived token of --identity, kept like a session (--email and --sso go first).
     #[arg(long, env = "SEALBOX_JWT_FILE", value_name = "PATH")]
     jwt_file: Option<std::path::PathBuf>,
     /// With --jwt-file: the identity whose trust takes the JWT.
     #[arg(long, env = "SEALBOX_IDENTITY", value_name = "NAME")]
     identity: Option<String>,
+    /// Sign in with single sign-on in a browser: waits on a loopback address (127.0.0.1, a free
+    /// port) for the browser to come back, as RFC 8252 describes.
+    #[arg(long)]
+    sso: bool,
+    /// With --sso: only print the address to open (on another machine's browser, say), do not
+    /// try to open a browser here. The browser must reach this machine's 127.0.0.1 to finish.
+    #[arg(long, requires = "sso")]
+    no_browser: bool,
     /// The workspace to sign in to (the server's `default` when absent).
     #[arg(long, env = "SEALBOX_WORKSPACE")]
     workspace: Option<String>,
@@ -53,6 +64,9 @@ pub enum WorkspaceCommand {
         #[arg(long, value_name = "TTL|none")]
         default_token_ttl: Option<String>,
     },
+    /// Show or change the workspace's single sign-on rules (owners and admins; only owners turn
+    /// password sign-in on or off). Without options, shows them.
+    Sso(SsoArgs),
 }
 
 /// `--max-token-ttl` / `--default-token-ttl`: a lifetime, or `none` (removed).
@@ -126,46 +140,47 @@ async fn login_with_jwt(ctx: &Ctx, args: LoginArgs, path: &std::path::Path) -> a
     Ok(())
 }
 
-/// What a password sign-in needs.
-struct PasswordLogin {
-    email: String,
-    workspace: Option<String>,
-    no_store: bool,
+#[derive(Args)]
+pub struct SsoArgs {
+    /// Whether members may sign in with a password (`off` once single sign-on works; owners keep
+    /// a break-glass path, see README "Single sign-on").
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    password_sign_in: Option<String>,
+    /// What a verified e-mail that is not a member becomes at its first single sign-on.
+    #[arg(long, value_name = "off|editor|admin", value_parser = ["off", "editor", "admin"])]
+    create_members: Option<String>,
+    /// Give members in GROUP (a value of the provider's groups claim) ROLE (owner, admin or
+    /// editor) at each single sign-on; repeat for several. Replaces the whole mapping.
+    #[arg(long, value_name = "GROUP=ROLE", conflicts_with = "no_group_roles")]
+    group_role: Vec<String>,
+    /// Remove the whole group mapping.
+    #[arg(long)]
+    no_group_roles: bool,
 }
 
 pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> anyhow::Result<()> {
-    let email = match (args.email.take(), args.jwt_file.take()) {
-        (Some(email), _) => email,
-        (None, Some(path)) => return login_with_jwt(ctx, args, &path).await,
-        (None, None) => crate::usage!(
-            "give --email (sign in with a password) or --jwt-file PATH --identity NAME (exchange a platform's JWT)"
-        ),
-    };
-    let args = PasswordLogin {
-        email,
-        workspace: args.workspace,
-        no_store: args.no_store,
-    };
-    let password = if stdin_is_terminal() {
-        let typed = rpassword::prompt_password(format!("password for {}: ", args.email))
-            .context("cannot read the password from the terminal")?;
-        SecretString::from(typed)
-    } else {
-        input::strip_newline(input::read_stdin().context("cannot read the password from stdin")?)
-    };
-    let body = LoginRequest {
-        email: args.email.clone(),
-        // EXPOSE: the password goes into the login request body only.
-        password: password.expose_secret().to_owned(),
-        workspace: args.workspace,
-    };
+    if args.email.is_none() && !args.sso {
+        match args.jwt_file.take() {
+            Some(path) => return login_with_jwt(ctx, args, &path).await,
+            None => crate::usage!(
+                "give --email (sign in with a password), --sso (single sign-on) or --jwt-file PATH --identity NAME \
+                 (exchange a platform's JWT)"
+            ),
+        }
+    }
     // Found before signing in, so a session is not made only to be lost.
     let store = if args.no_store {
         None
     } else {
         Some(CredentialStore::locate_or_explain()?)
     };
-    let session = ctx.client.login(&body).await?;
+    let (session, email) = match &args.email {
+        Some(email) => (
+            password_session(ctx, email, args.workspace.clone()).await?,
+            email.clone(),
+        ),
+        None => sso::session(ctx, args.workspace.as_deref(), !args.no_browser).await?,
+    };
     let Some(store) = store else {
         if ctx.json {
             return output::json(&session);
@@ -173,7 +188,7 @@ pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> anyhow::Result<()> {
         eprintln!(
             "signed in to workspace {} as {} ({}); the session expires at {}",
             session.workspace,
-            args.email,
+            email,
             session.role.as_str(),
             session.expires_at
         );
@@ -183,7 +198,7 @@ pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> anyhow::Result<()> {
     };
     let stored = StoredSession {
         token: SecretString::from(session.token),
-        email: args.email.clone(),
+        email: email.clone(),
         workspace: session.workspace.clone(),
         expires_at: session.expires_at.clone(),
     };
@@ -198,7 +213,7 @@ pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&json!({
             "server": ctx.server.as_str(),
-            "email": args.email,
+            "email": email,
             "workspace": session.workspace,
             "role": session.role,
             "expires_at": session.expires_at,
@@ -208,7 +223,7 @@ pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> anyhow::Result<()> {
     outln!(
         "signed in to {} as {} ({}) in workspace {}; the session expires at {}",
         ctx.server.as_str(),
-        args.email,
+        email,
         session.role.as_str(),
         session.workspace,
         session.expires_at
@@ -218,6 +233,24 @@ pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> anyhow::Result<()> {
         eprintln!("note: SEALBOX_TOKEN is set and wins over the stored token; unset it to use this session");
     }
     Ok(())
+}
+
+/// A session for a password read from the terminal (hidden) or standard input.
+async fn password_session(ctx: &Ctx, email: &str, workspace: Option<String>) -> anyhow::Result<LoginResponse> {
+    let password = if stdin_is_terminal() {
+        let typed = rpassword::prompt_password(format!("password for {email}: "))
+            .context("cannot read the password from the terminal")?;
+        SecretString::from(typed)
+    } else {
+        input::strip_newline(input::read_stdin().context("cannot read the password from stdin")?)
+    };
+    let body = LoginRequest {
+        email: email.to_owned(),
+        // EXPOSE: the password goes into the login request body only.
+        password: password.expose_secret().to_owned(),
+        workspace,
+    };
+    Ok(ctx.client.login(&body).await?)
 }
 
 /// Revokes the session on the server (when it answers) and forgets the stored token. With
@@ -398,5 +431,63 @@ pub async fn workspace(ctx: &Ctx, cmd: WorkspaceCommand) -> anyhow::Result<()> {
             outln!("export SEALBOX_TOKEN={}", created.token);
             Ok(())
         }
+        WorkspaceCommand::Sso(args) => workspace_sso(ctx, args).await,
     }
+}
+
+async fn workspace_sso(ctx: &Ctx, args: SsoArgs) -> anyhow::Result<()> {
+    let mut group_roles = std::collections::BTreeMap::new();
+    for pair in &args.group_role {
+        let Some((group, role)) = pair.rsplit_once('=') else {
+            crate::usage!("--group-role {pair:?}: expected GROUP=ROLE, e.g. platform-admins=admin");
+        };
+        let Some(role) = Role::parse(role.trim()) else {
+            crate::usage!("--group-role {pair:?}: the role must be owner, admin or editor");
+        };
+        group_roles.insert(group.trim().to_owned(), role);
+    }
+    let update = UpdateSsoSettingsRequest {
+        password_sign_in: args.password_sign_in.as_deref().map(|v| v == "on"),
+        create_members: args.create_members.as_deref().map(|v| match v {
+            "editor" => CreateMembers::Editor,
+            "admin" => CreateMembers::Admin,
+            _ => CreateMembers::Off,
+        }),
+        group_roles: (args.no_group_roles || !group_roles.is_empty()).then_some(group_roles),
+    };
+    let changes = update.password_sign_in.is_some() || update.create_members.is_some() || update.group_roles.is_some();
+    let settings = if changes {
+        ctx.client.update_sso_settings(&update).await?
+    } else {
+        ctx.client.sso_settings().await?
+    };
+    if ctx.json {
+        return output::json(&settings);
+    }
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    let groups = if settings.group_roles.is_empty() {
+        "none".to_owned()
+    } else {
+        settings
+            .group_roles
+            .iter()
+            .map(|(g, r)| format!("{g}={}", r.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    output::fields(&[
+        (
+            "single sign-on",
+            if settings.sso_configured {
+                "configured on this server"
+            } else {
+                "not configured on this server"
+            }
+            .to_owned(),
+        ),
+        ("password sign-in", on_off(settings.password_sign_in).to_owned()),
+        ("create members", settings.create_members.as_str().to_owned()),
+        ("group roles", groups),
+    ])?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use clap::builder::BoolishValueParser;
 use clap::builder::TypedValueParser as _;
+use secrecy::SecretString;
 
 #[derive(Args)]
 pub struct ServerArgs {
@@ -102,6 +103,105 @@ pub struct ServerArgs {
     /// a symbolic link is refused), for log shippers.
     #[arg(long, env = "SEALBOX_AUDIT_FILE", value_name = "PATH")]
     audit_file: Option<PathBuf>,
+    /// Single sign-on: the OpenID Connect provider's issuer URL (https://; plain http only on a
+    /// loopback address). Needs --oidc-client-id, --oidc-redirect-url and a client secret
+    /// (SEALBOX_OIDC_CLIENT_SECRET or --oidc-client-secret-file); its CA may be --extra-ca-file.
+    #[arg(long, env = "SEALBOX_OIDC_ISSUER", value_name = "URL")]
+    oidc_issuer: Option<String>,
+    /// The client id registered with the provider for this server.
+    #[arg(long, env = "SEALBOX_OIDC_CLIENT_ID", value_name = "ID")]
+    oidc_client_id: Option<String>,
+    /// A file holding the client secret (not readable by others); or set SEALBOX_OIDC_CLIENT_SECRET.
+    #[arg(long, env = "SEALBOX_OIDC_CLIENT_SECRET_FILE", value_name = "PATH")]
+    oidc_client_secret_file: Option<PathBuf>,
+    /// Where the provider sends people back, as registered with it: this server's address as
+    /// browsers reach it, then /sso/callback (e.g. https://sealbox.example.com/sso/callback).
+    #[arg(long, env = "SEALBOX_OIDC_REDIRECT_URL", value_name = "URL")]
+    oidc_redirect_url: Option<String>,
+    /// The ID token claim that lists a person's groups (for `sealbox workspace sso --group-role`).
+    #[arg(
+        long,
+        env = "SEALBOX_OIDC_GROUPS_CLAIM",
+        default_value = "groups",
+        value_name = "CLAIM"
+    )]
+    oidc_groups_claim: String,
+    /// Scopes asked for besides openid, space-separated (email is needed to match members).
+    #[arg(
+        long,
+        env = "SEALBOX_OIDC_SCOPES",
+        default_value = "email profile",
+        value_name = "SCOPES"
+    )]
+    oidc_scopes: String,
+    /// Break glass: owners may sign in with their password even in workspaces that turned
+    /// password sign-in off (e.g. while the identity provider is down); each such sign-in is
+    /// audited with break_glass. Start without it again afterwards.
+    #[arg(long, env = "SEALBOX_PASSWORD_BREAK_GLASS", value_parser = BoolishValueParser::new())]
+    password_break_glass: bool,
+}
+
+/// The variable that holds the client secret itself (a flag would show it in process listings).
+const OIDC_CLIENT_SECRET_ENV: &str = "SEALBOX_OIDC_CLIENT_SECRET";
+
+/// `--oidc-*` into the server's single sign-on settings; `None` without `--oidc-issuer`.
+fn oidc_config(args: &ServerArgs) -> anyhow::Result<Option<sealbox_server::OidcConfig>> {
+    let Some(issuer) = args.oidc_issuer.clone() else {
+        if args.oidc_client_id.is_some() || args.oidc_redirect_url.is_some() || args.oidc_client_secret_file.is_some() {
+            anyhow::bail!("--oidc-client-id, --oidc-redirect-url and --oidc-client-secret-file need --oidc-issuer");
+        }
+        return Ok(None);
+    };
+    let Some(client_id) = args.oidc_client_id.clone() else {
+        anyhow::bail!("--oidc-issuer needs --oidc-client-id (the client registered with the provider)");
+    };
+    let Some(redirect_url) = args.oidc_redirect_url.clone() else {
+        anyhow::bail!(
+            "--oidc-issuer needs --oidc-redirect-url: this server's address as browsers reach it, then /sso/callback"
+        );
+    };
+    let from_env = std::env::var(OIDC_CLIENT_SECRET_ENV).ok().filter(|v| !v.is_empty());
+    let client_secret = match (&args.oidc_client_secret_file, from_env) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!(
+                "give the client secret once: --oidc-client-secret-file or {OIDC_CLIENT_SECRET_ENV}, not both"
+            )
+        }
+        (Some(path), None) => read_secret_file(path)?,
+        (None, Some(secret)) => SecretString::from(secret),
+        (None, None) => anyhow::bail!(
+            "--oidc-issuer needs the client secret: set {OIDC_CLIENT_SECRET_ENV} or give --oidc-client-secret-file"
+        ),
+    };
+    let mut scopes: Vec<String> = args.oidc_scopes.split_whitespace().map(str::to_owned).collect();
+    scopes.retain(|s| s != "openid");
+    if !scopes.iter().any(|s| s == "email") {
+        scopes.push("email".into());
+    }
+    Ok(Some(sealbox_server::OidcConfig {
+        issuer,
+        client_id,
+        client_secret,
+        redirect_url,
+        groups_claim: args.oidc_groups_claim.clone(),
+        scopes,
+    }))
+}
+
+/// The client secret file: its first line; refused when others may read it.
+fn read_secret_file(path: &std::path::Path) -> anyhow::Result<SecretString> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("--oidc-client-secret-file {shown}: {e}"))?;
+    if meta.permissions().mode() & 0o004 != 0 {
+        anyhow::bail!("--oidc-client-secret-file {shown}: others may read it; chmod o-r (or 600) it first");
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--oidc-client-secret-file {shown}: {e}"))?;
+    let secret = text.lines().next().unwrap_or_default().trim().to_owned();
+    if secret.is_empty() {
+        anyhow::bail!("--oidc-client-secret-file {shown}: the file is empty");
+    }
+    Ok(SecretString::from(secret))
 }
 
 /// The settings of the key protectors (`--seal awskms`, `--seal pkcs11`), shared by `sealbox
@@ -134,6 +234,7 @@ pub struct ProtectorArgs {
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let oidc = oidc_config(&args)?;
     let config = sealbox_server::Config {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -163,6 +264,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         jwks_refetch_interval_secs: args.jwks_refetch_interval_secs,
         metrics_listen: args.metrics_listen,
         audit_file: args.audit_file,
+        oidc,
+        password_break_glass: args.password_break_glass,
     };
     sealbox_server::run(config).await
 }

@@ -28,8 +28,8 @@ use sealbox_types::{
     IdentityInfo, IdentityList, JwtExchangeRequest, JwtExchangeResponse, LoginRequest, LoginResponse, MemberInfo,
     MemberList, PolicyInfo, PolicyList, Readiness, RenderRequest, RenderResponse, RevealRequest, RevealResponse,
     RevokeTokenRequest, Role, RollbackRequest, SecretDetails, SecretList, SecretVersionList, SetEnvRequest,
-    SetRoleRequest, TokenList, UpdateIdentityRequest, UpdateSecretRequest, UpdateWorkspaceSettingsRequest, WhoAmI,
-    WorkspaceSettings,
+    SetRoleRequest, SsoInfo, SsoSettings, SsoTokenRequest, TokenList, UpdateIdentityRequest, UpdateSecretRequest,
+    UpdateSsoSettingsRequest, UpdateWorkspaceSettingsRequest, WhoAmI, WorkspaceSettings,
 };
 pub use sealbox_types::{AuditQuery, SecretListQuery};
 
@@ -187,6 +187,50 @@ impl Client {
 
     pub async fn update_workspace_settings(&self, body: &UpdateWorkspaceSettingsRequest) -> Result<WorkspaceSettings> {
         self.send(self.request(Method::PATCH, &["workspace", "settings"])?.json(body))
+            .await
+    }
+
+    // ---- single sign-on ----
+
+    /// Whether the server offers single sign-on. Sends no token.
+    pub async fn sso_info(&self) -> Result<SsoInfo> {
+        self.send(self.http.get(self.url(&["auth", "sso"])?)).await
+    }
+
+    /// The browser page that begins a single sign-on for a terminal waiting on `cli_redirect`
+    /// (a loopback address) with the challenge of `verifier`.
+    pub fn sso_start_url(&self, workspace: Option<&str>, cli_redirect: &str, verifier: &SsoVerifier) -> Result<Url> {
+        let mut url = Url::parse(&format!("{}/sso/start", self.base))
+            .map_err(|e| ClientError::InvalidArgument(format!("bad request URL: {e}")))?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(workspace) = workspace {
+                query.append_pair("workspace", workspace);
+            }
+            query.append_pair("cli_redirect", cli_redirect);
+            query.append_pair("cli_challenge", &verifier.challenge());
+        }
+        Ok(url)
+    }
+
+    /// Trades the one-time code the browser brought to the loopback address, with the verifier,
+    /// for a session. Sends no token.
+    pub async fn sso_token(&self, code: &str, verifier: &SsoVerifier) -> Result<LoginResponse> {
+        let body = SsoTokenRequest {
+            code: code.to_owned(),
+            // EXPOSE: the verifier proves to the server that this terminal began the sign-in.
+            verifier: verifier.0.expose_secret().to_owned(),
+        };
+        self.send(self.http.post(self.url(&["auth", "sso", "token"])?).json(&body))
+            .await
+    }
+
+    pub async fn sso_settings(&self) -> Result<SsoSettings> {
+        self.send(self.request(Method::GET, &["workspace", "sso"])?).await
+    }
+
+    pub async fn update_sso_settings(&self, body: &UpdateSsoSettingsRequest) -> Result<SsoSettings> {
+        self.send(self.request(Method::PATCH, &["workspace", "sso"])?.json(body))
             .await
     }
 
@@ -606,6 +650,35 @@ fn bearer(token: &SecretString) -> Result<HeaderValue> {
         HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| ClientError::InvalidToken)?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// The terminal's proof that it began a single sign-on (PKCE's verifier, RFC 7636): 32 random
+/// bytes, base64url; the server is given only its SHA-256 (`challenge`) until the end.
+pub struct SsoVerifier(SecretString);
+
+impl SsoVerifier {
+    pub fn generate() -> Self {
+        use base64::Engine as _;
+        let bytes: [u8; 32] = rand::random();
+        Self(SecretString::from(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        ))
+    }
+
+    /// `S256`: base64url(SHA-256(verifier)), no padding.
+    pub fn challenge(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        // EXPOSE: hashed; the hash is what the server keeps until the verifier is shown.
+        let digest = sha2::Sha256::digest(self.0.expose_secret().as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    }
+}
+
+impl fmt::Debug for SsoVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SsoVerifier([redacted])")
+    }
 }
 
 /// Percent-encodes everything but unreserved characters, so `/`, `?`, `#` and `%` in a name stay

@@ -259,7 +259,11 @@ pub fn audit_chain_key(root_key: &RootKey) -> AuditChainKey {
 pub enum AuditAction {
     WorkspaceCreate,
     AuthLogin,
+    /// A sign-in with single sign-on (OpenID Connect), with the provider's issuer and subject.
+    AuthSsoLogin,
     AuthLogout,
+    /// A workspace's single sign-on rules changed.
+    WorkspaceSsoUpdate,
     MemberAdd,
     MemberRoleChange,
     MemberRemove,
@@ -316,6 +320,8 @@ impl AuditAction {
         match self {
             AuditAction::WorkspaceCreate => "workspace.create",
             AuditAction::AuthLogin => "auth.login",
+            AuditAction::AuthSsoLogin => "auth.sso_login",
+            AuditAction::WorkspaceSsoUpdate => "workspace.sso_update",
             AuditAction::AuthLogout => "auth.logout",
             AuditAction::MemberAdd => "member.add",
             AuditAction::MemberRoleChange => "member.role_change",

@@ -23,6 +23,7 @@ pub mod principal;
 mod rekey;
 mod secrets;
 mod settings;
+mod sso;
 mod sys;
 pub mod template;
 mod tokens;
@@ -41,6 +42,7 @@ pub use error::{CoreError, CoreResult, ErrorClass};
 pub use operator::{SERVER_WORKSPACE, SealedEvent, SealedOutcome};
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
 pub use rekey::{RekeyError, rekey};
+pub use sso::{CliHandoff, SSO_START_TTL_MS, SsoBegun, SsoClaims, SsoPending, SsoProviderRefusal, SsoSignedIn};
 pub use sys::MetricsScope;
 pub use tokens::TokenKind;
 pub use workspaces::BootstrapCredentials;
@@ -81,6 +83,12 @@ pub struct CoreConfig {
     /// The least time between two fetches of one issuer's keys: a token with an unknown `kid`
     /// fetches again only this long after the last fetch.
     pub jwks_refetch_interval_ms: i64,
+    /// The server verifies single sign-on (OpenID Connect); without it, `sso.not_configured`,
+    /// and password sign-in cannot be turned off.
+    pub sso_enabled: bool,
+    /// Break glass: owners may sign in with a password even where a workspace turned passwords
+    /// off (`sealbox server --password-break-glass`), for when the identity provider is down.
+    pub password_break_glass: bool,
 }
 
 impl Default for CoreConfig {
@@ -98,6 +106,8 @@ impl Default for CoreConfig {
             password_hash_queue: 64,
             jwks_cache_ttl_ms: 10 * 60 * 1000,
             jwks_refetch_interval_ms: 30 * 1000,
+            sso_enabled: false,
+            password_break_glass: false,
         }
     }
 }

@@ -15,7 +15,7 @@ use sealbox_store::{AuditChainKey, PostgresStore, SqliteStore, StartupState, Sto
 use sealbox_seal::ProtectorError;
 
 use crate::seal::{KeyOrigin, KeySource, LoadedKey, ROOT_KEY_ENV, ROOT_KEY_VERSION, SealRecord};
-use crate::sealing::{Bootstrapped, Sealing};
+use crate::sealing::{Bootstrapped, Sealing, Services};
 use crate::{AppState, Config};
 
 /// The e-mail of the owner created on first start.
@@ -60,6 +60,19 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     // The senders first: a bad --extra-ca-file stops the start before anything is opened.
     let dispatcher = crate::dispatch::OutboundDispatcher::from_config(config, Arc::new(SystemClock))?;
     let issuer_keys = crate::jwks::HttpsIssuerKeys::from_config(config)?;
+    // Likewise bad single sign-on settings (the provider itself is asked only when needed).
+    let oidc = match &config.oidc {
+        Some(oidc) => Some(Arc::new(crate::Oidc::new(
+            oidc.clone(),
+            config.extra_ca_file.as_deref(),
+        )?)),
+        None => None,
+    };
+    if config.password_break_glass {
+        tracing::warn!(
+            "--password-break-glass: owners may sign in with a password even where a workspace turned passwords off"
+        );
+    }
     let metrics = Arc::new(sealbox_metrics::Metrics::new());
     let options = StoreOptions {
         timeout: Duration::from_secs(config.database_timeout_secs.max(1)),
@@ -83,15 +96,13 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let has_key = Sealbox::root_key_recorded(&*store, ROOT_KEY_VERSION).await?;
     crate::seal::check_kind(config.seal, record.as_ref(), has_key)?;
     let source = KeySource::from_config(config)?;
-    let sealing = Sealing::new(
-        config.clone(),
-        source,
-        store,
+    let services = Services {
         metrics,
-        Arc::new(dispatcher),
-        Arc::new(issuer_keys),
-        record,
-    );
+        dispatcher: Arc::new(dispatcher),
+        issuer_keys: Arc::new(issuer_keys),
+        oidc,
+    };
+    let sealing = Sealing::new(config.clone(), source, store, services, record);
     let bootstrapped = if config.seal.needs_person() {
         tracing::warn!(
             source = config.seal.as_str(),

@@ -12,6 +12,7 @@ mod dispatch;
 mod error;
 mod extract;
 mod jwks;
+mod oidc;
 mod openapi;
 pub mod operator;
 mod panel;
@@ -38,6 +39,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use boot::{Prepared, prepare, tls_config};
+pub use oidc::{Oidc, OidcConfig};
 pub use panel::PanelSettings;
 pub use routes::openapi;
 pub use seal::SealKind;
@@ -97,6 +99,11 @@ pub struct Config {
     pub metrics_listen: Option<String>,
     /// Every committed audit event is also appended here as a JSON line (`audit_file.rs`).
     pub audit_file: Option<PathBuf>,
+    /// Single sign-on with this OpenID Connect provider (`--oidc-*`); password only when absent.
+    pub oidc: Option<OidcConfig>,
+    /// Owners may sign in with a password where a workspace turned passwords off (the
+    /// identity provider is down): `--password-break-glass`.
+    pub password_break_glass: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -125,6 +132,8 @@ impl std::fmt::Debug for Config {
             .field("jwks_refetch_interval_secs", &self.jwks_refetch_interval_secs)
             .field("metrics_listen", &self.metrics_listen)
             .field("audit_file", &self.audit_file)
+            .field("oidc", &self.oidc)
+            .field("password_break_glass", &self.password_break_glass)
             .finish_non_exhaustive()
     }
 }
@@ -161,6 +170,8 @@ impl Config {
             jwks_refetch_interval_secs: 30,
             metrics_listen: None,
             audit_file: None,
+            oidc: None,
+            password_break_glass: false,
         }
     }
 }
@@ -171,6 +182,8 @@ pub struct AppState {
     pub panel: PanelSettings,
     /// Seals the server this application runs in (`POST /v1/sys/seal`).
     pub sealing: SealHandle,
+    /// The OpenID Connect relying party, when single sign-on is configured.
+    pub oidc: Option<Arc<Oidc>>,
 }
 
 /// The request path as logged: a segment that looks like a token (`sbx_...`, e.g. one pasted

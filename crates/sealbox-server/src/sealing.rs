@@ -61,14 +61,23 @@ impl SealHandle {
     }
 }
 
+/// What the application is built with at each unseal, besides the store and the root key: made
+/// once at start, from the configuration.
+pub(crate) struct Services {
+    pub(crate) metrics: Arc<sealbox_metrics::Metrics>,
+    /// Sends actions.
+    pub(crate) dispatcher: Arc<dyn sealbox_core::actions::Dispatcher>,
+    /// Fetches JWT issuers' keys for federated identities.
+    pub(crate) issuer_keys: Arc<dyn sealbox_core::federation::IssuerKeys>,
+    /// The OpenID Connect relying party, when single sign-on is configured.
+    pub(crate) oidc: Option<Arc<crate::Oidc>>,
+}
+
 struct Inner {
     config: Config,
     source: KeySource,
     store: Arc<dyn Store>,
-    metrics: Arc<sealbox_metrics::Metrics>,
-    dispatcher: Arc<dyn sealbox_core::actions::Dispatcher>,
-    /// Fetches JWT issuers' keys for federated identities.
-    issuer_keys: Arc<dyn sealbox_core::federation::IssuerKeys>,
+    services: Services,
     /// The database's key source record, once `init` (or this start) knows it.
     record: RwLock<Option<SealRecord>>,
     current: RwLock<Option<Unsealed>>,
@@ -104,9 +113,7 @@ impl Sealing {
         config: Config,
         source: KeySource,
         store: Arc<dyn Store>,
-        metrics: Arc<sealbox_metrics::Metrics>,
-        dispatcher: Arc<dyn sealbox_core::actions::Dispatcher>,
-        issuer_keys: Arc<dyn sealbox_core::federation::IssuerKeys>,
+        services: Services,
         record: Option<SealRecord>,
     ) -> Self {
         Self {
@@ -114,9 +121,7 @@ impl Sealing {
                 source,
                 config,
                 store,
-                metrics,
-                dispatcher,
-                issuer_keys,
+                services,
                 record: RwLock::new(record),
                 current: RwLock::new(None),
                 unsealing: tokio::sync::Mutex::new(Unsealing::default()),
@@ -140,7 +145,7 @@ impl Sealing {
     }
 
     pub(crate) fn metrics(&self) -> &Arc<sealbox_metrics::Metrics> {
-        &self.inner.metrics
+        &self.inner.services.metrics
     }
 
     fn router_now(&self) -> Option<Router> {
@@ -188,13 +193,15 @@ impl Sealing {
             jwks_cache_ttl_ms: i64::try_from(inner.config.jwks_cache_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
             jwks_refetch_interval_ms: i64::try_from(inner.config.jwks_refetch_interval_secs.saturating_mul(1000))
                 .unwrap_or(i64::MAX),
+            sso_enabled: inner.services.oidc.is_some(),
+            password_break_glass: inner.config.password_break_glass,
             ..CoreConfig::default()
         };
         let core = match Sealbox::open(inner.store.clone(), key, Arc::new(SystemClock), core_config).await {
             Ok(core) => core
-                .with_dispatcher(inner.dispatcher.clone())
-                .with_issuer_keys(inner.issuer_keys.clone())
-                .with_metrics(inner.metrics.clone()),
+                .with_dispatcher(inner.services.dispatcher.clone())
+                .with_issuer_keys(inner.services.issuer_keys.clone())
+                .with_metrics(inner.services.metrics.clone()),
             Err(OpenError::WrongRootKey(e)) => anyhow::bail!("{e} ({origin})"),
             Err(e) => return Err(e.into()),
         };
@@ -210,8 +217,9 @@ impl Sealing {
                 secure_cookies: inner.config.tls_cert.is_some() || inner.config.insecure_http,
             },
             sealing: SealHandle(Arc::downgrade(inner)),
+            oidc: inner.services.oidc.clone(),
         };
-        let router = crate::app_router(state.clone(), inner.metrics.clone());
+        let router = crate::app_router(state.clone(), inner.services.metrics.clone());
         let sweeper = tokio::spawn(crate::boot::sweep_trash_forever(core)).abort_handle();
         write(&inner.current, |current| {
             *current = Some(Unsealed { state, router, sweeper });
@@ -359,7 +367,7 @@ impl Sealing {
     /// (or `server.sealed`) for everything else.
     pub fn router(&self) -> Router {
         let (seal_routes, _) = seal_api().split_for_parts();
-        let metrics = self.inner.metrics.clone();
+        let metrics = self.inner.services.metrics.clone();
         let document = crate::routes::openapi();
         seal_routes
             .route(

@@ -13,12 +13,12 @@ use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
     ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup,
     FederationRow, IdentityRow, KeyVersionCounts, KeyringRow, MemberRow, PendingAuditRow, PolicyRow, Rekey, Result,
-    Rewrapped, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, StoreError, TokenRow,
-    TokenSettingsRow, VersionMeta, WorkspaceRow, WrappedDekRow,
+    Rewrapped, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, SsoLoginRow, SsoSettingsRow, StartupState,
+    Store, StoreError, TokenRow, TokenSettingsRow, VersionMeta, WorkspaceRow, WrappedDekRow,
 };
 use crate::{
     actions, audit, backup, federations, identities, keyring, login_attempts, members, meta, migrate, policies,
-    secrets, startup, tokens, workspaces,
+    secrets, sso, startup, tokens, workspaces,
 };
 
 /// A unit of work run inside a write transaction.
@@ -622,6 +622,23 @@ impl<B: Backend> Store for B {
 
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>> {
         secrets::trashed_before(&mut read(self), before).await
+    }
+
+    async fn sso_settings(&self, workspace_id: &str) -> Result<Option<SsoSettingsRow>> {
+        sso::sso_settings(&mut read(self), workspace_id).await
+    }
+
+    async fn put_sso_settings(&self, row: SsoSettingsRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(sso::put_sso_settings(c, row, audit))).await
+    }
+
+    async fn insert_sso_login(&self, row: SsoLoginRow, now: i64) -> Result<()> {
+        write(self, move |c| Box::pin(sso::insert_sso_login(c, row, now))).await
+    }
+
+    async fn take_sso_login(&self, id: &[u8], stage: &str, now: i64) -> Result<Option<SsoLoginRow>> {
+        let (id, stage) = (id.to_vec(), stage.to_owned());
+        write(self, move |c| Box::pin(sso::take_sso_login(c, id, stage, now))).await
     }
 
     async fn count_login_attempt(&self, keys: &[String], window_start: i64) -> Result<Vec<i64>> {

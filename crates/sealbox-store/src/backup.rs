@@ -15,13 +15,15 @@
 //!    section's row lines, each with its newline;
 //! 3. the trailer `{"sha256": "<hex>"}`: the SHA-256 of every byte before that line.
 //!
-//! The `keyring`, `workspace_token_settings` and `identity_federations` sections come last, in
-//! that order; a file written before a table existed has no section for it (nor for those after
-//! it) and restores with the table empty (an empty keyring: its data keys are all wrapped by the
-//! root key).
+//! The `keyring`, `audit_pending`, `workspace_token_settings`, `identity_federations` and
+//! `sso_settings` sections come last, in that order; a file written before a table existed has no
+//! section for it (nor for those after it) and restores with the table empty (an empty keyring:
+//! its data keys are all wrapped by the root key; every workspace on the default sign-in
+//! settings).
 //!
 //! Not backed up: `schema_migrations` (a restore applies this build's migrations first),
-//! `login_attempts` (sign-in rate-limit bookkeeping) and the `bootstrap_pending` mark.
+//! `login_attempts` (sign-in rate-limit bookkeeping), `sso_logins` (single sign-ons in progress,
+//! minutes long) and the `bootstrap_pending` mark.
 
 use std::collections::BTreeMap;
 
@@ -267,6 +269,17 @@ const TABLES: &[Table] = &[
         ],
         order_by: "id",
     },
+    Table {
+        name: "sso_settings",
+        columns: &[
+            ("workspace_id", Text),
+            ("password_sign_in", Int),
+            ("create_members", OptText),
+            ("group_roles", Text),
+            ("updated_at", Int),
+        ],
+        order_by: "workspace_id",
+    },
 ];
 
 /// Tables added to the end of [`TABLES`] after files of format version 1 were first written: a
@@ -276,6 +289,7 @@ const ADDED_LATER: &[&str] = &[
     "audit_pending",
     "workspace_token_settings",
     "identity_federations",
+    "sso_settings",
 ];
 
 /// One stored value.

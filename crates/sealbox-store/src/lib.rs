@@ -15,7 +15,7 @@
 //!
 //! Both implementations run the same queries, written once with `$n` parameters, one module per
 //! table group (`workspaces`, `members`, `tokens`, `identities`, `federations`, `policies`, `actions`,
-//! `secrets`, `audit`, `login_attempts`, `meta`), each with its row models, over a small
+//! `secrets`, `audit`, `login_attempts`, `sso`, `meta`), each with its row models, over a small
 //! connection abstraction (`db.rs`). Write queries take owned arguments (SQLite runs them on its
 //! writer thread) inside a transaction the backend opens (`backend.rs`); the implementations
 //! differ only in how that transaction is run.
@@ -50,6 +50,7 @@ mod policies;
 mod postgres;
 mod secrets;
 mod sqlite;
+mod sso;
 mod startup;
 mod tokens;
 mod workspaces;
@@ -74,6 +75,7 @@ pub use secrets::{
     VersionMeta,
 };
 pub use sqlite::SqliteStore;
+pub use sso::{SsoLoginRow, SsoSettingsRow};
 pub use startup::{BrokenChain, StartupState};
 pub use tokens::TokenRow;
 pub use workspaces::WorkspaceRow;
@@ -384,6 +386,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(SecretRow, SecretVersionRow)>>;
     /// Trashed secrets of every workspace deleted before `before`, for the retention sweep.
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>>;
+
+    /// A workspace's single sign-on settings; `None` until someone changed them.
+    async fn sso_settings(&self, workspace_id: &str) -> Result<Option<SsoSettingsRow>>;
+    /// Replaces a workspace's single sign-on settings, with its audit event.
+    async fn put_sso_settings(&self, row: SsoSettingsRow, audit: AuditRecord) -> Result<()>;
+    /// Stores a single sign-on in progress (bookkeeping, not audited), deleting expired ones.
+    async fn insert_sso_login(&self, row: SsoLoginRow, now: i64) -> Result<()>;
+    /// Takes (deletes) a sign-in in progress by id and stage: only one caller ever gets it, and
+    /// not after it expired.
+    async fn take_sso_login(&self, id: &[u8], stage: &str, now: i64) -> Result<Option<SsoLoginRow>>;
 
     // ---- sign-in attempts ----
     /// Counts one sign-in attempt under each of `keys` in the window starting at `window_start`,

@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_token_lifetimes_federation.sql"),
         postgres: include_str!("../migrations/postgres/0009_token_lifetimes_federation.sql"),
     },
+    Migration {
+        name: "0010_sso",
+        sqlite: include_str!("../migrations/sqlite/0010_sso.sql"),
+        postgres: include_str!("../migrations/postgres/0010_sso.sql"),
+    },
 ];
 
 /// The `meta` key present from the creation of a database until its first workspace exists: only

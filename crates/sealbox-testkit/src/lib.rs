@@ -49,6 +49,10 @@ pub struct Options {
     pub insecure_http: bool,
     /// `--jwks-refetch-interval-secs`; the server's default when absent.
     pub jwks_refetch_interval_secs: Option<u64>,
+    /// `--oidc-*`: single sign-on; an empty `redirect_url` becomes this server's `/sso/callback`.
+    pub oidc: Option<sealbox_server::OidcConfig>,
+    /// `--password-break-glass`.
+    pub password_break_glass: bool,
 }
 
 impl TestServer {
@@ -78,6 +82,16 @@ impl TestServer {
         if let Some(secs) = options.jwks_refetch_interval_secs {
             config.jwks_refetch_interval_secs = secs;
         }
+        config.password_break_glass = options.password_break_glass;
+        // Bound first: single sign-on's redirect address names the port.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        config.oidc = options.oidc.map(|mut oidc| {
+            if oidc.redirect_url.is_empty() {
+                oidc.redirect_url = format!("{url}/sso/callback");
+            }
+            oidc
+        });
         let prepared = sealbox_server::prepare(&config).await.expect("server prepares");
         let creds = match &prepared.bootstrap {
             Some(c) => {
@@ -90,8 +104,6 @@ impl TestServer {
             }
             None => read_bootstrap_file(&path).unwrap_or_default(),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let state = prepared.state().expect("the server is unsealed");
         let task = tokio::spawn(sealbox_server::serve(listener, prepared.sealing.clone(), async {

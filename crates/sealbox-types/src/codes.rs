@@ -12,6 +12,25 @@ pub const AUTH_TOKEN_REVOKED: &str = "auth.token_revoked";
 pub const AUTH_BAD_CREDENTIALS: &str = "auth.bad_credentials";
 pub const AUTH_RATE_LIMITED: &str = "auth.rate_limited";
 pub const AUTH_BUSY: &str = "auth.busy";
+/// The workspace turned password sign-in off; sign in with single sign-on.
+pub const AUTH_PASSWORD_SIGN_IN_OFF: &str = "auth.password_sign_in_off";
+
+/// Single sign-on is not configured on this server (`--oidc-issuer`).
+pub const SSO_NOT_CONFIGURED: &str = "sso.not_configured";
+/// The sign-in's `state` (or the terminal's one-time code) is unknown, used or expired, or the
+/// browser that came back is not the one that began.
+pub const SSO_STATE_INVALID: &str = "sso.state_invalid";
+/// The provider refused, or its answer did not verify (ID token signature, issuer, audience,
+/// expiry, nonce).
+pub const SSO_PROVIDER_REFUSED: &str = "sso.provider_refused";
+/// The provider did not vouch for the e-mail (`email_verified` is not true, or no e-mail).
+pub const SSO_EMAIL_UNVERIFIED: &str = "sso.email_unverified";
+/// The e-mail is not a member of the workspace, which does not create members at sign-in.
+pub const SSO_NOT_A_MEMBER: &str = "sso.not_a_member";
+/// A `cli_redirect` that is not `http://127.0.0.1:PORT/...` (or `[::1]`), or a bad challenge.
+pub const SSO_REQUEST_INVALID: &str = "sso.request_invalid";
+/// The settings asked for are not allowed (e.g. password sign-in off without single sign-on).
+pub const SSO_SETTINGS_INVALID: &str = "sso.settings_invalid";
 pub const PERMISSION_DENIED: &str = "permission.denied";
 
 pub const SECRET_NAME_INVALID: &str = "secret.name_invalid";

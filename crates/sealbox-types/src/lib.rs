@@ -320,6 +320,88 @@ pub struct CreateWorkspaceResponse {
     pub token: String,
 }
 
+/// `GET /v1/auth/sso`: whether this server offers single sign-on (OpenID Connect).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SsoInfo {
+    pub enabled: bool,
+    /// The provider's issuer URL, when enabled.
+    pub issuer: Option<String>,
+}
+
+/// `POST /v1/auth/sso/token`: what `sealbox login --sso` sends back after the browser handed it
+/// a one-time code on its loopback address.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SsoTokenRequest {
+    /// The one-time code from the loopback redirect (valid for a minute, once).
+    pub code: String,
+    /// The verifier whose SHA-256 (base64url, no padding) the terminal sent as `cli_challenge`
+    /// when it began.
+    pub verifier: String,
+}
+
+/// What a person who signs in with single sign-on and is not a member yet becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CreateMembers {
+    /// Refused: only members sign in (the default).
+    Off,
+    Editor,
+    Admin,
+}
+
+impl CreateMembers {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CreateMembers::Off => "off",
+            CreateMembers::Editor => "editor",
+            CreateMembers::Admin => "admin",
+        }
+    }
+
+    pub fn role(self) -> Option<Role> {
+        match self {
+            CreateMembers::Off => None,
+            CreateMembers::Editor => Some(Role::Editor),
+            CreateMembers::Admin => Some(Role::Admin),
+        }
+    }
+}
+
+/// `GET` and `PATCH /v1/workspace/sso`: a workspace's single sign-on rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SsoSettings {
+    /// Members may sign in with a password (owners keep a break-glass path: README
+    /// "Single sign-on").
+    pub password_sign_in: bool,
+    /// What a verified e-mail that is not a member becomes at its first single sign-on.
+    pub create_members: CreateMembers,
+    /// A value of the provider's groups claim to the role it gives; the highest matching role
+    /// wins, at every single sign-on.
+    pub group_roles: BTreeMap<String, Role>,
+    /// Whether this server is configured for single sign-on (`--oidc-issuer`).
+    pub sso_configured: bool,
+}
+
+/// `PATCH /v1/workspace/sso`: the fields given are changed, the others kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSsoSettingsRequest {
+    /// Turning it off needs an owner and a server configured for single sign-on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_sign_in: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_members: Option<CreateMembers>,
+    /// Replaces the whole mapping (`{}` removes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_roles: Option<BTreeMap<String, Role>>,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]

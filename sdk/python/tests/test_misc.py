@@ -168,3 +168,18 @@ def test_issue_9_audit_pages_newest_first_and_says_when_there_is_more(owner: sea
     assert page.events[0].seq > page.events[1].seq
     rest = owner.audit.page(before=page.events[1].seq, newest_first=True, limit=1000)
     assert rest.more is False and all(e.seq < page.events[1].seq for e in rest.events)
+
+
+def test_workspace_sso_settings(owner: sealbox.Client) -> None:
+    settings = owner.workspace_sso.get()
+    assert settings.password_sign_in is True and settings.create_members == "off"
+    assert settings.sso_configured is False, "the test server has no --oidc-issuer"
+    changed = owner.workspace_sso.update(create_members="editor", group_roles={"ops": "admin"})
+    assert changed.create_members == "editor" and changed.group_roles == {"ops": "admin"}
+    # Passwords cannot be turned off on a server without single sign-on.
+    with pytest.raises(sealbox.Invalid) as info:
+        owner.workspace_sso.update(password_sign_in=False)
+    assert info.value.code == "sso.settings_invalid"
+    restored = owner.workspace_sso.update(create_members="off", group_roles={})
+    assert restored.create_members == "off" and restored.group_roles == {}
+    assert any(e.action == "workspace.sso_update" for e in owner.audit.list(action="workspace.sso_update"))

@@ -23,5 +23,6 @@ mod rekey;
 mod run;
 mod seal;
 mod secrets;
+mod sso;
 mod support;
 mod usage;

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use sealbox_types::{
     CreateWorkspaceRequest, CreateWorkspaceResponse, JwtExchangeRequest, JwtExchangeResponse, LoginRequest,
-    LoginResponse, WhoAmI,
+    LoginResponse, SsoInfo, SsoSettings, SsoTokenRequest, UpdateSsoSettingsRequest, WhoAmI,
 };
 use secrecy::SecretString;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +22,48 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(whoami))
         .routes(routes!(create_workspace))
+        .routes(routes!(sso_info))
+        .routes(routes!(sso_token))
+        .routes(routes!(sso_settings, update_sso_settings))
+}
+
+#[utoipa::path(get, path = "/v1/auth/sso", tag = "auth", security(()),
+    responses((status = 200, body = SsoInfo, description = "whether this server offers single sign-on (OpenID Connect); \
+        a browser begins it at `/sso/start?workspace=NAME`")))]
+pub(crate) async fn sso_info(State(s): State<AppState>) -> Json<SsoInfo> {
+    Json(SsoInfo {
+        enabled: s.oidc.is_some(),
+        issuer: s.oidc.as_ref().map(|o| o.issuer().to_owned()),
+    })
+}
+
+#[utoipa::path(post, path = "/v1/auth/sso/token", tag = "auth", request_body = SsoTokenRequest, security(()),
+    responses((status = 200, body = LoginResponse, description = "a session, for the one-time code a single sign-on \
+        handed to `sealbox login --sso` on its loopback address and the verifier of its `cli_challenge`"),
+        (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn sso_token(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(req): ApiJson<SsoTokenRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    Ok(Json(s.core.sso_redeem(&ctx, &req.code, &req.verifier).await?))
+}
+
+#[utoipa::path(get, path = "/v1/workspace/sso", tag = "auth",
+    responses((status = 200, body = SsoSettings), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn sso_settings(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<SsoSettings>> {
+    Ok(Json(s.core.sso_settings(&p).await?))
+}
+
+#[utoipa::path(patch, path = "/v1/workspace/sso", tag = "auth", request_body = UpdateSsoSettingsRequest,
+    responses((status = 200, body = SsoSettings), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn update_sso_settings(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    ApiJson(req): ApiJson<UpdateSsoSettingsRequest>,
+) -> ApiResult<Json<SsoSettings>> {
+    Ok(Json(s.core.update_sso_settings(&p, &ctx, req).await?))
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),

@@ -21,6 +21,7 @@ mod roles;
 mod rotation;
 mod seal;
 mod secrets;
+mod sso;
 mod startup;
 mod storage;
 mod tokens;

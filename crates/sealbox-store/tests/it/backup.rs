@@ -114,6 +114,16 @@ async fn fill(s: &dyn Store) -> String {
     )
     .await
     .unwrap();
+    let sso = sealbox_store::SsoSettingsRow {
+        password_sign_in: false,
+        create_members: Some("editor".into()),
+        group_roles: r#"{"ops":"admin"}"#.into(),
+        updated_at: 4_000,
+        ..sealbox_store::SsoSettingsRow::defaults(&ws)
+    };
+    s.put_sso_settings(sso, audit(&ws, "workspace.sso_update", "w"))
+        .await
+        .unwrap();
     workspace(s, "globex").await;
     for version in [1, 2] {
         assert!(s.add_active_kek(kek_row(version)).await.unwrap());
@@ -162,13 +172,14 @@ async fn a_restore_holds_every_row_as_it_was_backed_up(db: Db) {
         (counts["identity_federations"], counts["workspace_token_settings"]),
         (1, 1)
     );
+    assert_eq!(counts["sso_settings"], 1, "and the single sign-on rules");
     let mut names = backup.workspaces();
     names.sort();
     assert_eq!(names, ["acme", "globex"]);
     let file = backup.to_bytes();
     let parsed = Backup::parse(&file).unwrap();
     assert_eq!(parsed, backup);
-    assert_eq!(parsed.check_chains(Some(&chain_key())).unwrap().events, 13);
+    assert_eq!(parsed.check_chains(Some(&chain_key())).unwrap().events, 14);
     for (target, pg, _dir) in empty_targets().await {
         target.restore(parsed.clone()).await.unwrap();
         let mut again = target.backup(42_000).await.unwrap();
@@ -285,7 +296,7 @@ async fn a_tampered_backup_is_refused(db: Db) {
     let err = Backup::parse(removed.as_bytes()).unwrap_err();
     assert!(
         err.to_string()
-            .contains("the audit_events section says 13 rows but holds 12"),
+            .contains("the audit_events section says 14 rows but holds 13"),
         "{err}"
     );
     // Removed by someone who also rewrote the checksums: the chain has a gap.

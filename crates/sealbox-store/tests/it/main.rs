@@ -41,5 +41,6 @@ mod members;
 mod postgres_only;
 mod secrets;
 mod sqlite_only;
+mod sso;
 mod tokens;
 mod workspaces;

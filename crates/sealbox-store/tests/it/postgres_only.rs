@@ -115,7 +115,8 @@ async fn servers_migrate_one_schema_concurrently() {
             "0006_token_prefix",
             "0007_keyring",
             "0008_audit_pending",
-            "0009_token_lifetimes_federation"
+            "0009_token_lifetimes_federation",
+            "0010_sso"
         ]
     );
     conn.close().await.unwrap();

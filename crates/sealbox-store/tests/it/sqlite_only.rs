@@ -148,7 +148,8 @@ async fn reopening_does_not_migrate_again() {
             "0006_token_prefix",
             "0007_keyring",
             "0008_audit_pending",
-            "0009_token_lifetimes_federation"
+            "0009_token_lifetimes_federation",
+            "0010_sso"
         ]
     );
     assert_eq!(reopened.kind(), "sqlite");

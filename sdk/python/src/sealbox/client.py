@@ -34,6 +34,7 @@ from .models import (
     Secret,
     SecretVersions,
     Session,
+    SsoSettings,
     TokenInfo,
     WhoAmI,
     WorkspaceSettings,
@@ -106,6 +107,7 @@ class Client:
         self.audit = Audit(self)
         self.members = Members(self)
         self.tokens = Tokens(self)
+        self.workspace_sso = WorkspaceSso(self)
         self._context: Optional["Context"] = None
 
     def __repr__(self) -> str:
@@ -680,6 +682,35 @@ class Members:
 
     def remove(self, email: str) -> None:
         self._c._request("DELETE", ["members", email])
+
+
+class WorkspaceSso:
+    """``client.workspace_sso``: the workspace's single sign-on rules (owners and admins), as
+    ``sealbox workspace sso`` and ``/v1/workspace/sso``."""
+
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def get(self) -> SsoSettings:
+        """The single sign-on rules: ``GET /v1/workspace/sso``."""
+        return SsoSettings.from_wire(self._c._request("GET", ["workspace", "sso"]))
+
+    def update(
+        self,
+        password_sign_in: Optional[bool] = None,
+        create_members: Optional[str] = None,
+        group_roles: Optional[Mapping[str, str]] = None,
+    ) -> SsoSettings:
+        """Changes the rules given (``PATCH /v1/workspace/sso``); ``group_roles`` replaces the whole
+        mapping. Only owners turn ``password_sign_in`` on or off."""
+        body: Dict[str, Any] = {}
+        if password_sign_in is not None:
+            body["password_sign_in"] = password_sign_in
+        if create_members is not None:
+            body["create_members"] = create_members
+        if group_roles is not None:
+            body["group_roles"] = dict(group_roles)
+        return SsoSettings.from_wire(self._c._request("PATCH", ["workspace", "sso"], body=body))
 
 
 class Tokens:

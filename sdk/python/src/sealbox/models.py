@@ -228,6 +228,22 @@ class Member:
 
 
 @dataclass(frozen=True)
+class SsoSettings:
+    """A workspace's single sign-on rules (``client.workspace_sso.get()``). ``create_members`` is
+    ``off``, ``editor`` or ``admin``; ``group_roles`` maps a value of the provider's groups claim
+    to a role; ``sso_configured`` says whether the server has single sign-on."""
+
+    password_sign_in: bool
+    create_members: str
+    group_roles: Dict[str, str]
+    sso_configured: bool
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "SsoSettings":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
 class AddedMember:
     member: Member
     # Only when the server generated the password; shown this once, kept out of repr.

@@ -436,3 +436,71 @@ async fn each_replica_on_one_postgres_is_unsealed_on_its_own_with_the_same_share
     a.stop().await;
     b.stop().await;
 }
+
+// Probe (regression tests for defects found from outside; they fail until fixed).
+
+/// A share that cannot be one of this server's (not 32 bytes of key) is refused when given,
+/// with the progress kept; it must not be taken as progress and then blamed on the next,
+/// genuine share ("the shares do not belong together"), resetting everything.
+#[tokio::test]
+async fn probe_a_share_of_the_wrong_length_is_refused_when_given_and_keeps_the_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Sealed::start(&data, SealKind::Shamir).await.unwrap();
+    let init = s
+        .api
+        .send(Method::POST, "/v1/sys/init", None, Some(json!({"key_shares": 5, "key_threshold": 3})))
+        .await
+        .expect(200);
+    let shares: Vec<String> = serde_json::from_value(init["shares"].clone()).unwrap();
+    s.unseal(json!({"share": shares[0]})).await.expect(200);
+    // One byte of "key" instead of 32.
+    s.unseal(json!({"share": "07ab"})).await.expect_error(400, "seal.input_invalid");
+    assert_eq!(s.status().await["progress"], 1, "the short share was taken as progress");
+    let second = s.unseal(json!({"share": shares[1]})).await.expect(200);
+    assert_eq!(second["progress"], 2);
+    let done = s.unseal(json!({"share": shares[2]})).await.expect(200);
+    assert_eq!(done["sealed"], false);
+    s.stop().await;
+}
+
+/// README: "Every attempt, refused ones included, is written to the first workspace's audit log".
+/// A refused init (already initialised, invalid counts) is an attempt too.
+#[tokio::test]
+async fn probe_refused_init_attempts_reach_the_audit_log_at_unseal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Sealed::start(&data, SealKind::Shamir).await.unwrap();
+    s.api
+        .send(Method::POST, "/v1/sys/init", None, Some(json!({"key_shares": 5, "key_threshold": 1})))
+        .await
+        .expect_error(400, "seal.input_invalid");
+    let init = s
+        .api
+        .send(Method::POST, "/v1/sys/init", None, Some(json!({"key_shares": 3, "key_threshold": 2})))
+        .await
+        .expect(200);
+    s.api
+        .send(Method::POST, "/v1/sys/init", None, Some(json!({"key_shares": 3, "key_threshold": 2})))
+        .await
+        .expect_error(409, "seal.already_initialized");
+    let shares: Vec<String> = serde_json::from_value(init["shares"].clone()).unwrap();
+    for share in &shares[..2] {
+        s.unseal(json!({"share": share})).await.expect(200);
+    }
+    let token = bootstrap_token(&data);
+    let audit = s
+        .api
+        .send(Method::GET, "/v1/audit?limit=100", Some(&token), None)
+        .await
+        .expect(200);
+    let inits: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "server.init")
+        .map(|e| e["outcome"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(inits.len(), 3, "every init attempt is audited, refused ones included: {inits:?}");
+    s.stop().await;
+}

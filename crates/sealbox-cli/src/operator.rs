@@ -210,12 +210,12 @@ impl RekeyArgs {
             .share_file
             .as_deref()
             .ok_or_else(|| UsageError("give --root-key-file, --passphrase-file or --share-file".into()))?;
-        let text = read_secret(Some(path), "key shares", false)?;
+        let text = read_secret_lines(Some(path), "key shares", false)?;
         // EXPOSE: split into one share per line.
         let shares = text
             .expose_secret()
             .lines()
-            .map(str::trim)
+            .map(share_text)
             .filter(|line| !line.is_empty())
             .map(|line| SecretString::from(line.to_owned()))
             .collect();
@@ -486,11 +486,34 @@ async fn unseal(ctx: &Ctx, args: UnsealArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     if status.sealed && !args.reset {
+        if !status.initialized {
+            return Err(UsageError(format!(
+                "this server (--seal {}) has no key yet: set it up with `sealbox operator init` first",
+                status.seal
+            ))
+            .into());
+        }
+        let wrong_flag = match status.seal.as_str() {
+            "shamir" if args.passphrase_file.is_some() => Some("--passphrase-file (use --share-file)"),
+            "passphrase" if args.share_file.is_some() => Some("--share-file (use --passphrase-file)"),
+            "shamir" | "passphrase" => None,
+            _ if args.share_file.is_some() || args.passphrase_file.is_some() => {
+                Some("--share-file / --passphrase-file")
+            }
+            _ => None,
+        };
+        if let Some(flag) = wrong_flag {
+            return Err(UsageError(format!(
+                "this server is sealed with --seal {}: {flag} does not apply",
+                status.seal
+            ))
+            .into());
+        }
         match status.seal.as_str() {
             "shamir" => {
                 let share = read_secret(args.share_file.as_deref(), "key share", false)?;
                 // EXPOSE: the share goes into the request body only.
-                request.share = Some(share.expose_secret().trim().to_owned());
+                request.share = Some(share_text(share.expose_secret()).to_owned());
             }
             "passphrase" => {
                 let passphrase = read_secret(args.passphrase_file.as_deref(), "passphrase", false)?;
@@ -509,14 +532,50 @@ async fn unseal(ctx: &Ctx, args: UnsealArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Most a passphrase, share or share file may hold (`/dev/zero` is not read forever).
+const MAX_SECRET_INPUT: u64 = 64 * 1024;
+
 /// A passphrase or share from `file` (`-`: stdin), else asked at the terminal (twice when
-/// `confirm`), else read from stdin. One trailing newline is dropped.
+/// `confirm`), else read from stdin. One line: a second non-empty line is refused (a piped
+/// passphrase is not confirmed, so two lines are more likely a mistake than a passphrase).
 fn read_secret(file: Option<&std::path::Path>, what: &str, confirm: bool) -> anyhow::Result<SecretString> {
-    let text = match file {
-        Some(path) if path == std::path::Path::new("-") => crate::input::read_stdin()?,
-        Some(path) => SecretString::from(
-            std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} from {}", path.display()))?,
-        ),
+    let text = read_secret_lines(file, what, confirm)?;
+    // EXPOSE: only split into lines, to refuse more than one.
+    let mut lines = text.expose_secret().lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or_default().trim_end_matches('\r').to_owned();
+    if lines.next().is_some() {
+        return Err(UsageError(format!("give one {what}, on one line (the input has several lines)")).into());
+    }
+    if first.is_empty() {
+        return Err(UsageError(format!("the {what} is empty")).into());
+    }
+    Ok(SecretString::from(first))
+}
+
+/// Everything `file` (`-`: stdin) holds, up to [`MAX_SECRET_INPUT`], or what is typed at the
+/// terminal (twice when `confirm`), or stdin.
+fn read_secret_lines(file: Option<&std::path::Path>, what: &str, confirm: bool) -> anyhow::Result<SecretString> {
+    use std::io::Read as _;
+    let read_limited = |reader: &mut dyn std::io::Read, from: &str| -> anyhow::Result<SecretString> {
+        let mut bytes = Vec::new();
+        reader
+            .take(MAX_SECRET_INPUT + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read the {what} from {from}"))?;
+        if bytes.len() as u64 > MAX_SECRET_INPUT {
+            return Err(UsageError(format!("{from} holds more than 64 KiB: not a {what}")).into());
+        }
+        let text =
+            String::from_utf8(bytes).map_err(|_| UsageError(format!("the {what} from {from} is not UTF-8 text")))?;
+        Ok(SecretString::from(text))
+    };
+    match file {
+        Some(path) if path == std::path::Path::new("-") => read_limited(&mut std::io::stdin(), "stdin"),
+        Some(path) => {
+            let mut opened =
+                std::fs::File::open(path).with_context(|| format!("cannot read the {what} from {}", path.display()))?;
+            read_limited(&mut opened, &path.display().to_string())
+        }
         None if crate::stdin_is_terminal() => {
             let typed =
                 rpassword::prompt_password(format!("{what}: ")).with_context(|| format!("cannot read the {what}"))?;
@@ -527,15 +586,19 @@ fn read_secret(file: Option<&std::path::Path>, what: &str, confirm: bool) -> any
                     return Err(UsageError(format!("the two {what}s differ; nothing was changed")).into());
                 }
             }
-            SecretString::from(typed)
+            Ok(SecretString::from(typed))
         }
-        None => crate::input::read_stdin()?,
-    };
-    let text = crate::input::strip_newline(text);
-    if text.expose_secret().is_empty() {
-        return Err(UsageError(format!("the {what} is empty")).into());
+        None => read_limited(&mut std::io::stdin(), "stdin"),
     }
-    Ok(text)
+}
+
+/// A share as `sealbox operator init` prints it, with or without its `key share N: ` label.
+fn share_text(line: &str) -> &str {
+    let line = line.trim();
+    match line.split_once(": ") {
+        Some((label, share)) if label.starts_with("key share ") => share.trim(),
+        _ => line,
+    }
 }
 
 /// One line: sealed or not, the source, and what unsealing waits for.

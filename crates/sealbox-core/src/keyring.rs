@@ -41,6 +41,9 @@ struct Inner {
     wake: tokio::sync::Notify,
     /// This process's rewrapping: for which version, since when, from how many done.
     progress: Mutex<Option<Progress>>,
+    /// Set when the keyring is dropped (the server sealed or stopped): the rewrapping task stops
+    /// after its current batch, and lets go of the keys.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 struct Loaded {
@@ -53,6 +56,15 @@ struct Progress {
     version: u32,
     started_ms: i64,
     rewrapped: u64,
+}
+
+impl Drop for Keyring {
+    /// Stops the rewrapping task now rather than after its pause, so no key outlives the keyring
+    /// by more than one batch.
+    fn drop(&mut self) {
+        self.inner.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.wake.notify_one();
+    }
 }
 
 impl Keyring {
@@ -87,6 +99,7 @@ impl Keyring {
             reloading: tokio::sync::Mutex::new(()),
             wake: tokio::sync::Notify::new(),
             progress: Mutex::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(rewrap_forever(Arc::downgrade(&inner)));
         Ok(Keyring { inner })
@@ -265,10 +278,14 @@ impl Inner {
         })
     }
 
-    /// Rewraps batches until none is left under an older version.
+    /// Rewraps batches until none is left under an older version, or the keyring is dropped.
     async fn rewrap_all(&self) -> CoreResult<()> {
-        while self.rewrap_batch().await? > 0 {}
+        while !self.is_stopped() && self.rewrap_batch().await? > 0 {}
         Ok(())
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -278,6 +295,9 @@ impl Inner {
 async fn rewrap_forever(inner: Weak<Inner>) {
     loop {
         let Some(keyring) = inner.upgrade() else { return };
+        if keyring.is_stopped() {
+            return;
+        }
         if let Err(e) = keyring.rewrap_all().await {
             tracing::warn!(error = %e, "key rotation: rewrapping data keys failed; retrying");
         }

@@ -297,8 +297,12 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
     if allowed {
         Ok(())
     } else {
+        let ask = match permission {
+            BackupServer | RotateKeys | SealServer => "an owner",
+            _ => "an owner or admin",
+        };
         Err(CoreError::forbidden(format!(
-            "your role ({}) may not {}; ask an owner or admin",
+            "your role ({}) may not {}; ask {ask}",
             role.as_str(),
             describe(permission)
         )))

@@ -43,6 +43,8 @@ const ORIGIN_AAD: &[u8] = b"sealbox origin root key";
 const HEADER_LEN: usize = 5;
 const NONCE_LEN: usize = 12;
 const KEY_LEN: usize = 32;
+/// The length of a root key (and so of each of its Shamir shares' secret part).
+pub const ROOT_KEY_LEN: usize = KEY_LEN;
 const WRAP_LABEL: &[u8] = b"sealbox dek wrap v1";
 const CHECK_LABEL: &[u8] = b"sealbox check value v1";
 const TOKEN_LABEL: &[u8] = b"sealbox token hash v1";

@@ -49,6 +49,11 @@ impl fmt::Debug for Share {
 }
 
 impl Share {
+    /// How many bytes of secret the share carries (a root key's share: 32).
+    pub fn secret_len(&self) -> usize {
+        self.y.len()
+    }
+
     /// The share's number (1..=255), safe to show ("share 3").
     pub fn number(&self) -> u8 {
         self.x

@@ -200,6 +200,14 @@ pub struct Rekeyed {
 /// if asked: `current` must give its key, `new` says where the new one comes from. Only the
 /// keyring is rewrapped, in one transaction with the new source's record.
 pub async fn rekey(target: &RestoreTarget, current: CurrentKey, new: NewSource) -> anyhow::Result<Rekeyed> {
+    if let RestoreTarget::DataDir(dir) = target
+        && !dir.join("sealbox.db").is_file()
+    {
+        anyhow::bail!(
+            "{} holds no sealbox.db: give the data directory of the server to rekey",
+            dir.display()
+        );
+    }
     let store = open_target(target).await?;
     let record = SealRecord::read(&*store).await?;
     let current = match current {

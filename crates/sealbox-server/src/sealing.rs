@@ -34,9 +34,10 @@ use anyhow::Context;
 use crate::seal::{KeySource, Protector, ROOT_KEY_VERSION, SealKind, SealRecord};
 use crate::{AppState, Config};
 
-/// Unseal attempts one client address may make per window, and all clients together.
+/// Unseal attempts one client address may make per window. There is no cap for all clients
+/// together: a few addresses could then keep the operators out. Attempts run one at a time, so
+/// many addresses only queue.
 const ATTEMPTS_PER_CLIENT: u32 = 20;
-const ATTEMPTS_IN_ALL: u32 = 100;
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
 /// Events kept while sealed, to audit at unseal; beyond, only their number is kept.
 const SEALED_EVENTS_KEPT: usize = 1000;
@@ -54,8 +55,10 @@ pub struct Sealing {
 pub struct SealHandle(Weak<Inner>);
 
 impl SealHandle {
+    /// An owner's seal: also keeps a source that needs no person from unsealing it again.
     pub(crate) fn seal(&self) {
         if let Some(inner) = self.0.upgrade() {
+            inner.sealed_by_owner.store(true, std::sync::atomic::Ordering::SeqCst);
             Sealing { inner }.seal();
         }
     }
@@ -87,6 +90,9 @@ struct Inner {
     limiter: Mutex<AttemptLimiter>,
     /// Why the automatic source has not unsealed the server (for `seal-status`).
     auto_error: Mutex<Option<String>>,
+    /// An owner sealed this server: a source that needs no person does not unseal it again
+    /// (anyone could ask it to); a restart does.
+    sealed_by_owner: std::sync::atomic::AtomicBool,
 }
 
 struct Unsealed {
@@ -127,6 +133,7 @@ impl Sealing {
                 unsealing: tokio::sync::Mutex::new(Unsealing::default()),
                 limiter: Mutex::new(AttemptLimiter::default()),
                 auto_error: Mutex::new(None),
+                sealed_by_owner: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -231,12 +238,21 @@ impl Sealing {
 
     async fn audit_sealed_events(&self, core: &Sealbox, mut events: Vec<SealedEvent>, dropped: u64) {
         if dropped > 0
-            && let Some(last) = events.last().cloned()
+            && let Some(first) = events.first().cloned()
         {
-            events.push(SealedEvent {
-                reason: Some(format!("{dropped} more attempts while sealed were not kept")),
-                ..last
-            });
+            // Attributed to no client: the attempts it counts came from any.
+            events.insert(
+                0,
+                SealedEvent {
+                    request_id: String::new(),
+                    client_addr: String::new(),
+                    outcome: SealedOutcome::Failure,
+                    reason: Some(format!(
+                        "{dropped} earlier attempts while sealed were not kept (only the newest {SEALED_EVENTS_KEPT} are)"
+                    )),
+                    ..first
+                },
+            );
         }
         if let Err(e) = core.record_sealed_events(events).await {
             tracing::warn!(error = %e, "could not audit the attempts made while the server was sealed");
@@ -398,12 +414,14 @@ impl Sealing {
     }
 
     /// Records an event to audit once unsealed.
+    /// The newest [`SEALED_EVENTS_KEPT`] are kept (the unseal itself always among them); of
+    /// older ones only their number.
     fn remember(&self, unsealing: &mut Unsealing, event: SealedEvent) {
-        if unsealing.events.len() < SEALED_EVENTS_KEPT {
-            unsealing.events.push(event);
-        } else {
+        if unsealing.events.len() >= SEALED_EVENTS_KEPT {
+            unsealing.events.remove(0);
             unsealing.events_dropped += 1;
         }
+        unsealing.events.push(event);
     }
 
     /// Re-reads the database's record when this process has none (another replica ran init).
@@ -450,6 +468,7 @@ async fn forward(State(sealing): State<Sealing>, request: Request) -> Response {
         return sealed_error().into_response();
     }
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, Html(SEALED_PAGE)).into_response();
+    crate::panel::add_security_headers(response.headers_mut());
     // A finished page: the error boundary passes it through.
     response.extensions_mut().insert(crate::panel::HtmlPage);
     response
@@ -508,6 +527,19 @@ fn internal(e: anyhow::Error) -> ApiError {
     }
 }
 
+/// The key was right but opening the application failed (the database, the data directory).
+fn unseal_failed(e: anyhow::Error) -> ApiError {
+    tracing::error!(error = %format!("{e:#}"), "unsealing failed after the key was accepted");
+    ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: codes::UNAVAILABLE,
+        message: "the key was accepted but the server could not open its data (the server log says why); fix \
+                  that and unseal again"
+            .into(),
+        retry_after_seconds: None,
+    }
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(codes::SEAL_INPUT_INVALID, message)
 }
@@ -538,81 +570,15 @@ pub(crate) async fn init(
     let (request_id, client_addr) = (ctx.request_id, ctx.client_addr);
     let mut unsealing = sealing.inner.unsealing.lock().await;
     sealing.check_rate(&mut unsealing, ip, &request_id, &client_addr, true)?;
-    if !kind.needs_person() {
-        return Err(invalid(format!(
-            "this server's key source is --seal {kind}, which sets itself up at first start; init is for \
-             --seal passphrase and --seal shamir"
-        )));
-    }
-    let has_key = sealbox_core::Sealbox::root_key_recorded(&**sealing.store(), ROOT_KEY_VERSION)
-        .await
-        .map_err(|e| internal(e.into()))?;
-    if has_key || sealing.record().await.map_err(internal)?.is_some() {
-        return Err(conflict(
-            codes::SEAL_ALREADY_INITIALIZED,
-            "this database already has its root key: unseal it with `sealbox operator unseal`",
-        ));
-    }
-    let (key, record, shares) = match kind {
-        SealKind::Shamir => {
-            if request.passphrase.is_some() {
-                return Err(invalid(
-                    "--seal shamir takes key_shares and key_threshold, not a passphrase",
-                ));
-            }
-            let (Some(count), Some(threshold)) = (request.key_shares, request.key_threshold) else {
-                return Err(invalid(
-                    "give key_shares and key_threshold (e.g. `sealbox operator init --key-shares 5 --key-threshold 3`)",
-                ));
-            };
-            if !(2..=count).contains(&threshold) {
-                return Err(invalid(format!(
-                    "key_threshold must be at least 2 and at most key_shares ({count}); got {threshold}"
-                )));
-            }
-            let key = RootKey::generate(ROOT_KEY_VERSION);
-            let shares = shamir::split_root_key(&key, count, threshold).map_err(|e| invalid(e.to_string()))?;
-            let record = SealRecord::shamir(&key, count, threshold);
-            // EXPOSE: the shares are returned this once to the operator who set the server up.
-            let shares = shares.iter().map(|s| s.encode().expose_secret().to_owned()).collect();
-            (key, record, shares)
-        }
-        SealKind::Passphrase => {
-            if request.key_shares.is_some() || request.key_threshold.is_some() {
-                return Err(invalid("--seal passphrase takes a passphrase, not key shares"));
-            }
-            let Some(passphrase) = request.passphrase else {
-                return Err(invalid("give the passphrase (`sealbox operator init` asks for it)"));
-            };
-            if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-                return Err(invalid(format!(
-                    "the passphrase is too short: use at least {MIN_PASSPHRASE_CHARS} characters"
-                )));
-            }
-            let kdf = PassphraseKdf::generate();
-            let key = derive(kdf.clone(), SecretString::from(passphrase)).await?;
-            let record = SealRecord::passphrase(&key, &kdf);
-            (key, record, Vec::new())
-        }
-        SealKind::File | SealKind::AwsKms | SealKind::Pkcs11 => {
-            return Err(invalid(format!("--seal {kind} needs no init")));
-        }
+    let outcome = sealing.init_step(kind, request).await;
+    // Every attempt is audited at unseal, refused ones too.
+    let (event_outcome, reason) = match &outcome {
+        Ok(_) => (SealedOutcome::Success, None),
+        Err(e) => (SealedOutcome::Failure, Some(e.message.clone())),
     };
-    drop(key);
-    let stored = sealing
-        .store()
-        .put_meta_if_absent(sealbox_core::SEAL_CONFIG, &record.to_bytes())
-        .await
-        .map_err(|e| internal(e.into()))?;
-    if !stored {
-        return Err(conflict(
-            codes::SEAL_ALREADY_INITIALIZED,
-            "another server initialised this database at the same moment: unseal it with `sealbox operator unseal`",
-        ));
-    }
-    write(&sealing.inner.record, |held| *held = Some(record));
-    let event = sealed_event(true, kind, &request_id, &client_addr, SealedOutcome::Success, None);
+    let event = sealed_event(true, kind, &request_id, &client_addr, event_outcome, reason);
     sealing.remember(&mut unsealing, event);
+    let shares = outcome?;
     tracing::info!(
         source = kind.as_str(),
         "key source initialised; the server stays sealed until unsealed"
@@ -622,6 +588,87 @@ pub(crate) async fn init(
         shares,
         status: sealing.status(),
     }))
+}
+
+impl Sealing {
+    /// Sets up the key source on a new database; the shares to hand out (none for a passphrase).
+    async fn init_step(&self, kind: SealKind, request: InitRequest) -> ApiResult<Vec<String>> {
+        let sealing = self;
+        if !kind.needs_person() {
+            return Err(invalid(format!(
+                "this server's key source is --seal {kind}, which sets itself up at first start; init is for \
+                 --seal passphrase and --seal shamir"
+            )));
+        }
+        let has_key = sealbox_core::Sealbox::root_key_recorded(&**sealing.store(), ROOT_KEY_VERSION)
+            .await
+            .map_err(|e| internal(e.into()))?;
+        if has_key || sealing.record().await.map_err(internal)?.is_some() {
+            return Err(conflict(
+                codes::SEAL_ALREADY_INITIALIZED,
+                "this database already has its root key: unseal it with `sealbox operator unseal`",
+            ));
+        }
+        let (key, record, shares) = match kind {
+            SealKind::Shamir => {
+                if request.passphrase.is_some() {
+                    return Err(invalid(
+                        "--seal shamir takes key_shares and key_threshold, not a passphrase",
+                    ));
+                }
+                let (Some(count), Some(threshold)) = (request.key_shares, request.key_threshold) else {
+                    return Err(invalid(
+                        "give key_shares and key_threshold (e.g. `sealbox operator init --key-shares 5 --key-threshold 3`)",
+                    ));
+                };
+                if !(2..=count).contains(&threshold) {
+                    return Err(invalid(format!(
+                        "key_threshold must be at least 2 and at most key_shares ({count}); got {threshold}"
+                    )));
+                }
+                let key = RootKey::generate(ROOT_KEY_VERSION);
+                let shares = shamir::split_root_key(&key, count, threshold).map_err(|e| invalid(e.to_string()))?;
+                let record = SealRecord::shamir(&key, count, threshold);
+                // EXPOSE: the shares are returned this once to the operator who set the server up.
+                let shares = shares.iter().map(|s| s.encode().expose_secret().to_owned()).collect();
+                (key, record, shares)
+            }
+            SealKind::Passphrase => {
+                if request.key_shares.is_some() || request.key_threshold.is_some() {
+                    return Err(invalid("--seal passphrase takes a passphrase, not key shares"));
+                }
+                let Some(passphrase) = request.passphrase else {
+                    return Err(invalid("give the passphrase (`sealbox operator init` asks for it)"));
+                };
+                if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+                    return Err(invalid(format!(
+                        "the passphrase is too short: use at least {MIN_PASSPHRASE_CHARS} characters"
+                    )));
+                }
+                let kdf = PassphraseKdf::generate();
+                let key = derive(kdf.clone(), SecretString::from(passphrase)).await?;
+                let record = SealRecord::passphrase(&key, &kdf);
+                (key, record, Vec::new())
+            }
+            SealKind::File | SealKind::AwsKms | SealKind::Pkcs11 => {
+                return Err(invalid(format!("--seal {kind} needs no init")));
+            }
+        };
+        drop(key);
+        let stored = sealing
+            .store()
+            .put_meta_if_absent(sealbox_core::SEAL_CONFIG, &record.to_bytes())
+            .await
+            .map_err(|e| internal(e.into()))?;
+        if !stored {
+            return Err(conflict(
+                codes::SEAL_ALREADY_INITIALIZED,
+                "another server initialised this database at the same moment: unseal it with `sealbox operator unseal`",
+            ));
+        }
+        write(&sealing.inner.record, |held| *held = Some(record));
+        Ok(shares)
+    }
 }
 
 /// One step of unsealing: a Shamir share (progress until the threshold), the passphrase, or
@@ -666,7 +713,7 @@ pub(crate) async fn unseal(
         let bootstrapped = sealing
             .unseal_with_key(key, kind.as_str(), events, dropped)
             .await
-            .map_err(internal)?;
+            .map_err(unseal_failed)?;
         unsealing.events.clear();
         unsealing.events_dropped = 0;
         if let Some(b) = bootstrapped {
@@ -692,6 +739,15 @@ impl Sealing {
             return Ok(Step::Reset);
         }
         if !kind.needs_person() {
+            if self.inner.sealed_by_owner.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(conflict(
+                    codes::SEAL_RESTART_REQUIRED,
+                    format!(
+                        "an owner sealed this server; --seal {kind} needs no person, so an unseal request cannot \
+                         undo that: restart the server to unseal it"
+                    ),
+                ));
+            }
             if request.share.is_some() || request.passphrase.is_some() {
                 return Err(invalid(format!(
                     "--seal {kind} takes no share or passphrase: send an empty request, the server asks its source"
@@ -727,7 +783,7 @@ impl Sealing {
                 }
                 Ok(Step::Key(key))
             }
-            SealRecord::Shamir { threshold, .. } => {
+            SealRecord::Shamir { threshold, shares, .. } => {
                 if request.passphrase.is_some() {
                     return Err(invalid(
                         "--seal shamir takes key shares, one at a time, not a passphrase",
@@ -738,6 +794,12 @@ impl Sealing {
                     .ok_or_else(|| invalid("give one key share (`sealbox operator unseal` asks for it)"))?;
                 let share =
                     shamir::Share::from_encoded(&text).map_err(|e| invalid(format!("{e}; the progress is kept")))?;
+                if share.secret_len() != sealbox_crypto::ROOT_KEY_LEN || share.number() > shares {
+                    return Err(invalid(format!(
+                        "this is not a key share of this server (it has {shares} shares of a 32-byte key); the \
+                         progress is kept"
+                    )));
+                }
                 let collector = match &mut unsealing.shares {
                     Some(collector) => collector,
                     empty => empty.insert(ShareCollector::new(threshold).map_err(|e| internal(e.into()))?),
@@ -840,22 +902,20 @@ fn time_now_ms() -> i64 {
     SystemClock.now_ms()
 }
 
-/// Fixed windows: [`ATTEMPTS_PER_CLIENT`] per client address and [`ATTEMPTS_IN_ALL`] in all.
+/// Fixed windows of [`ATTEMPTS_PER_CLIENT`] per client address.
 #[derive(Default)]
 struct AttemptLimiter {
     window_started: Option<Instant>,
     per_client: HashMap<Option<IpAddr>, u32>,
-    in_all: u32,
 }
 
 impl AttemptLimiter {
-    /// `Err((retry after seconds, first refusal of this client in the window))` over a limit.
+    /// `Err((retry after seconds, first refusal of this client in the window))` over the limit.
     fn check(&mut self, ip: Option<IpAddr>, now: Instant) -> Result<(), (u64, bool)> {
         let started = *self.window_started.get_or_insert(now);
         if now.duration_since(started) >= ATTEMPT_WINDOW {
             self.window_started = Some(now);
             self.per_client.clear();
-            self.in_all = 0;
         }
         let retry_after = ATTEMPT_WINDOW
             .saturating_sub(now.duration_since(self.window_started.unwrap_or(now)))
@@ -865,10 +925,6 @@ impl AttemptLimiter {
         *count = count.saturating_add(1);
         if *count > ATTEMPTS_PER_CLIENT {
             return Err((retry_after, *count == ATTEMPTS_PER_CLIENT + 1));
-        }
-        self.in_all += 1;
-        if self.in_all > ATTEMPTS_IN_ALL {
-            return Err((retry_after, *count == 1));
         }
         Ok(())
     }

@@ -118,6 +118,8 @@ pub const SEAL_ALREADY_INITIALIZED: &str = "seal.already_initialized";
 pub const SEAL_NOT_INITIALIZED: &str = "seal.not_initialized";
 /// Too many unseal attempts; wait `Retry-After` seconds.
 pub const SEAL_RATE_LIMITED: &str = "seal.rate_limited";
+/// An owner sealed a server whose key source needs no person: only a restart unseals it.
+pub const SEAL_RESTART_REQUIRED: &str = "seal.restart_required";
 /// The key source could not be reached (AWS KMS, PKCS#11); the server retries by itself.
 pub const SEAL_SOURCE_UNAVAILABLE: &str = "seal.source_unavailable";
 

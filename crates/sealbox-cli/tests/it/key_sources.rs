@@ -182,12 +182,16 @@ fn rekey_moves_a_database_from_a_key_file_to_shamir_shares_and_from_shamir_to_aw
     sb.bootstrap.token = owner;
     assert_eq!(seal_status(&sb)["sealed"], false, "AWS KMS unseals by itself");
     assert_values(&sb);
-    // An owner seals it; `unseal` asks KMS again.
+    // An owner seals it: nobody can ask KMS to undo that; a restart does.
     sb.cli(&["operator", "seal"], None).ok();
     assert_eq!(seal_status(&sb)["sealed"], true);
-    sb.cli_as(None, &["operator", "unseal"], None).ok();
-    assert_values(&sb);
+    let refused = sb.cli_as(None, &["operator", "unseal"], None);
+    assert!(refused.stderr.contains("seal.restart_required"), "{refused:#?}");
     let log = sb.log();
+    let owner = sb.bootstrap.token.clone();
+    let mut sb = start_in_with_env(sb.kill(), &server_args, &AWS_ENV);
+    sb.bootstrap.token = owner;
+    assert_values(&sb);
     for share in &shares {
         assert!(!log.contains(share.as_str()), "a share is in the server log");
     }
@@ -331,11 +335,15 @@ fn a_pkcs11_hsm_unseals_the_server_at_every_start_and_a_wrong_pin_stops_it() {
     let dir = sb.kill();
 
     let mut sb = start_in_with_env(dir, &args, &env);
-    sb.bootstrap.token = owner;
+    sb.bootstrap.token = owner.clone();
     assert_values(&sb);
     sb.cli(&["operator", "seal"], None).ok();
     assert!(sb.cli(&["secret", "reveal", "API_KEY"], None).status != 0);
-    sb.cli_as(None, &["operator", "unseal"], None).ok();
+    let refused = sb.cli_as(None, &["operator", "unseal"], None);
+    assert!(refused.stderr.contains("seal.restart_required"), "{refused:#?}");
+    let dir = sb.kill();
+    let mut sb = start_in_with_env(dir, &args, &env);
+    sb.bootstrap.token = owner;
     assert_values(&sb);
     let dir = sb.kill();
 

@@ -278,3 +278,36 @@ async fn rekey_waits_for_values_wrapped_by_the_root_key_to_be_rotated_then_swaps
     assert_eq!(reveal(&core, &owner, "LEGACY", None).await, json!("old-format"));
     assert!(core.verify_audit(&owner).await.unwrap().ok);
 }
+
+/// Sealing drops the application: its keyring must stop the rotation's background rewrapping at
+/// once (after the batch in hand), not keep the keys in memory and go on rewrapping for minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_keyring_stops_the_rewrapping_after_the_batch_in_hand() {
+    let db = db().await;
+    let core = db.open().await;
+    let creds = core.bootstrap("default", "owner@example.com").await.unwrap().unwrap();
+    let owner = core.authenticate(creds.token.expose_secret()).await.unwrap();
+    let ctx = RequestContext::default();
+    for n in 0..3000 {
+        core.create_secret(&owner, &ctx, text(&format!("S_{n}"), "value"))
+            .await
+            .unwrap();
+    }
+    core.rotate(&owner, &ctx).await.unwrap();
+    let still_under_version_1 = || {
+        db.versions()
+            .into_iter()
+            .filter(|(.., sealed)| crypto::wrapped_by(sealed) == Some(crypto::WrappedBy::Kek(1)))
+            .count()
+    };
+    // Dropped while the rewrapping is under way.
+    while still_under_version_1() == 3000 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(core);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let left = still_under_version_1();
+    assert!(left > 0, "the rewrapping went on after the keyring was dropped");
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(still_under_version_1(), left, "the rewrapping is still running");
+}

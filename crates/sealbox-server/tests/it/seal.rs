@@ -449,13 +449,20 @@ async fn probe_a_share_of_the_wrong_length_is_refused_when_given_and_keeps_the_p
     let s = Sealed::start(&data, SealKind::Shamir).await.unwrap();
     let init = s
         .api
-        .send(Method::POST, "/v1/sys/init", None, Some(json!({"key_shares": 5, "key_threshold": 3})))
+        .send(
+            Method::POST,
+            "/v1/sys/init",
+            None,
+            Some(json!({"key_shares": 5, "key_threshold": 3})),
+        )
         .await
         .expect(200);
     let shares: Vec<String> = serde_json::from_value(init["shares"].clone()).unwrap();
     s.unseal(json!({"share": shares[0]})).await.expect(200);
     // One byte of "key" instead of 32.
-    s.unseal(json!({"share": "07ab"})).await.expect_error(400, "seal.input_invalid");
+    s.unseal(json!({"share": "07ab"}))
+        .await
+        .expect_error(400, "seal.input_invalid");
     assert_eq!(s.status().await["progress"], 1, "the short share was taken as progress");
     let second = s.unseal(json!({"share": shares[1]})).await.expect(200);
     assert_eq!(second["progress"], 2);
@@ -472,16 +479,31 @@ async fn probe_refused_init_attempts_reach_the_audit_log_at_unseal() {
     let data = dir.path().join("data");
     let s = Sealed::start(&data, SealKind::Shamir).await.unwrap();
     s.api
-        .send(Method::POST, "/v1/sys/init", None, Some(json!({"key_shares": 5, "key_threshold": 1})))
+        .send(
+            Method::POST,
+            "/v1/sys/init",
+            None,
+            Some(json!({"key_shares": 5, "key_threshold": 1})),
+        )
         .await
         .expect_error(400, "seal.input_invalid");
     let init = s
         .api
-        .send(Method::POST, "/v1/sys/init", None, Some(json!({"key_shares": 3, "key_threshold": 2})))
+        .send(
+            Method::POST,
+            "/v1/sys/init",
+            None,
+            Some(json!({"key_shares": 3, "key_threshold": 2})),
+        )
         .await
         .expect(200);
     s.api
-        .send(Method::POST, "/v1/sys/init", None, Some(json!({"key_shares": 3, "key_threshold": 2})))
+        .send(
+            Method::POST,
+            "/v1/sys/init",
+            None,
+            Some(json!({"key_shares": 3, "key_threshold": 2})),
+        )
         .await
         .expect_error(409, "seal.already_initialized");
     let shares: Vec<String> = serde_json::from_value(init["shares"].clone()).unwrap();
@@ -501,6 +523,118 @@ async fn probe_refused_init_attempts_reach_the_audit_log_at_unseal() {
         .filter(|e| e["action"] == "server.init")
         .map(|e| e["outcome"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(inits.len(), 3, "every init attempt is audited, refused ones included: {inits:?}");
+    assert_eq!(
+        inits.len(),
+        3,
+        "every init attempt is audited, refused ones included: {inits:?}"
+    );
+    s.stop().await;
+}
+
+/// An owner's seal of a server whose source needs no person (here a key file) cannot be undone
+/// by an unauthenticated unseal request: the source would give the key to anyone who asks.
+#[tokio::test]
+async fn an_owners_seal_of_a_file_server_holds_until_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Sealed::start(&data, SealKind::File).await.unwrap();
+    let owner = bootstrap_token(&data);
+    s.api.create_text(&owner, "FILE_SEALED", "file-sealed-value").await;
+    s.api
+        .send(Method::POST, "/v1/sys/seal", Some(&owner), None)
+        .await
+        .expect(204);
+    let refused = s.unseal(json!({})).await;
+    refused.expect_error(409, "seal.restart_required");
+    assert!(refused.message().contains("restart"), "{}", refused.message());
+    assert_sealed(&s, Some(&owner)).await;
+    s.stop().await;
+    let s = Sealed::start(&data, SealKind::File).await.unwrap();
+    assert_eq!(
+        s.api.reveal(&owner, "FILE_SEALED").await.expect(200)["value"],
+        "file-sealed-value"
+    );
+    s.stop().await;
+}
+
+/// A flood of attempts from many addresses neither keeps the operator out (no cap for all
+/// clients together) nor hides the real unseal from the audit log (the newest are kept).
+#[tokio::test]
+async fn a_flood_of_unseal_attempts_neither_locks_the_operator_out_nor_hides_the_unseal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Sealed::start(&data, SealKind::Shamir).await.unwrap();
+    let init = s
+        .api
+        .send(
+            Method::POST,
+            "/v1/sys/init",
+            None,
+            Some(json!({"key_shares": 3, "key_threshold": 2})),
+        )
+        .await
+        .expect(200);
+    let shares: Vec<String> = serde_json::from_value(init["shares"].clone()).unwrap();
+    // 60 addresses, 20 junk shares each: 1,200 refused attempts, more than the 1,000 kept.
+    let mut flood = tokio::task::JoinSet::new();
+    for n in 0..60u8 {
+        let url = s.api.url.clone();
+        flood.spawn(async move {
+            let http = reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from([127, 1, 0, n + 1]))
+                .build()
+                .unwrap();
+            let api = Api { url, http };
+            for _ in 0..20 {
+                api.send(Method::POST, "/v1/sys/unseal", None, Some(json!({"share": "zz"})))
+                    .await
+                    .expect_error(400, "seal.input_invalid");
+            }
+        });
+    }
+    flood.join_all().await;
+    let operator = Api {
+        url: s.api.url.clone(),
+        http: reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 3, 1]))
+            .build()
+            .unwrap(),
+    };
+    for share in &shares[..2] {
+        operator
+            .send(Method::POST, "/v1/sys/unseal", None, Some(json!({"share": share})))
+            .await
+            .expect(200);
+    }
+    let owner = bootstrap_token(&data);
+    let unseal_events = |order: &'static str| {
+        let api = s.api.clone();
+        let owner = owner.clone();
+        async move {
+            let path = format!("/v1/audit?action=server.unseal&order={order}&limit=5");
+            api.get(&path, &owner).await.expect(200)["events"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let newest = unseal_events("newest").await;
+    assert!(
+        newest
+            .iter()
+            .any(|e| e["client_addr"] == "127.0.3.1" && e["detail"]["reason"] == "unsealed"),
+        "the unseal itself is audited: {newest:?}"
+    );
+    let oldest = unseal_events("oldest").await;
+    let summary = oldest
+        .iter()
+        .find(|e| {
+            e["detail"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("earlier attempts")
+        })
+        .expect("a summary of the attempts not kept");
+    assert_eq!(summary["client_addr"], "", "the summary names no client");
     s.stop().await;
 }

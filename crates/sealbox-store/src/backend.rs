@@ -71,7 +71,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
                         .chain_key()
                         .cloned()
                         .ok_or_else(|| StoreError::Audit("no chain key in a write transaction".into()))?;
-                    audit::seal_some(c, &key, workspace_id.as_deref()).await
+                    audit::seal_some(c, &key, workspace_id.as_deref(), audit::Wait::Yes).await
                 })
             })
             .await?;

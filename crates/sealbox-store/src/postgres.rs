@@ -16,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use sealbox_metrics::{Metrics, PoolStatus};
 
+use crate::audit::Wait;
 use crate::backend::{Backend, Job};
 use crate::db::{Columns, Exec, args};
 use crate::{AuditChainKey, Result, StoreError, StoreOptions, migrate};
@@ -93,7 +94,7 @@ impl PostgresStore {
 
     /// Seals what is pending (any replica would later), then closes the pool's connections.
     pub async fn close(&self) {
-        if let Err(e) = seal_all(&self.pool, &self.chain_key.get()).await {
+        if let Err(e) = seal_all(&self.pool, &self.chain_key.get(), Wait::Yes).await {
             tracing::warn!(error = %e, "postgres: sealing pending audit events before closing failed");
         }
         self.pool.close().await;
@@ -101,13 +102,14 @@ impl PostgresStore {
 }
 
 /// The chainer: seals pending audit events whenever woken, and every [`CHAINER_TICK`], until the
-/// store it belongs to is dropped or closed.
+/// store it belongs to is dropped or closed. It skips a workspace whose head another replica's
+/// chainer holds (that one seals what is there; what commits after is sealed on the next wake).
 async fn run_chainer(pool: PgPool, key: crate::audit::ChainKeyCell, wake: Arc<tokio::sync::Notify>) {
     loop {
         if Arc::strong_count(&wake) == 1 || pool.is_closed() {
             return;
         }
-        if let Err(e) = seal_all(&pool, &key.get()).await
+        if let Err(e) = seal_all(&pool, &key.get(), Wait::No).await
             && !pool.is_closed()
         {
             tracing::warn!(error = %e, "postgres: sealing pending audit events failed; retrying");
@@ -118,11 +120,11 @@ async fn run_chainer(pool: PgPool, key: crate::audit::ChainKeyCell, wake: Arc<to
 
 /// Seals every workspace's pending audit events, a batch per transaction, until none is left.
 /// Looks first without a transaction, so an idle chainer holds no lock.
-async fn seal_all(pool: &PgPool, key: &AuditChainKey) -> Result<()> {
+async fn seal_all(pool: &PgPool, key: &AuditChainKey, wait: Wait) -> Result<()> {
     for workspace_id in crate::audit::pending_workspaces(&mut pool.clone()).await? {
         loop {
             let mut tx = pool.begin().await?;
-            let more = crate::audit::seal_some(&mut *tx, key, Some(&workspace_id)).await?;
+            let more = crate::audit::seal_some(&mut *tx, key, Some(&workspace_id), wait).await?;
             tx.commit().await?;
             if !more {
                 break;

@@ -249,6 +249,12 @@ pub(crate) async fn append_read(
     Ok(())
 }
 
+/// Whether [`append_audit`] runs exactly one statement on this dialect (deferred: its insert
+/// into `audit_pending`), so it needs no transaction around it.
+pub(crate) fn one_statement_append(dialect: Dialect) -> bool {
+    dialect.defers_audit_chain()
+}
+
 pub(crate) async fn append_audit(c: &mut dyn Exec, audit: AuditRecord) -> Result<()> {
     let head = lock_head(c, &audit.workspace_id, &audit).await?;
     append(c, head, &audit).await

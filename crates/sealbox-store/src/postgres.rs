@@ -209,6 +209,13 @@ impl Backend for PostgresStore {
         Ok(value)
     }
 
+    /// One statement on a pooled connection, committed by itself when it returns (autocommit,
+    /// `synchronous_commit` as the database has it): a reveal's event in one round trip.
+    async fn write_one<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {
+        let mut conn = self.pool.acquire().await?;
+        job(&mut *conn).await
+    }
+
     async fn read_snapshot<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {
         let mut tx = self.pool.begin().await?;
         tx.execute_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

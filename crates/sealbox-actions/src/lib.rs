@@ -33,3 +33,15 @@ pub use error::ActionError;
 pub use model::{Email, EmailSent, HttpCall, HttpReply, SmtpAccount, SqsAccount, SqsMessage, SqsSent};
 #[cfg(feature = "send")]
 pub use outbound::{Outbound, OutboundConfig};
+
+/// The HTTPS client configuration the senders use (TLS 1.2 and 1.3, the webpki roots plus the
+/// PEM certificates of `--extra-ca-file`), for the server's other outbound HTTPS (JWT issuers'
+/// keys), so both trust the same roots.
+#[cfg(feature = "send")]
+pub fn https_client_config(extra_ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, ActionError> {
+    let extra = match extra_ca_pem {
+        Some(pem) => tls::parse_extra_ca(pem)?,
+        None => Vec::new(),
+    };
+    tls::client_config(&extra)
+}

@@ -4,19 +4,38 @@
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use sealbox_client::ClientError;
-use sealbox_types::{CreateWorkspaceRequest, LoginRequest, WhoAmI};
+use sealbox_types::{
+    CreateMembers, CreateWorkspaceRequest, LoginRequest, LoginResponse, Role, UpdateSsoSettingsRequest, WhoAmI,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::credentials::{CredentialStore, StoredSession, TokenSource};
 use crate::input;
 use crate::output::{self, outln};
+use crate::sso;
 use crate::{Ctx, stdin_is_terminal};
 
 #[derive(Args)]
 pub struct LoginArgs {
+    /// Sign in with this e-mail and a password.
+    #[arg(long, conflicts_with = "sso")]
+    email: Option<String>,
+    /// Instead of a password: exchange this platform JWT (a file; `-` for stdin) for a
+    /// short-lived token of --identity, kept like a session (--email and --sso go first).
+    #[arg(long, env = "SEALBOX_JWT_FILE", value_name = "PATH")]
+    jwt_file: Option<std::path::PathBuf>,
+    /// With --jwt-file: the identity whose trust takes the JWT.
+    #[arg(long, env = "SEALBOX_IDENTITY", value_name = "NAME")]
+    identity: Option<String>,
+    /// Sign in with single sign-on in a browser: waits on a loopback address (127.0.0.1, a free
+    /// port) for the browser to come back, as RFC 8252 describes.
     #[arg(long)]
-    email: String,
+    sso: bool,
+    /// With --sso: only print the address to open (on another machine's browser, say), do not
+    /// try to open a browser here. The browser must reach this machine's 127.0.0.1 to finish.
+    #[arg(long, requires = "sso")]
+    no_browser: bool,
     /// The workspace to sign in to (the server's `default` when absent).
     #[arg(long, env = "SEALBOX_WORKSPACE")]
     workspace: Option<String>,
@@ -30,29 +49,138 @@ pub struct LoginArgs {
 pub enum WorkspaceCommand {
     /// Create a workspace with you as its owner; prints a token for it once.
     Create { name: String },
+    /// Show or change the workspace's settings: the default and maximum lifetime of personal
+    /// access tokens and identity tokens (exchanged ones included).
+    #[command(long_about = "Show the workspace's settings, or change them (owners and admins): \
+        --default-token-ttl is the lifetime of a personal access token or identity token created \
+        without --ttl; --max-token-ttl the longest lifetime one may be given: asking for more, or \
+        for no expiry, is then refused, and a JWT exchange gives at most that. Lifetimes such as \
+        90d, 12h or 1y (60s to 10y), or `none` to remove one. Tokens that exist keep their expiry.")]
+    Settings {
+        /// The longest lifetime a token may be given, e.g. 90d, or `none`.
+        #[arg(long, value_name = "TTL|none")]
+        max_token_ttl: Option<String>,
+        /// The lifetime of a token created without --ttl, e.g. 30d, or `none`.
+        #[arg(long, value_name = "TTL|none")]
+        default_token_ttl: Option<String>,
+    },
+    /// Show or change the workspace's single sign-on rules (owners and admins; only owners turn
+    /// password sign-in on or off). Without options, shows them.
+    Sso(SsoArgs),
 }
 
-pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
-    let password = if stdin_is_terminal() {
-        let typed = rpassword::prompt_password(format!("password for {}: ", args.email))
-            .context("cannot read the password from the terminal")?;
-        SecretString::from(typed)
+/// `--max-token-ttl` / `--default-token-ttl`: a lifetime, or `none` (removed).
+fn setting_ttl(flag: &str, raw: Option<String>) -> anyhow::Result<Option<Option<u64>>> {
+    match raw.as_deref() {
+        None => Ok(None),
+        Some("none") => Ok(Some(None)),
+        Some(ttl) => Ok(Some(Some(input::parse_ttl_flag(flag, ttl)?))),
+    }
+}
+
+/// A lifetime in seconds as `90d`, `12h`, `15m` or `Ns`.
+fn human_ttl(seconds: u64) -> String {
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// `sealbox login --jwt-file`: the exchanged token kept like a session.
+async fn login_with_jwt(ctx: &Ctx, args: LoginArgs, path: &std::path::Path) -> anyhow::Result<()> {
+    let store = if args.no_store {
+        None
     } else {
-        input::strip_newline(input::read_stdin().context("cannot read the password from stdin")?)
+        Some(CredentialStore::locate_or_explain()?)
     };
-    let body = LoginRequest {
-        email: args.email.clone(),
-        // EXPOSE: the password goes into the login request body only.
-        password: password.expose_secret().to_owned(),
-        workspace: args.workspace,
+    let exchanged =
+        crate::jwt::exchange(&ctx.client, path, args.identity.as_deref(), args.workspace.as_deref()).await?;
+    let label = format!("identity:{}", exchanged.identity);
+    let Some(store) = store else {
+        if ctx.json {
+            return output::json(&exchanged);
+        }
+        eprintln!(
+            "exchanged the JWT for a token of identity {} in workspace {}; it expires at {}",
+            exchanged.identity, exchanged.workspace, exchanged.expires_at
+        );
+        outln!("export SEALBOX_TOKEN={}", exchanged.token);
+        return Ok(());
     };
+    let stored = StoredSession {
+        token: SecretString::from(exchanged.token),
+        email: label,
+        workspace: exchanged.workspace.clone(),
+        expires_at: exchanged.expires_at.clone(),
+    };
+    store.put(&ctx.server, &stored)?;
+    let file = store.file();
+    if ctx.json {
+        return output::json(&json!({
+            "server": ctx.server.as_str(),
+            "identity": exchanged.identity,
+            "workspace": exchanged.workspace,
+            "expires_at": exchanged.expires_at,
+            "stored_in": file,
+        }));
+    }
+    outln!(
+        "signed in to {} as identity {} in workspace {} (from the JWT); the token expires at {}",
+        ctx.server.as_str(),
+        exchanged.identity,
+        exchanged.workspace,
+        exchanged.expires_at
+    );
+    outln!("the token is stored in {} for this server", file.display());
+    if matches!(ctx.token_source, TokenSource::Env) {
+        eprintln!("note: SEALBOX_TOKEN is set and wins over the stored token; unset it to use this session");
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct SsoArgs {
+    /// Whether members may sign in with a password (`off` once single sign-on works; owners keep
+    /// a break-glass path, see README "Single sign-on").
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    password_sign_in: Option<String>,
+    /// What a verified e-mail that is not a member becomes at its first single sign-on.
+    #[arg(long, value_name = "off|editor|admin", value_parser = ["off", "editor", "admin"])]
+    create_members: Option<String>,
+    /// Give members in GROUP (a value of the provider's groups claim) ROLE (owner, admin or
+    /// editor) at each single sign-on; repeat for several. Replaces the whole mapping.
+    #[arg(long, value_name = "GROUP=ROLE", conflicts_with = "no_group_roles")]
+    group_role: Vec<String>,
+    /// Remove the whole group mapping.
+    #[arg(long)]
+    no_group_roles: bool,
+}
+
+pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> anyhow::Result<()> {
+    if args.email.is_none() && !args.sso {
+        match args.jwt_file.take() {
+            Some(path) => return login_with_jwt(ctx, args, &path).await,
+            None => crate::usage!(
+                "give --email (sign in with a password), --sso (single sign-on) or --jwt-file PATH --identity NAME \
+                 (exchange a platform's JWT)"
+            ),
+        }
+    }
     // Found before signing in, so a session is not made only to be lost.
     let store = if args.no_store {
         None
     } else {
         Some(CredentialStore::locate_or_explain()?)
     };
-    let session = ctx.client.login(&body).await?;
+    let (session, email) = match &args.email {
+        Some(email) => (
+            password_session(ctx, email, args.workspace.clone()).await?,
+            email.clone(),
+        ),
+        None => sso::session(ctx, args.workspace.as_deref(), !args.no_browser).await?,
+    };
     let Some(store) = store else {
         if ctx.json {
             return output::json(&session);
@@ -60,7 +188,7 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
         eprintln!(
             "signed in to workspace {} as {} ({}); the session expires at {}",
             session.workspace,
-            args.email,
+            email,
             session.role.as_str(),
             session.expires_at
         );
@@ -70,7 +198,7 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
     };
     let stored = StoredSession {
         token: SecretString::from(session.token),
-        email: args.email.clone(),
+        email: email.clone(),
         workspace: session.workspace.clone(),
         expires_at: session.expires_at.clone(),
     };
@@ -85,7 +213,7 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&json!({
             "server": ctx.server.as_str(),
-            "email": args.email,
+            "email": email,
             "workspace": session.workspace,
             "role": session.role,
             "expires_at": session.expires_at,
@@ -95,7 +223,7 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
     outln!(
         "signed in to {} as {} ({}) in workspace {}; the session expires at {}",
         ctx.server.as_str(),
-        args.email,
+        email,
         session.role.as_str(),
         session.workspace,
         session.expires_at
@@ -105,6 +233,24 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
         eprintln!("note: SEALBOX_TOKEN is set and wins over the stored token; unset it to use this session");
     }
     Ok(())
+}
+
+/// A session for a password read from the terminal (hidden) or standard input.
+async fn password_session(ctx: &Ctx, email: &str, workspace: Option<String>) -> anyhow::Result<LoginResponse> {
+    let password = if stdin_is_terminal() {
+        let typed = rpassword::prompt_password(format!("password for {email}: "))
+            .context("cannot read the password from the terminal")?;
+        SecretString::from(typed)
+    } else {
+        input::strip_newline(input::read_stdin().context("cannot read the password from stdin")?)
+    };
+    let body = LoginRequest {
+        email: email.to_owned(),
+        // EXPOSE: the password goes into the login request body only.
+        password: password.expose_secret().to_owned(),
+        workspace,
+    };
+    Ok(ctx.client.login(&body).await?)
 }
 
 /// Revokes the session on the server (when it answers) and forgets the stored token. With
@@ -233,6 +379,46 @@ pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
 
 pub async fn workspace(ctx: &Ctx, cmd: WorkspaceCommand) -> anyhow::Result<()> {
     match cmd {
+        WorkspaceCommand::Settings {
+            max_token_ttl,
+            default_token_ttl,
+        } => {
+            let body = sealbox_types::UpdateWorkspaceSettingsRequest {
+                max_token_ttl_seconds: setting_ttl("--max-token-ttl", max_token_ttl)?,
+                default_token_ttl_seconds: setting_ttl("--default-token-ttl", default_token_ttl)?,
+            };
+            let settings = if body.max_token_ttl_seconds.is_none() && body.default_token_ttl_seconds.is_none() {
+                ctx.client.workspace_settings().await?
+            } else {
+                ctx.client.update_workspace_settings(&body).await?
+            };
+            if ctx.json {
+                return output::json(&settings);
+            }
+            let shown = |s: Option<u64>, none: &str| s.map_or_else(|| none.to_owned(), human_ttl);
+            output::fields(&[
+                ("workspace", settings.workspace.clone()),
+                (
+                    "default token ttl",
+                    shown(
+                        settings.default_token_ttl_seconds,
+                        "none (tokens never expire unless given --ttl)",
+                    ),
+                ),
+                (
+                    "max token ttl",
+                    shown(settings.max_token_ttl_seconds, "none (any lifetime, or no expiry)"),
+                ),
+                (
+                    "updated",
+                    match (&settings.updated_at, &settings.updated_by) {
+                        (Some(at), Some(by)) => format!("{at} by {by}"),
+                        _ => "never".to_owned(),
+                    },
+                ),
+            ])?;
+            Ok(())
+        }
         WorkspaceCommand::Create { name } => {
             let created = ctx.client.create_workspace(&CreateWorkspaceRequest { name }).await?;
             if ctx.json {
@@ -245,5 +431,63 @@ pub async fn workspace(ctx: &Ctx, cmd: WorkspaceCommand) -> anyhow::Result<()> {
             outln!("export SEALBOX_TOKEN={}", created.token);
             Ok(())
         }
+        WorkspaceCommand::Sso(args) => workspace_sso(ctx, args).await,
     }
+}
+
+async fn workspace_sso(ctx: &Ctx, args: SsoArgs) -> anyhow::Result<()> {
+    let mut group_roles = std::collections::BTreeMap::new();
+    for pair in &args.group_role {
+        let Some((group, role)) = pair.rsplit_once('=') else {
+            crate::usage!("--group-role {pair:?}: expected GROUP=ROLE, e.g. platform-admins=admin");
+        };
+        let Some(role) = Role::parse(role.trim()) else {
+            crate::usage!("--group-role {pair:?}: the role must be owner, admin or editor");
+        };
+        group_roles.insert(group.trim().to_owned(), role);
+    }
+    let update = UpdateSsoSettingsRequest {
+        password_sign_in: args.password_sign_in.as_deref().map(|v| v == "on"),
+        create_members: args.create_members.as_deref().map(|v| match v {
+            "editor" => CreateMembers::Editor,
+            "admin" => CreateMembers::Admin,
+            _ => CreateMembers::Off,
+        }),
+        group_roles: (args.no_group_roles || !group_roles.is_empty()).then_some(group_roles),
+    };
+    let changes = update.password_sign_in.is_some() || update.create_members.is_some() || update.group_roles.is_some();
+    let settings = if changes {
+        ctx.client.update_sso_settings(&update).await?
+    } else {
+        ctx.client.sso_settings().await?
+    };
+    if ctx.json {
+        return output::json(&settings);
+    }
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    let groups = if settings.group_roles.is_empty() {
+        "none".to_owned()
+    } else {
+        settings
+            .group_roles
+            .iter()
+            .map(|(g, r)| format!("{g}={}", r.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    output::fields(&[
+        (
+            "single sign-on",
+            if settings.sso_configured {
+                "configured on this server"
+            } else {
+                "not configured on this server"
+            }
+            .to_owned(),
+        ),
+        ("password sign-in", on_off(settings.password_sign_in).to_owned()),
+        ("create members", settings.create_members.as_str().to_owned()),
+        ("group roles", groups),
+    ])?;
+    Ok(())
 }

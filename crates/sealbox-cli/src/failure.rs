@@ -140,10 +140,12 @@ fn client_failure(c: &ClientError, whole: &anyhow::Error, addr: &str, token: &To
                      lasting one)"
                 )
             } else if let (Some(why), TokenSource::Stored { email, .. }) = (stored_token_refused(code), token) {
-                format!(
-                    "the session `sealbox login` stored for {addr} {why}; sign in again with \
-                     `sealbox login --email {email}`"
-                )
+                // A session from `login --jwt-file` is kept as `identity:NAME`.
+                let again = match email.strip_prefix("identity:") {
+                    Some(identity) => format!("sealbox login --jwt-file PATH --identity {identity}"),
+                    None => format!("sealbox login --email {email}"),
+                };
+                format!("the session `sealbox login` stored for {addr} {why}; sign in again with `{again}`")
             } else {
                 // Context the command added (e.g. which file) stays in front of the server's words.
                 let text = format!("{whole:#}");
@@ -251,6 +253,23 @@ mod tests {
             email: "ana@example.com".into(),
             expires_at: "2026-01-01T00:00:00Z".into(),
         }
+    }
+
+    #[test]
+    fn an_ended_identity_session_says_to_exchange_a_jwt_again() {
+        let token = TokenSource::Stored {
+            file: "/home/u/.config/sealbox/credentials.json".into(),
+            email: "identity:ci-deploy".into(),
+            expires_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let failure = classify(&refused(codes::AUTH_TOKEN_EXPIRED), "http://127.0.0.1:8270", &token);
+        assert!(
+            failure
+                .message
+                .ends_with("sign in again with `sealbox login --jwt-file PATH --identity ci-deploy`"),
+            "{}",
+            failure.message
+        );
     }
 
     #[test]

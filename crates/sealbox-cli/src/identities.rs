@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use clap::Subcommand;
-use sealbox_types::{CreateIdentityRequest, CreateTokenRequest, IdentityInfo, UpdateIdentityRequest};
+use sealbox_types::{
+    CreateFederationRequest, CreateIdentityRequest, CreateTokenRequest, IdentityInfo, UpdateIdentityRequest,
+};
 
 use crate::environment::shell_quote;
 use crate::output::{self, Table, outln};
@@ -40,6 +42,62 @@ pub enum IdentityCommand {
     /// The identity's tokens.
     #[command(subcommand)]
     Token(IdentityTokenCommand),
+    /// Let the identity trust a platform's JWTs (GitHub Actions, GitLab CI, Kubernetes ...), which
+    /// workloads then exchange for short-lived tokens (`sealbox login --jwt-file`, `sealbox run
+    /// --jwt-file`).
+    #[command(
+        long_about = "Let the identity trust a platform's JWTs: a token whose issuer (iss) is \
+        --issuer, whose audience (aud) holds --audience and whose claims match every --claim, signed \
+        with one of the issuer's keys (RS256, ES256 or EdDSA), is exchanged by POST /v1/auth/jwt for a \
+        token of this identity that lives --ttl (1h when absent, never above the workspace's maximum \
+        token lifetime), under the identity's policies. --claim NAME=VALUE matches a string claim \
+        exactly, or as a glob where * matches any run of characters: \
+        --claim 'sub=repo:acme/payments:ref:refs/heads/main'. The keys come from the issuer's \
+        /.well-known/openid-configuration (https; the server's --extra-ca-file is trusted), or from \
+        --jwks-file (a JWKS or PEM public keys) for an issuer the server cannot reach, such as a \
+        Kubernetes cluster's."
+    )]
+    Federate {
+        /// The identity.
+        name: String,
+        /// The issuer, exactly as its tokens' iss claim says it.
+        #[arg(long)]
+        issuer: String,
+        /// The audience the tokens must carry (aud).
+        #[arg(long)]
+        audience: String,
+        /// A claim the tokens must carry, NAME=VALUE (exact, or * globs); repeat for more.
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
+        /// Lifetime of an exchanged token, such as 15m or 1h (the default), at most the workspace's
+        /// maximum.
+        #[arg(long)]
+        ttl: Option<String>,
+        /// The issuer's public keys (a JWKS file, or PEM public keys), when the server cannot fetch
+        /// them from the issuer.
+        #[arg(long, value_name = "PATH")]
+        jwks_file: Option<std::path::PathBuf>,
+    },
+    /// The identity's trusts in JWT issuers.
+    #[command(subcommand)]
+    Federation(IdentityFederationCommand),
+}
+
+#[derive(Subcommand)]
+pub enum IdentityFederationCommand {
+    /// List the JWT issuers the identity trusts.
+    List {
+        /// The identity.
+        name: String,
+    },
+    /// Remove one of the identity's trusts; its JWTs are refused from then on (tokens already
+    /// exchanged live until they expire).
+    Remove {
+        /// The identity.
+        name: String,
+        /// The trust's id (the ID column of `sealbox identity federation list NAME`).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -166,6 +224,78 @@ pub async fn identity(ctx: &Ctx, cmd: IdentityCommand) -> anyhow::Result<()> {
         }
         IdentityCommand::Env(cmd) => identity_env(ctx, cmd).await,
         IdentityCommand::Token(cmd) => identity_token(ctx, cmd).await,
+        IdentityCommand::Federate {
+            name,
+            issuer,
+            audience,
+            claims,
+            ttl,
+            jwks_file,
+        } => {
+            let claims = input::parse_tag_flags("--claim", &claims)?;
+            let ttl_seconds = ttl.as_deref().map(input::parse_ttl).transpose()?;
+            let static_keys = match &jwks_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("cannot read --jwks-file {}: {e}", path.display()))?,
+                ),
+                None => None,
+            };
+            let body = CreateFederationRequest {
+                issuer,
+                audience,
+                claims,
+                ttl_seconds,
+                static_keys,
+            };
+            let f = client.create_federation(&name, &body).await?;
+            if ctx.json {
+                return output::json(&f);
+            }
+            outln!(
+                "identity {} now trusts JWTs of {} for audience {} (trust {}; keys: {}; tokens live {}s)",
+                f.identity,
+                f.issuer,
+                f.audience,
+                f.id,
+                f.keys,
+                f.ttl_seconds
+            );
+            Ok(())
+        }
+        IdentityCommand::Federation(cmd) => identity_federation(ctx, cmd).await,
+    }
+}
+
+async fn identity_federation(ctx: &Ctx, cmd: IdentityFederationCommand) -> anyhow::Result<()> {
+    let client = &ctx.client;
+    match cmd {
+        IdentityFederationCommand::List { name } => {
+            let list = client.list_federations(&name).await?;
+            if ctx.json {
+                return output::json(&list);
+            }
+            let mut table = Table::new(&["ID", "ISSUER", "AUDIENCE", "CLAIMS", "TTL", "KEYS"]);
+            for f in &list.federations {
+                table.row(vec![
+                    f.id.clone(),
+                    f.issuer.clone(),
+                    f.audience.clone(),
+                    output::tags(&f.claims),
+                    format!("{}s", f.ttl_seconds),
+                    f.keys.clone(),
+                ]);
+            }
+            Ok(table.print(&format!("identity {name} trusts no JWT issuer"))?)
+        }
+        IdentityFederationCommand::Remove { name, id } => {
+            client.delete_federation(&name, &id).await?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "removed": id, "identity": name }));
+            }
+            outln!("removed trust {id} of identity {name}");
+            Ok(())
+        }
     }
 }
 
@@ -242,7 +372,7 @@ async fn identity_token(ctx: &Ctx, cmd: IdentityTokenCommand) -> anyhow::Result<
                     t.name.clone(),
                     crate::tokens::shown_prefix(t),
                     t.created_at.clone(),
-                    t.expires_at.clone().unwrap_or_else(|| "never".into()),
+                    crate::tokens::shown_expiry(t),
                     t.last_used_at.clone().unwrap_or_else(|| "never".into()),
                 ]);
             }

@@ -50,9 +50,14 @@ pub fn parse_tag_filters(raw: &[String]) -> anyhow::Result<Vec<String>> {
 /// A lifetime such as `1y`, `30d`, `12h`, `15m` or `3600s`, in seconds (a year is 365 days, as
 /// the server counts its 10-year limit).
 pub fn parse_ttl(raw: &str) -> anyhow::Result<u64> {
+    parse_ttl_flag("--ttl", raw)
+}
+
+/// A lifetime given to `flag`, as [`parse_ttl`] reads it.
+pub fn parse_ttl_flag(flag: &str, raw: &str) -> anyhow::Result<u64> {
     let bad = || {
         anyhow::Error::new(crate::UsageError(format!(
-            "--ttl must be a positive whole number followed by s, m, h, d or y (e.g. 30d or 1y), got {raw:?}"
+            "{flag} must be a positive whole number followed by s, m, h, d or y (e.g. 30d or 1y), got {raw:?}"
         )))
     };
     let unit_at = raw.len().checked_sub(1).ok_or_else(bad)?;

@@ -14,6 +14,7 @@ mod environment;
 mod failure;
 mod identities;
 mod input;
+mod jwt;
 mod members;
 mod operator;
 mod outfile;
@@ -25,6 +26,7 @@ mod run;
 mod secrets;
 mod server;
 mod server_config;
+mod sso;
 mod tokens;
 mod trash;
 
@@ -59,9 +61,11 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// `server`'s flags make it the largest variant; a command is parsed once per run.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the server.
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     /// Print a shell completion script, e.g. `sealbox completion bash > /etc/bash_completion.d/sealbox`.
     Completion {
         /// The shell to complete in.
@@ -191,6 +195,8 @@ enum Command {
         /// Pass the program's output through without masking values.
         #[arg(long)]
         no_redact: bool,
+        #[command(flatten)]
+        jwt: jwt::JwtArgs,
         /// The program and its arguments, after `--`.
         #[arg(required = true, allow_hyphen_values = true, value_name = "CMD")]
         command: Vec<String>,
@@ -364,7 +370,7 @@ fn json_requested() -> bool {
 /// Runs the command; `token_source` is set as soon as the token is known, for the failure report.
 async fn run(cli: Cli, addr: &str, token_source: &mut credentials::TokenSource) -> anyhow::Result<()> {
     match cli.command {
-        Command::Server(args) => return server::run(args).await,
+        Command::Server(args) => return server::run(*args).await,
         Command::Completion { shell } => {
             // Into memory first: clap_complete panics when a write fails (`... | head`).
             let mut script = Vec::new();
@@ -410,8 +416,25 @@ async fn run_client(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
             only,
             preserve_env,
             no_redact,
+            jwt,
             command,
         } => {
+            // With a JWT, the exchanged token is the one used.
+            let exchanged;
+            let ctx = match &jwt.jwt_file {
+                Some(path) => {
+                    let token =
+                        jwt::exchange(&ctx.client, path, jwt.identity.as_deref(), jwt.workspace.as_deref()).await?;
+                    exchanged = Ctx {
+                        client: ctx.client.with_token(Some(secrecy::SecretString::from(token.token)))?,
+                        server: ctx.server.clone(),
+                        token_source: credentials::TokenSource::None,
+                        json: ctx.json,
+                    };
+                    &exchanged
+                }
+                None => ctx,
+            };
             let code = run::run(
                 ctx,
                 run::RunArgs {

@@ -1,11 +1,12 @@
-//! `sealbox operator backup|restore`: taking a backup through the server, checking a backup
-//! file, and restoring one into an empty database.
+//! `sealbox operator ...`: backups and restores, key rotation and rekey, and the seal (init,
+//! unseal, seal, seal-status).
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use sealbox_server::operator::{self as ops, RestoreTarget};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::outfile::{self, Written};
 use crate::output::{self, outln};
@@ -45,15 +46,74 @@ pub enum OperatorCommand {
         version up by themselves. Audited as server.rotate. --status only shows the progress \
         (done / total, rate, estimated time left) without rotating.")]
     Rotate(RotateArgs),
-    /// Replace the root key of a stopped server's database by rewrapping only its keyring.
-    #[command(long_about = "Replace the root key of a stopped server's database: --data-dir DIR \
-        (SQLite) or --database-url URL (PostgreSQL). Only the keyring is rewrapped with the new key \
-        (in one transaction), so it takes the same time whatever the number of secrets; values, \
-        tokens and the audit chain stay as they are. Give the current key (--root-key-file) and \
-        the new one (--new-root-key-file: 32 random bytes, base64, e.g. `openssl rand -base64 32`), \
-        then start every server on the database with the new key. Refused while values written \
-        before the keyring existed remain: run `sealbox operator rotate` to completion first.")]
-    Rekey(RekeyArgs),
+    /// Replace the root key of a stopped server's database, or move it to another key source, by
+    /// rewrapping only its keyring.
+    #[command(long_about = "Replace the root key of a stopped server's database, or move it to \
+        another key source: --data-dir DIR (SQLite) or --database-url URL (PostgreSQL). Only the \
+        keyring is rewrapped with the new key (in one transaction, with the new source's record), \
+        so it takes the same time whatever the number of secrets; values, tokens and the audit \
+        chain stay as they are. Give the current key the way the database is sealed: \
+        --root-key-file (file), --passphrase-file (passphrase) or --share-file with at least the \
+        threshold of shares, one per line (shamir). Say where the new key comes from with \
+        --new-seal: file (--new-root-key-file: 32 random bytes, base64, e.g. `openssl rand -base64 \
+        32`), passphrase (--new-passphrase-file, or asked twice) or shamir (--key-shares N \
+        --key-threshold M: the new shares are printed once). Then start every server on the \
+        database with the new source. Refused while values written before the keyring existed \
+        remain: run `sealbox operator rotate` to completion first.")]
+    Rekey(Box<RekeyArgs>),
+    /// Set up a new database's passphrase or Shamir key source (`--seal passphrase|shamir`).
+    #[command(long_about = "Set up the key source of a server started on a new database with \
+        --seal shamir or --seal passphrase. Shamir: --key-shares N --key-threshold M makes a \
+        random root key, splits it into N shares of which any M unseal the server, and prints \
+        the shares this once: give one to each holder and keep them apart; Sealbox keeps none. \
+        Passphrase: the passphrase (at least 12 characters) is asked twice at the terminal, or \
+        read from --passphrase-file PATH (- for stdin); the root key is derived from it with \
+        Argon2id. Never give it as an argument. The server stays sealed: unseal it next.")]
+    Init(InitArgs),
+    /// Unseal the server: one Shamir share, the passphrase, or nothing for a source that unseals
+    /// by itself.
+    #[command(long_about = "Unseal the server. --seal shamir: give one key share per run (asked \
+        at the terminal, or --share-file PATH, - for stdin); it prints the progress (2 of 3) until \
+        the threshold is reached. Several people can each run it with their own share. A wrong \
+        share is detected when the threshold is reached: the progress is reset and the error says \
+        so. --seal passphrase: the passphrase (terminal, or --passphrase-file PATH, - for stdin). \
+        Other sources (file, after `sealbox operator seal`): the server asks its source again. \
+        Attempts are rate limited and audited (server.unseal).")]
+    Unseal(UnsealArgs),
+    /// Seal the running server: it drops every key at once (owners of its first workspace).
+    #[command(long_about = "Seal the running server: every key is dropped from memory at once \
+        (zeroised) and every route but health, readiness, seal status and unseal answers 503 \
+        server.sealed until `sealbox operator unseal`. Owners of the server's first workspace \
+        only; audited as server.seal. On PostgreSQL only the replica you reach is sealed.")]
+    Seal,
+    /// Whether the server is sealed, its key source, and the unseal progress.
+    SealStatus,
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// --seal shamir: how many shares to make.
+    #[arg(long, value_name = "N", requires = "key_threshold")]
+    key_shares: Option<u8>,
+    /// --seal shamir: how many shares unseal the server.
+    #[arg(long, value_name = "M", requires = "key_shares")]
+    key_threshold: Option<u8>,
+    /// --seal passphrase: read the passphrase from PATH (- for stdin) instead of asking.
+    #[arg(long, value_name = "PATH", conflicts_with = "key_shares")]
+    passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct UnsealArgs {
+    /// --seal shamir: read the share from PATH (- for stdin) instead of asking.
+    #[arg(long, value_name = "PATH", conflicts_with = "passphrase_file")]
+    share_file: Option<PathBuf>,
+    /// --seal passphrase: read the passphrase from PATH (- for stdin) instead of asking.
+    #[arg(long, value_name = "PATH")]
+    passphrase_file: Option<PathBuf>,
+    /// Forget the shares given so far.
+    #[arg(long, conflicts_with_all = ["share_file", "passphrase_file"])]
+    reset: bool,
 }
 
 /// The database an offline command works on.
@@ -84,15 +144,140 @@ impl DatabaseArgs {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("current").required(true).args(["root_key_file", "passphrase_file", "share_file", "seal"])))]
 pub struct RekeyArgs {
     #[command(flatten)]
     database: DatabaseArgs,
-    /// The current root key file.
+    /// The current root key file (a database sealed with --seal file).
     #[arg(long, value_name = "PATH")]
-    root_key_file: PathBuf,
-    /// The new root key file.
+    root_key_file: Option<PathBuf>,
+    /// The current passphrase, from PATH (- for stdin) (--seal passphrase).
     #[arg(long, value_name = "PATH")]
-    new_root_key_file: PathBuf,
+    passphrase_file: Option<PathBuf>,
+    /// At least the threshold of the current key shares, one per line, from PATH (- for stdin)
+    /// (--seal shamir).
+    #[arg(long, value_name = "PATH")]
+    share_file: Option<PathBuf>,
+    /// A database sealed by a key protector: --seal awskms or --seal pkcs11, with the same
+    /// --kms-* / --pkcs11-* settings as the server.
+    #[arg(long, value_name = "SOURCE")]
+    seal: Option<sealbox_server::SealKind>,
+    /// The key source to move to: file, passphrase, shamir, awskms or pkcs11 (awskms and pkcs11
+    /// take the --kms-* / --pkcs11-* settings).
+    #[arg(long, value_name = "SOURCE", default_value = "file")]
+    new_seal: sealbox_server::SealKind,
+    #[command(flatten)]
+    protector: crate::server::ProtectorArgs,
+    /// --new-seal file: the new root key file.
+    #[arg(long, value_name = "PATH")]
+    new_root_key_file: Option<PathBuf>,
+    /// --new-seal passphrase: the new passphrase from PATH (- for stdin); asked twice otherwise.
+    #[arg(long, value_name = "PATH")]
+    new_passphrase_file: Option<PathBuf>,
+    /// --new-seal shamir: how many shares to make.
+    #[arg(long, value_name = "N")]
+    key_shares: Option<u8>,
+    /// --new-seal shamir: how many shares unseal the server.
+    #[arg(long, value_name = "M")]
+    key_threshold: Option<u8>,
+}
+
+impl RekeyArgs {
+    fn current(&self) -> anyhow::Result<ops::CurrentKey> {
+        if let Some(path) = &self.root_key_file {
+            return Ok(ops::CurrentKey::File(path.clone()));
+        }
+        if let Some(path) = &self.passphrase_file {
+            return Ok(ops::CurrentKey::Passphrase(read_secret(
+                Some(path),
+                "current passphrase",
+                false,
+            )?));
+        }
+        if let Some(seal) = self.seal {
+            if !matches!(
+                seal,
+                sealbox_server::SealKind::AwsKms | sealbox_server::SealKind::Pkcs11
+            ) {
+                return Err(UsageError(format!(
+                    "--seal {seal}: give the current key with --root-key-file, --passphrase-file or --share-file"
+                ))
+                .into());
+            }
+            return Ok(ops::CurrentKey::Protected(Box::new(self.protector_config(seal))));
+        }
+        let path = self
+            .share_file
+            .as_deref()
+            .ok_or_else(|| UsageError("give --root-key-file, --passphrase-file or --share-file".into()))?;
+        let text = read_secret(Some(path), "key shares", false)?;
+        // EXPOSE: split into one share per line.
+        let shares = text
+            .expose_secret()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(|line| SecretString::from(line.to_owned()))
+            .collect();
+        Ok(ops::CurrentKey::Shares(shares))
+    }
+
+    /// The settings a key protector is made from.
+    fn protector_config(&self, seal: sealbox_server::SealKind) -> sealbox_server::Config {
+        let p = self.protector.clone();
+        sealbox_server::Config {
+            seal,
+            kms_key_id: p.kms_key_id,
+            kms_endpoint: p.kms_endpoint,
+            kms_region: p.kms_region,
+            pkcs11_lib: p.pkcs11_lib,
+            pkcs11_slot: p.pkcs11_slot,
+            pkcs11_key_label: p.pkcs11_key_label,
+            pkcs11_pin_file: p.pkcs11_pin_file,
+            ..sealbox_server::Config::with_data_dir(".")
+        }
+    }
+
+    fn new_source(&self) -> anyhow::Result<ops::NewSource> {
+        use sealbox_server::SealKind;
+        let misplaced = |flag: &str| UsageError(format!("{flag} does not go with --new-seal {}", self.new_seal));
+        match self.new_seal {
+            SealKind::File => {
+                if self.key_shares.is_some() || self.new_passphrase_file.is_some() {
+                    return Err(misplaced("--key-shares / --new-passphrase-file").into());
+                }
+                let path = self
+                    .new_root_key_file
+                    .clone()
+                    .ok_or_else(|| UsageError("--new-seal file: give --new-root-key-file PATH".into()))?;
+                Ok(ops::NewSource::File(path))
+            }
+            SealKind::Passphrase => {
+                if self.key_shares.is_some() || self.new_root_key_file.is_some() {
+                    return Err(misplaced("--key-shares / --new-root-key-file").into());
+                }
+                let passphrase = read_secret(self.new_passphrase_file.as_deref(), "new passphrase", true)?;
+                Ok(ops::NewSource::Passphrase(passphrase))
+            }
+            SealKind::Shamir => {
+                if self.new_passphrase_file.is_some() || self.new_root_key_file.is_some() {
+                    return Err(misplaced("--new-passphrase-file / --new-root-key-file").into());
+                }
+                match (self.key_shares, self.key_threshold) {
+                    (Some(shares), Some(threshold)) => Ok(ops::NewSource::Shamir { shares, threshold }),
+                    _ => Err(UsageError("--new-seal shamir: give --key-shares N and --key-threshold M".into()).into()),
+                }
+            }
+            SealKind::AwsKms | SealKind::Pkcs11 => {
+                if self.key_shares.is_some() || self.new_passphrase_file.is_some() || self.new_root_key_file.is_some() {
+                    return Err(misplaced("--key-shares / --new-passphrase-file / --new-root-key-file").into());
+                }
+                Ok(ops::NewSource::Protected(Box::new(
+                    self.protector_config(self.new_seal),
+                )))
+            }
+        }
+    }
 }
 
 #[derive(Args)]
@@ -187,15 +372,49 @@ pub async fn run(ctx: &Ctx, cmd: OperatorCommand) -> anyhow::Result<()> {
             Ok(())
         }
         OperatorCommand::Rekey(args) => {
+            let (current, new) = (args.current()?, args.new_source()?);
             let target = args.database.target()?;
-            let versions = ops::rekey(&target, &args.root_key_file, &args.new_root_key_file).await?;
+            let rekeyed = ops::rekey(&target, current, new).await?;
+            // EXPOSE: the new shares are printed this once, for the operator to hand out.
+            let shares: Vec<&str> = rekeyed.shares.iter().map(|s| s.expose_secret()).collect();
             if ctx.json {
-                output::json(&serde_json::json!({"keyring_versions": versions}))?;
+                output::json(&serde_json::json!({
+                    "keyring_versions": rekeyed.versions,
+                    "seal": rekeyed.seal.as_str(),
+                    "shares": shares,
+                }))?;
+                return Ok(());
+            }
+            outln!(
+                "rekeyed: {} keyring versions now wrapped by the new root key; start the servers with --seal {}",
+                rekeyed.versions,
+                rekeyed.seal
+            );
+            for (n, share) in shares.iter().enumerate() {
+                outln!("key share {}: {share}", n + 1);
+            }
+            if !shares.is_empty() {
+                outln!("these shares are shown this once and kept nowhere: give one to each holder now");
+            }
+            Ok(())
+        }
+        OperatorCommand::Init(args) => init(ctx, args).await,
+        OperatorCommand::Unseal(args) => unseal(ctx, args).await,
+        OperatorCommand::Seal => {
+            ctx.client.seal().await?;
+            if ctx.json {
+                output::json(&serde_json::json!({"sealed": true}))?;
             } else {
-                outln!(
-                    "rekeyed: {versions} keyring versions now wrapped by {}; start the servers with it",
-                    args.new_root_key_file.display()
-                );
+                outln!("sealed: the server dropped every key; `sealbox operator unseal` brings it back");
+            }
+            Ok(())
+        }
+        OperatorCommand::SealStatus => {
+            let status = ctx.client.seal_status().await?;
+            if ctx.json {
+                output::json(&status)?;
+            } else {
+                outln!("{}", describe_seal(&status));
             }
             Ok(())
         }
@@ -215,6 +434,132 @@ pub async fn run(ctx: &Ctx, cmd: OperatorCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn init(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
+    let request = match (args.key_shares, args.key_threshold) {
+        (Some(shares), Some(threshold)) => sealbox_types::InitRequest {
+            key_shares: Some(shares),
+            key_threshold: Some(threshold),
+            passphrase: None,
+        },
+        _ => {
+            let status = ctx.client.seal_status().await?;
+            if status.seal == "shamir" {
+                return Err(UsageError("--seal shamir: give --key-shares N and --key-threshold M".into()).into());
+            }
+            let passphrase = read_secret(args.passphrase_file.as_deref(), "passphrase", true)?;
+            sealbox_types::InitRequest {
+                // EXPOSE: the passphrase goes into the request body only.
+                passphrase: Some(passphrase.expose_secret().to_owned()),
+                ..Default::default()
+            }
+        }
+    };
+    let answer = ctx.client.init(&request).await?;
+    if ctx.json {
+        return output::json(&serde_json::json!({"shares": answer.shares, "status": answer.status}));
+    }
+    if answer.shares.is_empty() {
+        outln!(
+            "initialised --seal {}; unseal it with `sealbox operator unseal`",
+            answer.status.seal
+        );
+        return Ok(());
+    }
+    for (n, share) in answer.shares.iter().enumerate() {
+        outln!("key share {}: {share}", n + 1);
+    }
+    outln!(
+        "\n{} shares made; any {} of them unseal the server. They are shown this once and kept nowhere: \
+         give one to each holder now. Unseal with `sealbox operator unseal` (one share per run).",
+        answer.shares.len(),
+        answer.status.threshold
+    );
+    Ok(())
+}
+
+async fn unseal(ctx: &Ctx, args: UnsealArgs) -> anyhow::Result<()> {
+    let status = ctx.client.seal_status().await?;
+    let mut request = sealbox_types::UnsealRequest {
+        reset: args.reset,
+        ..Default::default()
+    };
+    if status.sealed && !args.reset {
+        match status.seal.as_str() {
+            "shamir" => {
+                let share = read_secret(args.share_file.as_deref(), "key share", false)?;
+                // EXPOSE: the share goes into the request body only.
+                request.share = Some(share.expose_secret().trim().to_owned());
+            }
+            "passphrase" => {
+                let passphrase = read_secret(args.passphrase_file.as_deref(), "passphrase", false)?;
+                // EXPOSE: the passphrase goes into the request body only.
+                request.passphrase = Some(passphrase.expose_secret().to_owned());
+            }
+            _ => {}
+        }
+    }
+    let status = ctx.client.unseal(&request).await?;
+    if ctx.json {
+        output::json(&status)?;
+    } else {
+        outln!("{}", describe_seal(&status));
+    }
+    Ok(())
+}
+
+/// A passphrase or share from `file` (`-`: stdin), else asked at the terminal (twice when
+/// `confirm`), else read from stdin. One trailing newline is dropped.
+fn read_secret(file: Option<&std::path::Path>, what: &str, confirm: bool) -> anyhow::Result<SecretString> {
+    let text = match file {
+        Some(path) if path == std::path::Path::new("-") => crate::input::read_stdin()?,
+        Some(path) => SecretString::from(
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} from {}", path.display()))?,
+        ),
+        None if crate::stdin_is_terminal() => {
+            let typed =
+                rpassword::prompt_password(format!("{what}: ")).with_context(|| format!("cannot read the {what}"))?;
+            if confirm {
+                let again = rpassword::prompt_password(format!("{what} again: "))
+                    .with_context(|| format!("cannot read the {what}"))?;
+                if again != typed {
+                    return Err(UsageError(format!("the two {what}s differ; nothing was changed")).into());
+                }
+            }
+            SecretString::from(typed)
+        }
+        None => crate::input::read_stdin()?,
+    };
+    let text = crate::input::strip_newline(text);
+    if text.expose_secret().is_empty() {
+        return Err(UsageError(format!("the {what} is empty")).into());
+    }
+    Ok(text)
+}
+
+/// One line: sealed or not, the source, and what unsealing waits for.
+fn describe_seal(s: &sealbox_types::SealStatus) -> String {
+    if !s.sealed {
+        return format!("unsealed (--seal {})", s.seal);
+    }
+    let mut line = format!("sealed (--seal {})", s.seal);
+    if !s.initialized {
+        line.push_str(": a new database; set it up with `sealbox operator init`");
+    } else if s.threshold > 0 {
+        line.push_str(&format!(
+            ": {} of {} key shares given; {} more needed",
+            s.progress,
+            s.threshold,
+            s.threshold.saturating_sub(s.progress)
+        ));
+    } else if s.seal == "passphrase" {
+        line.push_str(": waiting for the passphrase");
+    }
+    if let Some(error) = &s.error {
+        line.push_str(&format!("; {error}"));
+    }
+    line
 }
 
 /// One line: the active version and the data keys' progress towards it.

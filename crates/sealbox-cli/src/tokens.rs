@@ -67,7 +67,7 @@ pub async fn token(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<()> {
                     t.name.clone(),
                     shown_prefix(t),
                     t.created_at.clone(),
-                    t.expires_at.clone().unwrap_or_else(|| "never".into()),
+                    shown_expiry(t),
                     t.last_used_at.clone().unwrap_or_else(|| "never".into()),
                 ]);
             }
@@ -98,4 +98,14 @@ pub fn shown_prefix(t: &sealbox_types::TokenInfo) -> String {
     t.prefix
         .as_deref()
         .map_or_else(|| "-".to_owned(), |p| format!("sbx_{p}..."))
+}
+
+/// When the token expires, marked `(expired)` or `(expires soon)` (within 7 days).
+pub fn shown_expiry(t: &sealbox_types::TokenInfo) -> String {
+    let at = t.expires_at.clone().unwrap_or_else(|| "never".into());
+    match t.state {
+        sealbox_types::TokenState::Expired => format!("{at} (expired)"),
+        sealbox_types::TokenState::Expiring => format!("{at} (expires soon)"),
+        sealbox_types::TokenState::Active => at,
+    }
 }

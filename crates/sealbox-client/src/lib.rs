@@ -22,12 +22,14 @@ use serde::de::DeserializeOwned;
 
 pub use sealbox_types as types;
 use sealbox_types::{
-    AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateIdentityRequest, CreatePolicyRequest,
-    CreateSecretRequest, CreateTokenRequest, CreateWorkspaceRequest, CreateWorkspaceResponse, CreatedToken,
-    EnvironmentResponse, ErrorBody, Health, IdentityInfo, IdentityList, LoginRequest, LoginResponse, MemberInfo,
+    AddMemberRequest, AddMemberResponse, AuditList, AuditVerifyResponse, CreateFederationRequest,
+    CreateIdentityRequest, CreatePolicyRequest, CreateSecretRequest, CreateTokenRequest, CreateWorkspaceRequest,
+    CreateWorkspaceResponse, CreatedToken, EnvironmentResponse, ErrorBody, FederationInfo, FederationList, Health,
+    IdentityInfo, IdentityList, JwtExchangeRequest, JwtExchangeResponse, LoginRequest, LoginResponse, MemberInfo,
     MemberList, PolicyInfo, PolicyList, Readiness, RenderRequest, RenderResponse, RevealRequest, RevealResponse,
     RevokeTokenRequest, Role, RollbackRequest, SecretDetails, SecretList, SecretVersionList, SetEnvRequest,
-    SetRoleRequest, TokenList, UpdateIdentityRequest, UpdateSecretRequest, WhoAmI,
+    SetRoleRequest, SsoInfo, SsoSettings, SsoTokenRequest, TokenList, UpdateIdentityRequest, UpdateSecretRequest,
+    UpdateSsoSettingsRequest, UpdateWorkspaceSettingsRequest, WhoAmI, WorkspaceSettings,
 };
 pub use sealbox_types::{AuditQuery, SecretListQuery};
 
@@ -169,6 +171,67 @@ impl Client {
 
     pub async fn create_workspace(&self, body: &CreateWorkspaceRequest) -> Result<CreateWorkspaceResponse> {
         self.send(self.request(Method::POST, &["workspaces"])?.json(body)).await
+    }
+
+    /// Exchanges a platform's JWT for a short-lived identity token (`with_token` takes it). Sends
+    /// no token.
+    pub async fn exchange_jwt(&self, body: &JwtExchangeRequest) -> Result<JwtExchangeResponse> {
+        let url = self.url(&["auth", "jwt"])?;
+        self.send(self.http.post(url).json(body)).await
+    }
+
+    /// The caller's workspace's settings (token lifetimes).
+    pub async fn workspace_settings(&self) -> Result<WorkspaceSettings> {
+        self.send(self.request(Method::GET, &["workspace", "settings"])?).await
+    }
+
+    pub async fn update_workspace_settings(&self, body: &UpdateWorkspaceSettingsRequest) -> Result<WorkspaceSettings> {
+        self.send(self.request(Method::PATCH, &["workspace", "settings"])?.json(body))
+            .await
+    }
+
+    // ---- single sign-on ----
+
+    /// Whether the server offers single sign-on. Sends no token.
+    pub async fn sso_info(&self) -> Result<SsoInfo> {
+        self.send(self.http.get(self.url(&["auth", "sso"])?)).await
+    }
+
+    /// The browser page that begins a single sign-on for a terminal waiting on `cli_redirect`
+    /// (a loopback address) with the challenge of `verifier`.
+    pub fn sso_start_url(&self, workspace: Option<&str>, cli_redirect: &str, verifier: &SsoVerifier) -> Result<Url> {
+        let mut url = Url::parse(&format!("{}/sso/start", self.base))
+            .map_err(|e| ClientError::InvalidArgument(format!("bad request URL: {e}")))?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(workspace) = workspace {
+                query.append_pair("workspace", workspace);
+            }
+            query.append_pair("cli_redirect", cli_redirect);
+            query.append_pair("cli_challenge", &verifier.challenge());
+        }
+        Ok(url)
+    }
+
+    /// Trades the one-time code the browser brought to the loopback address, with the verifier,
+    /// for a session. Sends no token.
+    pub async fn sso_token(&self, code: &str, verifier: &SsoVerifier) -> Result<LoginResponse> {
+        let body = SsoTokenRequest {
+            code: code.to_owned(),
+            // EXPOSE: the verifier proves to the server that this terminal began the sign-in.
+            verifier: verifier.0.expose_secret().to_owned(),
+        };
+        self.send(self.http.post(self.url(&["auth", "sso", "token"])?).json(&body))
+            .await
+    }
+
+    pub async fn sso_settings(&self) -> Result<SsoSettings> {
+        self.send(self.request(Method::GET, &["workspace", "sso"])?).await
+    }
+
+    pub async fn update_sso_settings(&self, body: &UpdateSsoSettingsRequest) -> Result<SsoSettings> {
+        self.send(self.request(Method::PATCH, &["workspace", "sso"])?.json(body))
+            .await
     }
 
     // ---- secrets ----
@@ -359,6 +422,25 @@ impl Client {
         .await
     }
 
+    /// The JWT issuers the identity trusts.
+    pub async fn list_federations(&self, name: &str) -> Result<FederationList> {
+        self.send(self.request(Method::GET, &["identities", name, "federations"])?)
+            .await
+    }
+
+    pub async fn create_federation(&self, name: &str, body: &CreateFederationRequest) -> Result<FederationInfo> {
+        self.send(
+            self.request(Method::POST, &["identities", name, "federations"])?
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn delete_federation(&self, name: &str, id: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &["identities", name, "federations", id])?)
+            .await
+    }
+
     // ---- policies ----
 
     pub async fn list_policies(&self) -> Result<PolicyList> {
@@ -475,6 +557,29 @@ impl Client {
         self.send(self.request(Method::GET, &["sys", "rotate"])?).await
     }
 
+    /// Whether the server is sealed, its key source and (Shamir) the shares it holds. No token.
+    pub async fn seal_status(&self) -> Result<sealbox_types::SealStatus> {
+        let url = self.url(&["sys", "seal-status"])?;
+        self.send(self.http.get(url)).await
+    }
+
+    /// Sets up a new database's passphrase or Shamir key source; the shares come back this once.
+    pub async fn init(&self, body: &sealbox_types::InitRequest) -> Result<sealbox_types::InitResponse> {
+        let url = self.url(&["sys", "init"])?;
+        self.send(self.http.post(url).json(body)).await
+    }
+
+    /// One unseal step: a share, the passphrase, or nothing (a source that unseals by itself).
+    pub async fn unseal(&self, body: &sealbox_types::UnsealRequest) -> Result<sealbox_types::SealStatus> {
+        let url = self.url(&["sys", "unseal"])?;
+        self.send(self.http.post(url).json(body)).await
+    }
+
+    /// Seals the server: it drops every key (owners of the server's first workspace only).
+    pub async fn seal(&self) -> Result<()> {
+        self.send_empty(self.request(Method::POST, &["sys", "seal"])?).await
+    }
+
     // ---- plumbing ----
 
     /// `{base}/v1/{segments}`, each segment percent-encoded as one path segment.
@@ -545,6 +650,35 @@ fn bearer(token: &SecretString) -> Result<HeaderValue> {
         HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| ClientError::InvalidToken)?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// The terminal's proof that it began a single sign-on (PKCE's verifier, RFC 7636): 32 random
+/// bytes, base64url; the server is given only its SHA-256 (`challenge`) until the end.
+pub struct SsoVerifier(SecretString);
+
+impl SsoVerifier {
+    pub fn generate() -> Self {
+        use base64::Engine as _;
+        let bytes: [u8; 32] = rand::random();
+        Self(SecretString::from(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        ))
+    }
+
+    /// `S256`: base64url(SHA-256(verifier)), no padding.
+    pub fn challenge(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        // EXPOSE: hashed; the hash is what the server keeps until the verifier is shown.
+        let digest = sha2::Sha256::digest(self.0.expose_secret().as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    }
+}
+
+impl fmt::Debug for SsoVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SsoVerifier([redacted])")
+    }
 }
 
 /// Percent-encodes everything but unreserved characters, so `/`, `?`, `#` and `%` in a name stay

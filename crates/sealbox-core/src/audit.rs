@@ -259,7 +259,11 @@ pub fn audit_chain_key(root_key: &RootKey) -> AuditChainKey {
 pub enum AuditAction {
     WorkspaceCreate,
     AuthLogin,
+    /// A sign-in with single sign-on (OpenID Connect), with the provider's issuer and subject.
+    AuthSsoLogin,
     AuthLogout,
+    /// A workspace's single sign-on rules changed.
+    WorkspaceSsoUpdate,
     MemberAdd,
     MemberRoleChange,
     MemberRemove,
@@ -295,6 +299,19 @@ pub enum AuditAction {
     ServerBackup,
     /// A new keyring version (key rotation).
     ServerRotate,
+    /// An owner sealed the running server.
+    ServerSeal,
+    /// An unseal attempt (recorded once the server is unsealed; refused attempts too).
+    ServerUnseal,
+    /// A passphrase or Shamir key source was set up on a new database.
+    ServerInit,
+    /// The workspace's token lifetimes changed.
+    WorkspaceSettingsUpdate,
+    /// An identity was given a trust in a JWT issuer.
+    IdentityFederate,
+    IdentityFederationRemove,
+    /// A platform's JWT exchanged for an identity token (or refused).
+    AuthJwtExchange,
 }
 
 impl AuditAction {
@@ -303,6 +320,8 @@ impl AuditAction {
         match self {
             AuditAction::WorkspaceCreate => "workspace.create",
             AuditAction::AuthLogin => "auth.login",
+            AuditAction::AuthSsoLogin => "auth.sso_login",
+            AuditAction::WorkspaceSsoUpdate => "workspace.sso_update",
             AuditAction::AuthLogout => "auth.logout",
             AuditAction::MemberAdd => "member.add",
             AuditAction::MemberRoleChange => "member.role_change",
@@ -334,6 +353,13 @@ impl AuditAction {
             AuditAction::ActionRun => "action.run",
             AuditAction::ServerBackup => "server.backup",
             AuditAction::ServerRotate => "server.rotate",
+            AuditAction::ServerSeal => "server.seal",
+            AuditAction::ServerUnseal => "server.unseal",
+            AuditAction::ServerInit => "server.init",
+            AuditAction::WorkspaceSettingsUpdate => "workspace.settings_update",
+            AuditAction::IdentityFederate => "identity.federate",
+            AuditAction::IdentityFederationRemove => "identity.federation_remove",
+            AuditAction::AuthJwtExchange => "auth.jwt_exchange",
         }
     }
 }
@@ -363,7 +389,7 @@ mod tests {
     use super::*;
 
     /// Every action (`as_str`'s match makes sure each has a name).
-    const ALL: [AuditAction; 33] = [
+    const ALL: [AuditAction; 40] = [
         AuditAction::WorkspaceCreate,
         AuditAction::AuthLogin,
         AuditAction::AuthLogout,
@@ -397,6 +423,13 @@ mod tests {
         AuditAction::ActionRun,
         AuditAction::ServerBackup,
         AuditAction::ServerRotate,
+        AuditAction::ServerSeal,
+        AuditAction::ServerUnseal,
+        AuditAction::ServerInit,
+        AuditAction::WorkspaceSettingsUpdate,
+        AuditAction::IdentityFederate,
+        AuditAction::IdentityFederationRemove,
+        AuditAction::AuthJwtExchange,
     ];
 
     #[test]

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use sealbox_crypto::{self as crypto, ExposeSecret, SecretString};
-use sealbox_store::{TokenRow, WorkspaceRow};
+use sealbox_store::{MemberRow, TokenRow, WorkspaceRow};
 use sealbox_types::{LoginResponse, Role, WhoAmI, codes};
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ use crate::tokens::{TokenKind, TokenOwner};
 use crate::validate;
 
 /// The actor of a sign-in attempt that did not succeed.
-const ANONYMOUS: &str = "anonymous";
+pub(crate) const ANONYMOUS: &str = "anonymous";
 
 impl Sealbox {
     /// Turns a bearer token into a principal, or says precisely why not.
@@ -113,40 +113,9 @@ impl Sealbox {
         let member_target = email.as_ref().map(|email| format!("member:{email}"));
         let attempt = self.count_login_attempt(ctx, ws.as_ref(), email.as_deref()).await?;
         if let Err(refusal) = attempt.within_limits(&self.config) {
-            if let (Some(ws), true) = (&ws, refusal.first_in_window) {
-                // One `denied` event per window is enough to see the lockout; recording every
-                // refused attempt would let anyone grow the audit log without a token.
-                let target = match refusal.limit {
-                    LoginLimit::Client => format!("client:{}", attempt.client),
-                    LoginLimit::EmailFromClient => member_target.unwrap_or_default(),
-                };
-                let record = self.audit_record(
-                    &ws.id,
-                    ANONYMOUS.into(),
-                    ctx,
-                    AuditAction::AuthLogin,
-                    target,
-                    Outcome::Denied,
-                    json!({"reason": "rate_limited", "limit": refusal.limit.as_str()}),
-                );
-                self.store.append_audit(record).await?;
-            }
-            self.metrics.login("rate_limited");
-            self.metrics.rate_limited(match refusal.limit {
-                LoginLimit::Client => "login_client",
-                LoginLimit::EmailFromClient => "login_email_from_client",
-            });
-            let wait = attempt.seconds_left(self.now(), self.config.login_window_ms);
-            let message = match refusal.limit {
-                LoginLimit::Client => "too many failed sign-ins from your address",
-                LoginLimit::EmailFromClient => "too many failed sign-ins for this e-mail from your address",
-            };
-            return Err(CoreError::new(
-                ErrorClass::RateLimited,
-                codes::AUTH_RATE_LIMITED,
-                format!("{message}; try again in {}", minutes(wait)),
-            )
-            .with_retry_after(wait));
+            return Err(self
+                .over_limit(ctx, ws.as_ref(), &attempt, refusal, member_target)
+                .await);
         }
         let (Some(ws), Some(email), Some(target)) = (ws, email, member_target) else {
             // The same work as a real check, so a missing workspace or e-mail takes as long.
@@ -158,6 +127,12 @@ impl Sealbox {
             self.metrics.login("failure");
             return Err(bad_credentials());
         };
+        // A workspace that turned passwords off refuses them unchecked, unless the operator
+        // started the server with the break-glass switch, and then only for owners (below).
+        let passwords_on = self.sso_settings_row(&ws.id).await?.password_sign_in;
+        if !passwords_on && !self.config.password_break_glass {
+            return Err(self.password_refused(ctx, &ws, target).await);
+        }
         let member = self.store.member_by_email(&ws.id, &email).await?;
         let checked = match &member {
             Some(m) => self.hashing.verify(password, m.password_hash.clone()).await,
@@ -187,7 +162,81 @@ impl Sealbox {
             self.metrics.login("failure");
             return Err(bad_credentials());
         };
+        let detail = if passwords_on {
+            Value::Null
+        } else {
+            if member.role != Role::Owner.as_str() {
+                return Err(self.password_refused(ctx, &ws, target).await);
+            }
+            tracing::warn!("an owner signed in with a password through the break-glass switch");
+            json!({ "break_glass": true })
+        };
         self.give_back(&attempt).await;
+        let session = self
+            .start_session(ctx, &ws, &member, AuditAction::AuthLogin, detail)
+            .await?;
+        self.metrics.login("success");
+        Ok(session)
+    }
+
+    /// The refusal of an attempt over a sign-in limit: audited as `denied` once per window (the
+    /// first refused), counted in the metrics, with the wait in the message and `Retry-After`.
+    pub(crate) async fn over_limit(
+        &self,
+        ctx: &RequestContext,
+        ws: Option<&WorkspaceRow>,
+        attempt: &LoginAttempt,
+        refusal: LimitRefusal,
+        member_target: Option<String>,
+    ) -> CoreError {
+        if let (Some(ws), true) = (ws, refusal.first_in_window) {
+            // One `denied` event per window is enough to see the lockout; recording every
+            // refused attempt would let anyone grow the audit log without a token.
+            let target = match refusal.limit {
+                LoginLimit::Client => format!("client:{}", attempt.client),
+                LoginLimit::EmailFromClient => member_target.unwrap_or_default(),
+            };
+            let record = self.audit_record(
+                &ws.id,
+                ANONYMOUS.into(),
+                ctx,
+                AuditAction::AuthLogin,
+                target,
+                Outcome::Denied,
+                json!({"reason": "rate_limited", "limit": refusal.limit.as_str()}),
+            );
+            if let Err(e) = self.store.append_audit(record).await {
+                return e.into();
+            }
+        }
+        self.metrics.login("rate_limited");
+        self.metrics.rate_limited(match refusal.limit {
+            LoginLimit::Client => "login_client",
+            LoginLimit::EmailFromClient => "login_email_from_client",
+        });
+        let wait = attempt.seconds_left(self.now(), self.config.login_window_ms);
+        let message = match refusal.limit {
+            LoginLimit::Client => "too many failed sign-ins from your address",
+            LoginLimit::EmailFromClient => "too many failed sign-ins for this e-mail from your address",
+        };
+        CoreError::new(
+            ErrorClass::RateLimited,
+            codes::AUTH_RATE_LIMITED,
+            format!("{message}; try again in {}", minutes(wait)),
+        )
+        .with_retry_after(wait)
+    }
+
+    /// A new session for a member who just proved who they are, with its audit event
+    /// (`action`, `detail` plus the token's id) in the same transaction.
+    pub(crate) async fn start_session(
+        &self,
+        ctx: &RequestContext,
+        ws: &WorkspaceRow,
+        member: &MemberRow,
+        action: AuditAction,
+        mut detail: Value,
+    ) -> CoreResult<LoginResponse> {
         let role = Role::parse(&member.role).ok_or_else(|| CoreError::internal("stored role is unknown"))?;
         let expires_at = self.now() + self.config.session_ttl_ms;
         let (token, row) = self.new_token(
@@ -197,29 +246,51 @@ impl Sealbox {
             "session",
             Some(expires_at),
         );
-        let record = self.audit_record(
-            &ws.id,
-            target.clone(),
-            ctx,
-            AuditAction::AuthLogin,
-            target,
-            Outcome::Success,
-            json!({ "token_id": row.id }),
-        );
+        let target = format!("member:{}", member.email);
+        if !detail.is_object() {
+            detail = json!({});
+        }
+        detail["token_id"] = json!(row.id);
+        let record = self.audit_record(&ws.id, target.clone(), ctx, action, target, Outcome::Success, detail);
         self.store.insert_token(row, record).await?;
-        self.metrics.login("success");
         Ok(LoginResponse {
-            // EXPOSE: the session token goes to the person who just proved their password.
+            // EXPOSE: the session token goes to the person who just proved who they are.
             token: token.expose_secret().to_owned(),
             expires_at: format_ms(expires_at),
-            workspace: ws.name,
+            workspace: ws.name.clone(),
             role,
         })
     }
 
+    /// A password sign-in to a workspace that turned passwords off: a failed attempt (so it
+    /// counts under the limits), audited with its reason.
+    async fn password_refused(&self, ctx: &RequestContext, ws: &WorkspaceRow, target: String) -> CoreError {
+        let record = self.audit_record(
+            &ws.id,
+            ANONYMOUS.into(),
+            ctx,
+            AuditAction::AuthLogin,
+            target,
+            Outcome::Failure,
+            json!({ "reason": "password_sign_in_off" }),
+        );
+        if let Err(e) = self.store.append_audit(record).await {
+            return e.into();
+        }
+        self.metrics.login("failure");
+        CoreError::new(
+            ErrorClass::Forbidden,
+            codes::AUTH_PASSWORD_SIGN_IN_OFF,
+            format!(
+                "workspace {} signs in with single sign-on only; use \"Sign in with SSO\" or `sealbox login --sso`",
+                ws.name
+            ),
+        )
+    }
+
     /// Counts a sign-in attempt under its limits (see [`Sealbox::login`]): its client address, and
     /// its e-mail from that address when the workspace and e-mail exist.
-    async fn count_login_attempt(
+    pub(crate) async fn count_login_attempt(
         &self,
         ctx: &RequestContext,
         ws: Option<&WorkspaceRow>,
@@ -251,7 +322,7 @@ impl Sealbox {
     }
 
     /// Takes back an attempt that is not to count (it succeeded, or its password was not checked).
-    async fn give_back(&self, attempt: &LoginAttempt) {
+    pub(crate) async fn give_back(&self, attempt: &LoginAttempt) {
         if let Err(e) = self
             .store
             .refund_login_attempt(&attempt.keys, attempt.window_start)
@@ -317,9 +388,9 @@ impl LoginLimit {
 }
 
 /// A counted sign-in attempt: under which keys, their counts with it, and in which window.
-struct LoginAttempt {
+pub(crate) struct LoginAttempt {
     /// The client address as the limits count it (see [`client_limit_key`]).
-    client: String,
+    pub(crate) client: String,
     keys: Vec<String>,
     counts: Vec<i64>,
     window_start: i64,
@@ -327,13 +398,13 @@ struct LoginAttempt {
 
 /// Why an attempt is refused: the limit it is over, and whether it is the first one refused in
 /// its window (the one that is audited).
-struct LimitRefusal {
+pub(crate) struct LimitRefusal {
     limit: LoginLimit,
     first_in_window: bool,
 }
 
 impl LoginAttempt {
-    fn within_limits(&self, config: &crate::CoreConfig) -> Result<(), LimitRefusal> {
+    pub(crate) fn within_limits(&self, config: &crate::CoreConfig) -> Result<(), LimitRefusal> {
         let limits = [
             (LoginLimit::Client, config.login_max_failures_per_client),
             (LoginLimit::EmailFromClient, config.login_max_failures),
@@ -360,7 +431,7 @@ impl LoginAttempt {
 /// address by its /64 (a single host or site usually holds a whole /64, so counting single
 /// addresses would let one client take as many turns as it likes), an IPv4-mapped IPv6 address
 /// as the IPv4 address, and anything unparsable as given.
-fn client_limit_key(addr: &str) -> String {
+pub(crate) fn client_limit_key(addr: &str) -> String {
     match addr.parse::<IpAddr>() {
         Ok(IpAddr::V4(v4)) => v4.to_string(),
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {

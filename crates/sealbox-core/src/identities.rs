@@ -167,10 +167,10 @@ impl Sealbox {
         authorize(p, Permission::ManageMachineAccess)?;
         let identity = self.identity_row(p, name).await?;
         let token_name = validate::token_name(token_name)?;
-        let expires_at = self.token_expiry(expires_in_seconds)?;
+        let expires_at = self.token_expiry(p.workspace_id(), expires_in_seconds).await?;
         let owner = TokenOwner::Identity(&identity.id);
         let (token, row) = self.new_token(p.workspace_id(), owner, TokenKind::Identity, &token_name, expires_at);
-        let info = token_info(&row);
+        let info = token_info(&row, self.now());
         let record = self.identity_audit(
             p,
             ctx,
@@ -190,7 +190,8 @@ impl Sealbox {
         authorize(p, Permission::ManageMachineAccess)?;
         let identity = self.identity_row(p, name).await?;
         let rows = self.store.list_identity_tokens(p.workspace_id(), &identity.id).await?;
-        Ok(rows.iter().map(token_info).collect())
+        let now = self.now();
+        Ok(rows.iter().map(|row| token_info(row, now)).collect())
     }
 
     /// Revokes one of the identity's tokens by its id.
@@ -271,7 +272,7 @@ impl Sealbox {
         })
     }
 
-    async fn identity_row(&self, p: &Principal, name: &str) -> CoreResult<IdentityRow> {
+    pub(crate) async fn identity_row(&self, p: &Principal, name: &str) -> CoreResult<IdentityRow> {
         self.store
             .identity_by_name(p.workspace_id(), name)
             .await?
@@ -297,7 +298,7 @@ impl Sealbox {
         })
     }
 
-    fn identity_audit(
+    pub(crate) fn identity_audit(
         &self,
         p: &Principal,
         ctx: &RequestContext,
@@ -317,7 +318,7 @@ impl Sealbox {
     }
 }
 
-fn identity_error(e: StoreError, name: &str) -> CoreError {
+pub(crate) fn identity_error(e: StoreError, name: &str) -> CoreError {
     match e {
         StoreError::NotFound => CoreError::not_found(
             codes::IDENTITY_NOT_FOUND,

@@ -11,6 +11,7 @@ mod auth;
 pub mod clock;
 mod environment;
 pub mod error;
+pub mod federation;
 mod hashing;
 mod identities;
 mod keyring;
@@ -21,6 +22,8 @@ mod policies;
 pub mod principal;
 mod rekey;
 mod secrets;
+mod settings;
+mod sso;
 mod sys;
 pub mod template;
 mod tokens;
@@ -36,14 +39,19 @@ use sealbox_store::{AuditChainKey, Store};
 pub use audit::{AuditAction, Outcome, audit_chain_key};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, CoreResult, ErrorClass};
-pub use operator::SERVER_WORKSPACE;
+pub use operator::{SERVER_WORKSPACE, SealedEvent, SealedOutcome};
 pub use principal::{Actor, IdentityActor, MemberActor, Principal, RequestContext};
 pub use rekey::{RekeyError, rekey};
+pub use sso::{CliHandoff, SSO_START_TTL_MS, SsoBegun, SsoClaims, SsoPending, SsoProviderRefusal, SsoSignedIn};
 pub use sys::MetricsScope;
 pub use tokens::TokenKind;
 pub use workspaces::BootstrapCredentials;
 
 const ROOT_KEY_CHECK: &str = "root_key_check";
+/// The meta key of the key source's record (which source, and what it needs to give the root
+/// key back: a salt, a threshold, a wrapped key); absent for a root key file. Written by the
+/// server's `seal` module and by [`rekey`].
+pub const SEAL_CONFIG: &str = "seal";
 /// The `meta` row that holds the original root key wrapped by the current one, after a rekey.
 pub const ROOT_KEY_ORIGIN: &str = "root_key_origin";
 
@@ -70,6 +78,17 @@ pub struct CoreConfig {
     pub password_hash_threads: usize,
     /// Argon2 operations that may wait for a thread; beyond them, `auth.busy`.
     pub password_hash_queue: usize,
+    /// How long an issuer's fetched keys (JWKS) are used before they are fetched again.
+    pub jwks_cache_ttl_ms: i64,
+    /// The least time between two fetches of one issuer's keys: a token with an unknown `kid`
+    /// fetches again only this long after the last fetch.
+    pub jwks_refetch_interval_ms: i64,
+    /// The server verifies single sign-on (OpenID Connect); without it, `sso.not_configured`,
+    /// and password sign-in cannot be turned off.
+    pub sso_enabled: bool,
+    /// Break glass: owners may sign in with a password even where a workspace turned passwords
+    /// off (`sealbox server --password-break-glass`), for when the identity provider is down.
+    pub password_break_glass: bool,
 }
 
 impl Default for CoreConfig {
@@ -85,6 +104,10 @@ impl Default for CoreConfig {
                 .map_or(1, std::num::NonZero::get)
                 .min(MAX_PASSWORD_HASH_THREADS),
             password_hash_queue: 64,
+            jwks_cache_ttl_ms: 10 * 60 * 1000,
+            jwks_refetch_interval_ms: 30 * 1000,
+            sso_enabled: false,
+            password_break_glass: false,
         }
     }
 }
@@ -105,6 +128,11 @@ pub struct Sealbox {
     dispatcher: Option<Arc<dyn actions::Dispatcher>>,
     /// Where sign-ins, rate-limit refusals and action runs are counted.
     metrics: Arc<sealbox_metrics::Metrics>,
+    /// Fetches JWT issuers' keys; `None` until [`Sealbox::with_issuer_keys`] (then only trusts
+    /// with static keys can exchange).
+    issuer_keys: Option<Arc<dyn federation::IssuerKeys>>,
+    key_cache: federation::KeyCache,
+    jwt_refusals: federation::RefusalBudget,
 }
 
 impl std::fmt::Debug for Sealbox {
@@ -155,13 +183,13 @@ impl Sealbox {
         let identity = origin.as_ref().unwrap_or(&root_key);
         let token_hasher = identity.token_hasher();
         let chain_key = audit_chain_key(identity);
-        if origin.is_some() {
-            store.use_audit_chain_key(chain_key.clone());
-        }
+        // A store opened while the server was sealed has no chain key until now.
+        store.use_audit_chain_key(chain_key.clone());
         let hashing = hashing::PasswordHashing::start(config.password_hash_threads, config.password_hash_queue)
             .map_err(OpenError::Hashing)?;
         let root_key = Arc::new(root_key);
         let keyring = keyring::Keyring::open(store.clone(), root_key.clone(), clock.clone()).await?;
+        let key_cache = federation::KeyCache::new(config.jwks_cache_ttl_ms, config.jwks_refetch_interval_ms);
         Ok(Self {
             store,
             root_key,
@@ -173,12 +201,21 @@ impl Sealbox {
             hashing,
             dispatcher: None,
             metrics: Default::default(),
+            issuer_keys: None,
+            key_cache,
+            jwt_refusals: Default::default(),
         })
     }
 
     /// Gives the application its way to send actions (the server's outbound senders).
     pub fn with_dispatcher(mut self, dispatcher: Arc<dyn actions::Dispatcher>) -> Self {
         self.dispatcher = Some(dispatcher);
+        self
+    }
+
+    /// Gives the application its way to fetch JWT issuers' keys (the server's HTTPS client).
+    pub fn with_issuer_keys(mut self, issuer_keys: Arc<dyn federation::IssuerKeys>) -> Self {
+        self.issuer_keys = Some(issuer_keys);
         self
     }
 

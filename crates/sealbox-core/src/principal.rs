@@ -250,8 +250,14 @@ pub enum Permission {
     BackupServer,
     /// Rotate the keyring or read the rotation's progress (owners; like `BackupServer`).
     RotateKeys,
+    /// Seal the running server (owners; like `BackupServer`).
+    SealServer,
     /// Read the server's metrics (`GET /v1/sys/metrics`).
     ReadMetrics,
+    /// Read the workspace's settings (token lifetimes).
+    ViewWorkspaceSettings,
+    /// Change the workspace's settings (token lifetimes).
+    ManageWorkspaceSettings,
 }
 
 pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
@@ -261,16 +267,30 @@ pub fn authorize(p: &Principal, permission: Permission) -> CoreResult<()> {
         Actor::Identity(_) => return Err(identities_may_not()),
     };
     let allowed = match (permission, role) {
-        (ViewSecrets | RevealMasked | ViewActions | RunActions, _) => true,
-        (BackupServer | RotateKeys, role) => role == Role::Owner,
+        (ViewSecrets | RevealMasked | ViewActions | RunActions | ViewWorkspaceSettings, _) => true,
+        (BackupServer | RotateKeys | SealServer, role) => role == Role::Owner,
         (
-            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
-            | ManageActions | ReadMetrics,
+            ManageSecrets
+            | ManageMembers
+            | ReadAudit
+            | ManageOwnTokens
+            | CreateWorkspace
+            | ManageMachineAccess
+            | ManageActions
+            | ReadMetrics
+            | ManageWorkspaceSettings,
             Role::Owner | Role::Admin,
         ) => true,
         (
-            ManageSecrets | ManageMembers | ReadAudit | ManageOwnTokens | CreateWorkspace | ManageMachineAccess
-            | ManageActions | ReadMetrics,
+            ManageSecrets
+            | ManageMembers
+            | ReadAudit
+            | ManageOwnTokens
+            | CreateWorkspace
+            | ManageMachineAccess
+            | ManageActions
+            | ReadMetrics
+            | ManageWorkspaceSettings,
             Role::Editor,
         ) => false,
     };
@@ -407,7 +427,10 @@ fn describe(permission: Permission) -> &'static str {
         Permission::RunActions => "run actions",
         Permission::BackupServer => "take a backup of the server",
         Permission::RotateKeys => "rotate the server's keys",
+        Permission::SealServer => "seal the server",
         Permission::ReadMetrics => "read the server's metrics",
+        Permission::ViewWorkspaceSettings => "read the workspace's settings",
+        Permission::ManageWorkspaceSettings => "change the workspace's settings",
     }
 }
 
@@ -445,6 +468,8 @@ mod tests {
             (ViewActions, true, true, true),
             (ManageActions, true, true, false),
             (RunActions, true, true, true),
+            (ViewWorkspaceSettings, true, true, true),
+            (ManageWorkspaceSettings, true, true, false),
         ] {
             assert_eq!(authorize(&as_role(Role::Owner), perm).is_ok(), owner, "{perm:?}");
             assert_eq!(authorize(&as_role(Role::Admin), perm).is_ok(), admin, "{perm:?}");

@@ -6,7 +6,7 @@
 use sealbox_crypto::{self as crypto, RootKey};
 use sealbox_store::{Rekey, Store, StoreError};
 
-use crate::{ROOT_KEY_CHECK, ROOT_KEY_ORIGIN};
+use crate::{ROOT_KEY_CHECK, ROOT_KEY_ORIGIN, SEAL_CONFIG};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RekeyError {
@@ -20,11 +20,17 @@ pub enum RekeyError {
     Crypto(crypto::CryptoError),
 }
 
-/// Rewraps the keyring (and the original root key) from `current` to `new` and replaces the
-/// check value, in one transaction. Returns how many keyring versions were rewrapped. Refused,
+/// Rewraps the keyring (and the original root key) from `current` to `new`, replaces the check
+/// value and records the new key source (`seal_config`, kept under [`SEAL_CONFIG`]; `None` for a
+/// root key file), in one transaction. Returns how many keyring versions were rewrapped. Refused,
 /// changing nothing, while data keys are still wrapped by the root key itself (values written
 /// before the keyring existed): a rotation moves them to the keyring first.
-pub async fn rekey(store: &dyn Store, current: &RootKey, new: &RootKey) -> Result<usize, RekeyError> {
+pub async fn rekey(
+    store: &dyn Store,
+    current: &RootKey,
+    new: &RootKey,
+    seal_config: Option<Vec<u8>>,
+) -> Result<usize, RekeyError> {
     let check_key = format!("{ROOT_KEY_CHECK}:v{}", current.version());
     let check = store
         .get_meta(&check_key)
@@ -36,7 +42,7 @@ pub async fn rekey(store: &dyn Store, current: &RootKey, new: &RootKey) -> Resul
             "the new root key must have the current key's version".into(),
         ));
     }
-    if new.verify_check_value(&check).is_ok() {
+    if new.verify_check_value(&check).is_ok() && seal_config == store.get_meta(SEAL_CONFIG).await? {
         return Err(RekeyError::Refused("the new root key is the current one".into()));
     }
     let root_wrapped = store.root_wrapped_data_keys().await?;
@@ -74,6 +80,8 @@ pub async fn rekey(store: &dyn Store, current: &RootKey, new: &RootKey) -> Resul
             check_value: new.check_value(),
             origin_key: ROOT_KEY_ORIGIN.into(),
             origin: crypto::wrap_origin(new, origin).map_err(RekeyError::Crypto)?,
+            seal_key: SEAL_CONFIG.into(),
+            seal_config,
         })
         .await?;
     Ok(versions)

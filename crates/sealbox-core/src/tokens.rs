@@ -3,7 +3,7 @@
 
 use sealbox_crypto::{self as crypto, ExposeSecret, SecretString};
 use sealbox_store::{StoreError, TokenRow};
-use sealbox_types::{CreatedToken, TokenInfo, codes};
+use sealbox_types::{CreatedToken, TokenInfo, TokenState, codes};
 use serde_json::{Value, json};
 
 use crate::audit::{AuditAction, Outcome};
@@ -13,19 +13,58 @@ use crate::principal::{Permission, Principal, RequestContext, authorize};
 use crate::validate;
 use crate::{Sealbox, new_id};
 
-const MAX_TOKEN_TTL_SECONDS: u64 = 10 * 365 * 24 * 60 * 60;
+pub(crate) const MIN_TOKEN_TTL_SECONDS: u64 = 60;
+pub(crate) const MAX_TOKEN_TTL_SECONDS: u64 = 10 * 365 * 24 * 60 * 60;
+/// A token that expires within this is listed as `expiring`.
+const EXPIRING_SOON_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 impl Sealbox {
-    /// When a token asked to live `expires_in_seconds` expires: 60 seconds to 10 years, or never.
-    pub(crate) fn token_expiry(&self, expires_in_seconds: Option<u64>) -> CoreResult<Option<i64>> {
-        match expires_in_seconds {
-            None => Ok(None),
-            Some(s) if (60..=MAX_TOKEN_TTL_SECONDS).contains(&s) => Ok(Some(self.now() + (s as i64) * 1000)),
-            Some(_) => Err(CoreError::invalid(
+    /// When a personal or identity token asked to live `expires_in_seconds` (60 seconds to 10
+    /// years, or never) expires, under the workspace's lifetimes: without a lifetime it gets the
+    /// workspace's default; above the workspace's maximum, or without expiry while there is a
+    /// maximum, it is refused with the maximum named.
+    pub(crate) async fn token_expiry(
+        &self,
+        workspace_id: &str,
+        expires_in_seconds: Option<u64>,
+    ) -> CoreResult<Option<i64>> {
+        if let Some(s) = expires_in_seconds
+            && !(MIN_TOKEN_TTL_SECONDS..=MAX_TOKEN_TTL_SECONDS).contains(&s)
+        {
+            return Err(CoreError::invalid(
                 codes::TOKEN_TTL_INVALID,
                 "expires_in_seconds: must be from 60 seconds to 10 years",
-            )),
+            ));
         }
+        let lifetimes = self.token_lifetimes(workspace_id).await?;
+        let ttl = expires_in_seconds.or(lifetimes.default_seconds);
+        if let Some(max) = lifetimes.max_seconds {
+            match ttl {
+                None => {
+                    return Err(CoreError::invalid(
+                        codes::TOKEN_TTL_ABOVE_MAXIMUM,
+                        format!(
+                            "this workspace's tokens must expire, within {} (its max_token_ttl); give a lifetime such as --ttl {}",
+                            human_ttl(max),
+                            human_ttl(max)
+                        ),
+                    ));
+                }
+                Some(s) if s > max => {
+                    return Err(CoreError::invalid(
+                        codes::TOKEN_TTL_ABOVE_MAXIMUM,
+                        format!(
+                            "{} is longer than this workspace's maximum token lifetime, {} (its max_token_ttl); ask for {} or less",
+                            human_ttl(s),
+                            human_ttl(max),
+                            human_ttl(max)
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(ttl.map(|s| self.now() + (s as i64) * 1000))
     }
 
     pub(crate) fn new_token(
@@ -69,7 +108,8 @@ impl Sealbox {
             .store
             .list_tokens(p.workspace_id(), &p.member()?.id, TokenKind::Personal.as_str())
             .await?;
-        Ok(rows.iter().map(token_info).collect())
+        let now = self.now();
+        Ok(rows.iter().map(|row| token_info(row, now)).collect())
     }
 
     pub async fn create_token(
@@ -81,7 +121,7 @@ impl Sealbox {
     ) -> CoreResult<CreatedToken> {
         authorize(p, Permission::ManageOwnTokens)?;
         let name = validate::token_name(name)?;
-        let expires_at = self.token_expiry(expires_in_seconds)?;
+        let expires_at = self.token_expiry(p.workspace_id(), expires_in_seconds).await?;
         let (token, row) = self.new_token(
             p.workspace_id(),
             TokenOwner::Member(&p.member()?.id),
@@ -89,7 +129,7 @@ impl Sealbox {
             &name,
             expires_at,
         );
-        let info = token_info(&row);
+        let info = token_info(&row, self.now());
         let record = self.audit_record(
             p.workspace_id(),
             p.label(),
@@ -191,12 +231,14 @@ impl Sealbox {
 }
 
 /// What a token is for: a member's personal access token, a member's sign-in session (the only
-/// kind the panel's cookie takes), or an identity's token. Stored as [`TokenKind::as_str`].
+/// kind the panel's cookie takes), an identity's token, or an identity's token exchanged for a
+/// platform's JWT (short-lived; deleted a day after it expired). Stored as [`TokenKind::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     Personal,
     Session,
     Identity,
+    Federated,
 }
 
 impl TokenKind {
@@ -205,13 +247,19 @@ impl TokenKind {
             TokenKind::Personal => "personal",
             TokenKind::Session => "session",
             TokenKind::Identity => "identity",
+            TokenKind::Federated => "federated",
         }
     }
 
     pub(crate) fn parse(stored: &str) -> Option<Self> {
-        [TokenKind::Personal, TokenKind::Session, TokenKind::Identity]
-            .into_iter()
-            .find(|kind| kind.as_str() == stored)
+        [
+            TokenKind::Personal,
+            TokenKind::Session,
+            TokenKind::Identity,
+            TokenKind::Federated,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == stored)
     }
 }
 
@@ -227,7 +275,13 @@ pub(crate) fn is_token_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-pub(crate) fn token_info(row: &sealbox_store::TokenRow) -> TokenInfo {
+/// A token's row as listed, its state as of `now`.
+pub(crate) fn token_info(row: &sealbox_store::TokenRow, now: i64) -> TokenInfo {
+    let state = match row.expires_at {
+        Some(at) if at <= now => TokenState::Expired,
+        Some(at) if at - now <= EXPIRING_SOON_MS => TokenState::Expiring,
+        _ => TokenState::Active,
+    };
     TokenInfo {
         id: row.id.clone(),
         name: row.name.clone(),
@@ -235,6 +289,17 @@ pub(crate) fn token_info(row: &sealbox_store::TokenRow) -> TokenInfo {
         created_at: format_ms(row.created_at),
         expires_at: row.expires_at.map(format_ms),
         last_used_at: row.last_used_at.map(format_ms),
+        state,
+    }
+}
+
+/// A lifetime as people write it: `90d`, `12h`, `15m`, else seconds (`3601s`).
+pub(crate) fn human_ttl(seconds: u64) -> String {
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }
 
@@ -243,8 +308,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lifetimes_read_as_people_write_them() {
+        assert_eq!(human_ttl(90 * 86_400), "90d");
+        assert_eq!(human_ttl(7_200), "2h");
+        assert_eq!(human_ttl(900), "15m");
+        assert_eq!(human_ttl(3_601), "3601s");
+    }
+
+    #[test]
+    fn a_listed_token_says_whether_it_expired_or_soon_will() {
+        let row = |expires_at| sealbox_store::TokenRow {
+            id: "i".into(),
+            workspace_id: "w".into(),
+            kind: "personal".into(),
+            member_id: None,
+            identity_id: None,
+            name: "n".into(),
+            hash: vec![],
+            created_at: 0,
+            expires_at,
+            revoked_at: None,
+            last_used_at: None,
+            prefix: None,
+        };
+        let now = 1_000_000_000;
+        assert_eq!(token_info(&row(None), now).state, TokenState::Active);
+        assert_eq!(token_info(&row(Some(now)), now).state, TokenState::Expired);
+        assert_eq!(token_info(&row(Some(now + 3_600_000)), now).state, TokenState::Expiring);
+        assert_eq!(
+            token_info(&row(Some(now + EXPIRING_SOON_MS + 1)), now).state,
+            TokenState::Active
+        );
+    }
+
+    #[test]
     fn token_kinds_read_back_what_is_stored() {
-        for kind in [TokenKind::Personal, TokenKind::Session, TokenKind::Identity] {
+        for kind in [
+            TokenKind::Personal,
+            TokenKind::Session,
+            TokenKind::Identity,
+            TokenKind::Federated,
+        ] {
             assert_eq!(TokenKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(TokenKind::parse("Session"), None);

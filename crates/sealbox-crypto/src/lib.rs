@@ -88,6 +88,21 @@ impl RootKey {
         }
     }
 
+    /// A root key from its 32 bytes, as a key protector (AWS KMS, a PKCS#11 HSM) gave them back.
+    pub fn from_bytes(version: u32, bytes: &[u8]) -> Result<RootKey, CryptoError> {
+        if bytes.len() != KEY_LEN {
+            return Err(CryptoError::InvalidKey("expected 32 bytes"));
+        }
+        let key = SecretBox::init_with_mut(|k: &mut Key| k.copy_from_slice(bytes));
+        Ok(RootKey { version, key })
+    }
+
+    /// The key's 32 bytes, only to hand them to a key protector that wraps them (AWS KMS, a
+    /// PKCS#11 HSM); [`RootKey::from_bytes`] takes them back.
+    pub fn expose_bytes(&self) -> &[u8] {
+        self.key.expose_secret()
+    }
+
     /// The form [`RootKey::from_encoded`] reads (for the key file).
     pub fn encode(&self) -> SecretString {
         // EXPOSE: encoded straight into a SecretString, which is zeroized on drop.
@@ -502,6 +517,40 @@ impl TokenHasher {
     }
 }
 
+impl TokenHasher {
+    /// A value derived from `input` for one `purpose` (43 URL-safe characters), under the same
+    /// subkey: single sign-on derives its `nonce` and PKCE verifier from the `state`, so neither
+    /// is stored. Distinct purposes give unrelated values.
+    pub fn derive(&self, purpose: &str, input: &str) -> SecretString {
+        let mut msg = Zeroizing::new(Vec::with_capacity(purpose.len() + input.len() + 16));
+        msg.extend_from_slice(b"sealbox derive v1\0");
+        msg.extend_from_slice(purpose.as_bytes());
+        msg.push(0);
+        msg.extend_from_slice(input.as_bytes());
+        // EXPOSE: the subkey is used only as the HMAC key.
+        let out = Zeroizing::new(hmac_sha256(self.key.expose_secret(), &msg));
+        SecretString::from(URL_SAFE_NO_PAD.encode(*out))
+    }
+}
+
+/// A random value for a URL (a `state`, a one-time code): 32 bytes as 43 URL-safe characters.
+pub fn generate_url_token() -> SecretString {
+    let mut bytes = Zeroizing::new(Key::default());
+    OsRng.fill_bytes(&mut *bytes);
+    SecretString::from(URL_SAFE_NO_PAD.encode(*bytes))
+}
+
+/// PKCE's `S256` (RFC 7636): the base64url SHA-256 of a verifier, without padding.
+pub fn pkce_challenge(verifier: &str) -> String {
+    use sha2::Digest as _;
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Whether `verifier` is the one `challenge` was made from, compared in constant time.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    pkce_challenge(verifier).as_bytes().ct_eq(challenge.as_bytes()).into()
+}
+
 impl fmt::Debug for TokenHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenHasher").field("key", &"[REDACTED]").finish()
@@ -634,6 +683,26 @@ mod tests {
         secret_id: "db-password",
         version: 3,
     };
+
+    #[test]
+    fn pkce_s256_matches_rfc_7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(pkce_challenge(verifier), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert!(pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(!pkce_matches("another", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+    }
+
+    #[test]
+    fn derived_values_differ_by_purpose_input_and_key() {
+        let hasher = RootKey::generate(1).token_hasher();
+        let a = hasher.derive("nonce", "state-1");
+        assert_eq!(a.expose_secret().len(), 43);
+        assert_eq!(a.expose_secret(), hasher.derive("nonce", "state-1").expose_secret());
+        assert_ne!(a.expose_secret(), hasher.derive("pkce", "state-1").expose_secret());
+        assert_ne!(a.expose_secret(), hasher.derive("nonce", "state-2").expose_secret());
+        let other = RootKey::generate(1).token_hasher();
+        assert_ne!(a.expose_secret(), other.derive("nonce", "state-1").expose_secret());
+    }
 
     fn sealed(root: &RootKey) -> Sealed {
         seal(root, &AAD, b"hunter2").unwrap()

@@ -1,5 +1,5 @@
-//! Start-up: logging, process hardening, the store, the root key, the first workspace, TLS, and
-//! the background trash sweep.
+//! Start-up: logging, process hardening, the store, the key source, the first workspace, TLS,
+//! and the background trash sweep.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -8,132 +8,191 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sealbox_core::{BootstrapCredentials, CoreConfig, OpenError, Sealbox, SystemClock};
+use sealbox_core::{BootstrapCredentials, Sealbox, SystemClock};
 use sealbox_crypto::ExposeSecret;
 use sealbox_store::{AuditChainKey, PostgresStore, SqliteStore, StartupState, Store, StoreOptions};
 
-use crate::seal::{KeyOrigin, KeySource, ROOT_KEY_ENV};
+use sealbox_seal::ProtectorError;
+
+use crate::seal::{KeyOrigin, KeySource, LoadedKey, ROOT_KEY_ENV, ROOT_KEY_VERSION, SealRecord};
+use crate::sealing::{Bootstrapped, Sealing, Services};
 use crate::{AppState, Config};
 
 /// The e-mail of the owner created on first start.
 pub const BOOTSTRAP_EMAIL: &str = "admin@sealbox.local";
 pub const BOOTSTRAP_WORKSPACE: &str = sealbox_core::SERVER_WORKSPACE;
 
-/// A ready application: its state, and what the first start created.
+/// A prepared server: sealed, or unsealed with its application, and what the first start created.
 pub struct Prepared {
-    pub state: AppState,
-    /// The owner created on first start; `None` when the workspace existed.
+    pub sealing: Sealing,
+    /// The owner created on first start; `None` when the workspace existed (or the server is
+    /// sealed: the first unseal bootstraps then).
     pub bootstrap: Option<BootstrapCredentials>,
     /// Where those credentials were written (mode 0600).
     pub bootstrap_file: Option<PathBuf>,
     sqlite: Option<Arc<SqliteStore>>,
+    postgres: Option<Arc<PostgresStore>>,
 }
 
 impl Prepared {
-    /// Lets queued writes finish; call after the server stopped.
+    /// The running application; `None` while the server is sealed.
+    pub fn state(&self) -> Option<AppState> {
+        self.sealing.state()
+    }
+
+    /// Lets queued writes finish (SQLite) or chains the pending audit events (PostgreSQL); call
+    /// after the server stopped, before sealing it.
     pub async fn close(&self) {
         if let Some(sqlite) = &self.sqlite {
             sqlite.close().await;
         }
+        if let Some(postgres) = &self.postgres {
+            postgres.close().await;
+        }
     }
 }
 
-/// Opens the store, loads or creates the root key, checks it against the store, and bootstraps
-/// the first workspace on first start.
+/// Opens the store and checks it, then unseals the server with a source that hands the key over
+/// by itself (`--seal file`), bootstrapping the first workspace on first start; with a source
+/// that needs a person the server stays sealed until `sealbox operator unseal`.
 pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     create_private_dir(&config.data_dir)?;
     // The senders first: a bad --extra-ca-file stops the start before anything is opened.
     let dispatcher = crate::dispatch::OutboundDispatcher::from_config(config, Arc::new(SystemClock))?;
-    // The key comes first: the store seals the audit chain with a key derived from it.
-    let key = KeySource::from_config(config).load_at_start()?;
-    let chain_key = sealbox_core::audit_chain_key(&key.key);
+    let issuer_keys = crate::jwks::HttpsIssuerKeys::from_config(config)?;
+    // Likewise bad single sign-on settings (the provider itself is asked only when needed).
+    let oidc = match &config.oidc {
+        Some(oidc) => Some(Arc::new(crate::Oidc::new(
+            oidc.clone(),
+            config.extra_ca_file.as_deref(),
+        )?)),
+        None => None,
+    };
+    if config.password_break_glass {
+        tracing::warn!(
+            "--password-break-glass: owners may sign in with a password even where a workspace turned passwords off"
+        );
+    }
     let metrics = Arc::new(sealbox_metrics::Metrics::new());
     let options = StoreOptions {
         timeout: Duration::from_secs(config.database_timeout_secs.max(1)),
         metrics: metrics.clone(),
     };
-    let (store, sqlite): (Arc<dyn Store>, _) = match &config.database_url {
-        Some(url) => (Arc::new(open_postgres(url, chain_key, options).await?), None),
+    // Opened without the audit chain's key: it derives from the root key, given at unseal.
+    let (store, sqlite, postgres): (Arc<dyn Store>, _, _) = match &config.database_url {
+        Some(url) => {
+            let postgres = Arc::new(open_postgres(url, None, options).await?);
+            (postgres.clone() as Arc<dyn Store>, None, Some(postgres))
+        }
         None => {
-            let sqlite = Arc::new(open_sqlite(&config.data_dir, chain_key, options).await?);
-            (sqlite.clone() as Arc<dyn Store>, Some(sqlite))
+            let sqlite = Arc::new(open_sqlite(&config.data_dir, None, options).await?);
+            (sqlite.clone() as Arc<dyn Store>, Some(sqlite), None)
         }
     };
     // Before anything is written: a database that lost rows is refused, never bootstrapped again.
     let startup = store.startup_state().await.context("cannot read the database")?;
     refuse_incomplete(&startup, &describe_database(config))?;
-    if let (KeyOrigin::Generated(path), Some(encoded)) = (&key.origin, &key.new_file_contents) {
-        if Sealbox::root_key_recorded(&*store, key.key.version()).await? {
-            anyhow::bail!(
-                "no root key at {} but this database was created with one: restore the key file (or set {ROOT_KEY_ENV}) and start again",
-                path.display()
-            );
-        }
-        // Written before the database records the key, so a failed write cannot leave a database
-        // tied to a key that was never saved.
-        // EXPOSE: written once to a 0600 file that only the server reads.
-        write_private_file(path, encoded.expose_secret().as_bytes())
-            .with_context(|| format!("cannot write the root key file {}", path.display()))?;
-        tracing::info!(path = %path.display(), "created a new root key file; back it up: without it the data cannot be read");
-    }
-    let core_config = CoreConfig {
-        trash_retention_ms: i64::from(config.trash_retention_days) * 24 * 60 * 60 * 1000,
-        ..CoreConfig::default()
+    let record = SealRecord::read(&*store).await?;
+    let has_key = Sealbox::root_key_recorded(&*store, ROOT_KEY_VERSION).await?;
+    crate::seal::check_kind(config.seal, record.as_ref(), has_key)?;
+    let source = KeySource::from_config(config)?;
+    let services = Services {
+        metrics,
+        dispatcher: Arc::new(dispatcher),
+        issuer_keys: Arc::new(issuer_keys),
+        oidc,
     };
-    let origin = key.describe_origin();
-    let core = match Sealbox::open(store, key.key, Arc::new(SystemClock), core_config).await {
-        Ok(core) => core.with_dispatcher(Arc::new(dispatcher)).with_metrics(metrics),
-        Err(OpenError::WrongRootKey(e)) => anyhow::bail!("{e} ({origin})"),
-        Err(e) => return Err(e.into()),
-    };
-    let core = Arc::new(core);
-    // The credentials file must be writable before the owner exists, or they would be lost.
-    let bootstrap_path = config.data_dir.join("bootstrap.json");
-    // Only a database this start (or a replica starting with it) created is bootstrapped.
-    let first_start = startup.bootstrap_pending && startup.workspaces == 0;
-    let bootstrap = if first_start {
-        write_private_file(&bootstrap_path, b"")
-            .with_context(|| format!("cannot write {}", bootstrap_path.display()))?;
-        core.bootstrap(BOOTSTRAP_WORKSPACE, BOOTSTRAP_EMAIL)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-    } else {
-        None
-    };
-    let bootstrap_file = match &bootstrap {
-        Some(creds) => {
-            let path = bootstrap_path;
-            // EXPOSE: the first owner's credentials go to a 0600 file for the operator, once.
-            let json = serde_json::json!({
-                "workspace": creds.workspace,
-                "email": creds.email,
-                "password": creds.password.expose_secret(),
-                "token": creds.token.expose_secret(),
-            });
-            write_private_file(&path, format!("{json:#}\n").as_bytes()).context("cannot write bootstrap.json")?;
-            Some(path)
-        }
-        None => {
-            if first_start {
-                // Another replica bootstrapped at the same moment and holds the credentials.
-                let _ = std::fs::remove_file(&bootstrap_path);
+    let sealing = Sealing::new(config.clone(), source, store, services, record);
+    let bootstrapped = if config.seal.needs_person() {
+        tracing::warn!(
+            source = config.seal.as_str(),
+            "sealed: waiting for `sealbox operator unseal`{}",
+            if has_key {
+                ""
+            } else {
+                " (a new database: run `sealbox operator init` first)"
             }
-            None
+        );
+        None
+    } else {
+        match sealing.unseal_automatically().await {
+            Ok(bootstrapped) => bootstrapped,
+            // KMS or the HSM could not be reached: serve sealed and keep trying.
+            Err(e)
+                if e.downcast_ref::<ProtectorError>()
+                    .is_some_and(ProtectorError::is_transient) =>
+            {
+                sealing.retry_unseal_in_background(&e);
+                None
+            }
+            Err(e) => return Err(e),
         }
+    };
+    let (bootstrap, bootstrap_file) = match bootstrapped {
+        Some(b) => (Some(b.credentials), Some(b.path)),
+        None => (None, None),
     };
     Ok(Prepared {
-        state: AppState {
-            core,
-            panel: crate::PanelSettings {
-                reveal_seconds: config.panel_reveal_seconds.clamp(1, 300),
-                // Under TLS, or behind a proxy that terminates it (--insecure-http says so).
-                secure_cookies: config.tls_cert.is_some() || config.insecure_http,
-            },
-        },
+        sealing,
         bootstrap,
         bootstrap_file,
         sqlite,
+        postgres,
     })
+}
+
+/// `--seal file` found no key file: writes the new key there before the database records it, so
+/// a failed write cannot leave a database tied to a key that was never saved. Refused when the
+/// database already has a key (the file was lost or the path is wrong).
+pub(crate) async fn write_generated_key(store: &dyn Store, key: &LoadedKey) -> anyhow::Result<()> {
+    let (KeyOrigin::Generated(path), Some(encoded)) = (&key.origin, &key.new_file_contents) else {
+        return Ok(());
+    };
+    if Sealbox::root_key_recorded(store, key.key.version()).await? {
+        anyhow::bail!(
+            "no root key at {} but this database was created with one: restore the key file (or set {ROOT_KEY_ENV}) and start again",
+            path.display()
+        );
+    }
+    // EXPOSE: written once to a 0600 file that only the server reads.
+    write_private_file(path, encoded.expose_secret().as_bytes())
+        .with_context(|| format!("cannot write the root key file {}", path.display()))?;
+    tracing::info!(path = %path.display(), "created a new root key file; back it up: without it the data cannot be read");
+    Ok(())
+}
+
+/// Bootstraps the first workspace and owner when this database is new (marked by its own first
+/// migration and holding no workspace), writing the credentials to `bootstrap.json` (0600).
+pub(crate) async fn bootstrap_first_owner(
+    core: &Sealbox,
+    store: &Arc<dyn Store>,
+    config: &Config,
+) -> anyhow::Result<Option<Bootstrapped>> {
+    let startup = store.startup_state().await.context("cannot read the database")?;
+    if !(startup.bootstrap_pending && startup.workspaces == 0) {
+        return Ok(None);
+    }
+    // The credentials file must be writable before the owner exists, or they would be lost.
+    let path = config.data_dir.join("bootstrap.json");
+    write_private_file(&path, b"").with_context(|| format!("cannot write {}", path.display()))?;
+    let Some(credentials) = core
+        .bootstrap(BOOTSTRAP_WORKSPACE, BOOTSTRAP_EMAIL)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    else {
+        // Another replica bootstrapped at the same moment and holds the credentials.
+        let _ = std::fs::remove_file(&path);
+        return Ok(None);
+    };
+    // EXPOSE: the first owner's credentials go to a 0600 file for the operator, once.
+    let json = serde_json::json!({
+        "workspace": credentials.workspace,
+        "email": credentials.email,
+        "password": credentials.password.expose_secret(),
+        "token": credentials.token.expose_secret(),
+    });
+    write_private_file(&path, format!("{json:#}\n").as_bytes()).context("cannot write bootstrap.json")?;
+    Ok(Some(Bootstrapped { credentials, path }))
 }
 
 /// Names the database for messages: the SQLite file or "the PostgreSQL database".
@@ -170,7 +229,7 @@ fn refuse_incomplete(state: &StartupState, database: &str) -> anyhow::Result<()>
 /// Connects to the PostgreSQL database at `url` and migrates it.
 pub(crate) async fn open_postgres(
     url: &str,
-    chain_key: AuditChainKey,
+    chain_key: Option<AuditChainKey>,
     options: StoreOptions,
 ) -> anyhow::Result<PostgresStore> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -184,7 +243,7 @@ pub(crate) async fn open_postgres(
 /// Opens (creating them private) `data_dir` and its `sealbox.db`, and migrates the database.
 pub(crate) async fn open_sqlite(
     data_dir: &Path,
-    chain_key: AuditChainKey,
+    chain_key: Option<AuditChainKey>,
     options: StoreOptions,
 ) -> anyhow::Result<SqliteStore> {
     create_private_dir(data_dir)?;
@@ -303,6 +362,11 @@ pub async fn sweep_trash_forever(core: Arc<Sealbox>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "trash retention: purged expired secrets"),
             Err(e) => tracing::warn!(error = %e, "trash retention sweep failed"),
+        }
+        match core.sweep_expired_exchanged_tokens().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "deleted exchanged (JWT) tokens expired over a day ago"),
+            Err(e) => tracing::warn!(error = %e, "sweep of expired exchanged tokens failed"),
         }
     }
 }

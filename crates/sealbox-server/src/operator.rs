@@ -1,12 +1,15 @@
-//! `sealbox operator backup verify` and `sealbox operator restore`: what an operator does with a
-//! backup file, offline, next to the database rather than through a running server.
+//! `sealbox operator backup verify`, `restore` and `rekey`: what an operator does offline, next
+//! to the database rather than through a running server.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sealbox_crypto::RootKey;
+use sealbox_crypto::passphrase::PassphraseKdf;
+use sealbox_crypto::{ExposeSecret, RootKey, SecretString, shamir};
 use sealbox_store::{AuditChainKey, Backup, ChainCheck, Store};
+
+use crate::seal::{KeySource, ROOT_KEY_VERSION, SealKind, SealRecord};
 
 /// Where a restore writes.
 pub enum RestoreTarget {
@@ -148,31 +151,186 @@ pub async fn restore(file: &Path, target: &RestoreTarget, root_key_file: Option<
 }
 
 /// The target's store, for an offline operation that appends no audit event (a restore writes the
-/// stored hashes as they are; a rekey writes none), so the key it would seal events with is
-/// never used.
+/// stored hashes as they are; a rekey writes none), so it is opened without the chain's key.
 async fn open_target(target: &RestoreTarget) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-    let unused = AuditChainKey::new([0; 32]);
     Ok(match target {
         RestoreTarget::DataDir(dir) => {
-            std::sync::Arc::new(crate::boot::open_sqlite(dir, unused, Default::default()).await?)
+            std::sync::Arc::new(crate::boot::open_sqlite(dir, None, Default::default()).await?)
         }
         RestoreTarget::DatabaseUrl(url) => {
-            std::sync::Arc::new(crate::boot::open_postgres(url, unused, Default::default()).await?)
+            std::sync::Arc::new(crate::boot::open_postgres(url, None, Default::default()).await?)
         }
     })
 }
 
-/// Replaces the root key of the (stopped) database `target`: `current_key_file` must hold its
-/// key, `new_key_file` the new one (32 bytes, base64). Only the keyring is rewrapped, in one
-/// transaction. Returns how many keyring versions were rewrapped.
-pub async fn rekey(target: &RestoreTarget, current_key_file: &Path, new_key_file: &Path) -> anyhow::Result<usize> {
-    let read_key = |path: &Path| {
-        let encoded = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        RootKey::from_encoded(1, &encoded).with_context(|| format!("{} does not hold a valid root key", path.display()))
-    };
-    let (current, new) = (read_key(current_key_file)?, read_key(new_key_file)?);
+/// What a rekey starts from: the key of the database's current source.
+pub enum CurrentKey {
+    /// `--seal file`: the key file.
+    File(PathBuf),
+    /// `--seal passphrase`: the passphrase.
+    Passphrase(SecretString),
+    /// `--seal shamir`: at least the threshold of key shares.
+    Shares(Vec<SecretString>),
+    /// `--seal awskms|pkcs11`: the protector's settings (`seal`, `kms_*` or `pkcs11_*`).
+    Protected(Box<crate::Config>),
+}
+
+/// The key source a rekey moves the database to.
+pub enum NewSource {
+    /// A root key file the operator made (32 random bytes, base64).
+    File(PathBuf),
+    /// A root key derived from a new passphrase.
+    Passphrase(SecretString),
+    /// A new random root key split into `shares`, of which `threshold` unseal.
+    Shamir { shares: u8, threshold: u8 },
+    /// A new random root key wrapped by AWS KMS or a PKCS#11 HSM (`seal`, `kms_*`, `pkcs11_*`).
+    Protected(Box<crate::Config>),
+}
+
+/// What a rekey did.
+pub struct Rekeyed {
+    /// Keyring versions rewrapped.
+    pub versions: usize,
+    pub seal: SealKind,
+    /// `NewSource::Shamir`: the new shares, to hand out once.
+    pub shares: Vec<SecretString>,
+}
+
+/// Replaces the root key of the (stopped) database `target`, and moves it to another key source
+/// if asked: `current` must give its key, `new` says where the new one comes from. Only the
+/// keyring is rewrapped, in one transaction with the new source's record.
+pub async fn rekey(target: &RestoreTarget, current: CurrentKey, new: NewSource) -> anyhow::Result<Rekeyed> {
     let store = open_target(target).await?;
-    sealbox_core::rekey(&*store, &current, &new)
+    let record = SealRecord::read(&*store).await?;
+    let current = match current {
+        CurrentKey::Protected(config) => protected_current_key(record.as_ref(), &config).await?,
+        given => current_key(record.as_ref(), given)?,
+    };
+    let (new_key, new_record, seal, shares) = match new {
+        NewSource::File(path) => (read_key_file(&path)?, None, SealKind::File, Vec::new()),
+        NewSource::Passphrase(passphrase) => {
+            if passphrase.expose_secret().chars().count() < crate::sealing::MIN_PASSPHRASE_CHARS {
+                anyhow::bail!(
+                    "the new passphrase is too short: use at least {} characters",
+                    crate::sealing::MIN_PASSPHRASE_CHARS
+                );
+            }
+            let kdf = PassphraseKdf::generate();
+            let key = kdf.derive(ROOT_KEY_VERSION, &passphrase)?;
+            let record = SealRecord::passphrase(&key, &kdf);
+            (key, Some(record), SealKind::Passphrase, Vec::new())
+        }
+        NewSource::Shamir { shares, threshold } => {
+            if !(2..=shares).contains(&threshold) {
+                anyhow::bail!(
+                    "--key-threshold must be at least 2 and at most --key-shares ({shares}); got {threshold}"
+                );
+            }
+            let key = RootKey::generate(ROOT_KEY_VERSION);
+            let split = shamir::split_root_key(&key, shares, threshold)?;
+            let record = SealRecord::shamir(&key, shares, threshold);
+            (
+                key,
+                Some(record),
+                SealKind::Shamir,
+                split.iter().map(shamir::Share::encode).collect(),
+            )
+        }
+        NewSource::Protected(config) => {
+            let source = KeySource::from_config(&config)?;
+            let protector = source
+                .protector()
+                .ok_or_else(|| anyhow::anyhow!("--new-seal {}: not a key protector", config.seal))?;
+            let key = RootKey::generate(ROOT_KEY_VERSION);
+            let blob = protector
+                .wrap(&key)
+                .await
+                .with_context(|| format!("cannot wrap the new root key with {}", protector.describe()))?;
+            (key, Some(protector.record(&blob)), config.seal, Vec::new())
+        }
+    };
+    let versions = sealbox_core::rekey(&*store, &current, &new_key, new_record.map(|r| r.to_bytes()))
         .await
-        .context("the rekey was refused; nothing was changed")
+        .context("the rekey was refused; nothing was changed")?;
+    Ok(Rekeyed { versions, seal, shares })
+}
+
+/// The current root key from what the operator gave, checked against the database's source.
+fn current_key(record: Option<&SealRecord>, given: CurrentKey) -> anyhow::Result<RootKey> {
+    let sealed_with = record.map_or(SealKind::File, SealRecord::kind);
+    let key = match (record, given) {
+        (None, CurrentKey::File(path)) => return read_key_file(&path),
+        (Some(SealRecord::Passphrase { kdf, .. }), CurrentKey::Passphrase(passphrase)) => {
+            PassphraseKdf::from_encoded(kdf)?.derive(ROOT_KEY_VERSION, &passphrase)?
+        }
+        (Some(SealRecord::Shamir { threshold, .. }), CurrentKey::Shares(texts)) => {
+            let mut collector = shamir::ShareCollector::new(*threshold)?;
+            let mut combined = None;
+            for text in texts {
+                // EXPOSE: parsed into a share, which zeroises itself.
+                let share = shamir::Share::from_encoded(text.expose_secret())?;
+                if let shamir::Collected::Complete(secret) = collector.add(share)? {
+                    combined = Some(secret);
+                    break;
+                }
+            }
+            let combined = combined.ok_or_else(|| {
+                anyhow::anyhow!("give at least {threshold} key shares of this database (one per line)")
+            })?;
+            shamir::root_key_from_combined(ROOT_KEY_VERSION, &combined)?
+        }
+        _ => {
+            let needs = match sealed_with {
+                SealKind::File => "--root-key-file",
+                SealKind::Passphrase => "--passphrase-file",
+                SealKind::Shamir => "--share-file",
+                SealKind::AwsKms => "--seal awskms and its --kms-* settings",
+                SealKind::Pkcs11 => "--seal pkcs11 and its --pkcs11-* settings",
+            };
+            anyhow::bail!("this database is sealed with --seal {sealed_with}: give its current key with {needs}");
+        }
+    };
+    if record.is_some_and(|r| !r.matches(&key)) {
+        anyhow::bail!("the current key given is not this database's (--seal {sealed_with}); nothing was changed");
+    }
+    Ok(key)
+}
+
+/// The current root key of a database sealed by AWS KMS or an HSM, unwrapped with `config`'s.
+async fn protected_current_key(record: Option<&SealRecord>, config: &crate::Config) -> anyhow::Result<RootKey> {
+    let sealed_with = record.map_or(SealKind::File, SealRecord::kind);
+    if sealed_with != config.seal {
+        anyhow::bail!(
+            "this database is sealed with --seal {sealed_with}, not --seal {}",
+            config.seal
+        );
+    }
+    let blob = record
+        .and_then(SealRecord::wrapped_root_key)
+        .ok_or_else(|| anyhow::anyhow!("the database's key source record holds no wrapped root key"))?;
+    // The key the database names, unless another is given.
+    let mut config = config.clone();
+    match record {
+        Some(SealRecord::Awskms { key_id, .. }) if config.kms_key_id.is_none() => {
+            config.kms_key_id = Some(key_id.clone())
+        }
+        Some(SealRecord::Pkcs11 { key_label, .. }) if config.pkcs11_key_label.is_none() => {
+            config.pkcs11_key_label = Some(key_label.clone());
+        }
+        _ => {}
+    }
+    let source = KeySource::from_config(&config)?;
+    let protector = source
+        .protector()
+        .ok_or_else(|| anyhow::anyhow!("--seal {}: not a key protector", config.seal))?;
+    protector
+        .unwrap(&blob)
+        .await
+        .with_context(|| format!("cannot unwrap the current root key with {}", protector.describe()))
+}
+
+fn read_key_file(path: &Path) -> anyhow::Result<RootKey> {
+    let encoded = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    RootKey::from_encoded(ROOT_KEY_VERSION, &encoded)
+        .with_context(|| format!("{} does not hold a valid root key", path.display()))
 }

@@ -160,9 +160,11 @@ pub(crate) async fn append(c: &mut dyn Exec, head: Head, record: &AuditRecord) -
 }
 
 fn write_key(c: &dyn Exec) -> Result<AuditChainKey> {
-    c.chain_key()
-        .cloned()
-        .ok_or_else(|| StoreError::Audit("audit events are only appended in a write transaction".into()))
+    c.chain_key().cloned().ok_or_else(|| {
+        StoreError::Audit(
+            "no audit chain key: events are appended only in a write transaction of an unsealed server".into(),
+        )
+    })
 }
 
 /// Inserts `record` as the event after `link` and advances `link` to it (in memory only; see

@@ -11,14 +11,14 @@ use sealbox_metrics::{Metrics, PoolStatus, StoreOp, WorkspaceCounts};
 
 use crate::db::{Arg, DbError, Dialect, Exec, Keyed, Row};
 use crate::{
-    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup, IdentityRow,
-    KeyVersionCounts, KeyringRow, MemberRow, PendingAuditRow, PolicyRow, Rekey, Result, Rewrapped, SecretFilter,
-    SecretRow, SecretUpdate, SecretVersionRow, StartupState, Store, StoreError, TokenRow, VersionMeta, WorkspaceRow,
-    WrappedDekRow,
+    ActionRow, ActionUpdate, AuditChainKey, AuditEventRow, AuditFilter, AuditHeadRow, AuditRecord, Backup,
+    FederationRow, IdentityRow, KeyVersionCounts, KeyringRow, MemberRow, PendingAuditRow, PolicyRow, Rekey, Result,
+    Rewrapped, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow, SsoLoginRow, SsoSettingsRow, StartupState,
+    Store, StoreError, TokenRow, TokenSettingsRow, VersionMeta, WorkspaceRow, WrappedDekRow,
 };
 use crate::{
-    actions, audit, backup, identities, keyring, login_attempts, members, meta, migrate, policies, secrets, startup,
-    tokens, workspaces,
+    actions, audit, backup, federations, identities, keyring, login_attempts, members, meta, migrate, policies,
+    secrets, sso, startup, tokens, workspaces,
 };
 
 /// A unit of work run inside a write transaction.
@@ -33,8 +33,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn reader(&self) -> Self::Reader;
 
     /// The key write transactions seal audit events with.
-    fn chain_key(&self) -> AuditChainKey;
-    fn set_chain_key(&self, key: AuditChainKey);
+    fn chain_key(&self) -> Option<AuditChainKey>;
+    fn set_chain_key(&self, key: Option<AuditChainKey>);
 
     /// Where query times and audit writes are recorded.
     fn metrics(&self) -> &Metrics;
@@ -129,7 +129,7 @@ where
         Box::pin(async move {
             let mut keyed = Keyed {
                 inner: c,
-                key: &key,
+                key: key.as_ref(),
                 events: &appended,
             };
             job(&mut keyed).await
@@ -291,7 +291,11 @@ impl<B: Backend> Store for B {
     }
 
     fn use_audit_chain_key(&self, key: AuditChainKey) {
-        self.set_chain_key(key);
+        self.set_chain_key(Some(key));
+    }
+
+    fn forget_audit_chain_key(&self) {
+        self.set_chain_key(None);
     }
 
     async fn root_wrapped_data_keys(&self) -> Result<u64> {
@@ -466,6 +470,36 @@ impl<B: Backend> Store for B {
         .await
     }
 
+    async fn token_settings(&self, workspace_id: &str) -> Result<Option<TokenSettingsRow>> {
+        federations::token_settings(&mut read(self), workspace_id).await
+    }
+
+    async fn set_token_settings(&self, row: TokenSettingsRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(federations::set_token_settings(c, row, audit))).await
+    }
+
+    async fn insert_federation(&self, row: FederationRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(federations::insert_federation(c, row, audit))).await
+    }
+
+    async fn list_federations(&self, workspace_id: &str, identity_id: &str) -> Result<Vec<FederationRow>> {
+        federations::list_federations(&mut read(self), workspace_id, identity_id).await
+    }
+
+    async fn delete_federation(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        id: &str,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let (workspace_id, identity_id, id) = (workspace_id.to_owned(), identity_id.to_owned(), id.to_owned());
+        write(self, move |c| {
+            Box::pin(federations::delete_federation(c, workspace_id, identity_id, id, audit))
+        })
+        .await
+    }
+
     async fn insert_token(&self, token: TokenRow, audit: AuditRecord) -> Result<()> {
         write(self, move |c| Box::pin(tokens::insert_token(c, token, audit))).await
     }
@@ -531,6 +565,11 @@ impl<B: Backend> Store for B {
     async fn touch_token(&self, token_id: &str, at: i64) -> Result<()> {
         let token_id = token_id.to_owned();
         write(self, move |c| Box::pin(tokens::touch_token(c, token_id, at))).await
+    }
+
+    async fn delete_expired_tokens(&self, kind: &str, before: i64) -> Result<u64> {
+        let kind = kind.to_owned();
+        write(self, move |c| Box::pin(tokens::delete_expired_tokens(c, kind, before))).await
     }
 
     async fn insert_secret(
@@ -613,6 +652,23 @@ impl<B: Backend> Store for B {
 
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>> {
         secrets::trashed_before(&mut read(self), before).await
+    }
+
+    async fn sso_settings(&self, workspace_id: &str) -> Result<Option<SsoSettingsRow>> {
+        sso::sso_settings(&mut read(self), workspace_id).await
+    }
+
+    async fn put_sso_settings(&self, row: SsoSettingsRow, audit: AuditRecord) -> Result<()> {
+        write(self, move |c| Box::pin(sso::put_sso_settings(c, row, audit))).await
+    }
+
+    async fn insert_sso_login(&self, row: SsoLoginRow, now: i64) -> Result<()> {
+        write(self, move |c| Box::pin(sso::insert_sso_login(c, row, now))).await
+    }
+
+    async fn take_sso_login(&self, id: &[u8], stage: &str, now: i64) -> Result<Option<SsoLoginRow>> {
+        let (id, stage) = (id.to_vec(), stage.to_owned());
+        write(self, move |c| Box::pin(sso::take_sso_login(c, id, stage, now))).await
     }
 
     async fn count_login_attempt(&self, keys: &[String], window_start: i64) -> Result<Vec<i64>> {

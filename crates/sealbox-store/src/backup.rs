@@ -15,11 +15,15 @@
 //!    section's row lines, each with its newline;
 //! 3. the trailer `{"sha256": "<hex>"}`: the SHA-256 of every byte before that line.
 //!
-//! The `keyring` section comes last; a file written before the keyring existed has none and
-//! restores with an empty keyring (its data keys are all wrapped by the root key).
+//! The `keyring`, `audit_pending`, `workspace_token_settings`, `identity_federations` and
+//! `sso_settings` sections come last, in that order; a file written before a table existed has no
+//! section for it (nor for those after it) and restores with the table empty (an empty keyring:
+//! its data keys are all wrapped by the root key; every workspace on the default sign-in
+//! settings).
 //!
 //! Not backed up: `schema_migrations` (a restore applies this build's migrations first),
-//! `login_attempts` (sign-in rate-limit bookkeeping) and the `bootstrap_pending` mark.
+//! `login_attempts` (sign-in rate-limit bookkeeping), `sso_logins` (single sign-ons in progress,
+//! minutes long) and the `bootstrap_pending` mark.
 
 use std::collections::BTreeMap;
 
@@ -238,11 +242,55 @@ const TABLES: &[Table] = &[
         ],
         order_by: "id",
     },
+    Table {
+        name: "workspace_token_settings",
+        columns: &[
+            ("workspace_id", Text),
+            ("default_token_ttl_seconds", OptInt),
+            ("max_token_ttl_seconds", OptInt),
+            ("updated_at", Int),
+            ("updated_by", Text),
+        ],
+        order_by: "workspace_id",
+    },
+    Table {
+        name: "identity_federations",
+        columns: &[
+            ("id", Text),
+            ("workspace_id", Text),
+            ("identity_id", Text),
+            ("issuer", Text),
+            ("audience", Text),
+            ("claims", Text),
+            ("ttl_seconds", OptInt),
+            ("static_keys", OptText),
+            ("created_at", Int),
+            ("created_by", Text),
+        ],
+        order_by: "id",
+    },
+    Table {
+        name: "sso_settings",
+        columns: &[
+            ("workspace_id", Text),
+            ("password_sign_in", Int),
+            ("create_members", OptText),
+            ("group_roles", Text),
+            ("updated_at", Int),
+        ],
+        order_by: "workspace_id",
+    },
 ];
 
 /// Tables added to the end of [`TABLES`] after files of format version 1 were first written: a
 /// file taken before holds no section for them and reads as holding none of their rows.
-const ADDED_LATER: &[&str] = &["keyring", "audit_pending"];
+const ADDED_LATER: &[&str] = &[
+    "keyring",
+    "audit_pending",
+    "workspace_token_settings",
+    "identity_federations",
+    "sso_settings",
+];
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]

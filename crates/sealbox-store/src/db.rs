@@ -327,7 +327,7 @@ pub(crate) trait Exec: Send {
 /// A write transaction's executor with the audit chain's key beside it.
 pub(crate) struct Keyed<'a> {
     pub inner: &'a mut dyn Exec,
-    pub key: &'a AuditChainKey,
+    pub key: Option<&'a AuditChainKey>,
     /// Audit events appended in this transaction so far (for the metrics).
     pub events: &'a std::sync::atomic::AtomicU64,
 }
@@ -351,7 +351,7 @@ impl Exec for Keyed<'_> {
     }
 
     fn chain_key(&self) -> Option<&AuditChainKey> {
-        Some(self.key)
+        self.key
     }
 
     fn audit_event_appended(&self) {

@@ -103,6 +103,11 @@ pub(crate) async fn delete_identity(
     c.execute("DELETE FROM identity_env WHERE identity_id = $1", args![&identity_id])
         .await?;
     c.execute(
+        "DELETE FROM identity_federations WHERE identity_id = $1",
+        args![&identity_id],
+    )
+    .await?;
+    c.execute(
         "DELETE FROM identities WHERE id = $1 AND workspace_id = $2",
         args![&identity_id, &workspace_id],
     )

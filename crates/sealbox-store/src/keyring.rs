@@ -185,7 +185,8 @@ pub(crate) async fn store_rewrapped(c: &mut dyn Exec, batch: Vec<Rewrapped>) -> 
 
 /// What a rekey writes, in one transaction: every keyring version rewrapped by the new root key
 /// (applied only over the bytes it was rewrapped from), the new key's check value, and the
-/// original root key wrapped by the new one.
+/// original root key wrapped by the new one, and the key source's record (`seal_key`): the new
+/// source's, or none for a root key file.
 #[derive(Clone)]
 pub struct Rekey {
     /// (version, old wrapped bytes, new wrapped bytes).
@@ -194,6 +195,8 @@ pub struct Rekey {
     pub check_value: Vec<u8>,
     pub origin_key: String,
     pub origin: Vec<u8>,
+    pub seal_key: String,
+    pub seal_config: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Rekey {
@@ -235,6 +238,19 @@ pub(crate) async fn rekey(c: &mut dyn Exec, rekey: Rekey) -> Result<()> {
         args![&rekey.origin_key, &rekey.origin],
     )
     .await?;
+    match &rekey.seal_config {
+        Some(config) => {
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                args![&rekey.seal_key, config],
+            )
+            .await?
+        }
+        None => {
+            c.execute("DELETE FROM meta WHERE key = $1", args![&rekey.seal_key])
+                .await?
+        }
+    };
     Ok(())
 }
 

@@ -14,8 +14,8 @@
 //! # Layout
 //!
 //! Both implementations run the same queries, written once with `$n` parameters, one module per
-//! table group (`workspaces`, `members`, `tokens`, `identities`, `policies`, `actions`,
-//! `secrets`, `audit`, `login_attempts`, `meta`), each with its row models, over a small
+//! table group (`workspaces`, `members`, `tokens`, `identities`, `federations`, `policies`, `actions`,
+//! `secrets`, `audit`, `login_attempts`, `sso`, `meta`), each with its row models, over a small
 //! connection abstraction (`db.rs`). Write queries take owned arguments (SQLite runs them on its
 //! writer thread) inside a transaction the backend opens (`backend.rs`); the implementations
 //! differ only in how that transaction is run.
@@ -39,6 +39,7 @@ mod audit;
 mod backend;
 mod backup;
 mod db;
+mod federations;
 mod identities;
 mod keyring;
 mod login_attempts;
@@ -49,6 +50,7 @@ mod policies;
 mod postgres;
 mod secrets;
 mod sqlite;
+mod sso;
 mod startup;
 mod tokens;
 mod workspaces;
@@ -61,6 +63,7 @@ pub use audit::{
     pending_mac,
 };
 pub use backup::{BACKUP_FORMAT_VERSION, Backup, BackupError, BackupHeader, ChainCheck, Value as BackupValue};
+pub use federations::{FederationRow, TokenSettingsRow};
 pub use identities::IdentityRow;
 pub use keyring::{KEYRING_ACTIVE, KEYRING_RETIRED, KeyVersionCounts, KeyringRow, Rekey, Rewrapped, WrappedDekRow};
 pub use members::MemberRow;
@@ -72,6 +75,7 @@ pub use secrets::{
     VersionMeta,
 };
 pub use sqlite::SqliteStore;
+pub use sso::{SsoLoginRow, SsoSettingsRow};
 pub use startup::{BrokenChain, StartupState};
 pub use tokens::TokenRow;
 pub use workspaces::WorkspaceRow;
@@ -162,9 +166,13 @@ pub trait Store: Send + Sync + 'static {
     async fn rekey(&self, rekey: Rekey) -> Result<()>;
     /// How many data keys are still wrapped by the root key itself (format byte 0x01).
     async fn root_wrapped_data_keys(&self) -> Result<u64>;
-    /// Seals audit events with `key` from now on: at start, when the database was rekeyed, the
-    /// chain stays keyed by the original root key's subkey.
+    /// Seals audit events with `key` from now on: at unseal (a store opened sealed has no key),
+    /// and at start when the database was rekeyed (the chain stays keyed by the original root
+    /// key's subkey).
     fn use_audit_chain_key(&self, key: AuditChainKey);
+    /// Drops the chain key (the server is sealed): no event can be appended until the next
+    /// [`Store::use_audit_chain_key`].
+    fn forget_audit_chain_key(&self);
     /// Whether this database may be bootstrapped and whether its audit chains are whole; see
     /// [`StartupState`].
     async fn startup_state(&self) -> Result<StartupState>;
@@ -268,6 +276,26 @@ pub trait Store: Send + Sync + 'static {
     /// `NotFound` unless the action is in the workspace.
     async fn delete_action(&self, workspace_id: &str, action_id: &str, audit: AuditRecord) -> Result<()>;
 
+    // ---- token lifetimes ----
+    /// The workspace's token lifetimes; `None` when never set (no default, no maximum).
+    async fn token_settings(&self, workspace_id: &str) -> Result<Option<TokenSettingsRow>>;
+    /// Stores the workspace's token lifetimes (replacing what was there).
+    async fn set_token_settings(&self, row: TokenSettingsRow, audit: AuditRecord) -> Result<()>;
+
+    // ---- federation (JWT issuers identities trust) ----
+    /// `NotFound` unless the identity is in the row's workspace.
+    async fn insert_federation(&self, row: FederationRow, audit: AuditRecord) -> Result<()>;
+    /// The identity's trusts, oldest first.
+    async fn list_federations(&self, workspace_id: &str, identity_id: &str) -> Result<Vec<FederationRow>>;
+    /// `NotFound` unless the trust is the identity's, in the workspace.
+    async fn delete_federation(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        id: &str,
+        audit: AuditRecord,
+    ) -> Result<()>;
+
     // ---- tokens ----
     /// A token acts as a member or as an identity (of its workspace, else `NotFound`), not both.
     async fn insert_token(&self, token: TokenRow, audit: AuditRecord) -> Result<()>;
@@ -303,6 +331,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Records use; cheap and not audited.
     async fn touch_token(&self, token_id: &str, at: i64) -> Result<()>;
+    /// Deletes the tokens of `kind` that expired before `before` (bookkeeping of short-lived
+    /// exchanged tokens, not audited); returns how many.
+    async fn delete_expired_tokens(&self, kind: &str, before: i64) -> Result<u64>;
 
     // ---- secrets ----
     /// Inserts the secret with its first version. `Duplicate("secret_name")` when the name is taken
@@ -355,6 +386,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(SecretRow, SecretVersionRow)>>;
     /// Trashed secrets of every workspace deleted before `before`, for the retention sweep.
     async fn trashed_before(&self, before: i64) -> Result<Vec<SecretRow>>;
+
+    /// A workspace's single sign-on settings; `None` until someone changed them.
+    async fn sso_settings(&self, workspace_id: &str) -> Result<Option<SsoSettingsRow>>;
+    /// Replaces a workspace's single sign-on settings, with its audit event.
+    async fn put_sso_settings(&self, row: SsoSettingsRow, audit: AuditRecord) -> Result<()>;
+    /// Stores a single sign-on in progress (bookkeeping, not audited), deleting expired ones.
+    async fn insert_sso_login(&self, row: SsoLoginRow, now: i64) -> Result<()>;
+    /// Takes (deletes) a sign-in in progress by id and stage: only one caller ever gets it, and
+    /// not after it expired.
+    async fn take_sso_login(&self, id: &[u8], stage: &str, now: i64) -> Result<Option<SsoLoginRow>>;
 
     // ---- sign-in attempts ----
     /// Counts one sign-in attempt under each of `keys` in the window starting at `window_start`,

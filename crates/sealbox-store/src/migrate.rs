@@ -52,6 +52,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_audit_pending.sql"),
         postgres: include_str!("../migrations/postgres/0008_audit_pending.sql"),
     },
+    Migration {
+        name: "0009_token_lifetimes_federation",
+        sqlite: include_str!("../migrations/sqlite/0009_token_lifetimes_federation.sql"),
+        postgres: include_str!("../migrations/postgres/0009_token_lifetimes_federation.sql"),
+    },
+    Migration {
+        name: "0010_sso",
+        sqlite: include_str!("../migrations/sqlite/0010_sso.sql"),
+        postgres: include_str!("../migrations/postgres/0010_sso.sql"),
+    },
 ];
 
 /// The `meta` key present from the creation of a database until its first workspace exists: only

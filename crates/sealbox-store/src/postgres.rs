@@ -50,15 +50,20 @@ impl PostgresStore {
     /// several processes at once. `chain_key` seals the audit chain (derived from the root key by
     /// the caller).
     pub async fn connect(url: &str, chain_key: AuditChainKey) -> Result<PostgresStore> {
-        Self::connect_with(url, chain_key, StoreOptions::default()).await
+        Self::connect_with(url, Some(chain_key), StoreOptions::default()).await
     }
 
     /// [`PostgresStore::connect`] with `options`: a query waits at most `options.timeout` for a
     /// connection (sqlx's `acquire_timeout`, which covers connecting and checking a pooled
     /// connection), and PostgreSQL cancels a statement that runs longer (`statement_timeout`).
     /// Either way the call fails with `StoreError::Unavailable`, so requests fail fast while the
-    /// database is down, and work again once it is back (the pool reconnects).
-    pub async fn connect_with(url: &str, chain_key: AuditChainKey, options: StoreOptions) -> Result<PostgresStore> {
+    /// database is down, and work again once it is back (the pool reconnects). `chain_key` is
+    /// `None` while the server is sealed (see [`SqliteStore::open_with`]).
+    pub async fn connect_with(
+        url: &str,
+        chain_key: Option<AuditChainKey>,
+        options: StoreOptions,
+    ) -> Result<PostgresStore> {
         let connect = PgConnectOptions::from_str(url)?;
         let unreachable =
             || StoreError::Unavailable(format!("no connection within {} s", options.timeout.as_secs_f32()));
@@ -92,9 +97,12 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Seals what is pending (any replica would later), then closes the pool's connections.
+    /// Seals what is pending (any replica would later; a sealed server has no key and leaves
+    /// it), then closes the pool's connections.
     pub async fn close(&self) {
-        if let Err(e) = seal_all(&self.pool, &self.chain_key.get(), Wait::Yes).await {
+        if let Some(key) = self.chain_key.get()
+            && let Err(e) = seal_all(&self.pool, &key, Wait::Yes).await
+        {
             tracing::warn!(error = %e, "postgres: sealing pending audit events before closing failed");
         }
         self.pool.close().await;
@@ -109,7 +117,9 @@ async fn run_chainer(pool: PgPool, key: crate::audit::ChainKeyCell, wake: Arc<to
         if Arc::strong_count(&wake) == 1 || pool.is_closed() {
             return;
         }
-        if let Err(e) = seal_all(&pool, &key.get(), Wait::No).await
+        // While the server is sealed there is no key: pending events wait for the unseal.
+        if let Some(key) = key.get()
+            && let Err(e) = seal_all(&pool, &key, Wait::No).await
             && !pool.is_closed()
         {
             tracing::warn!(error = %e, "postgres: sealing pending audit events failed; retrying");
@@ -169,11 +179,11 @@ pub async fn create_isolated_schema(admin_url: &str) -> Result<String> {
 
 #[async_trait]
 impl Backend for PostgresStore {
-    fn chain_key(&self) -> AuditChainKey {
+    fn chain_key(&self) -> Option<AuditChainKey> {
         self.chain_key.get()
     }
 
-    fn set_chain_key(&self, key: AuditChainKey) {
+    fn set_chain_key(&self, key: Option<AuditChainKey>) {
         self.chain_key.set(key);
     }
 

@@ -84,11 +84,17 @@ impl SqliteStore {
     /// Opens (creating it and its directory if needed) the database at `path` and migrates it.
     /// `chain_key` seals the audit chain (derived from the root key by the caller).
     pub async fn open(path: &Path, chain_key: AuditChainKey) -> Result<SqliteStore> {
-        Self::open_with(path, chain_key, StoreOptions::default()).await
+        Self::open_with(path, Some(chain_key), StoreOptions::default()).await
     }
 
     /// [`SqliteStore::open`], recording into `options.metrics` (its timeout is PostgreSQL's).
-    pub async fn open_with(path: &Path, chain_key: AuditChainKey, options: StoreOptions) -> Result<SqliteStore> {
+    /// `chain_key` is `None` while the server is sealed: it is set at unseal
+    /// ([`Store::use_audit_chain_key`]), and no audit event can be appended before.
+    pub async fn open_with(
+        path: &Path,
+        chain_key: Option<AuditChainKey>,
+        options: StoreOptions,
+    ) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir)
                 .await
@@ -276,11 +282,11 @@ impl Exec for Readers {
 
 #[async_trait]
 impl Backend for SqliteStore {
-    fn chain_key(&self) -> AuditChainKey {
+    fn chain_key(&self) -> Option<AuditChainKey> {
         self.chain_key.get()
     }
 
-    fn set_chain_key(&self, key: AuditChainKey) {
+    fn set_chain_key(&self, key: Option<AuditChainKey>) {
         self.chain_key.set(key);
     }
 

@@ -226,3 +226,14 @@ pub(crate) async fn touch_token(c: &mut dyn Exec, token_id: String, at: i64) -> 
     .await?;
     Ok(())
 }
+
+/// Deletes tokens of `kind` that expired before `before`; returns how many.
+pub(crate) async fn delete_expired_tokens(c: &mut dyn Exec, kind: String, before: i64) -> Result<u64> {
+    let deleted = c
+        .execute(
+            "DELETE FROM tokens WHERE kind = $1 AND expires_at IS NOT NULL AND expires_at < $2",
+            args![&kind, before],
+        )
+        .await?;
+    Ok(deleted)
+}

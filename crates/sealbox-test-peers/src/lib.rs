@@ -1,9 +1,12 @@
 //! Dev-only: the real local peers the actions tests run against, on 127.0.0.1 and a free port:
 //! a private CA ([`Pki`]), aiosmtpd ([`Smtp`], with or without STARTTLS) and moto in server mode
-//! ([`Moto`], SQS and IAM), the last two started as Python subprocesses ([`start_peer`]) that are
-//! killed when dropped. The Python comes from `SEALBOX_TEST_PYTHON` (default `python3`); when it
-//! cannot import a peer's module the test is skipped, or fails under `CI=true` ([`python_with`]).
-//! Used by the `tests/it` suites of sealbox-actions and sealbox-server; depends on no sealbox crate.
+//! ([`Moto`], SQS, KMS and IAM), the last two started as Python subprocesses ([`start_peer`]) that are
+//! killed when dropped; a SoftHSM2 token ([`SoftHsm`], one per test process) for PKCS#11; and a
+//! local OpenID Connect issuer ([`OidcIssuer`], `oidc.rs`, in process: discovery document and JWKS
+//! over HTTPS, rotating RS256/ES256/EdDSA keys, tokens minted with any claims). The Python comes
+//! from `SEALBOX_TEST_PYTHON` (default `python3`); when it cannot import a peer's module the test
+//! is skipped, or fails under `CI=true` ([`python_with`]). Used by the `tests/it` suites of
+//! sealbox-actions, sealbox-seal, sealbox-server and sealbox-cli; depends on no sealbox crate.
 
 // Test support: a failed unwrap is a failed test.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
@@ -17,6 +20,11 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use serde_json::{Value, json};
+
+mod softhsm;
+pub use softhsm::{SOFTHSM_AES128_KEY, SOFTHSM_KEYS, SoftHsm};
+mod oidc;
+pub use oidc::{OidcIssuer, SigningKey, now as unix_now};
 
 /// A private CA and server certificates signed by it.
 pub struct Pki {
@@ -228,7 +236,7 @@ while True:
     time.sleep(3600)
 ";
 
-/// moto in server mode (SQS and IAM), signature checking off until [`Moto::enforce_auth`].
+/// moto in server mode (SQS, KMS and IAM), signature checking off until [`Moto::enforce_auth`].
 pub struct Moto {
     pub peer: Peer,
     http: reqwest::Client,
@@ -305,25 +313,31 @@ impl Moto {
 
     /// An IAM user allowed sqs:*, and its access key (id, secret).
     pub async fn iam_user_key(&self) -> (String, String) {
-        self.iam(&[
-            ("Action", "CreateUser"),
-            ("UserName", "sealbox"),
-            ("Version", "2010-05-08"),
-        ])
-        .await;
-        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
+        self.iam_user_key_allowed("sealbox", "sqs:*").await
+    }
+
+    /// A new IAM user `user` allowed `action` (e.g. `kms:*`) on every resource, and its access
+    /// key (id, secret).
+    pub async fn iam_user_key_allowed(&self, user: &str, action: &str) -> (String, String) {
+        self.iam(&[("Action", "CreateUser"), ("UserName", user), ("Version", "2010-05-08")])
+            .await;
+        let policy = json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]
+        })
+        .to_string();
         self.iam(&[
             ("Action", "PutUserPolicy"),
-            ("UserName", "sealbox"),
-            ("PolicyName", "sqs"),
-            ("PolicyDocument", policy),
+            ("UserName", user),
+            ("PolicyName", "allowed"),
+            ("PolicyDocument", &policy),
             ("Version", "2010-05-08"),
         ])
         .await;
         let xml = self
             .iam(&[
                 ("Action", "CreateAccessKey"),
-                ("UserName", "sealbox"),
+                ("UserName", user),
                 ("Version", "2010-05-08"),
             ])
             .await;
@@ -333,6 +347,45 @@ impl Moto {
             xml[start..end].to_owned()
         };
         (between("AccessKeyId"), between("SecretAccessKey"))
+    }
+
+    /// One KMS JSON-protocol call (`TrentService.<action>`, region us-east-1), straight to moto
+    /// (the test's own set-up): the status and the body (JSON, or the text when it is not).
+    pub async fn kms(&self, action: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("http://127.0.0.1:{}/", self.peer.port))
+            .header("x-amz-target", format!("TrentService.{action}"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A new symmetric encryption key in us-east-1: its key id and ARN.
+    pub async fn create_kms_key(&self, description: &str) -> (String, String) {
+        let (status, v) = self.kms("CreateKey", json!({"Description": description})).await;
+        assert_eq!(status, 200, "{v}");
+        let meta = &v["KeyMetadata"];
+        (
+            meta["KeyId"].as_str().unwrap().to_owned(),
+            meta["Arn"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// `DisableKey` (`enable` false) or `EnableKey` (`enable` true).
+    pub async fn set_kms_key_enabled(&self, key_id: &str, enable: bool) {
+        let action = if enable { "EnableKey" } else { "DisableKey" };
+        let (status, v) = self.kms(action, json!({"KeyId": key_id})).await;
+        assert_eq!(status, 200, "{v}");
     }
 
     /// Creates the queue; its URL.

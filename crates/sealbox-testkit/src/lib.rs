@@ -22,6 +22,8 @@ pub struct TestServer {
     /// The first owner's personal access token.
     pub owner_token: String,
     pub state: AppState,
+    /// The server's seal state (`sealbox_server::serve` another listener with it).
+    pub sealing: sealbox_server::Sealing,
     pub config: Config,
     data_dir: Option<tempfile::TempDir>,
     prepared: Prepared,
@@ -41,8 +43,16 @@ pub struct Options {
     pub root_key_file: Option<PathBuf>,
     /// `--allow-private-destinations`: actions may reach 127.0.0.1 (the tests' local peers).
     pub allow_private_destinations: bool,
-    /// `--extra-ca-file`: a test CA that actions trust (for local TLS peers).
+    /// `--extra-ca-file`: a test CA that actions and JWT issuers' key fetches trust (local TLS peers).
     pub extra_ca_file: Option<PathBuf>,
+    /// `--insecure-http`: a proxy in front terminates TLS (the panel's cookies are `Secure`).
+    pub insecure_http: bool,
+    /// `--jwks-refetch-interval-secs`; the server's default when absent.
+    pub jwks_refetch_interval_secs: Option<u64>,
+    /// `--oidc-*`: single sign-on; an empty `redirect_url` becomes this server's `/sso/callback`.
+    pub oidc: Option<sealbox_server::OidcConfig>,
+    /// `--password-break-glass`.
+    pub password_break_glass: bool,
 }
 
 impl TestServer {
@@ -68,6 +78,20 @@ impl TestServer {
         config.root_key_file = options.root_key_file;
         config.allow_private_destinations = options.allow_private_destinations;
         config.extra_ca_file = options.extra_ca_file;
+        config.insecure_http = options.insecure_http;
+        if let Some(secs) = options.jwks_refetch_interval_secs {
+            config.jwks_refetch_interval_secs = secs;
+        }
+        config.password_break_glass = options.password_break_glass;
+        // Bound first: single sign-on's redirect address names the port.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        config.oidc = options.oidc.map(|mut oidc| {
+            if oidc.redirect_url.is_empty() {
+                oidc.redirect_url = format!("{url}/sso/callback");
+            }
+            oidc
+        });
         let prepared = sealbox_server::prepare(&config).await.expect("server prepares");
         let creds = match &prepared.bootstrap {
             Some(c) => {
@@ -80,11 +104,9 @@ impl TestServer {
             }
             None => read_bootstrap_file(&path).unwrap_or_default(),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
-        let state = prepared.state.clone();
-        let task = tokio::spawn(sealbox_server::serve(listener, state.clone(), async {
+        let state = prepared.state().expect("the server is unsealed");
+        let task = tokio::spawn(sealbox_server::serve(listener, prepared.sealing.clone(), async {
             let _ = rx.await;
         }));
         TestServer {
@@ -93,6 +115,7 @@ impl TestServer {
             owner_password: creds.1,
             owner_token: creds.2,
             state,
+            sealing: prepared.sealing.clone(),
             config,
             data_dir,
             prepared,

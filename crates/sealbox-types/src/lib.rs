@@ -320,6 +320,88 @@ pub struct CreateWorkspaceResponse {
     pub token: String,
 }
 
+/// `GET /v1/auth/sso`: whether this server offers single sign-on (OpenID Connect).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SsoInfo {
+    pub enabled: bool,
+    /// The provider's issuer URL, when enabled.
+    pub issuer: Option<String>,
+}
+
+/// `POST /v1/auth/sso/token`: what `sealbox login --sso` sends back after the browser handed it
+/// a one-time code on its loopback address.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SsoTokenRequest {
+    /// The one-time code from the loopback redirect (valid for a minute, once).
+    pub code: String,
+    /// The verifier whose SHA-256 (base64url, no padding) the terminal sent as `cli_challenge`
+    /// when it began.
+    pub verifier: String,
+}
+
+/// What a person who signs in with single sign-on and is not a member yet becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CreateMembers {
+    /// Refused: only members sign in (the default).
+    Off,
+    Editor,
+    Admin,
+}
+
+impl CreateMembers {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CreateMembers::Off => "off",
+            CreateMembers::Editor => "editor",
+            CreateMembers::Admin => "admin",
+        }
+    }
+
+    pub fn role(self) -> Option<Role> {
+        match self {
+            CreateMembers::Off => None,
+            CreateMembers::Editor => Some(Role::Editor),
+            CreateMembers::Admin => Some(Role::Admin),
+        }
+    }
+}
+
+/// `GET` and `PATCH /v1/workspace/sso`: a workspace's single sign-on rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SsoSettings {
+    /// Members may sign in with a password (owners keep a break-glass path: README
+    /// "Single sign-on").
+    pub password_sign_in: bool,
+    /// What a verified e-mail that is not a member becomes at its first single sign-on.
+    pub create_members: CreateMembers,
+    /// A value of the provider's groups claim to the role it gives; the highest matching role
+    /// wins, at every single sign-on.
+    pub group_roles: BTreeMap<String, Role>,
+    /// Whether this server is configured for single sign-on (`--oidc-issuer`).
+    pub sso_configured: bool,
+}
+
+/// `PATCH /v1/workspace/sso`: the fields given are changed, the others kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSsoSettingsRequest {
+    /// Turning it off needs an owner and a server configured for single sign-on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_sign_in: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_members: Option<CreateMembers>,
+    /// Replaces the whole mapping (`{}` removes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_roles: Option<BTreeMap<String, Role>>,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -383,6 +465,137 @@ pub struct TokenInfo {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
+    /// `active`, `expiring` (within 7 days) or `expired`, as of the answer.
+    #[serde(default)]
+    pub state: TokenState,
+}
+
+/// Where a token stands in its lifetime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenState {
+    #[default]
+    Active,
+    /// Expires within 7 days.
+    Expiring,
+    Expired,
+}
+
+impl TokenState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenState::Active => "active",
+            TokenState::Expiring => "expiring",
+            TokenState::Expired => "expired",
+        }
+    }
+}
+
+/// `GET /v1/workspace/settings`: the caller's workspace's token lifetimes, in seconds, for
+/// personal access tokens and identity tokens (exchanged ones included). `null`: no default (a
+/// token never expires unless asked to) / no maximum.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WorkspaceSettings {
+    pub workspace: String,
+    pub default_token_ttl_seconds: Option<u64>,
+    pub max_token_ttl_seconds: Option<u64>,
+    /// When and by whom they were last changed; `null` when never.
+    pub updated_at: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+/// `PATCH /v1/workspace/settings`: a field left out stays as it is; `null` removes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkspaceSettingsRequest {
+    /// Lifetime of a token created without one (60 s to 10 years, at most the maximum).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
+    pub default_token_ttl_seconds: Option<Option<u64>>,
+    /// The longest lifetime a token may be given (60 s to 10 years); no expiry is then refused.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
+    pub max_token_ttl_seconds: Option<Option<u64>>,
+}
+
+/// A field that is present (`Some`), with its value or `null` (`Some(None)`); absent is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
+}
+
+/// `POST /v1/identities/{name}/federations`: the identity trusts JWTs of `issuer` for `audience`
+/// whose claims match.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateFederationRequest {
+    /// The issuer (`iss`) exactly as its tokens carry it, e.g.
+    /// `https://token.actions.githubusercontent.com`. Without `static_keys`, an `https` URL whose
+    /// `/.well-known/openid-configuration` names its JWKS.
+    pub issuer: String,
+    /// The audience (`aud`) the tokens must carry.
+    pub audience: String,
+    /// Claims the token must carry as strings: each value exact, or a glob where `*` matches any
+    /// run of characters (`repo:acme/*:ref:refs/heads/main`).
+    #[serde(default)]
+    pub claims: BTreeMap<String, String>,
+    /// Lifetime of an exchanged token (60 s to 10 years; one hour when absent), never above the
+    /// workspace's maximum.
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+    /// The issuer's public keys, a JWKS (JSON) or PEM public keys, for an issuer the server cannot
+    /// reach; its discovery document is then never fetched.
+    #[serde(default)]
+    pub static_keys: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FederationInfo {
+    pub id: String,
+    pub identity: String,
+    pub issuer: String,
+    pub audience: String,
+    pub claims: BTreeMap<String, String>,
+    /// Lifetime of an exchanged token in seconds, as the trust asks (an exchange caps it at the
+    /// workspace's maximum).
+    pub ttl_seconds: u64,
+    /// `discovery` (fetched from the issuer) or `static` (given with the trust).
+    pub keys: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FederationList {
+    pub federations: Vec<FederationInfo>,
+}
+
+/// `POST /v1/auth/jwt`: exchange a platform's JWT for a short-lived token of `identity`. No
+/// `Debug`: it holds the JWT.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JwtExchangeRequest {
+    pub workspace: String,
+    pub identity: String,
+    /// The platform's token (a JWS in compact form).
+    pub jwt: String,
+}
+
+/// The exchanged token, shown this once. No `Debug`: it holds the token.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JwtExchangeResponse {
+    /// An identity token (`sbx_...`); send it as `Authorization: Bearer ...`.
+    pub token: String,
+    pub expires_at: String,
+    pub workspace: String,
+    pub identity: String,
 }
 
 /// Revokes a token by its value (`POST /v1/tokens/revoke`), e.g. one that leaked: the token goes
@@ -494,8 +707,97 @@ pub struct AuditVerifyResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Health {
+    /// `ok`, or `sealed` while the server waits to be unsealed (it answers, but serves nothing).
     pub status: String,
     pub version: String,
+    pub sealed: bool,
+}
+
+/// `GET /v1/sys/seal-status`, and the answer of `POST /v1/sys/init` and `POST /v1/sys/unseal`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SealStatus {
+    pub sealed: bool,
+    /// The key source (`--seal`): `file`, `passphrase`, `shamir`, `awskms` or `pkcs11`.
+    pub seal: String,
+    /// False until `sealbox operator init` set up a passphrase or Shamir source on a new database.
+    pub initialized: bool,
+    /// Shamir: shares given so far towards `threshold` (0 otherwise).
+    pub progress: u8,
+    /// Shamir: shares needed to unseal (0 otherwise).
+    pub threshold: u8,
+    /// Why an automatic source (file, AWS KMS, PKCS#11) has not unsealed the server yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `POST /v1/sys/init`: set up a new database's passphrase or Shamir key source.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InitRequest {
+    /// `--seal shamir`: how many shares to make (2 to 255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_shares: Option<u8>,
+    /// `--seal shamir`: how many of them unseal (2 to `key_shares`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_threshold: Option<u8>,
+    /// `--seal passphrase`: the passphrase the root key is derived from (at least 12 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+}
+
+impl std::fmt::Debug for InitRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitRequest")
+            .field("key_shares", &self.key_shares)
+            .field("key_threshold", &self.key_threshold)
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// The answer to `POST /v1/sys/init`. The shares are shown this once and kept nowhere.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InitResponse {
+    /// `--seal shamir`: the key shares, one per holder; empty for a passphrase.
+    pub shares: Vec<String>,
+    pub status: SealStatus,
+}
+
+impl std::fmt::Debug for InitResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitResponse")
+            .field("shares", &self.shares.len())
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+/// `POST /v1/sys/unseal`: one Shamir share, or the passphrase; nothing for a source that
+/// unseals by itself (file, AWS KMS, PKCS#11: it is asked again).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UnsealRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+    /// Forget the shares given so far.
+    #[serde(default)]
+    pub reset: bool,
+}
+
+impl std::fmt::Debug for UnsealRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnsealRequest")
+            .field("share", &self.share.as_ref().map(|_| "[redacted]"))
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "[redacted]"))
+            .field("reset", &self.reset)
+            .finish()
+    }
 }
 
 /// `POST /v1/sys/rotate` and `GET /v1/sys/rotate`: the keyring's active version and how far the

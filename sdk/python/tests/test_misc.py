@@ -47,7 +47,13 @@ def test_whoami_health_and_login(server: Server) -> None:
     owner = server.client()
     me = owner.whoami()
     assert me == sealbox.WhoAmI(workspace="default", kind="member", name=server.owner_email, role="owner")
-    assert owner.health().status == "ok"
+    assert owner.health() == sealbox.Health(status="ok", version=owner.health().version, sealed=False)
+    status = owner.seal_status()
+    assert (status.sealed, status.seal, status.initialized) == (False, "file", True)
+    # An unsealed server answers an unseal with its status.
+    assert owner.unseal().sealed is False
+    before = owner.rotation_status().active_version
+    assert owner.rotate().active_version == before + 1 == owner.rotation_status().active_version
     assert owner.ready() == sealbox.Readiness(status="ready", database="ok", migrations="ok", keys="ok")
     fresh = sealbox.Client(addr=server.addr)
     session = fresh.login(server.owner_email, server.owner_password)
@@ -162,3 +168,18 @@ def test_issue_9_audit_pages_newest_first_and_says_when_there_is_more(owner: sea
     assert page.events[0].seq > page.events[1].seq
     rest = owner.audit.page(before=page.events[1].seq, newest_first=True, limit=1000)
     assert rest.more is False and all(e.seq < page.events[1].seq for e in rest.events)
+
+
+def test_workspace_sso_settings(owner: sealbox.Client) -> None:
+    settings = owner.workspace_sso.get()
+    assert settings.password_sign_in is True and settings.create_members == "off"
+    assert settings.sso_configured is False, "the test server has no --oidc-issuer"
+    changed = owner.workspace_sso.update(create_members="editor", group_roles={"ops": "admin"})
+    assert changed.create_members == "editor" and changed.group_roles == {"ops": "admin"}
+    # Passwords cannot be turned off on a server without single sign-on.
+    with pytest.raises(sealbox.Invalid) as info:
+        owner.workspace_sso.update(password_sign_in=False)
+    assert info.value.code == "sso.settings_invalid"
+    restored = owner.workspace_sso.update(create_members="off", group_roles={})
+    assert restored.create_members == "off" and restored.group_roles == {}
+    assert any(e.action == "workspace.sso_update" for e in owner.audit.list(action="workspace.sso_update"))

@@ -75,7 +75,10 @@ fn an_unknown_key_source_is_refused_before_anything_is_created() {
             stderr.contains("invalid value 'vault' for '--seal <SOURCE>'"),
             "{stderr}"
         );
-        assert!(stderr.contains("[possible values: file]"), "{stderr}");
+        assert!(
+            stderr.contains("[possible values: file, passphrase, shamir, awskms, pkcs11]"),
+            "{stderr}"
+        );
         assert!(!data.exists(), "nothing is created");
     }
 }

@@ -83,6 +83,11 @@ pub fn start(extra: &[&str]) -> Sealbox {
 /// A server on `dir/data` (made on first start, or a database restored there, or one that was
 /// killed), its log in `dir/server.log`.
 pub fn start_in(dir: TempDir, extra: &[&str]) -> Sealbox {
+    start_in_with_env(dir, extra, &[])
+}
+
+/// [`start_in`] with these variables set for the server (e.g. a key protector's credentials).
+pub fn start_in_with_env(dir: TempDir, extra: &[&str], env: &[(&str, &str)]) -> Sealbox {
     let data_dir = dir.path().join("data");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -95,6 +100,7 @@ pub fn start_in(dir: TempDir, extra: &[&str]) -> Sealbox {
         .args(extra)
         .envs(clean_env())
         .env_remove("SEALBOX_LOG_JSON")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)

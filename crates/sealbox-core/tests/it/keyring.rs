@@ -231,7 +231,9 @@ async fn rekey_waits_for_values_wrapped_by_the_root_key_to_be_rotated_then_swaps
     let core = db.open().await;
     assert_eq!(db.store.root_wrapped_data_keys().await.unwrap(), 1);
     let new_key = RootKey::generate(1);
-    let refused = sealbox_core::rekey(&*db.store, &db.key(), &new_key).await.unwrap_err();
+    let refused = sealbox_core::rekey(&*db.store, &db.key(), &new_key, None)
+        .await
+        .unwrap_err();
     assert!(
         refused.to_string().contains("run `sealbox operator rotate`"),
         "{refused}"
@@ -251,12 +253,17 @@ async fn rekey_waits_for_values_wrapped_by_the_root_key_to_be_rotated_then_swaps
     );
     drop(core);
     assert!(
-        sealbox_core::rekey(&*db.store, &RootKey::generate(1), &new_key)
+        sealbox_core::rekey(&*db.store, &RootKey::generate(1), &new_key, None)
             .await
             .is_err(),
         "wrong current key"
     );
-    assert_eq!(sealbox_core::rekey(&*db.store, &db.key(), &new_key).await.unwrap(), 2);
+    assert_eq!(
+        sealbox_core::rekey(&*db.store, &db.key(), &new_key, None)
+            .await
+            .unwrap(),
+        2
+    );
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
     assert!(
         Sealbox::open(db.store.clone(), db.key(), clock.clone(), CoreConfig::default())

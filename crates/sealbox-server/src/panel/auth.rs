@@ -42,7 +42,7 @@ pub(crate) struct Session {
     pub csrf: String,
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -142,7 +142,7 @@ async fn read_fields(req: Request, state: &AppState) -> Result<Fields, PanelErro
     Fields::parse(&bytes)
 }
 
-fn set_cookie(headers: &mut HeaderMap, value: String) {
+pub(super) fn set_cookie(headers: &mut HeaderMap, value: String) {
     if let Ok(v) = HeaderValue::from_str(&value) {
         headers.append(header::SET_COOKIE, v);
     }
@@ -159,6 +159,8 @@ pub(crate) fn clear_cookie(headers: &mut HeaderMap) {
 #[template(path = "login.html")]
 struct LoginPage {
     csrf: String,
+    /// "Sign in with SSO" to the workspace shown, when the server has single sign-on.
+    sso_href: Option<String>,
     email: String,
     workspace: String,
     error: Option<String>,
@@ -170,15 +172,17 @@ async fn login_page(State(s): State<AppState>, req: Request) -> PanelResult {
     if Session::from_request_parts(&mut parts, &s).await.is_ok() {
         return Ok(see_other("/"));
     }
-    let notice = match Fields::query(parts.uri.query()).get("notice") {
+    let query = Fields::query(parts.uri.query());
+    let workspace = query.opt("workspace").unwrap_or("default").to_owned();
+    let notice = match query.get("notice") {
         "signed_out" => Some("You are signed out."),
         "session_ended" => Some("Your session has ended (it expired or was signed out elsewhere); sign in again."),
         _ => None,
     };
-    login_form(&s, StatusCode::OK, String::new(), "default".into(), None, notice)
+    login_form(&s, StatusCode::OK, String::new(), workspace, None, notice)
 }
 
-fn login_form(
+pub(super) fn login_form(
     s: &AppState,
     status: StatusCode,
     email: String,
@@ -189,6 +193,12 @@ fn login_form(
     let nonce = hex::encode(rand::random::<[u8; 32]>());
     let page = LoginPage {
         csrf: csrf_for(&nonce),
+        sso_href: s.oidc.is_some().then(|| {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("workspace", &workspace)
+                .finish();
+            format!("/sso/start?{query}")
+        }),
         email,
         workspace,
         error,
@@ -205,7 +215,19 @@ fn login_form(
     Ok(response)
 }
 
-fn secure(s: &AppState) -> &'static str {
+/// The session cookie for a session token, from a password or a single sign-on. The cookie
+/// outlives its session by an hour: a page or form sent just after the session expired still
+/// carries it, so core's refusal is told as "your session has ended" instead of a silent
+/// sign-out (the dead token signs nobody in).
+pub(super) fn session_cookie(s: &AppState, token: &str) -> String {
+    let max_age = s.core.config().session_ttl_ms / 1000 + SESSION_COOKIE_GRACE_SECONDS;
+    format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
+        secure(s)
+    )
+}
+
+pub(super) fn secure(s: &AppState) -> &'static str {
     if s.panel.secure_cookies { "; Secure" } else { "" }
 }
 
@@ -223,19 +245,8 @@ async fn login(State(s): State<AppState>, req: Request) -> PanelResult {
     let password = SecretString::from(fields.owned("password"));
     match s.core.login(&ctx, &email, password, Some(&workspace)).await {
         Ok(session) => {
-            // The cookie outlives its session by an hour: a page or form sent just after the
-            // session expired still carries it, so core's refusal is told as "your session has
-            // ended" instead of a silent sign-out (the dead token signs nobody in).
-            let max_age = s.core.config().session_ttl_ms / 1000 + SESSION_COOKIE_GRACE_SECONDS;
             let mut response = see_other("/");
-            set_cookie(
-                response.headers_mut(),
-                format!(
-                    "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
-                    session.token,
-                    secure(&s)
-                ),
-            );
+            set_cookie(response.headers_mut(), session_cookie(&s, &session.token));
             set_cookie(
                 response.headers_mut(),
                 format!("{LOGIN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/login; Max-Age=0"),
@@ -243,14 +254,17 @@ async fn login(State(s): State<AppState>, req: Request) -> PanelResult {
             Ok(response)
         }
         // A refusal the person can act on is shown on the form: a wrong password, too many
-        // attempts, or a server too busy to check the password now.
+        // attempts, a server too busy to check the password now, or a workspace that signs in
+        // with single sign-on only.
         Err(e)
             if matches!(e.class, ErrorClass::Unauthenticated | ErrorClass::RateLimited)
-                || e.code == codes::AUTH_BUSY =>
+                || e.code == codes::AUTH_BUSY
+                || e.code == codes::AUTH_PASSWORD_SIGN_IN_OFF =>
         {
             let status = match e.code {
                 codes::AUTH_RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
                 codes::AUTH_BUSY => StatusCode::SERVICE_UNAVAILABLE,
+                codes::AUTH_PASSWORD_SIGN_IN_OFF => StatusCode::FORBIDDEN,
                 _ => StatusCode::UNAUTHORIZED,
             };
             let mut response = login_form(&s, status, email, workspace, Some(e.message), None)?;

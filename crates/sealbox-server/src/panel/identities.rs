@@ -211,11 +211,18 @@ async fn identity_page(
             .map(|t| TokenView {
                 revoke_action: format!("{base}/tokens/{}/revoke", seg(&t.id)),
                 created: short_time(&t.created_at),
-                expires: t
-                    .expires_at
-                    .as_deref()
-                    .map(short_time)
-                    .unwrap_or_else(|| "never".into()),
+                expires: {
+                    let at = t
+                        .expires_at
+                        .as_deref()
+                        .map(short_time)
+                        .unwrap_or_else(|| "never".into());
+                    match t.state {
+                        sealbox_types::TokenState::Expired => format!("{at} (expired)"),
+                        sealbox_types::TokenState::Expiring => format!("{at} (expires soon)"),
+                        sealbox_types::TokenState::Active => at,
+                    }
+                },
                 last_used: t
                     .last_used_at
                     .as_deref()

@@ -19,6 +19,7 @@ mod identities;
 mod members;
 mod policies;
 mod secrets;
+mod sso;
 mod trash;
 mod value_form;
 
@@ -58,6 +59,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
+        .merge(sso::router())
         .merge(secrets::router())
         .merge(trash::router())
         .merge(identities::router())

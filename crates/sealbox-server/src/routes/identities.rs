@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use sealbox_types::{
-    CreateIdentityRequest, CreateTokenRequest, CreatedToken, IdentityInfo, IdentityList, RevokeTokenRequest,
-    SetEnvRequest, TokenList, UpdateIdentityRequest,
+    CreateFederationRequest, CreateIdentityRequest, CreateTokenRequest, CreatedToken, FederationInfo, FederationList,
+    IdentityInfo, IdentityList, RevokeTokenRequest, SetEnvRequest, TokenList, UpdateIdentityRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,6 +22,52 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(revoke_token_by_value))
+        .routes(routes!(list_federations, create_federation))
+        .routes(routes!(delete_federation))
+}
+
+#[utoipa::path(get, path = "/v1/identities/{name}/federations", tag = "identities", params(("name" = String, Path)),
+    responses((status = 200, body = FederationList), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn list_federations(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(name): Path<String>,
+) -> ApiResult<Json<FederationList>> {
+    Ok(Json(FederationList {
+        federations: s.core.list_federations(&p, &name).await?,
+    }))
+}
+
+/// Lets the identity trust JWTs of an issuer: `POST /v1/auth/jwt` then exchanges such a JWT for a
+/// short-lived token of the identity.
+#[utoipa::path(post, path = "/v1/identities/{name}/federations", tag = "identities", params(("name" = String, Path)),
+    request_body = CreateFederationRequest,
+    responses((status = 201, body = FederationInfo), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn create_federation(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<CreateFederationRequest>,
+) -> ApiResult<(StatusCode, Json<FederationInfo>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.core.create_federation(&p, &ctx, &name, &req).await?),
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/identities/{name}/federations/{id}", tag = "identities",
+    params(("name" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "removed; its JWTs are refused from now on (tokens already exchanged live on until they expire)"),
+        (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn delete_federation(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Ctx(ctx): Ctx,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    s.core.delete_federation(&p, &ctx, &name, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/v1/identities", tag = "identities",

@@ -2,8 +2,7 @@
 //! A route and its OpenAPI entry are declared once (`routes!` reads the handler's
 //! `#[utoipa::path]`); [`router`] merges them into one router and the document it serves.
 
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -19,6 +18,7 @@ pub mod members;
 pub mod operator;
 pub mod policies;
 pub mod secrets;
+pub mod settings;
 pub mod sys;
 pub mod tokens;
 pub mod trash;
@@ -29,6 +29,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(sys::router())
         .merge(operator::router())
         .merge(auth::router())
+        .merge(settings::router())
         .merge(members::router())
         .merge(tokens::router())
         .merge(audit::router())
@@ -40,20 +41,15 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(actions::router())
 }
 
-/// The OpenAPI document served at `/v1/openapi.json`.
+/// The OpenAPI document served at `/v1/openapi.json`: the application's routes and the seal's
+/// (which answer sealed or not, see [`crate::sealing`]).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    crate::openapi::complete(api().into_openapi())
+    let mut document = api().into_openapi();
+    document.merge(crate::sealing::seal_api().into_openapi());
+    crate::openapi::complete(document)
 }
 
-/// The JSON API, and its OpenAPI document at `/v1/openapi.json`.
+/// The JSON API of an unsealed server.
 pub fn router() -> Router<AppState> {
-    let (router, document) = api().split_for_parts();
-    let document = crate::openapi::complete(document);
-    router.route(
-        "/v1/openapi.json",
-        get(move || {
-            let document = document.clone();
-            async move { Json(document) }
-        }),
-    )
+    api().split_for_parts().0
 }

@@ -1,9 +1,9 @@
-//! `/v1/sys/backup` and `/v1/sys/rotate`: a backup of the whole database and key rotation, for
-//! the server's operators.
+//! `/v1/sys/backup`, `/v1/sys/rotate` and `/v1/sys/seal`: a backup of the whole database, key
+//! rotation and sealing, for the server's operators.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use sealbox_types::RotationStatus;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +17,19 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(backup))
         .routes(routes!(rotate, rotation_status))
+        .routes(routes!(seal))
+}
+
+/// Seals the running server: every key is dropped from memory (zeroised) and every route but
+/// health, readiness, seal status and unseal answers 503 `server.sealed` until `sealbox
+/// operator unseal`. Owners of the server's first workspace only; audited as `server.seal`
+/// first (fail-closed). On PostgreSQL only this replica is sealed.
+#[utoipa::path(post, path = "/v1/sys/seal", tag = "sys",
+    responses((status = 204, description = "sealed"), (status = "4XX", body = sealbox_types::ErrorBody)))]
+pub(crate) async fn seal(State(s): State<AppState>, Auth(p): Auth, Ctx(ctx): Ctx) -> ApiResult<StatusCode> {
+    s.core.seal(&p, &ctx).await?;
+    s.sealing.seal();
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The backup file (JSON lines, ciphertext only; see README "Backup, restore and moving to

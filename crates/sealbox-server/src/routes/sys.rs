@@ -1,11 +1,10 @@
-//! `/v1/sys/health` (liveness), `/v1/sys/ready` (readiness) and `/v1/sys/metrics`.
+//! `/v1/sys/metrics`. Health and readiness answer sealed or not: see [`crate::sealing`].
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use sealbox_core::MetricsScope;
-use sealbox_types::{ErrorBody, Health, Readiness};
+use sealbox_types::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,10 +13,7 @@ use crate::error::ApiResult;
 use crate::extract::Auth;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(health))
-        .routes(routes!(ready))
-        .routes(routes!(metrics))
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
 /// The OpenMetrics text format, which Prometheus reads.
@@ -44,23 +40,4 @@ pub(crate) fn metrics_response(text: String) -> Response {
 pub(crate) async fn operator_metrics(State(state): State<AppState>) -> ApiResult<Response> {
     let text = state.core.metrics_text(MetricsScope::Operator).await?;
     Ok(metrics_response(text))
-}
-
-/// Liveness: the process answers. It does not touch the database.
-#[utoipa::path(get, path = "/v1/sys/health", tag = "sys", security(()), responses((status = 200, body = Health)))]
-pub(crate) async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    })
-}
-
-/// Readiness: 200 when the database answers, its migrations are applied and the keys are
-/// loaded; 503 with the reason (`store.unavailable`, `store.schema_outdated`) otherwise.
-#[utoipa::path(get, path = "/v1/sys/ready", tag = "sys", security(()), responses(
-    (status = 200, body = Readiness),
-    (status = 503, body = ErrorBody, description = "not ready: `store.unavailable` or `store.schema_outdated`, the message says why"),
-))]
-pub(crate) async fn ready(State(state): State<AppState>) -> ApiResult<Json<Readiness>> {
-    Ok(Json(state.core.readiness().await?))
 }

@@ -8,6 +8,7 @@ mod actions;
 mod actions_peers;
 mod backup;
 mod bad_input;
+mod federation;
 mod kinds;
 mod login_limits;
 mod logs;
@@ -18,7 +19,9 @@ mod postgres;
 mod readiness;
 mod roles;
 mod rotation;
+mod seal;
 mod secrets;
+mod sso;
 mod startup;
 mod storage;
 mod tokens;
@@ -115,9 +118,10 @@ impl Api {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
         };
         // 503 is reserved for a dependency that is down (the fail-closed audit test makes one,
-        // the readiness test stops the database) and for password hashing that is busy.
+        // the readiness test stops the database), for password hashing that is busy, and for a
+        // sealed server.
         let unavailable = status.as_u16() == 503
-            && ["audit.unavailable", "auth.busy", "store.unavailable"]
+            && ["audit.unavailable", "auth.busy", "store.unavailable", "server.sealed"]
                 .contains(&body["error"]["code"].as_str().unwrap_or(""));
         assert!(status.as_u16() < 500 || unavailable, "server error {status}: {body}");
         Reply {

@@ -283,7 +283,7 @@ async fn check(server: &TestServer, python: &str) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let operator_url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(sealbox_server::serve_metrics(listener, server.state.clone(), async {
+    let serving = tokio::spawn(sealbox_server::serve_metrics(listener, server.sealing.clone(), async {
         let _ = stopped.await;
     }));
     let (status, _, text) = get_text(&operator_url, None).await;

@@ -184,14 +184,14 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_expires_and_sign_out_revoke
 
 #[tokio::test]
 async fn the_cookie_is_secure_under_tls_or_behind_a_tls_proxy() {
-    let (server, api) = setup().await;
-    let mut state = server.state.clone();
-    state.panel.secure_cookies = true;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(sealbox_server::serve(listener, state, std::future::pending()));
+    // --insecure-http: a proxy in front terminates TLS.
+    let server = sealbox_testkit::TestServer::start_with(sealbox_testkit::Options {
+        insecure_http: true,
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(&server);
     let mut b = Browser::new(&api);
-    b.url = url;
     let reply = b.sign_in(&server.owner_email, &server.owner_password).await;
     let cookie = reply
         .set_cookies()
@@ -1324,4 +1324,26 @@ async fn database_and_ssh_key_secrets_through_the_derived_forms() {
         !page.body.contains("PRIVATE KEY-----\n"),
         "the private key is never in the page"
     );
+}
+
+/// Issue 14: an identity's page marks tokens that expire within 7 days.
+#[tokio::test]
+async fn an_identitys_page_marks_tokens_that_expire_soon() {
+    let (server, api) = setup().await;
+    let owner = &server.owner_token;
+    api.post("/v1/identities", owner, serde_json::json!({"name": "bot"}))
+        .await
+        .expect(201);
+    for (name, ttl) in [("short", 86_400), ("long", 90 * 86_400)] {
+        api.post(
+            "/v1/identities/bot/tokens",
+            owner,
+            serde_json::json!({"name": name, "expires_in_seconds": ttl}),
+        )
+        .await
+        .expect(201);
+    }
+    let session = api.login(&server.owner_email, &server.owner_password).await;
+    let page = Browser::with_session(&api, &session).get("/identities/bot").await;
+    assert_eq!(page.body.matches("(expires soon)").count(), 1, "{}", page.body);
 }

@@ -379,7 +379,7 @@ async fn serves_https_with_rustls() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(sealbox_server::serve_tls(
         listener,
-        prepared.state.clone(),
+        prepared.sealing.clone(),
         tls,
         async {
             let _ = rx.await;

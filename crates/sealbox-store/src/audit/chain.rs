@@ -11,34 +11,37 @@ use sha2::Sha256;
 
 use crate::AuditRecord;
 
-/// The key of the audit chain's HMAC. Its `Debug` shows nothing of it.
+/// The key of the audit chain's HMAC. Its `Debug` shows nothing of it; zeroised when its last
+/// clone is dropped.
 #[derive(Clone)]
-pub struct AuditChainKey(Arc<[u8; 32]>);
+pub struct AuditChainKey(Arc<zeroize::Zeroizing<[u8; 32]>>);
 
 impl AuditChainKey {
     pub fn new(key: [u8; 32]) -> Self {
-        Self(Arc::new(key))
+        Self(Arc::new(zeroize::Zeroizing::new(key)))
     }
 }
 
-/// The chain key a store seals events with, shared by its clones and replaced at most once, at
-/// start, when the database was rekeyed (see `Store::use_audit_chain_key`).
+/// The chain key a store seals events with, shared by its clones: set at unseal, removed when the
+/// server is sealed (see `Store::use_audit_chain_key`).
 #[derive(Clone)]
-pub(crate) struct ChainKeyCell(Arc<std::sync::RwLock<AuditChainKey>>);
+pub(crate) struct ChainKeyCell(Arc<std::sync::RwLock<Option<AuditChainKey>>>);
 
 impl ChainKeyCell {
-    pub(crate) fn new(key: AuditChainKey) -> Self {
+    /// `None` while the server is sealed: no event can be appended until the key is set.
+    pub(crate) fn new(key: Option<AuditChainKey>) -> Self {
         Self(Arc::new(std::sync::RwLock::new(key)))
     }
 
-    pub(crate) fn get(&self) -> AuditChainKey {
+    pub(crate) fn get(&self) -> Option<AuditChainKey> {
         match self.0.read() {
             Ok(key) => key.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    pub(crate) fn set(&self, key: AuditChainKey) {
+    /// `None` when the server is sealed again.
+    pub(crate) fn set(&self, key: Option<AuditChainKey>) {
         match self.0.write() {
             Ok(mut held) => *held = key,
             Err(poisoned) => *poisoned.into_inner() = key,

@@ -81,6 +81,24 @@ async fn fill(s: &dyn Store) -> String {
     s.insert_policy(policy(&ws, "payments"), audit(&ws, "policy.create", "p"))
         .await
         .unwrap();
+    s.insert_federation(
+        crate::federations::trust(&ws, &bot.id, "https://token.actions.githubusercontent.com", 1_500),
+        audit(&ws, "identity.federate", "i"),
+    )
+    .await
+    .unwrap();
+    s.set_token_settings(
+        sealbox_store::TokenSettingsRow {
+            workspace_id: ws.clone(),
+            default_token_ttl_seconds: None,
+            max_token_ttl_seconds: Some(86_400),
+            updated_at: 1_600,
+            updated_by: "member:owner@example.com".into(),
+        },
+        audit(&ws, "workspace.settings_update", "w"),
+    )
+    .await
+    .unwrap();
     let rows = secrets(s, &ws, &["API_KEY", "OLD"]).await;
     s.update_secret(
         update(&rows[0], 1, "second", true),
@@ -96,6 +114,16 @@ async fn fill(s: &dyn Store) -> String {
     )
     .await
     .unwrap();
+    let sso = sealbox_store::SsoSettingsRow {
+        password_sign_in: false,
+        create_members: Some("editor".into()),
+        group_roles: r#"{"ops":"admin"}"#.into(),
+        updated_at: 4_000,
+        ..sealbox_store::SsoSettingsRow::defaults(&ws)
+    };
+    s.put_sso_settings(sso, audit(&ws, "workspace.sso_update", "w"))
+        .await
+        .unwrap();
     workspace(s, "globex").await;
     for version in [1, 2] {
         assert!(s.add_active_kek(kek_row(version)).await.unwrap());
@@ -140,13 +168,18 @@ async fn a_restore_holds_every_row_as_it_was_backed_up(db: Db) {
     assert_eq!(counts["secret_versions"], 3);
     assert_eq!(counts["identity_env"], 1);
     assert_eq!(counts["keyring"], 2, "the backup carries the keyring");
+    assert_eq!(
+        (counts["identity_federations"], counts["workspace_token_settings"]),
+        (1, 1)
+    );
+    assert_eq!(counts["sso_settings"], 1, "and the single sign-on rules");
     let mut names = backup.workspaces();
     names.sort();
     assert_eq!(names, ["acme", "globex"]);
     let file = backup.to_bytes();
     let parsed = Backup::parse(&file).unwrap();
     assert_eq!(parsed, backup);
-    assert_eq!(parsed.check_chains(Some(&chain_key())).unwrap().events, 11);
+    assert_eq!(parsed.check_chains(Some(&chain_key())).unwrap().events, 14);
     for (target, pg, _dir) in empty_targets().await {
         target.restore(parsed.clone()).await.unwrap();
         let mut again = target.backup(42_000).await.unwrap();
@@ -263,7 +296,7 @@ async fn a_tampered_backup_is_refused(db: Db) {
     let err = Backup::parse(removed.as_bytes()).unwrap_err();
     assert!(
         err.to_string()
-            .contains("the audit_events section says 11 rows but holds 10"),
+            .contains("the audit_events section says 14 rows but holds 13"),
         "{err}"
     );
     // Removed by someone who also rewrote the checksums: the chain has a gap.

@@ -127,6 +127,8 @@ async fn a_rekey_replaces_the_keyring_and_check_value_at_once_or_not_at_all(db: 
         check_value: b"new-check".to_vec(),
         origin_key: "root_key_origin".into(),
         origin: b"wrapped-origin".to_vec(),
+        seal_key: "seal".into(),
+        seal_config: Some(b"shamir-config".to_vec()),
     };
     // One keyring row is not what the rekey read: nothing changes.
     let err = s.rekey(rekey(7)).await.unwrap_err();
@@ -147,4 +149,11 @@ async fn a_rekey_replaces_the_keyring_and_check_value_at_once_or_not_at_all(db: 
     assert_eq!(states(&rows), [(1, KEYRING_RETIRED), (2, KEYRING_ACTIVE)]);
     assert_eq!(s.get_meta("root_key_check:v1").await.unwrap().unwrap(), b"new-check");
     assert_eq!(s.get_meta("root_key_origin").await.unwrap().unwrap(), b"wrapped-origin");
+    assert_eq!(s.get_meta("seal").await.unwrap().unwrap(), b"shamir-config");
+    // Back to a key file: the key source's record is removed in the same transaction.
+    let mut to_file = rekey(0x92);
+    to_file.keyring = vec![(1, vec![0x91; 61], vec![0xa1; 61]), (2, vec![0x92; 61], vec![0xa2; 61])];
+    to_file.seal_config = None;
+    s.rekey(to_file).await.unwrap();
+    assert_eq!(s.get_meta("seal").await.unwrap(), None);
 }

@@ -114,7 +114,9 @@ async fn servers_migrate_one_schema_concurrently() {
             "0005_login_attempts",
             "0006_token_prefix",
             "0007_keyring",
-            "0008_audit_pending"
+            "0008_audit_pending",
+            "0009_token_lifetimes_federation",
+            "0010_sso"
         ]
     );
     conn.close().await.unwrap();

@@ -147,7 +147,9 @@ async fn reopening_does_not_migrate_again() {
             "0005_login_attempts",
             "0006_token_prefix",
             "0007_keyring",
-            "0008_audit_pending"
+            "0008_audit_pending",
+            "0009_token_lifetimes_federation",
+            "0010_sso"
         ]
     );
     assert_eq!(reopened.kind(), "sqlite");

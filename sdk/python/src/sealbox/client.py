@@ -21,8 +21,12 @@ from .models import (
     AuditVerification,
     CreatedToken,
     Environment,
+    ExchangedToken,
+    Federation,
     Health,
     Readiness,
+    RotationStatus,
+    SealStatus,
     Identity,
     ImportResult,
     Member,
@@ -30,8 +34,10 @@ from .models import (
     Secret,
     SecretVersions,
     Session,
+    SsoSettings,
     TokenInfo,
     WhoAmI,
+    WorkspaceSettings,
 )
 
 DEFAULT_ADDR = "http://127.0.0.1:8270"
@@ -50,6 +56,10 @@ def _value_to_str(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+#: A parameter left out (as opposed to ``None``, which removes a setting).
+_UNCHANGED: Any = object()
 
 
 class Client:
@@ -97,6 +107,7 @@ class Client:
         self.audit = Audit(self)
         self.members = Members(self)
         self.tokens = Tokens(self)
+        self.workspace_sso = WorkspaceSso(self)
         self._context: Optional["Context"] = None
 
     def __repr__(self) -> str:
@@ -134,6 +145,32 @@ class Client:
         database is down the server answers 503 `store.unavailable`, raised as an error."""
         return Readiness.from_wire(self._request("GET", ["sys", "ready"], auth=False))
 
+    def seal_status(self) -> SealStatus:
+        """Whether the server is sealed, its key source and (Shamir) the shares it holds."""
+        return SealStatus.from_wire(self._request("GET", ["sys", "seal-status"], auth=False))
+
+    def unseal(self, share: Optional[str] = None, passphrase: Optional[str] = None) -> SealStatus:
+        """One unseal step: a Shamir share, the passphrase, or neither for a source that unseals
+        by itself. A wrong set of shares or passphrase raises `seal.wrong_key`."""
+        body: Dict[str, Any] = {}
+        if share is not None:
+            body["share"] = share
+        if passphrase is not None:
+            body["passphrase"] = passphrase
+        return SealStatus.from_wire(self._request("POST", ["sys", "unseal"], body=body, auth=False))
+
+    def seal(self) -> None:
+        """Seals the server: it drops every key (owners of the server's first workspace)."""
+        self._request("POST", ["sys", "seal"])
+
+    def rotate(self) -> RotationStatus:
+        """A new keyring version, active at once; stored data keys are rewrapped in the
+        background (owners of the server's first workspace)."""
+        return RotationStatus.from_wire(self._request("POST", ["sys", "rotate"]))
+
+    def rotation_status(self) -> RotationStatus:
+        return RotationStatus.from_wire(self._request("GET", ["sys", "rotate"]))
+
     def login(self, email: str, password: str, workspace: Optional[str] = None) -> Session:
         """Signs in and keeps the session token in this client (it is not returned)."""
         body: Dict[str, Any] = {"email": email, "password": password}
@@ -146,6 +183,39 @@ class Client:
         self.__token = token
         self.workspace = data["workspace"]
         return Session(workspace=data["workspace"], role=data["role"], expires_at=data["expires_at"])
+
+    def exchange_jwt(self, jwt: str, identity: str, workspace: Optional[str] = None) -> ExchangedToken:
+        """Exchanges a platform's JWT (GitHub Actions, GitLab CI, a Kubernetes service account ...)
+        for a short-lived token of ``identity``, which must trust its issuer, and keeps that token
+        in this client (it is not returned). ``workspace`` defaults to the client's, else
+        ``default``. The JWT is never kept, logged or put in an exception."""
+        ws = workspace if workspace is not None else (self.workspace or "default")
+        body = {"workspace": ws, "identity": identity, "jwt": jwt}
+        data = self._request("POST", ["auth", "jwt"], body=body, auth=False)
+        token = data["token"]
+        _check_token(token)
+        self.__token = token
+        self.workspace = data["workspace"]
+        self._context = None
+        return ExchangedToken(workspace=data["workspace"], identity=data["identity"], expires_at=data["expires_at"])
+
+    def workspace_settings(self) -> WorkspaceSettings:
+        """The workspace's token lifetimes (any member)."""
+        return WorkspaceSettings.from_wire(self._request("GET", ["workspace", "settings"]))
+
+    def update_workspace_settings(
+        self,
+        default_token_ttl_seconds: Any = _UNCHANGED,
+        max_token_ttl_seconds: Any = _UNCHANGED,
+    ) -> WorkspaceSettings:
+        """Changes the workspace's token lifetimes (owners and admins): a lifetime in seconds, or
+        ``None`` to remove it; one not given stays as it is."""
+        body: Dict[str, Any] = {}
+        if default_token_ttl_seconds is not _UNCHANGED:
+            body["default_token_ttl_seconds"] = default_token_ttl_seconds
+        if max_token_ttl_seconds is not _UNCHANGED:
+            body["max_token_ttl_seconds"] = max_token_ttl_seconds
+        return WorkspaceSettings.from_wire(self._request("PATCH", ["workspace", "settings"], body=body))
 
     def logout(self) -> None:
         """Revokes the calling token and forgets it."""
@@ -424,6 +494,32 @@ class Identities:
         else:
             self._c._request("DELETE", ["identities", name, "tokens", token])
 
+    def federate(
+        self,
+        name: str,
+        issuer: str,
+        audience: str,
+        claims: Optional[Mapping[str, str]] = None,
+        ttl_seconds: Optional[int] = None,
+        static_keys: Optional[str] = None,
+    ) -> Federation:
+        """Lets the identity trust JWTs of ``issuer`` for ``audience`` whose claims match
+        ``claims`` (exact, or ``*`` globs); ``static_keys`` (a JWKS or PEM public keys) for an
+        issuer the server cannot reach."""
+        body: Dict[str, Any] = {"issuer": issuer, "audience": audience, "claims": dict(claims or {})}
+        if ttl_seconds is not None:
+            body["ttl_seconds"] = ttl_seconds
+        if static_keys is not None:
+            body["static_keys"] = static_keys
+        return Federation.from_wire(self._c._request("POST", ["identities", name, "federations"], body=body))
+
+    def federations(self, name: str) -> List[Federation]:
+        data = self._c._request("GET", ["identities", name, "federations"])
+        return [Federation.from_wire(f) for f in data.get("federations", [])]
+
+    def remove_federation(self, name: str, federation_id: str) -> None:
+        self._c._request("DELETE", ["identities", name, "federations", federation_id])
+
 
 class Policies:
     """``client.policies``: which identities may ``read`` or ``use`` which secrets, by tags."""
@@ -586,6 +682,35 @@ class Members:
 
     def remove(self, email: str) -> None:
         self._c._request("DELETE", ["members", email])
+
+
+class WorkspaceSso:
+    """``client.workspace_sso``: the workspace's single sign-on rules (owners and admins), as
+    ``sealbox workspace sso`` and ``/v1/workspace/sso``."""
+
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def get(self) -> SsoSettings:
+        """The single sign-on rules: ``GET /v1/workspace/sso``."""
+        return SsoSettings.from_wire(self._c._request("GET", ["workspace", "sso"]))
+
+    def update(
+        self,
+        password_sign_in: Optional[bool] = None,
+        create_members: Optional[str] = None,
+        group_roles: Optional[Mapping[str, str]] = None,
+    ) -> SsoSettings:
+        """Changes the rules given (``PATCH /v1/workspace/sso``); ``group_roles`` replaces the whole
+        mapping. Only owners turn ``password_sign_in`` on or off."""
+        body: Dict[str, Any] = {}
+        if password_sign_in is not None:
+            body["password_sign_in"] = password_sign_in
+        if create_members is not None:
+            body["create_members"] = create_members
+        if group_roles is not None:
+            body["group_roles"] = dict(group_roles)
+        return SsoSettings.from_wire(self._c._request("PATCH", ["workspace", "sso"], body=body))
 
 
 class Tokens:

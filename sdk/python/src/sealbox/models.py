@@ -106,11 +106,46 @@ class WhoAmI:
 
 @dataclass(frozen=True)
 class Health:
+    """``status`` is ``ok``, or ``sealed`` while the server waits to be unsealed."""
+
     status: str
     version: str
+    sealed: bool = False
 
     @classmethod
     def from_wire(cls, data: Dict[str, Any]) -> "Health":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
+class SealStatus:
+    """`GET /v1/sys/seal-status`: sealed or not, the key source, and (Shamir) the progress."""
+
+    sealed: bool
+    seal: str
+    initialized: bool
+    progress: int
+    threshold: int
+    error: Optional[str] = None
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "SealStatus":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
+class RotationStatus:
+    """The keyring's active version and the data keys' progress towards it."""
+
+    active_version: int
+    total: int
+    done: int
+    remaining: int
+    rate_per_second: float
+    eta_seconds: Optional[int] = None
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "RotationStatus":
         return _from_wire(cls, data)
 
 
@@ -138,6 +173,50 @@ class Session:
 
 
 @dataclass(frozen=True)
+class ExchangedToken:
+    """What ``Client.exchange_jwt`` got: an identity's short-lived token, kept inside the client
+    (it is not returned)."""
+
+    workspace: str
+    identity: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """The workspace's token lifetimes in seconds (``None``: no default / no maximum)."""
+
+    workspace: str
+    default_token_ttl_seconds: Optional[int] = None
+    max_token_ttl_seconds: Optional[int] = None
+    updated_at: Optional[str] = None
+    updated_by: Optional[str] = None
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "WorkspaceSettings":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
+class Federation:
+    """A trust of an identity in a JWT issuer. ``keys`` is ``discovery`` or ``static``."""
+
+    id: str
+    identity: str
+    issuer: str
+    audience: str
+    claims: Dict[str, str] = field(default_factory=dict)
+    ttl_seconds: int = 3600
+    keys: str = "discovery"
+    created_at: str = ""
+    created_by: str = ""
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "Federation":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
 class Member:
     email: str
     role: str
@@ -145,6 +224,22 @@ class Member:
 
     @classmethod
     def from_wire(cls, data: Dict[str, Any]) -> "Member":
+        return _from_wire(cls, data)
+
+
+@dataclass(frozen=True)
+class SsoSettings:
+    """A workspace's single sign-on rules (``client.workspace_sso.get()``). ``create_members`` is
+    ``off``, ``editor`` or ``admin``; ``group_roles`` maps a value of the provider's groups claim
+    to a role; ``sso_configured`` says whether the server has single sign-on."""
+
+    password_sign_in: bool
+    create_members: str
+    group_roles: Dict[str, str]
+    sso_configured: bool
+
+    @classmethod
+    def from_wire(cls, data: Dict[str, Any]) -> "SsoSettings":
         return _from_wire(cls, data)
 
 
@@ -166,6 +261,8 @@ class TokenInfo:
     expires_at: Optional[str] = None
     last_used_at: Optional[str] = None
     prefix: Optional[str] = None
+    #: ``active``, ``expiring`` (within 7 days) or ``expired``.
+    state: str = "active"
 
     @classmethod
     def from_wire(cls, data: Dict[str, Any]) -> "TokenInfo":

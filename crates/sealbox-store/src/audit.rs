@@ -13,7 +13,7 @@ mod chain;
 
 use std::collections::BTreeMap;
 
-use crate::db::{Arg, Columns, Exec, args, audit_error, fetch};
+use crate::db::{Arg, Columns, Dialect, Exec, args, audit_error, fetch};
 use crate::secrets::touch_secrets_used;
 use crate::{Result, StoreError};
 
@@ -113,14 +113,29 @@ pub(crate) async fn lock_head(c: &mut dyn Exec, workspace_id: &str, audit: &Audi
         return Ok(Head(None));
     }
     Ok(Head(Some(
-        lock_link(c, workspace_id).await?.ok_or(StoreError::NotFound)?,
+        lock_link(c, workspace_id, Wait::Yes)
+            .await?
+            .ok_or(StoreError::NotFound)?,
     )))
 }
 
-/// Reads (and on PostgreSQL locks until the transaction ends) a workspace's chain head.
-async fn lock_link(c: &mut dyn Exec, workspace_id: &str) -> Result<Option<Link>> {
+/// Whether taking a chain head that another transaction holds waits for it (`No`: a chainer
+/// whose peer on another replica is sealing that workspace leaves it to that peer).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    Yes,
+    No,
+}
+
+/// Reads (and on PostgreSQL locks until the transaction ends) a workspace's chain head; `None`
+/// when there is no such workspace, or, with `Wait::No`, when another transaction holds it.
+async fn lock_link(c: &mut dyn Exec, workspace_id: &str, wait: Wait) -> Result<Option<Link>> {
+    let skip = match (wait, c.dialect()) {
+        (Wait::No, Dialect::Postgres) => " SKIP LOCKED",
+        _ => "",
+    };
     let sql = format!(
-        "SELECT audit_seq, audit_hash FROM workspaces WHERE id = $1{}",
+        "SELECT audit_seq, audit_hash FROM workspaces WHERE id = $1{}{skip}",
         c.dialect().for_update()
     );
     let rows = c.fetch_all(&sql, args![workspace_id]).await.map_err(audit_error)?;
@@ -236,6 +251,12 @@ pub(crate) async fn append_read(
     Ok(())
 }
 
+/// Whether [`append_audit`] runs exactly one statement on this dialect (deferred: its insert
+/// into `audit_pending`), so it needs no transaction around it.
+pub(crate) fn one_statement_append(dialect: Dialect) -> bool {
+    dialect.defers_audit_chain()
+}
+
 pub(crate) async fn append_audit(c: &mut dyn Exec, audit: AuditRecord) -> Result<()> {
     let head = lock_head(c, &audit.workspace_id, &audit).await?;
     append(c, head, &audit).await
@@ -268,7 +289,9 @@ pub(crate) async fn append_audits(c: &mut dyn Exec, records: Vec<AuditRecord>) -
         if !links.contains_key(workspace_id) {
             links.insert(
                 workspace_id,
-                lock_link(c, workspace_id).await?.ok_or(StoreError::NotFound)?,
+                lock_link(c, workspace_id, Wait::Yes)
+                    .await?
+                    .ok_or(StoreError::NotFound)?,
             );
         }
     }
@@ -346,14 +369,19 @@ pub(crate) async fn pending_workspaces(c: &mut dyn Exec) -> Result<Vec<String>> 
 /// Seals the pending events of `workspace_id`, or of every workspace, a batch each (see
 /// [`seal_pending`]), in the caller's transaction; returns whether more may be waiting. The
 /// heads are locked in workspace id order, one order for every chainer.
-pub(crate) async fn seal_some(c: &mut dyn Exec, key: &AuditChainKey, workspace_id: Option<&str>) -> Result<bool> {
+pub(crate) async fn seal_some(
+    c: &mut dyn Exec,
+    key: &AuditChainKey,
+    workspace_id: Option<&str>,
+    wait: Wait,
+) -> Result<bool> {
     let workspaces = match workspace_id {
         Some(id) => vec![id.to_owned()],
         None => pending_workspaces(c).await?,
     };
     let mut more = false;
     for id in &workspaces {
-        more |= seal_pending(c, key, id).await?.1;
+        more |= seal_pending(c, key, id, wait).await?.1;
     }
     Ok(more)
 }
@@ -367,8 +395,13 @@ pub(crate) const SEAL_BATCH: usize = 256;
 /// to `audit_events`, deletes them from `audit_pending` and moves the head. An event whose MAC
 /// does not match is left where it is, logged, and reported by `sealbox audit verify`.
 /// Returns how many it sealed and whether more may be waiting.
-pub(crate) async fn seal_pending(c: &mut dyn Exec, key: &AuditChainKey, workspace_id: &str) -> Result<(usize, bool)> {
-    let Some(mut link) = lock_link(c, workspace_id).await? else {
+pub(crate) async fn seal_pending(
+    c: &mut dyn Exec,
+    key: &AuditChainKey,
+    workspace_id: &str,
+    wait: Wait,
+) -> Result<(usize, bool)> {
+    let Some(mut link) = lock_link(c, workspace_id, wait).await? else {
         return Ok((0, false));
     };
     let sql =

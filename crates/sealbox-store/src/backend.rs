@@ -46,6 +46,13 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// (or with the job's error, and nothing of it written).
     async fn write<T: Send + 'static>(&self, job: Job<T>) -> Result<T>;
 
+    /// Runs `job`, which runs at most one statement, as [`Backend::write`] does; a backend where a
+    /// statement outside a transaction is atomic and durable when it returns may skip the
+    /// transaction's `BEGIN` and `COMMIT` (PostgreSQL: two round trips of three).
+    async fn write_one<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {
+        self.write(job).await
+    }
+
     /// Called after a write transaction that appended audit events committed.
     fn audit_appended(&self) {}
 
@@ -71,7 +78,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
                         .chain_key()
                         .cloned()
                         .ok_or_else(|| StoreError::Audit("no chain key in a write transaction".into()))?;
-                    audit::seal_some(c, &key, workspace_id.as_deref()).await
+                    audit::seal_some(c, &key, workspace_id.as_deref(), audit::Wait::Yes).await
                 })
             })
             .await?;
@@ -94,22 +101,45 @@ where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
+    run_write(backend, job, false).await
+}
+
+/// [`write`] for a job that runs at most one statement, which is atomic and durable by itself:
+/// a backend may run it without a transaction around it (see [`Backend::write_one`]).
+async fn write_one<B, T, F>(backend: &B, job: F) -> Result<T>
+where
+    B: Backend,
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send + 'static,
+{
+    run_write(backend, job, true).await
+}
+
+async fn run_write<B, T, F>(backend: &B, job: F, one_statement: bool) -> Result<T>
+where
+    B: Backend,
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut dyn Exec) -> BoxFuture<'c, Result<T>> + Send + 'static,
+{
     let key = backend.chain_key();
     let events = Arc::new(AtomicU64::new(0));
     let appended = events.clone();
     let started = Instant::now();
-    let result = backend
-        .write(Box::new(move |c: &mut dyn Exec| {
-            Box::pin(async move {
-                let mut keyed = Keyed {
-                    inner: c,
-                    key: key.as_ref(),
-                    events: &appended,
-                };
-                job(&mut keyed).await
-            })
-        }))
-        .await;
+    let job: Job<T> = Box::new(move |c: &mut dyn Exec| {
+        Box::pin(async move {
+            let mut keyed = Keyed {
+                inner: c,
+                key: key.as_ref(),
+                events: &appended,
+            };
+            job(&mut keyed).await
+        })
+    });
+    let result = if one_statement {
+        backend.write_one(job).await
+    } else {
+        backend.write(job).await
+    };
     let elapsed = started.elapsed();
     let metrics = backend.metrics();
     metrics.store_query(StoreOp::Write, elapsed, failure_reason(&result));
@@ -670,6 +700,9 @@ impl<B: Backend> Store for B {
     }
 
     async fn append_audit(&self, audit: AuditRecord) -> Result<()> {
+        if audit::one_statement_append(self.reader().dialect()) {
+            return write_one(self, move |c| Box::pin(audit::append_audit(c, audit))).await;
+        }
         write(self, move |c| Box::pin(audit::append_audit(c, audit))).await
     }
 

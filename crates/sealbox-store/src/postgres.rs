@@ -16,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use sealbox_metrics::{Metrics, PoolStatus};
 
+use crate::audit::Wait;
 use crate::backend::{Backend, Job};
 use crate::db::{Columns, Exec, args};
 use crate::{AuditChainKey, Result, StoreError, StoreOptions, migrate};
@@ -100,7 +101,7 @@ impl PostgresStore {
     /// it), then closes the pool's connections.
     pub async fn close(&self) {
         if let Some(key) = self.chain_key.get()
-            && let Err(e) = seal_all(&self.pool, &key).await
+            && let Err(e) = seal_all(&self.pool, &key, Wait::Yes).await
         {
             tracing::warn!(error = %e, "postgres: sealing pending audit events before closing failed");
         }
@@ -109,7 +110,8 @@ impl PostgresStore {
 }
 
 /// The chainer: seals pending audit events whenever woken, and every [`CHAINER_TICK`], until the
-/// store it belongs to is dropped or closed.
+/// store it belongs to is dropped or closed. It skips a workspace whose head another replica's
+/// chainer holds (that one seals what is there; what commits after is sealed on the next wake).
 async fn run_chainer(pool: PgPool, key: crate::audit::ChainKeyCell, wake: Arc<tokio::sync::Notify>) {
     loop {
         if Arc::strong_count(&wake) == 1 || pool.is_closed() {
@@ -117,7 +119,7 @@ async fn run_chainer(pool: PgPool, key: crate::audit::ChainKeyCell, wake: Arc<to
         }
         // While the server is sealed there is no key: pending events wait for the unseal.
         if let Some(key) = key.get()
-            && let Err(e) = seal_all(&pool, &key).await
+            && let Err(e) = seal_all(&pool, &key, Wait::No).await
             && !pool.is_closed()
         {
             tracing::warn!(error = %e, "postgres: sealing pending audit events failed; retrying");
@@ -128,11 +130,11 @@ async fn run_chainer(pool: PgPool, key: crate::audit::ChainKeyCell, wake: Arc<to
 
 /// Seals every workspace's pending audit events, a batch per transaction, until none is left.
 /// Looks first without a transaction, so an idle chainer holds no lock.
-async fn seal_all(pool: &PgPool, key: &AuditChainKey) -> Result<()> {
+async fn seal_all(pool: &PgPool, key: &AuditChainKey, wait: Wait) -> Result<()> {
     for workspace_id in crate::audit::pending_workspaces(&mut pool.clone()).await? {
         loop {
             let mut tx = pool.begin().await?;
-            let more = crate::audit::seal_some(&mut *tx, key, Some(&workspace_id)).await?;
+            let more = crate::audit::seal_some(&mut *tx, key, Some(&workspace_id), wait).await?;
             tx.commit().await?;
             if !more {
                 break;
@@ -215,6 +217,13 @@ impl Backend for PostgresStore {
         let value = job(&mut *tx).await?;
         tx.commit().await?;
         Ok(value)
+    }
+
+    /// One statement on a pooled connection, committed by itself when it returns (autocommit,
+    /// `synchronous_commit` as the database has it): a reveal's event in one round trip.
+    async fn write_one<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {
+        let mut conn = self.pool.acquire().await?;
+        job(&mut *conn).await
     }
 
     async fn read_snapshot<T: Send + 'static>(&self, job: Job<T>) -> Result<T> {

@@ -16,7 +16,38 @@ conformance!(
     append_audits_in_order,
     append_audits_is_all_or_nothing,
     a_read_of_several_secrets_is_one_event_found_by_each_secret,
+    pending_events_are_sealed_by_the_next_audit_read_unless_forged,
 );
+
+/// Issue 13: an event left in `audit_pending` (a PostgreSQL change's, or one a restored backup
+/// held) joins its chain at the next audit read, after the events before it; one whose MAC does
+/// not match is never sealed and stays listed as pending.
+async fn pending_events_are_sealed_by_the_next_audit_read_unless_forged(db: Db) {
+    let s = &*db.store;
+    let acme = workspace(s, "acme").await;
+    let ws = acme.id();
+    s.append_audit(audit(ws, "login", "first")).await.unwrap();
+    let waiting = audit(ws, "secret.reveal", "secret:WAITING");
+    db.insert_pending(
+        &waiting,
+        &sealbox_store::pending_mac(&crate::fixtures::chain_key(), &waiting),
+    )
+    .await;
+    let forged = audit(ws, "secret.reveal", "secret:FORGED");
+    db.insert_pending(&forged, &[0; 32]).await;
+
+    let events = verify_chain(s, ws).await;
+    let targets: Vec<&str> = events.iter().map(|e| e.record.target.as_str()).collect();
+    assert_eq!(targets[1..], ["first", "secret:WAITING"]);
+    assert_eq!(events.last().unwrap().record, waiting);
+    let pending = s.pending_audit(ws).await.unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].record, forged);
+    // New events go on after it; the forged one stays out of the chain.
+    s.append_audit(audit(ws, "login", "after")).await.unwrap();
+    assert_eq!(verify_chain(s, ws).await.len(), 4);
+    assert_eq!(s.pending_audit(ws).await.unwrap().len(), 1);
+}
 
 async fn a_read_of_several_secrets_is_one_event_found_by_each_secret(db: Db) {
     let s = &*db.store;

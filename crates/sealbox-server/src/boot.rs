@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sealbox_core::{BootstrapCredentials, Sealbox, SystemClock};
 use sealbox_crypto::ExposeSecret;
-use sealbox_store::{AuditChainKey, PostgresStore, SqliteStore, StartupState, Store, StoreOptions};
+use sealbox_store::{
+    AuditChainKey, LockMode, PostgresStore, ServerLock, SqliteStore, StartupState, Store, StoreOptions,
+};
 
 use sealbox_seal::ProtectorError;
 
@@ -32,6 +34,8 @@ pub struct Prepared {
     pub bootstrap_file: Option<PathBuf>,
     sqlite: Option<Arc<SqliteStore>>,
     postgres: Option<Arc<PostgresStore>>,
+    /// Held shared while the server runs: an offline rekey or restore is refused meanwhile.
+    _server_lock: ServerLock,
 }
 
 impl Prepared {
@@ -89,6 +93,17 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
             (sqlite.clone() as Arc<dyn Store>, Some(sqlite), None)
         }
     };
+    let server_lock = match (&sqlite, &postgres) {
+        (Some(sqlite), _) => sqlite.server_lock(LockMode::Shared)?,
+        (_, Some(postgres)) => postgres.server_lock(LockMode::Shared).await?,
+        (None, None) => None,
+    };
+    let Some(server_lock) = server_lock else {
+        anyhow::bail!(
+            "`sealbox operator rekey` or `restore` is working on {}: start the server once it has finished",
+            describe_database(config)
+        );
+    };
     // Before anything is written: a database that lost rows is refused, never bootstrapped again.
     let startup = store.startup_state().await.context("cannot read the database")?;
     refuse_incomplete(&startup, &describe_database(config))?;
@@ -138,6 +153,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         bootstrap_file,
         sqlite,
         postgres,
+        _server_lock: server_lock,
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sealbox_crypto::passphrase::PassphraseKdf;
 use sealbox_crypto::{ExposeSecret, RootKey, SecretString, shamir};
-use sealbox_store::{AuditChainKey, Backup, ChainCheck, Store};
+use sealbox_store::{AuditChainKey, Backup, ChainCheck, LockMode, ServerLock, Store};
 
 use crate::seal::{KeySource, ROOT_KEY_VERSION, SealKind, SealRecord};
 
@@ -141,7 +141,7 @@ fn chain_key_for(backup: &Backup, path: &Path) -> anyhow::Result<AuditChainKey> 
 /// first, then every row in one transaction.
 pub async fn restore(file: &Path, target: &RestoreTarget, root_key_file: Option<&Path>) -> anyhow::Result<Checked> {
     let checked = check(file, root_key_file)?;
-    let store = open_target(target).await?;
+    let (store, _server_lock) = open_target(target).await?;
     // Answered once committed.
     store
         .restore(checked.backup.clone())
@@ -151,14 +151,25 @@ pub async fn restore(file: &Path, target: &RestoreTarget, root_key_file: Option<
 }
 
 /// The target's store, for an offline operation that appends no audit event (a restore writes the
-/// stored hashes as they are; a rekey writes none), so it is opened without the chain's key.
-async fn open_target(target: &RestoreTarget) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+/// stored hashes as they are; a rekey writes none), so it is opened without the chain's key;
+/// with the server lock held exclusively (refused while any server runs on the database).
+async fn open_target(target: &RestoreTarget) -> anyhow::Result<(std::sync::Arc<dyn Store>, ServerLock)> {
+    let running = || {
+        anyhow::anyhow!(
+            "a Sealbox server is running on this database: stop every server on it first (a server keeps the \
+             keys it loaded); nothing was changed"
+        )
+    };
     Ok(match target {
         RestoreTarget::DataDir(dir) => {
-            std::sync::Arc::new(crate::boot::open_sqlite(dir, None, Default::default()).await?)
+            let store = crate::boot::open_sqlite(dir, None, Default::default()).await?;
+            let lock = store.server_lock(LockMode::Exclusive)?.ok_or_else(running)?;
+            (std::sync::Arc::new(store), lock)
         }
         RestoreTarget::DatabaseUrl(url) => {
-            std::sync::Arc::new(crate::boot::open_postgres(url, None, Default::default()).await?)
+            let store = crate::boot::open_postgres(url, None, Default::default()).await?;
+            let lock = store.server_lock(LockMode::Exclusive).await?.ok_or_else(running)?;
+            (std::sync::Arc::new(store), lock)
         }
     })
 }
@@ -208,7 +219,7 @@ pub async fn rekey(target: &RestoreTarget, current: CurrentKey, new: NewSource) 
             dir.display()
         );
     }
-    let store = open_target(target).await?;
+    let (store, _server_lock) = open_target(target).await?;
     let record = SealRecord::read(&*store).await?;
     let current = match current {
         CurrentKey::Protected(config) => protected_current_key(record.as_ref(), &config).await?,

@@ -49,6 +49,7 @@ mod migrate;
 mod policies;
 mod postgres;
 mod secrets;
+mod server_lock;
 mod sqlite;
 mod sso;
 mod startup;
@@ -74,6 +75,7 @@ pub use secrets::{
     LAST_USED_PRECISION_MS, SealNewVersion, SealedValue, SecretFilter, SecretRow, SecretUpdate, SecretVersionRow,
     VersionMeta,
 };
+pub use server_lock::{LockMode, ServerLock};
 pub use sqlite::SqliteStore;
 pub use sso::{SsoLoginRow, SsoSettingsRow};
 pub use startup::{BrokenChain, StartupState};

@@ -45,6 +45,12 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
+    /// The server lock (see [`crate::ServerLock`]) of this schema; `None` when it is held the
+    /// other way.
+    pub async fn server_lock(&self, mode: crate::LockMode) -> Result<Option<crate::ServerLock>> {
+        crate::server_lock::lock_postgres(&self.pool.connect_options(), mode).await
+    }
+
     /// Connects to `url` (a `postgres://` URL; `options[search_path]=<schema>` selects a schema)
     /// and brings its schema up to date, with the default [`StoreOptions`]. Safe to run from
     /// several processes at once. `chain_key` seals the audit chain (derived from the root key by

@@ -81,6 +81,11 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The server lock (see [`crate::ServerLock`]); `None` when it is held the other way.
+    pub fn server_lock(&self, mode: crate::LockMode) -> Result<Option<crate::ServerLock>> {
+        crate::server_lock::lock_file(&self.path, mode)
+    }
+
     /// Opens (creating it and its directory if needed) the database at `path` and migrates it.
     /// `chain_key` seals the audit chain (derived from the root key by the caller).
     pub async fn open(path: &Path, chain_key: AuditChainKey) -> Result<SqliteStore> {

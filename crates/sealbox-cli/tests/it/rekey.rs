@@ -150,3 +150,25 @@ fn a_rekeyed_database_serves_the_same_values_tokens_and_audit_chain_and_refuses_
     );
     assert!(refused_start(&again.data_dir(), &b).contains("root key does not match this database"));
 }
+
+/// A rekey under a running server would leave that server with keys that no longer open the
+/// keyring (its next rotation failed with 500): refused, nothing changed, while a server runs.
+#[test]
+fn rekey_is_refused_while_a_server_runs_on_the_database() {
+    let sb = setup();
+    let data = sb.data_dir();
+    let keys = tempfile::tempdir().unwrap();
+    let (current, new) = (keys.path().join("current.key"), keys.path().join("new.key"));
+    std::fs::copy(data.join("root.key"), &current).unwrap();
+    std::fs::write(&new, KEY_B).unwrap();
+    let refused = rekey(&sb, &data, &current, &new);
+    assert_ne!(refused.status, 0, "{refused:#?}");
+    assert!(refused.stderr.contains("a Sealbox server is running"), "{refused:#?}");
+    // Nothing changed: the running server still rotates with its keys.
+    sb.cli(&["operator", "rotate"], None).ok();
+    // Stopped, the same rekey goes through.
+    let dir = sb.kill();
+    let cli = setup();
+    assert!(rekey(&cli, &data, &current, &new).ok().contains("rekeyed"));
+    drop(dir);
+}

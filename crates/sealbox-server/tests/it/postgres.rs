@@ -359,3 +359,44 @@ async fn concurrent_writers_on_two_replicas_keep_a_tamper_evident_chain() {
     refused(verify(&a).await, "inserted or altered outside Sealbox");
     db.close().await;
 }
+
+/// The server lock on PostgreSQL: a rekey of a schema a server runs on is refused (nothing
+/// changed); once the server stopped it goes through. Other schemas (other tests' servers on the
+/// same database) do not hold it.
+#[tokio::test]
+async fn a_rekey_is_refused_while_a_server_runs_on_the_postgres_schema() {
+    use sealbox_server::operator::{CurrentKey, NewSource, RestoreTarget};
+    let Some(url) = postgres_url().await else { return };
+    let server = TestServer::start_with(Options {
+        database_url: Some(url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let keys = tempfile::tempdir().unwrap();
+    let new_key = keys.path().join("new.key");
+    std::fs::write(&new_key, "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=\n").unwrap();
+    let current = server.data_dir().join("root.key");
+    let target = RestoreTarget::DatabaseUrl(url.clone());
+    let refused = sealbox_server::operator::rekey(
+        &target,
+        CurrentKey::File(current.clone()),
+        NewSource::File(new_key.clone()),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        refused.to_string().contains("a Sealbox server is running"),
+        "{refused:#}"
+    );
+    let api = Api::new(&server);
+    api.post("/v1/sys/rotate", &server.owner_token, json!({}))
+        .await
+        .expect(200);
+    let dir = server.stop().await;
+    let rekeyed = sealbox_server::operator::rekey(&target, CurrentKey::File(current), NewSource::File(new_key))
+        .await
+        .unwrap();
+    assert_eq!(rekeyed.versions, 2);
+    drop(dir);
+}

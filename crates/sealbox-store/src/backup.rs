@@ -691,56 +691,53 @@ fn from_json(json: Json, kind: Kind) -> Option<Value> {
 
 /// A row of `audit_pending` as `(id, record, mac)`.
 fn pending_row(row: &[Value]) -> Option<(i64, AuditRecord, Vec<u8>)> {
-    let text = |i: usize| match row.get(i) {
+    Some((int_at(row, 0)?, record_at(row, 1)?, bytes_at(row, 10)?))
+}
+
+fn audit_row(row: &[Value]) -> Option<(i64, AuditRecord, Vec<u8>, Vec<u8>)> {
+    Some((
+        int_at(row, 1)?,
+        record_at(row, 0)?,
+        bytes_at(row, 10)?,
+        bytes_at(row, 11)?,
+    ))
+}
+
+/// An event's record: its workspace at `workspace`, the other fields in columns 2 to 9 (the
+/// same in `audit_events` and `audit_pending`).
+fn record_at(row: &[Value], workspace: usize) -> Option<AuditRecord> {
+    Some(AuditRecord {
+        workspace_id: text_at(row, workspace)?,
+        at: int_at(row, 2)?,
+        actor: text_at(row, 3)?,
+        action: text_at(row, 4)?,
+        target: text_at(row, 5)?,
+        outcome: text_at(row, 6)?,
+        request_id: text_at(row, 7)?,
+        client_addr: text_at(row, 8)?,
+        detail: text_at(row, 9)?,
+    })
+}
+
+fn text_at(row: &[Value], i: usize) -> Option<String> {
+    match row.get(i) {
         Some(Value::Text(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let int = |i: usize| match row.get(i) {
-        Some(Value::Int(v)) => Some(*v),
-        _ => None,
-    };
-    let record = AuditRecord {
-        workspace_id: text(1)?,
-        at: int(2)?,
-        actor: text(3)?,
-        action: text(4)?,
-        target: text(5)?,
-        outcome: text(6)?,
-        request_id: text(7)?,
-        client_addr: text(8)?,
-        detail: text(9)?,
-    };
-    match row.get(10) {
-        Some(Value::Bytes(mac)) => Some((int(0)?, record, mac.clone())),
         _ => None,
     }
 }
 
-fn audit_row(row: &[Value]) -> Option<(i64, AuditRecord, Vec<u8>, Vec<u8>)> {
-    let text = |i: usize| match row.get(i) {
-        Some(Value::Text(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let int = |i: usize| match row.get(i) {
+fn int_at(row: &[Value], i: usize) -> Option<i64> {
+    match row.get(i) {
         Some(Value::Int(v)) => Some(*v),
         _ => None,
-    };
-    let bytes = |i: usize| match row.get(i) {
+    }
+}
+
+fn bytes_at(row: &[Value], i: usize) -> Option<Vec<u8>> {
+    match row.get(i) {
         Some(Value::Bytes(b)) => Some(b.clone()),
         _ => None,
-    };
-    let record = AuditRecord {
-        workspace_id: text(0)?,
-        at: int(2)?,
-        actor: text(3)?,
-        action: text(4)?,
-        target: text(5)?,
-        outcome: text(6)?,
-        request_id: text(7)?,
-        client_addr: text(8)?,
-        detail: text(9)?,
-    };
-    Some((int(1)?, record, bytes(10)?, bytes(11)?))
+    }
 }
 
 fn read_value(row: &Row, column: &str, kind: Kind) -> Result<Value> {
